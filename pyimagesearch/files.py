@@ -1,0 +1,55 @@
+"""Writing outputs so that a crash never leaves a half-written file where a result belongs."""
+
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def replaced_atomically(path):
+    """Yield a temporary path beside `path`; on success rename it onto `path`, else delete it.
+
+    The rename is atomic on POSIX, so readers see either the old file or the complete new one.
+    The temporary name keeps the file's extension, so writers that infer the format from it
+    (matplotlib, Keras) still work.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    stem, extension = os.path.splitext(name)
+    handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{extension}", dir=folder)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; outputs should not be
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temporary)
+        raise
+
+
+def write_atomically(path, data):
+    """Write `data` (bytes or str) to `path` atomically, creating parent folders."""
+    with replaced_atomically(path) as temporary:
+        with open(temporary, "wb" if isinstance(data, bytes) else "w") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+
+
+def ensure_writable(path):
+    """Create the parent folder of `path` and prove it writable; raise OSError with one line if not."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise OSError(
+            f"cannot write {path}: {reason} ({folder}); choose a writable path or fix its permissions"
+        ) from None
+    if os.path.isdir(path):
+        raise OSError(f"cannot write {path}: it is a folder; give a file path")
