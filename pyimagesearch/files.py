@@ -46,10 +46,11 @@ def ensure_writable(path):
         os.makedirs(folder, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
             pass
+    except (FileExistsError, NotADirectoryError):
+        raise OSError(f"cannot write {path}: part of {folder} is a file, not a folder; choose another path") from None
     except OSError as error:
-        reason = error.strerror or str(error)
         raise OSError(
-            f"cannot write {path}: {reason} ({folder}); choose a writable path or fix its permissions"
+            f"cannot write {path}: {error.strerror} ({folder}); choose a writable path or fix its permissions"
         ) from None
     if os.path.isdir(path):
         raise OSError(f"cannot write {path}: it is a folder; give a file path")

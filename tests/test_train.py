@@ -1,0 +1,208 @@
+"""train.py end to end on scikit-learn's digits: outputs, resuming, reproducibility, bad input."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+
+import train
+from pyimagesearch import datasets
+
+pytestmark = pytest.mark.backend
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
+
+
+def run_train(*arguments):
+    return subprocess.run(
+        [sys.executable, "train.py", *arguments], cwd=REPO, capture_output=True, text=True
+    )
+
+
+def output_arguments(folder, stem):
+    return ["--history", str(folder / f"{stem}.pickle"), "--report", str(folder / f"{stem}.txt")]
+
+
+def read_history(path):
+    with open(path, "rb") as file:
+        return pickle.load(file)
+
+
+def csv_rows(path):
+    return path.read_text().splitlines()[1:] if path.exists() else []
+
+
+@pytest.mark.parametrize("model", ["minivggnet", "googlenet", "resnet"])
+def test_each_model_trains_two_epochs_and_leaves_valid_outputs(tmp_path, model):
+    out = tmp_path / "out"
+    stem = f"{model}_adam_digits"
+    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", "2")
+    assert result.returncode == 0, result.stderr
+
+    history = read_history(out / f"{stem}.pickle")
+    assert type(history) is dict and sorted(history) == sorted(HISTORY_KEYS)
+    for key in HISTORY_KEYS:
+        assert len(history[key]) == 2 and all(type(value) is float for value in history[key])
+        assert np.all(np.isfinite(history[key]))
+    assert history["learning_rate"] == pytest.approx([1e-3, 1e-3])
+    assert all(0 <= value <= 1 for value in history["accuracy"] + history["val_accuracy"])
+    assert all(seconds > 0 for seconds in history["epoch_time"])
+
+    report = (out / f"{stem}.txt").read_text()
+    for label in "0123456789":
+        assert f"\n           {label} " in report
+    assert "    accuracy " in report and "   macro avg " in report and report.rstrip().endswith("450")
+
+    # Not a terminal: one line per epoch, no progress bar.
+    assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
+    assert "━" not in result.stdout
+
+    rows = csv_rows(out / f"{stem}.csv")
+    assert [float(value) for value in rows[1].split(",")[:3]] == [2, history["loss"][1], history["accuracy"][1]]
+    assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "pickle", "txt"))
+
+
+def test_radam_records_the_rate_its_schedule_applied(tmp_path):
+    # digits: 1347 // 128 = 10 steps an epoch. With --radam-total-steps auto and 3 epochs,
+    # total_steps = 30: warm-up over 3 steps, then a linear decay reaching min_lr at step 30.
+    out = tmp_path / "out"
+    result = run_train(
+        *output_arguments(out, "r"), "-d", "digits", "-m", "minivggnet", "-o", "radam",
+        "--epochs", "3", "--radam-total-steps", "auto",
+    )
+    assert result.returncode == 0, result.stderr
+    decay_per_step = (1e-5 - 1e-3) / 27
+    expected = [1e-3 + decay_per_step * 7, 1e-3 + decay_per_step * 17, 1e-5]
+    assert read_history(out / "r.pickle")["learning_rate"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_same_seed_same_result_on_the_cpu(tmp_path):
+    histories = []
+    for attempt in ("a", "b"):
+        arguments = output_arguments(tmp_path / attempt, "run")
+        result = run_train(*arguments, "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--seed", "3")
+        assert result.returncode == 0, result.stderr
+        histories.append(read_history(tmp_path / attempt / "run.pickle"))
+    for key in HISTORY_KEYS[:5]:
+        assert histories[0][key] == histories[1][key]
+    assert (tmp_path / "a" / "run.txt").read_text() == (tmp_path / "b" / "run.txt").read_text()
+
+
+def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
+    out = tmp_path / "out"
+    arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
+                 "-o", "radam", "--epochs", "3"]
+    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while len(csv_rows(out / "run.csv")) < 1:
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    first_epoch = csv_rows(out / "run.csv")[0]
+    finished = len(csv_rows(out / "run.csv"))
+    assert finished < 3, "the run ended before it could be killed"
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    assert (out / "run.pickle.checkpoint" / "state.json").exists()
+
+    result = run_train(*arguments[1:])
+    assert result.returncode == 0, result.stderr
+    assert f"resuming {out / 'run.pickle'} after epoch {finished} of 3" in result.stdout
+    history = read_history(out / "run.pickle")
+    assert all(len(history[key]) == 3 for key in HISTORY_KEYS)
+    assert history["learning_rate"] == pytest.approx([2e-5, 4e-5, 6e-5], rel=1e-5)  # 10, 20, 30 of 500 warm-up steps
+    rows = csv_rows(out / "run.csv")
+    assert len(rows) == 3 and rows[0] == first_epoch
+    assert not (out / "run.pickle.checkpoint").exists()
+
+    again = run_train(*arguments[1:])
+    assert again.returncode == 0 and "exist already: skipping" in again.stdout
+
+
+def test_unknown_choice_exits_2_with_argparse_message(tmp_path):
+    result = run_train(*output_arguments(tmp_path, "x"), "--model", "alexnet")
+    assert result.returncode == 2
+    assert "argument -m/--model: invalid choice: 'alexnet'" in result.stderr
+
+
+def test_unwritable_output_fails_at_once_with_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    started = time.time()
+    result = run_train("--history", str(blocker / "run.pickle"), "--report", str(tmp_path / "run.txt"),
+                       "-d", "digits")
+    assert result.returncode == 1
+    assert time.time() - started < 20  # before Keras even starts
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: cannot write {blocker / 'run.pickle'}: part of {blocker} is a file")
+    assert not (tmp_path / "run.txt").exists()
+
+
+def main_in_process(tmp_path, capsys, *extra):
+    out = tmp_path / "out"
+    code = train.main([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet", *extra])
+    return code, capsys.readouterr(), out
+
+
+def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+    def no_network():
+        raise OSError("no route to host")
+
+    monkeypatch.setattr(keras.datasets.cifar10, "load_data", no_network)
+    out = tmp_path / "out"
+    code = train.main([*output_arguments(out, "run"), "-d", "cifar10", "-m", "minivggnet"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: cifar10 is not in {tmp_path / 'keras' / 'datasets'}")
+    assert "cifar-10-batches-py" in captured.err
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+
+
+def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
+    digits = datasets.load_dataset("digits")
+    poisoned = digits._replace(train_x=np.full_like(digits.train_x, np.nan))
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: poisoned)
+    code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "3")
+    assert code == 1
+    assert captured.err.startswith("error: the training loss became NaN or infinite in epoch 1;")
+    assert captured.err.count("\n") == 1
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
+    folder = tmp_path / "out" / "run.pickle.checkpoint"
+    folder.mkdir(parents=True)
+    state = dict(run=dict(dataset="mnist"), history={}, model_file="model-epoch1.keras")
+    (folder / "state.json").write_text(json.dumps(state))
+    code, captured, out = main_in_process(tmp_path, capsys)
+    assert code == 1
+    assert captured.err.startswith(f"error: {folder} holds an unfinished run with other settings")
+    assert "delete the folder to start this one" in captured.err
+
+    (folder / "state.json").write_text("{not json")
+    code, captured, out = main_in_process(tmp_path, capsys)
+    assert code == 1
+    assert captured.err.startswith(f"error: {folder} is not a readable checkpoint")
+
+
+def test_minivggnet_really_learns_digits(tmp_path):
+    # Without augmentation (it flips digits) and with small batches: the BatchNormalization
+    # layers' moving statistics (momentum 0.99) need a few hundred steps to catch up.
+    out = tmp_path / "out"
+    result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
+                       "--no-augmentation", "--batch-size", "32", "--epochs", "15")
+    assert result.returncode == 0, result.stderr
+    accuracy_line = [line for line in (out / "run.txt").read_text().splitlines() if "accuracy" in line]
+    assert float(accuracy_line[0].split()[1]) >= 0.9

@@ -1,0 +1,164 @@
+"""Train one model on one data set with one optimizer, as one run of the Adam-vs-RAdam experiment.
+
+    python train.py --history output/resnet_radam_cifar10.pickle \
+        --report output/resnet_radam_cifar10.txt --dataset cifar10 --model resnet --optimizer radam
+
+Writes the training history (a pickled dict of lists of floats) and scikit-learn's classification
+report of the test split. A per-epoch log, `<history stem>.csv`, grows beside them while the run
+trains. A run that is stopped at any moment resumes after its last finished epoch when the same
+command is given again; a run whose outputs both exist is not trained again.
+"""
+
+import argparse
+import os
+import pickle
+import shutil
+import sys
+
+from sklearn.metrics import classification_report
+
+from pyimagesearch.datasets import DATASETS
+from pyimagesearch.files import ensure_writable, write_atomically
+
+MODELS = ("resnet", "googlenet", "minivggnet")
+OPTIMIZERS = ("adam", "radam", "sgd", "rmsprop")
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--history", required=True, help="path of the output history pickle")
+    parser.add_argument("-r", "--report", required=True, help="path of the output classification report")
+    parser.add_argument("-d", "--dataset", default="mnist", choices=DATASETS)
+    parser.add_argument("-m", "--model", default="resnet", choices=MODELS)
+    parser.add_argument("-o", "--optimizer", default="adam", choices=OPTIMIZERS)
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=42, help="same seed, same result on the CPU")
+    parser.add_argument(
+        "--radam-total-steps",
+        default="5000",
+        help="RAdam's total_steps: 5000 as in the original, or 'auto' for the run's real number "
+        "of steps, so that warm-up and decay span the whole run",
+    )
+    parser.add_argument(
+        "--no-augmentation",
+        dest="augmentation",
+        action="store_false",
+        help="train on the images as they are (the original augments every training batch)",
+    )
+    parser.add_argument(
+        "--mixed-precision", action="store_true", help="compute in bfloat16, keep float32 weights"
+    )
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1:
+        parser.error("--epochs and --batch-size must be at least 1")
+    if args.radam_total_steps != "auto" and not args.radam_total_steps.isdigit():
+        parser.error("--radam-total-steps takes a whole number or 'auto'")
+    return args
+
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 1
+
+
+def main(argv=None):
+    args = parse_arguments(argv)
+    checkpoint_folder = args.history + ".checkpoint"
+    log_path = os.path.splitext(args.history)[0] + ".csv"
+
+    if os.path.isfile(args.history) and os.path.isfile(args.report):
+        print(f"{args.history} and {args.report} exist already: skipping (delete them to train again)")
+        shutil.rmtree(checkpoint_folder, ignore_errors=True)
+        return 0
+    try:
+        for path in (args.history, args.report, log_path):
+            ensure_writable(path)
+    except OSError as error:
+        return fail(error)
+
+    # Keras takes seconds to start its backend, so it is imported after the quick checks above.
+    import keras
+
+    from pyimagesearch import training
+    from pyimagesearch.datasets import DatasetUnavailable, load_dataset
+
+    try:
+        data = load_dataset(args.dataset)
+        state = training.read_checkpoint(checkpoint_folder)
+    except (DatasetUnavailable, ValueError) as error:
+        return fail(error)
+    steps_per_epoch = len(data.train_x) // args.batch_size
+    if steps_per_epoch == 0:
+        return fail(f"--batch-size {args.batch_size} is more than the {len(data.train_x)} training images")
+
+    settings = {key: value for key, value in vars(args).items() if key not in ("history", "report")}
+    if state and state["run"] != settings:
+        return fail(
+            f"{checkpoint_folder} holds an unfinished run with other settings ({state['run']}); "
+            "give that run's arguments to resume it, or delete the folder to start this one"
+        )
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if state:
+        model = keras.models.load_model(state["model_path"])
+        history = state["history"]
+        print(f"resuming {args.history} after epoch {len(history['loss'])} of {args.epochs}")
+    else:
+        keras.utils.set_random_seed(args.seed)
+        if args.radam_total_steps == "auto":
+            total_steps = args.epochs * steps_per_epoch
+        else:
+            total_steps = int(args.radam_total_steps)
+        optimizer = training.make_optimizer(args.optimizer, radam_total_steps=total_steps)
+        model = training.build_model(
+            args.model,
+            optimizer,
+            data.train_x.shape[1:],
+            len(data.label_names),
+            seed=args.seed,
+            augmentation=args.augmentation,
+        )
+        history = {key: [] for key in training.HISTORY_KEYS}
+    training.write_log(log_path, history)
+
+    recorder = training.EpochRecorder(history, checkpoint_folder, log_path, settings)
+    finished_epochs = len(history["loss"])
+    if finished_epochs < args.epochs:
+        model.fit(
+            training.TrainingBatches(
+                data.train_x, data.train_y, args.batch_size, args.seed, epoch=finished_epochs
+            ),
+            validation_data=(data.test_x, data.test_y),
+            validation_batch_size=args.batch_size,
+            epochs=args.epochs,
+            initial_epoch=finished_epochs,
+            callbacks=[recorder],
+            # A progress bar on a terminal, one line per epoch in a log file.
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    if recorder.diverged_epoch is not None:
+        return fail(
+            f"the training loss became NaN or infinite in epoch {recorder.diverged_epoch}; "
+            f"no outputs were written (the last good epoch is kept in {checkpoint_folder}; "
+            "try another --seed)"
+        )
+
+    predictions = model.predict(data.test_x, batch_size=args.batch_size, verbose=0)
+    report = classification_report(
+        data.test_y.argmax(axis=1),
+        predictions.argmax(axis=1),
+        labels=range(len(data.label_names)),
+        target_names=data.label_names,
+        digits=4,
+        zero_division=0,
+    )
+    print(report)
+    write_atomically(args.report, report)
+    write_atomically(args.history, pickle.dumps(history))
+    shutil.rmtree(checkpoint_folder, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
