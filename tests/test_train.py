@@ -172,7 +172,7 @@ def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
 
 def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
     digits = datasets.load_dataset("digits")
-    poisoned = digits._replace(train_x=np.full_like(digits.train_x, np.nan))
+    poisoned = digits._replace(train_y=np.full_like(digits.train_y, np.nan))
     monkeypatch.setattr(datasets, "load_dataset", lambda name: poisoned)
     code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "3")
     assert code == 1
