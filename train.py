@@ -100,12 +100,18 @@ def main(argv=None):
         )
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    finished_epochs = len(state["history"]["loss"]) if state else 0
+    # Seeded by where it starts, so that a resumed run is reproducible too.
+    keras.utils.set_random_seed(args.seed + finished_epochs)
     if state:
-        model = keras.models.load_model(state["model_path"])
+        try:
+            model = keras.models.load_model(state["model_path"])
+        except Exception as error:  # a damaged zip, a missing file, a Keras version mismatch...
+            reason = " ".join(str(error).split())
+            return fail(f"{state['model_path']} cannot be loaded ({reason}); delete {checkpoint_folder} to start again")
         history = state["history"]
-        print(f"resuming {args.history} after epoch {len(history['loss'])} of {args.epochs}")
+        print(f"resuming {args.history} after epoch {finished_epochs} of {args.epochs}")
     else:
-        keras.utils.set_random_seed(args.seed)
         if args.radam_total_steps == "auto":
             total_steps = args.epochs * steps_per_epoch
         else:
@@ -123,7 +129,6 @@ def main(argv=None):
     training.write_log(log_path, history)
 
     recorder = training.EpochRecorder(history, checkpoint_folder, log_path, settings)
-    finished_epochs = len(history["loss"])
     if finished_epochs < args.epochs:
         model.fit(
             training.TrainingBatches(

@@ -196,6 +196,16 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     assert code == 1
     assert captured.err.startswith(f"error: {folder} is not a readable checkpoint")
 
+    arguments = train.parse_arguments([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet"])
+    settings = {key: value for key, value in vars(arguments).items() if key not in ("history", "report")}
+    history = {key: [0.5] for key in HISTORY_KEYS}
+    (folder / "state.json").write_text(json.dumps(dict(run=settings, history=history, model_file="m.keras")))
+    (folder / "m.keras").write_text("not a zip")
+    code, captured, out = main_in_process(tmp_path, capsys)
+    assert code == 1 and captured.err.count("\n") == 1
+    assert captured.err.startswith(f"error: {folder / 'm.keras'} cannot be loaded (")
+    assert captured.err.rstrip().endswith(f"delete {folder} to start again")
+
 
 def test_minivggnet_really_learns_digits(tmp_path):
     # Without augmentation (it flips digits) and with small batches: the BatchNormalization
