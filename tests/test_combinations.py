@@ -191,3 +191,17 @@ def test_parallel_runner_rejects_lines_without_a_history(line):
     )
     assert result.returncode == 2
     assert "every line must be a train.py command" in result.stderr
+
+
+def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
+    script = tmp_path / "s.sh"
+    result = combinations("-o", "out", "-s", str(script), "--datasets", "digits", "mnist",
+                          "--optimizers", "adam", "radam", "sgd", "rmsprop", "--seeds", "3")
+    assert result.returncode == 0 and "wrote 72 runs" in result.stdout
+    lines = run_lines(script.read_text())
+    assert len(lines) == 2 * 3 * 4 * 3
+    histories = [line.split("--history ")[1].split()[0] for line in lines]
+    assert len(set(histories)) == len(lines)
+    assert lines[0].startswith("run python train.py --history out/resnet_adam_digits_seed1.pickle ")
+    assert [line.split("--seed ")[1].split()[0] for line in lines[:3]] == ["1", "2", "3"]
+    assert lines[-1].split("--history ")[1].split()[0] == "out/minivggnet_rmsprop_mnist_seed3.pickle"

@@ -216,3 +216,14 @@ def test_minivggnet_really_learns_digits(tmp_path):
     assert result.returncode == 0, result.stderr
     accuracy_line = [line for line in (out / "run.txt").read_text().splitlines() if "accuracy" in line]
     assert float(accuracy_line[0].split()[1]) >= 0.9
+
+
+@pytest.mark.parametrize("optimizer, rate", [("sgd", 0.01), ("rmsprop", 0.001)])
+def test_baseline_optimizers_train_at_their_documented_rates(tmp_path, optimizer, rate):
+    out = tmp_path / "out"
+    result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
+                       "-o", optimizer, "--epochs", "1")
+    assert result.returncode == 0, result.stderr
+    history = read_history(out / "run.pickle")
+    assert history["learning_rate"] == pytest.approx([rate])
+    assert np.isfinite(history["loss"][0])
