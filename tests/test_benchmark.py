@@ -1,0 +1,103 @@
+"""benchmarks/benchmark.py: its tiny mode end to end on the CPU, and its untimed pieces."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from keras.src.legacy.preprocessing.image import apply_affine_transform
+
+from benchmarks import benchmark, torch_networks
+from pyimagesearch import training
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# shared/spec/architectures.md: trainable parameters for 32x32x3 inputs and 10 classes.
+SPEC_TRAINABLE = {"minivggnet": 2_169_770, "googlenet": 1_652_826, "resnet": 873_872}
+
+
+def test_tiny_run_measures_every_section(tmp_path):
+    output, markdown = tmp_path / "b.json", tmp_path / "b.md"
+    # The GPU run uses JAX; so does this one, whatever backend the rest of the suite runs on.
+    environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/benchmark.py", "--tiny",
+         "--output", str(output), "--markdown", str(markdown)],
+        cwd=REPO, env=environment, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads(output.read_text())
+
+    models = [name for name in results["throughput"] if name in benchmark.MODELS]
+    assert models
+    for name in models:
+        entry = results["throughput"][name]
+        assert entry["augmentation_on"]["images_per_s"] > 0
+        assert entry["augmentation_off"]["images_per_s"] > 0
+        assert entry["augmentation_on"]["first_epoch_s"] > 0
+        assert results["torch"][name]["images_per_s"] > 0
+        torch_count = results["torch"][name]["trainable_params"]
+        assert torch_count == results["torch"][name]["keras_trainable_params"]
+        assert torch_count == entry["augmentation_on"]["trainable_params"]
+        assert results["original"]["models"][name]["ours_over_original"] > 0
+    assert results["original"]["cpu_augmentation"]["images_per_s"] > 0
+
+    estimate = results["sweep"]["estimate"]
+    assert estimate["sequential"]["total_s"] > 0
+    assert estimate["concurrent"]["total_s"] > 0
+    assert estimate["models_measured"]
+    for section in benchmark.SECTIONS:
+        assert "error" not in results[section]
+    text = markdown.read_text()
+    assert "## Benchmark results" in text and "### Targets" in text
+
+
+@pytest.mark.parametrize("name", benchmark.MODELS)
+def test_torch_networks_have_the_keras_trainable_parameters(name):
+    keras_network = training.build_network(name, benchmark.IMAGE_SHAPE, benchmark.CLASSES)
+    torch_network = torch_networks.build(name, 3, 10)
+    count = torch_networks.trainable_parameters(torch_network)
+    assert count == benchmark.trainable_parameters(keras_network) == SPEC_TRAINABLE[name]
+    groups = torch_network.parameter_groups()
+    assert sum(len(group["params"]) for group in groups) == len(list(torch_network.parameters()))
+
+
+def test_resnet_weight_decay_is_the_keras_l2_on_the_same_kernels():
+    groups = torch_networks.ResNet().parameter_groups()
+    decays = {group["weight_decay"]: group["params"] for group in groups}
+    assert len(decays[2 * 0.0005]) == 2  # the stem convolution and the dense kernel
+    assert len(decays[2 * 0.0001]) == 27 * 3 + 3  # three convolutions a module, three shortcuts
+    assert all(w.ndim == 1 for w in decays[0.0])  # biases and BatchNorm only
+
+
+def test_scipy_fallback_matches_the_legacy_apply_affine_transform():
+    image = np.random.default_rng(0).random((20, 28, 3)).astype(np.float32)
+    for params in [
+        dict(theta=12.0, tx=0.0, ty=0.0, shear=0.0, zx=1.0, zy=1.0),
+        dict(theta=-7.0, tx=3.2, ty=-2.5, shear=0.1, zx=0.9, zy=1.12),
+    ]:
+        ours = benchmark.scipy_affine_transform(image, **params)
+        legacy = apply_affine_transform(image, row_axis=0, col_axis=1, channel_axis=2, **params)
+        np.testing.assert_allclose(ours, legacy, atol=1e-6)
+
+
+def test_scipy_random_transform_draws_within_the_ranges():
+    image = np.random.default_rng(1).random((32, 32, 3)).astype(np.float32)
+    transform = benchmark.scipy_random_transform(training.AUGMENTATION, np.random.default_rng(0))
+    outputs = [transform(image) for _ in range(8)]
+    assert all(output.shape == image.shape for output in outputs)
+    assert not np.allclose(outputs[0], outputs[1])
+
+
+def test_sweep_estimate_arithmetic():
+    alone = dict(steady_epoch_s=2.0, overhead_s=10.0)
+    shared = dict(steady_epoch_s=4.5, overhead_s=20.0)
+    section = {"minivggnet": dict(alone=alone, shared=shared)}
+    estimate = benchmark.estimate_sweep(section, 3, ["minivggnet"])
+    # 8 runs: CIFAR-10 and CIFAR-100 epochs count once, MNIST's and Fashion-MNIST's 1.2 times.
+    assert estimate["sequential"]["total_s"] == pytest.approx(8 * 10 + 60 * 2.0 * 8.8)
+    assert estimate["concurrent"]["total_s"] == pytest.approx((8 * 20 + 60 * 4.5 * 8.8) / 3)
+    assert estimate["models_missing"] == ["resnet", "googlenet"]
+    assert estimate["speedup"] > 1
