@@ -13,9 +13,8 @@ import scipy.stats
 from keras import ops
 from keras.src.legacy.preprocessing.image import apply_affine_transform
 
-from pyimagesearch.augmentation import AffineAugmentation
-from pyimagesearch.augmentation import affine_matrices
-from pyimagesearch.augmentation import warp
+from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
+from pyimagesearch.training import AUGMENTATION
 
 HEIGHT, WIDTH = 13, 17
 PARAMETER_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy")
@@ -31,15 +30,7 @@ CASES = {
     "all": dict(theta=-17.0, tx=2.2, ty=-1.5, shear=8.0, zx=0.9, zy=1.15),
 }
 # Everything the reference experiment turned on.
-REFERENCE_ARGS = dict(
-    rotation_range=18,
-    zoom_range=0.15,
-    width_shift_range=0.2,
-    height_shift_range=0.2,
-    shear_range=0.15,
-    horizontal_flip=True,
-    fill_mode="nearest",
-)
+REFERENCE_ARGS = AUGMENTATION
 # On JAX every eager op compiles once per shape: the layer-call tests share
 # this batch shape to keep the suite fast.
 BATCH = 16
