@@ -3,6 +3,7 @@
 
 PYTHON := .venv/bin/python
 DEMO := demo
+DEMO_EPOCHS ?= 3
 
 .PHONY: test demo clean
 
@@ -22,7 +23,7 @@ test: .venv/tests
 
 demo: .venv/runtime
 	$(PYTHON) combinations.py --output $(DEMO)/output --script $(DEMO)/experiments.sh \
-		--datasets digits --epochs 4 --batch-size 32 --no-augmentation --radam-total-steps auto
+		--datasets digits --epochs $(DEMO_EPOCHS) --batch-size 32 --no-augmentation --radam-total-steps auto
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/experiments.sh
 	$(PYTHON) plot.py --input $(DEMO)/output --plots $(DEMO)/plots
 	@echo "The demo's figures and results.md are in $(DEMO)/plots/"

@@ -190,8 +190,9 @@ def draw_summary_figure(runs):
     figure = plt.figure(figsize=(4 * len(models) + 1, 2.8 * rows + 0.8), layout="constrained")
     grid = figure.add_gridspec(rows, len(models))
     for (row, dataset), (column, model) in itertools.product(enumerate(datasets), enumerate(models)):
+        # A shared 0-1 scale, so that a flat line at chance does not fill the panel.
         axis = figure.add_subplot(grid[row, column], title=f"{model} on {dataset}",
-                                  xlabel="Epoch #", ylabel="Val accuracy")
+                                  xlabel="Epoch #", ylabel="Val accuracy", ylim=(0, 1.02))
         selected = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
         for optimizer, optimizer_runs in by_optimizer(selected).items():
             draw_curve(axis, optimizer_runs, "val_accuracy", color=OPTIMIZER_COLORS[optimizer])
