@@ -227,3 +227,13 @@ def test_baseline_optimizers_train_at_their_documented_rates(tmp_path, optimizer
     history = read_history(out / "run.pickle")
     assert history["learning_rate"] == pytest.approx([rate])
     assert np.isfinite(history["loss"][0])
+
+
+def test_mixed_precision_run_trains_and_records_its_rate(tmp_path):
+    out = tmp_path / "out"
+    result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
+                       "-o", "radam", "--epochs", "1", "--mixed-precision")
+    assert result.returncode == 0, result.stderr
+    history = read_history(out / "run.pickle")
+    assert np.isfinite(history["loss"][0])
+    assert history["learning_rate"] == pytest.approx([2e-5], rel=1e-5)  # 10 of 500 warm-up steps
