@@ -60,40 +60,30 @@ def affine_matrices(theta, tx, ty, shear, zx, zy, height, width):
         ops.cast(ops.convert_to_tensor(p), "float32")
         for p in (theta, tx, ty, shear, zx, zy)
     )
-    zeros = ops.zeros_like(theta)
-    ones = ops.ones_like(theta)
-
-    def matrix(rows):
-        # 3x3 nested list of (batch,) tensors -> (batch, 3, 3).
-        return ops.stack([ops.stack(row, axis=-1) for row in rows], axis=-2)
-
     # Like the legacy code, both angles are in degrees (the shear too: a
     # `shear_range` of 0.15 means at most 0.15 degrees).
     theta = theta * (math.pi / 180.0)
     shear = shear * (math.pi / 180.0)
     cos, sin = ops.cos(theta), ops.sin(theta)
-    rotation_matrix = matrix(
-        [[cos, -sin, zeros], [sin, cos, zeros], [zeros, zeros, ones]]
-    )
-    shift_matrix = matrix([[ones, zeros, tx], [zeros, ones, ty], [zeros, zeros, ones]])
-    shear_matrix = matrix(
-        [
-            [ones, -ops.sin(shear), zeros],
-            [zeros, ops.cos(shear), zeros],
-            [zeros, zeros, ones],
-        ]
-    )
-    zoom_matrix = matrix([[zx, zeros, zeros], [zeros, zy, zeros], [zeros, zeros, ones]])
-    transform = rotation_matrix @ shift_matrix @ shear_matrix @ zoom_matrix
+
+    # R @ T @ S @ Z multiplied out, with R = [[cos, -sin, 0], [sin, cos, 0], [0, 0, 1]],
+    # T = [[1, 0, tx], [0, 1, ty], [0, 0, 1]], S = [[1, -sin(shear), 0], [0, cos(shear), 0],
+    # [0, 0, 1]], Z = diag(zx, zy, 1): elementwise formulas compile to one fused kernel where
+    # six batched 3x3 products were a dozen small ones.
+    a = cos * zx
+    b = -zy * ops.sin(theta + shear)
+    c = sin * zx
+    d = zy * ops.cos(theta + shear)
+    e = cos * tx - sin * ty
+    f = sin * tx + cos * ty
 
     # Legacy `transform_matrix_offset_center(matrix, h, w)` centres the first
-    # coordinate on (h - 1) / 2 and the second on (w - 1) / 2.
+    # coordinate on (h - 1) / 2 and the second on (w - 1) / 2: M = C @ (R T S Z) @ C^-1,
+    # whose translation is t + o - L o for the linear part L and the centre o.
     o_x = (ops.cast(height, "float32") - 1.0) / 2.0
     o_y = (ops.cast(width, "float32") - 1.0) / 2.0
-    o_x, o_y = o_x + zeros, o_y + zeros  # broadcast to (batch,)
-    offset_matrix = matrix([[ones, zeros, o_x], [zeros, ones, o_y], [zeros, zeros, ones]])
-    reset_matrix = matrix([[ones, zeros, -o_x], [zeros, ones, -o_y], [zeros, zeros, ones]])
-    transform = offset_matrix @ transform @ reset_matrix
+    e = e + o_x - (a * o_x + b * o_y)
+    f = f + o_y - (c * o_x + d * o_y)
 
     # The legacy code then treats its matrix as acting on (x, y) = (col, row)
     # and permutes it to (row, col) for scipy. `affine_transform` also works in
@@ -102,10 +92,8 @@ def affine_matrices(theta, tx, ty, shear, zx, zy, height, width):
     # `tx`, drawn as a fraction of the rows, shifts along the columns, zx zooms
     # the columns, and on non-square images the centre is (row=(w-1)/2,
     # col=(h-1)/2). For square images such as 32x32 none of this matters.)
-    return ops.concatenate(
-        [ops.reshape(transform[:, :2, :], (-1, 6)), ops.zeros_like(transform[:, 2, :2])],
-        axis=-1,
-    )
+    zeros = ops.zeros_like(a)
+    return ops.stack([a, b, e, c, d, f, zeros, zeros], axis=-1)
 
 
 def warp(images, matrices, fill_mode="nearest", fill_value=0.0):
@@ -206,19 +194,14 @@ class AffineAugmentation(keras.layers.Layer):
             or zoom_bounds != [1.0, 1.0]
         )
 
-    def _uniform(self, batch_size, low, high):
-        return keras.random.uniform(
-            (batch_size,), minval=low, maxval=high, seed=self.seed_generator
-        )
-
-    def _shift(self, shift_range, size, batch_size):
-        """Pixel shifts, drawn as the legacy `get_random_transform` draws tx / ty."""
+    def _shift(self, shift_range, size, u, u_sign):
+        """Pixel shifts from two uniform columns, as the legacy `get_random_transform` draws tx / ty."""
         if not shift_range:
-            return ops.zeros((batch_size,))
+            return ops.zeros_like(u)
         if isinstance(shift_range, numbers.Real) and not isinstance(
             shift_range, numbers.Integral
         ):
-            shift = self._uniform(batch_size, -shift_range, shift_range)
+            shift = -shift_range + 2.0 * shift_range * u
             largest = shift_range
         else:
             # The legacy `np.random.choice(shift_range)`: an int n gives one of
@@ -227,10 +210,8 @@ class AffineAugmentation(keras.layers.Layer):
                 values = list(range(shift_range))
             else:
                 values = [float(v) for v in shift_range]
-            index = keras.random.randint(
-                (batch_size,), 0, len(values), seed=self.seed_generator
-            )
-            sign = ops.where(self._uniform(batch_size, 0.0, 1.0) < 0.5, -1.0, 1.0)
+            index = ops.minimum(ops.cast(u * len(values), "int32"), len(values) - 1)
+            sign = ops.where(u_sign < 0.5, -1.0, 1.0)
             shift = ops.take(ops.convert_to_tensor(values, "float32"), index) * sign
             largest = max(values)
         if largest < 1:  # a fraction of the image size, else pixels
@@ -242,28 +223,23 @@ class AffineAugmentation(keras.layers.Layer):
 
         Returns a dict of (batch_size,) tensors: `theta`, `tx`, `ty`, `shear`
         (degrees and pixels, as the legacy code), `zx`, `zy` and the boolean
-        `flip`. A range that is off gives its neutral value without drawing.
+        `flip`. A range that is off gives its neutral value.
         """
-        zeros = ops.zeros((batch_size,))
-        ones = ops.ones((batch_size,))
-        params = {}
-        r = self.rotation_range
-        params["theta"] = self._uniform(batch_size, -r, r) if r else zeros
-        params["tx"] = self._shift(self.height_shift_range, height, batch_size)
-        params["ty"] = self._shift(self.width_shift_range, width, batch_size)
-        s = self.shear_range
-        params["shear"] = self._uniform(batch_size, -s, s) if s else zeros
+        # One draw of independent uniforms, a column per parameter: one random-number kernel
+        # per step instead of seven.
+        u = keras.random.uniform((batch_size, 9), seed=self.seed_generator)
+        u = [u[:, column] for column in range(9)]
+        r, s = self.rotation_range, self.shear_range
         low, high = self.zoom_bounds
-        if low == 1 and high == 1:
-            params["zx"], params["zy"] = ones, ones
-        else:
-            params["zx"] = self._uniform(batch_size, low, high)
-            params["zy"] = self._uniform(batch_size, low, high)
-        if self.horizontal_flip:
-            params["flip"] = self._uniform(batch_size, 0.0, 1.0) < 0.5
-        else:
-            params["flip"] = ops.zeros((batch_size,), dtype="bool")
-        return params
+        return {
+            "theta": -r + 2.0 * r * u[0],
+            "tx": self._shift(self.height_shift_range, height, u[1], u[2]),
+            "ty": self._shift(self.width_shift_range, width, u[3], u[4]),
+            "shear": -s + 2.0 * s * u[5],
+            "zx": low + (high - low) * u[6],
+            "zy": low + (high - low) * u[7],
+            "flip": (u[8] < 0.5) if self.horizontal_flip else ops.zeros_like(u[8]) > 1.0,
+        }
 
     def call(self, inputs, training=None):
         if not training:
