@@ -98,15 +98,18 @@ def load_dataset(name):
     return _finish(train_x, train_y, test_x, test_y, label_names)
 
 
-def keras_datasets_dir():
-    """The folder Keras downloads datasets into: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
+def keras_home():
+    """Keras' own folder: `$KERAS_HOME`, else `~/.keras`."""
     # Mirrors keras.src.backend.config, but reads the environment now rather than at import.
     if "KERAS_HOME" in os.environ:
-        home = os.environ["KERAS_HOME"]
-    else:
-        base = os.path.expanduser("~")
-        home = os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
-    return os.path.join(os.path.expanduser(home), "datasets")
+        return os.path.expanduser(os.environ["KERAS_HOME"])
+    base = os.path.expanduser("~")
+    return os.path.join(base if os.access(base, os.W_OK) else "/tmp", ".keras")
+
+
+def keras_datasets_dir():
+    """The folder Keras downloads datasets into: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
+    return os.path.join(keras_home(), "datasets")
 
 
 def _load_digits():

@@ -128,18 +128,19 @@ def write_log(path, history):
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Records each finished epoch in `history`, checkpoints the run, then appends to the log.
+    """Records each finished epoch in `history` and the log; checkpoints every `checkpoint_every`.
 
     An epoch whose training loss is not finite is not recorded: training stops and
     `diverged_epoch` says where.
     """
 
-    def __init__(self, history, checkpoint_folder, log_path, run_settings):
+    def __init__(self, history, checkpoint_folder, log_path, run_settings, checkpoint_every=1):
         super().__init__()
         self.history = history
         self.checkpoint_folder = checkpoint_folder
         self.log_path = log_path
         self.run_settings = run_settings
+        self.checkpoint_every = checkpoint_every
         self.diverged_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -155,7 +156,10 @@ class EpochRecorder(keras.callbacks.Callback):
         values.append(time.perf_counter() - self.started)
         for key, value in zip(HISTORY_KEYS, values):
             self.history[key].append(value)
-        self.save_checkpoint(epoch + 1)
+        # Saving the model costs 0.1-0.5 s (docs/benchmarks.md): too much to do every epoch
+        # when a GPU epoch takes one second.
+        if (epoch + 1) % self.checkpoint_every == 0:
+            self.save_checkpoint(epoch + 1)
         with open(self.log_path, "a", newline="") as file:
             csv.writer(file).writerow([epoch + 1] + values)
 

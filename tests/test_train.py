@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import train
-from pyimagesearch import datasets
+from pyimagesearch import datasets, training
 
 pytestmark = pytest.mark.backend
 
@@ -21,9 +21,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
 
 
-def run_train(*arguments):
+def run_train(*arguments, env=None):
     return subprocess.run(
-        [sys.executable, "train.py", *arguments], cwd=REPO, capture_output=True, text=True
+        [sys.executable, "train.py", *arguments], cwd=REPO, capture_output=True, text=True, env=env
     )
 
 
@@ -99,7 +99,7 @@ def test_same_seed_same_result_on_the_cpu(tmp_path):
 def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
     out = tmp_path / "out"
     arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
-                 "-o", "radam", "--epochs", "3"]
+                 "-o", "radam", "--epochs", "3", "--checkpoint-every", "1"]
     process = subprocess.Popen([sys.executable, *arguments], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -114,7 +114,8 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
     assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
     assert (out / "run.pickle.checkpoint" / "state.json").exists()
 
-    result = run_train(*arguments[1:])
+    # How often to checkpoint does not change the results: another value resumes the same run.
+    result = run_train(*arguments[1:-1], "2")
     assert result.returncode == 0, result.stderr
     assert f"resuming {out / 'run.pickle'} after epoch {finished} of 3" in result.stdout
     history = read_history(out / "run.pickle")
@@ -126,6 +127,45 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
 
     again = run_train(*arguments[1:])
     assert again.returncode == 0 and "exist already: skipping" in again.stdout
+
+
+def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path):
+    folder, log = tmp_path / "run.pickle.checkpoint", tmp_path / "run.csv"
+    history = {key: [] for key in HISTORY_KEYS}
+    training.write_log(str(log), history)
+    recorder = training.EpochRecorder(history, str(folder), str(log), {"model": "tiny"}, checkpoint_every=2)
+    saved = []
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    original_save = model.save
+    model.save = lambda path: (saved.append(len(history["loss"])), original_save(path))
+    x = np.random.default_rng(0).random((8, 4), dtype="float32")
+    y = keras.utils.to_categorical(np.arange(8) % 2, 2)
+    model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder], verbose=0)
+
+    assert saved == [2, 4]
+    assert sorted(os.listdir(folder)) == ["model-epoch4.keras", "state.json"]
+    state = json.loads((folder / "state.json").read_text())
+    assert state["model_file"] == "model-epoch4.keras" and state["run"] == {"model": "tiny"}
+    assert state["history"]["loss"] == history["loss"][:4]
+    assert [row.split(",")[0] for row in csv_rows(log)] == ["1", "2", "3", "4", "5"]
+
+
+def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path):
+    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))
+    environment.pop("JAX_COMPILATION_CACHE_DIR", None)
+    cache = tmp_path / "keras" / "jax_cache"
+    compiled = []
+    for seed in ("1", "2"):
+        result = run_train(*output_arguments(tmp_path / seed, "run"), "-d", "digits", "-m", "minivggnet",
+                           "--epochs", "1", "--seed", seed, env=environment)
+        assert result.returncode == 0, result.stderr
+        compiled.append(sorted(os.listdir(cache)) if cache.exists() else [])
+    if keras.backend.backend() == "jax":
+        assert any(name.startswith("jit_train_step-") for name in compiled[0])
+        assert compiled[1] == compiled[0]  # another seed: nothing new to compile
+    else:
+        assert compiled == [[], []]
 
 
 def test_unknown_choice_exits_2_with_argparse_message(tmp_path):
@@ -197,7 +237,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     assert captured.err.startswith(f"error: {folder} is not a readable checkpoint")
 
     arguments = train.parse_arguments([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet"])
-    settings = {key: value for key, value in vars(arguments).items() if key not in ("history", "report")}
+    settings = train.run_settings(arguments)
     history = {key: [0.5] for key in HISTORY_KEYS}
     (folder / "state.json").write_text(json.dumps(dict(run=settings, history=history, model_file="m.keras")))
     (folder / "m.keras").write_text("not a zip")
