@@ -37,6 +37,7 @@ def test_tiny_run_measures_every_section(tmp_path):
         assert entry["augmentation_on"]["images_per_s"] > 0
         assert entry["augmentation_off"]["images_per_s"] > 0
         assert entry["augmentation_on"]["first_epoch_s"] > 0
+        assert entry["augmentation_on"]["fit_fixed_s"] >= 0
         assert results["torch"][name]["images_per_s"] > 0
         torch_count = results["torch"][name]["trainable_params"]
         assert torch_count == results["torch"][name]["keras_trainable_params"]
