@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The GPU measurements issue #5 still lacks, as one call of at most 9 minutes on a lent machine
+# (JAX and PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its
+# own time limit, so a slow one cannot take the others' time. Results go to $OUT.
+#
+#   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
+set -u
+OUT=${OUT:-/tmp/gpu-check}
+mkdir -p "$OUT"
+if [ -d .whl ]; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
+fi
+export KERAS_BACKEND=jax
+nvidia-smi -L > "$OUT/device.txt" 2>&1
+
+step() {  # step NAME SECONDS COMMAND...: its output in $OUT/NAME.log, one status line here
+    local name=$1 limit=$2 started=$SECONDS
+    shift 2
+    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    echo "$name: exit $? after $((SECONDS - started)) s"
+}
+
+step augmentation_cost 60 python3 benchmarks/augmentation_cost.py
+step checkpoint_cost 60 python3 benchmarks/checkpoint_cost.py
+step float32 170 python3 benchmarks/benchmark.py --sections throughput,torch,original \
+    --deadline-s 150 --output "$OUT/float32.json" --markdown "$OUT/float32.md"
+step bfloat16 130 python3 benchmarks/benchmark.py --sections throughput,torch --mixed-precision \
+    --deadline-s 110 --output "$OUT/bfloat16.json" --markdown "$OUT/bfloat16.md"
+step resnet_sweep 110 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
+    --concurrency 4 --epochs 3 --deadline-s 100 --output "$OUT/sweep.json" --markdown "$OUT/sweep.md"
