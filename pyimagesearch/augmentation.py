@@ -157,6 +157,10 @@ class AffineAugmentation(keras.layers.Layer):
         seed=None,
         **kwargs,
     ):
+        # The warp computes in float32 under any global policy: under mixed_bfloat16 the pixel
+        # values would otherwise keep 8 bits of mantissa, coarser than the images' 1/255 levels.
+        # The network's first layer casts its input to bfloat16 itself.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if fill_mode not in FILL_MODES:
             raise ValueError(f"fill_mode must be one of {FILL_MODES}, got {fill_mode!r}.")

@@ -196,6 +196,22 @@ def test_get_config_round_trip():
     assert clone.zoom_bounds == [0.8, 1.2]
 
 
+@pytest.mark.backend
+def test_the_warp_stays_float32_under_mixed_precision():
+    images = random_images(BATCH, 3)
+    plain = AffineAugmentation(**REFERENCE_ARGS, seed=3)(images, training=True)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        layer = AffineAugmentation(**REFERENCE_ARGS, seed=3)
+        mixed = layer(images, training=True)
+        clone = AffineAugmentation.from_config(layer.get_config())
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert layer.compute_dtype == clone.compute_dtype == "float32"
+    assert keras.backend.standardize_dtype(mixed.dtype) == "float32"
+    np.testing.assert_array_equal(ops.convert_to_numpy(mixed), ops.convert_to_numpy(plain))
+
+
 def tiny_model():
     return keras.Sequential(
         [
