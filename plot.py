@@ -26,12 +26,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
+from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 
 plt.style.use("ggplot")
 
-DATASETS = ["mnist", "fashion_mnist", "cifar10", "cifar100", "digits"]
-MODELS = ["resnet", "googlenet", "minivggnet"]
-OPTIMIZERS = ["adam", "radam", "sgd", "rmsprop"]
 DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop"}
 OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, ["#E24A33", "#348ABD", "#988ED5", "#777777"]))
 DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))

@@ -18,11 +18,9 @@ import sys
 
 from sklearn.metrics import classification_report
 
-from pyimagesearch.datasets import DATASETS, keras_home
+from pyimagesearch.datasets import keras_home
 from pyimagesearch.files import ensure_writable, write_atomically
-
-MODELS = ("resnet", "googlenet", "minivggnet")
-OPTIMIZERS = ("adam", "radam", "sgd", "rmsprop")
+from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 
 
 def parse_arguments(argv):

@@ -66,8 +66,8 @@ import scipy.ndimage
 import sweep
 from pyimagesearch import training
 from pyimagesearch.datasets import CIFAR10_DIR
+from pyimagesearch.names import MODELS
 
-MODELS = ("resnet", "googlenet", "minivggnet")
 SECTIONS = ("throughput", "torch", "original", "sweep")
 IMAGE_SHAPE = (32, 32, 3)
 CLASSES = 10

@@ -17,7 +17,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelBinarizer
 
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100", "digits")
+from pyimagesearch.names import DATASETS
 
 MNIST_LABELS = [str(digit) for digit in range(10)]
 FASHION_MNIST_LABELS = [
