@@ -17,11 +17,7 @@ import stat
 import sys
 
 from pyimagesearch.files import write_atomically
-
-DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
-MODELS = ("resnet", "googlenet", "minivggnet")
-OPTIMIZERS = ("adam", "radam")
-ALL_OPTIMIZERS = ("adam", "radam", "sgd", "rmsprop")
+from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 
 SEQUENTIAL_HEAD = """\
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
@@ -45,15 +41,17 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", required=True, help="folder for the runs' outputs")
     parser.add_argument("-s", "--script", required=True, help="path of the script to write")
-    parser.add_argument("--datasets", nargs="+", default=DATASETS, choices=DATASETS + ("digits",))
+    parser.add_argument("--datasets", nargs="+", default=ORIGINAL_DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
-    parser.add_argument("--optimizers", nargs="+", default=OPTIMIZERS, choices=ALL_OPTIMIZERS)
+    parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
     parser.add_argument("--epochs", type=int, help="passed to every run (train.py's default: 60)")
     parser.add_argument("--seeds", type=int, default=1, help="runs per combination, each with its own seed")
     parser.add_argument("--batch-size", type=int, help="passed to every run (train.py's default: 128)")
     parser.add_argument("--radam-total-steps", help="passed to every RAdam run: a number, or 'auto'")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false",
                         help="passed to every run")
+    parser.add_argument("--checkpoint-every", type=int, metavar="N",
+                        help="passed to every run (train.py's default: 5 epochs)")
     parser.add_argument("--runner", choices=("sequential", "parallel", "slurm"), default="sequential")
     parser.add_argument("--runs-per-gpu", type=int, default=3, help="with --runner parallel")
     parser.add_argument("--max-running", type=int, default=8, help="with --runner slurm: array tasks at once")
@@ -85,6 +83,8 @@ def train_commands(args):
                         words += ["--batch-size", str(args.batch_size)]
                     if not args.augmentation:
                         words.append("--no-augmentation")
+                    if args.checkpoint_every is not None:
+                        words += ["--checkpoint-every", str(args.checkpoint_every)]
                     if args.radam_total_steps is not None and optimizer == "radam":
                         words += ["--radam-total-steps", args.radam_total_steps]
                     commands.append(shlex.join(words))
