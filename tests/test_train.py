@@ -152,7 +152,9 @@ def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path
 
 
 def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path):
-    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))
+    # Every program is cached, not only those that took over a second to compile: a program
+    # near that threshold could otherwise be cached by the second run only.
+    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
     environment.pop("JAX_COMPILATION_CACHE_DIR", None)
     cache = tmp_path / "keras" / "jax_cache"
     compiled = []
