@@ -936,8 +936,13 @@ def sweep_table(section):
             if settings["compilation_cache"]
             else ""
         )
-        + ". Runs this short save no checkpoint; a 60-epoch run saves one every 5 epochs "
-        "(benchmarks/checkpoint_cost.py says what one costs).\n\n"
+        + (
+            f". Runs of {settings['epochs']} epochs save no checkpoint; a 60-epoch run saves one "
+            "every 5 epochs (benchmarks/checkpoint_cost.py says what one costs)"
+            if settings["epochs"] < 5
+            else ""
+        )
+        + ".\n\n"
         f"Full sweep ({len(MODELS)} models x {estimate['runs_per_model']} runs, "
         f"{estimate['epochs']} epochs; MNIST and Fashion-MNIST epochs x 1.2):\n"
     )
