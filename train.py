@@ -5,9 +5,9 @@
 
 Writes the training history (a pickled dict of lists of floats) and scikit-learn's classification
 report of the test split. A per-epoch log, `<history stem>.csv`, grows beside them while the run
-trains. A run that is stopped at any moment resumes after its last finished epoch when the same
-command is given again (it goes back to the last checkpoint, written every --checkpoint-every
-epochs); a run whose outputs both exist is not trained again.
+trains. A run that is stopped at any moment resumes from its last checkpoint (written every
+--checkpoint-every epochs) when the same command is given again; a run whose outputs both exist
+is not trained again.
 """
 
 import argparse
@@ -54,7 +54,7 @@ def parse_arguments(argv):
         default=5,
         metavar="N",
         help="save the model and history for resuming every N epochs (default 5; saving takes "
-        "0.1-0.5 s, up to a sixth of a MiniVGGNet epoch on a GPU)",
+        "0.1-0.7 s, up to a sixth of a MiniVGGNet epoch on a GPU)",
     )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.checkpoint_every < 1:

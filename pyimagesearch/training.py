@@ -156,7 +156,7 @@ class EpochRecorder(keras.callbacks.Callback):
         values.append(time.perf_counter() - self.started)
         for key, value in zip(HISTORY_KEYS, values):
             self.history[key].append(value)
-        # Saving the model costs 0.1-0.5 s (docs/benchmarks.md): too much to do every epoch
+        # Saving the model costs 0.1-0.7 s (docs/benchmarks.md): too much to do every epoch
         # when a GPU epoch takes one second.
         if (epoch + 1) % self.checkpoint_every == 0:
             self.save_checkpoint(epoch + 1)
