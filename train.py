@@ -22,6 +22,10 @@ from pyimagesearch.datasets import keras_home
 from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 
+# Epochs between checkpoints: a save takes 0.1-0.7 s (docs/benchmarks.md), up to a sixth of a
+# MiniVGGNet epoch on a GPU.
+CHECKPOINT_EVERY = 5
+
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -51,10 +55,10 @@ def parse_arguments(argv):
     parser.add_argument(
         "--checkpoint-every",
         type=int,
-        default=5,
+        default=CHECKPOINT_EVERY,
         metavar="N",
-        help="save the model and history for resuming every N epochs (default 5; saving takes "
-        "0.1-0.7 s, up to a sixth of a MiniVGGNet epoch on a GPU)",
+        help="save the model and history for resuming every N epochs (default %(default)s; "
+        "saving takes 0.1-0.7 s, up to a sixth of a MiniVGGNet epoch on a GPU)",
     )
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.checkpoint_every < 1:

@@ -64,6 +64,7 @@ import numpy as np
 import scipy.ndimage
 
 import sweep
+import train
 from pyimagesearch import training
 from pyimagesearch.datasets import CIFAR10_DIR
 from pyimagesearch.names import MODELS
@@ -938,8 +939,8 @@ def sweep_table(section):
         )
         + (
             f". Runs of {settings['epochs']} epochs save no checkpoint; a 60-epoch run saves one "
-            "every 5 epochs (benchmarks/checkpoint_cost.py says what one costs)"
-            if settings["epochs"] < 5
+            f"every {train.CHECKPOINT_EVERY} epochs (benchmarks/checkpoint_cost.py says what one costs)"
+            if settings["epochs"] < train.CHECKPOINT_EVERY
             else ""
         )
         + ".\n\n"

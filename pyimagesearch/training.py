@@ -134,7 +134,7 @@ class EpochRecorder(keras.callbacks.Callback):
     `diverged_epoch` says where.
     """
 
-    def __init__(self, history, checkpoint_folder, log_path, run_settings, checkpoint_every=1):
+    def __init__(self, history, checkpoint_folder, log_path, run_settings, checkpoint_every):
         super().__init__()
         self.history = history
         self.checkpoint_folder = checkpoint_folder
@@ -156,8 +156,6 @@ class EpochRecorder(keras.callbacks.Callback):
         values.append(time.perf_counter() - self.started)
         for key, value in zip(HISTORY_KEYS, values):
             self.history[key].append(value)
-        # Saving the model costs 0.1-0.7 s (docs/benchmarks.md): too much to do every epoch
-        # when a GPU epoch takes one second.
         if (epoch + 1) % self.checkpoint_every == 0:
             self.save_checkpoint(epoch + 1)
         with open(self.log_path, "a", newline="") as file:
