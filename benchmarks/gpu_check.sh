@@ -1,31 +1,36 @@
 #!/usr/bin/env bash
 # The GPU measurements issue #5 still lacks, as one call of at most 9.5 minutes on a lent machine
 # (JAX and PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its
-# own time limit, so a slow one cannot take the others' time. Results go to $OUT.
+# own time limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz,
+# repacked after every step (the device tool returns at most 8 files, and a killed call keeps
+# what is under $OUT).
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
 OUT=${OUT:-/tmp/gpu-check}
+RESULTS=$(mktemp -d)
 mkdir -p "$OUT"
 if [ -d .whl ]; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
 export KERAS_BACKEND=jax
-nvidia-smi -L > "$OUT/device.txt" 2>&1
+nvidia-smi -L > "$RESULTS/device.txt" 2>&1
 
-step() {  # step NAME SECONDS COMMAND...: its output in $OUT/NAME.log, one status line here
+step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status line here
     local name=$1 limit=$2 started=$SECONDS
     shift 2
-    timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+    timeout "$limit" "$@" > "$RESULTS/$name.log" 2>&1
     echo "$name: exit $? after $((SECONDS - started)) s"
+    tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
 }
 
 step augmentation_cost 45 python3 benchmarks/augmentation_cost.py
 step float32 150 python3 benchmarks/benchmark.py --sections throughput,torch,original \
-    --deadline-s 130 --output "$OUT/float32.json" --markdown "$OUT/float32.md"
+    --deadline-s 130 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
 step bfloat16 120 python3 benchmarks/benchmark.py --sections throughput,torch --mixed-precision \
-    --deadline-s 100 --output "$OUT/bfloat16.json" --markdown "$OUT/bfloat16.md"
+    --deadline-s 100 --output "$RESULTS/bfloat16.json" --markdown "$RESULTS/bfloat16.md"
 step resnet_sweep 170 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
-    --concurrency 4 --epochs 2 --deadline-s 160 --output "$OUT/sweep.json" --markdown "$OUT/sweep.md"
+    --concurrency 4 --epochs 2 --deadline-s 160 --output "$RESULTS/sweep.json" --markdown "$RESULTS/sweep.md"
 step checkpoint_cost 60 python3 benchmarks/checkpoint_cost.py
+cat "$RESULTS"/*.md
