@@ -17,9 +17,10 @@ as soon as it is measured; the JSON and Markdown files are rewritten after every
 and a section that fails is reported and the next one runs.
 
 - throughput: `training.build_model` + `model.fit` on `training.TrainingBatches` of synthetic
-  32x32x3, 10-class images, augmentation on (the default) and off: images/s of `--steps` steps,
-  timed as an epoch of 2 x `--steps` minus one of `--steps` (so that fit's own set-up cancels),
-  after a warm-up epoch of `--warmup-steps` steps, whose time (compilation included) is kept too.
+  32x32x3, 10-class images, augmentation on (the default) and off: one `fit` of 1 + `--repeats`
+  epochs of `--steps` steps; images/s of the median epoch after the first, whose time
+  (compilation included) is kept too. Each epoch ends with the losses copied to the host, so an
+  epoch's time is the device's. One timed window proved too noisy on a GPU (docs/benchmarks.md).
 - torch: the same networks in plain eager PyTorch (benchmarks/torch_networks.py), channels-first,
   Adam, no augmentation, on the same device; their trainable parameter counts must equal Keras'.
 - original: how many images/s one CPU core augments with the legacy
@@ -91,7 +92,7 @@ GPU_SETTINGS = dict(
     models="resnet,googlenet,minivggnet",
     batch_size=128,
     steps=100,
-    warmup_steps=10,
+    repeats=5,
     augment_images=2048,
     sweep_models="resnet,googlenet,minivggnet",
     epochs=3,
@@ -106,7 +107,7 @@ TINY_SETTINGS = dict(
     models="minivggnet",
     batch_size=16,
     steps=3,
-    warmup_steps=1,
+    repeats=2,
     augment_images=128,
     sweep_models="minivggnet",
     epochs=2,
@@ -129,8 +130,8 @@ def parse_arguments(argv):
     parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated")
     parser.add_argument("--models", help="models of throughput and torch (comma-separated)")
     parser.add_argument("--batch-size", type=int, help="throughput and torch (GPU default: 128)")
-    parser.add_argument("--steps", type=int, help="timed training steps per measurement")
-    parser.add_argument("--warmup-steps", type=int, help="steps of the warm-up epoch")
+    parser.add_argument("--steps", type=int, help="training steps per timed epoch (or window)")
+    parser.add_argument("--repeats", type=int, help="timed epochs (windows): their median counts")
     parser.add_argument("--augment-images", type=int, help="images augmented on one CPU core")
     parser.add_argument("--sweep-models", help="models whose train.py runs are timed")
     parser.add_argument("--epochs", type=int, help="epochs of each timed train.py run (>= 2)")
@@ -169,8 +170,8 @@ def parse_arguments(argv):
     args.sweep_models = split_names(args.sweep_models, MODELS, parser)
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch includes the compilation")
-    if min(args.batch_size, args.steps, args.warmup_steps, args.concurrency) < 1:
-        parser.error("--batch-size, --steps, --warmup-steps and --concurrency must be positive")
+    if min(args.batch_size, args.steps, args.repeats, args.concurrency) < 1:
+        parser.error("--batch-size, --steps, --repeats and --concurrency must be positive")
     if args.train_images < 128 or args.test_images < 1:
         parser.error("train.py trains on batches of 128: give at least 128 --train-images")
     return args
@@ -272,13 +273,32 @@ def trainable_parameters(model):
     return int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
 
 
-def keras_throughput(name, augmentation, images, labels, args):
-    """Images/s of the project's compiled train step, after a warm-up epoch.
+class EpochEnds(keras.callbacks.Callback):
+    """When fit started and when each epoch ended. Keras hands on_epoch_end the epoch's losses
+    as host numbers, so the device has finished the epoch's steps by then."""
 
-    Timed as the difference between an epoch of 2 x `--steps` steps and one of `--steps`: what
-    each `fit` call costs once (its set-up, the hand-back of the variables at its end) cancels out,
-    as it does in a 390-step epoch of train.py. PyTorch's timed loop has no such cost.
-    """
+    def on_train_begin(self, logs=None):
+        self.times = [time.perf_counter()]
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter())
+
+
+def timing(epoch_s, steps, batch_size):
+    """images/s of the median epoch (or window) of `steps` steps, and the range over them."""
+    median_s = statistics.median(epoch_s)
+    return dict(
+        images_per_s=steps * batch_size / median_s,
+        images_per_s_range=[steps * batch_size / max(epoch_s), steps * batch_size / min(epoch_s)],
+        step_ms=1000 * median_s / steps,
+        epoch_s=epoch_s,
+        timed_steps=steps,
+    )
+
+
+def keras_throughput(name, augmentation, images, labels, args):
+    """Images/s of the project's compiled train step: the median of `--repeats` epochs of
+    `--steps` steps, after a first epoch of as many steps that includes the compilation."""
     keras.utils.set_random_seed(0)
     model = training.build_model(
         name,
@@ -288,40 +308,15 @@ def keras_throughput(name, augmentation, images, labels, args):
         seed=0,
         augmentation=augmentation,
     )
-    warmup_count = args.warmup_steps * args.batch_size
-    warmup = training.TrainingBatches(
-        images[:warmup_count], labels[:warmup_count], args.batch_size, seed=0
-    )
-
-    def timed_epoch(steps):
-        batches = training.TrainingBatches(
-            images[: steps * args.batch_size], labels[: steps * args.batch_size], args.batch_size, seed=1
-        )
-        started = time.perf_counter()
-        model.fit(batches, epochs=1, verbose=0)
-        return time.perf_counter() - started
-
-    started = time.perf_counter()
-    model.fit(warmup, epochs=1, verbose=0)
-    first_epoch_s = time.perf_counter() - started
-    short_s = timed_epoch(args.steps)
-    long_s = timed_epoch(2 * args.steps)
-    seconds = long_s - short_s
-    if seconds <= 0:
-        raise RuntimeError(
-            f"{2 * args.steps} steps took {long_s:.3f} s, no longer than {args.steps} steps "
-            f"({short_s:.3f} s): timing noise; give more --steps"
-        )
-
-    step_s = seconds / args.steps
-    result = dict(
-        images_per_s=args.steps * args.batch_size / seconds,
-        step_ms=1000 * step_s,
-        timed_steps=args.steps,
-        fit_fixed_s=max(short_s - seconds, 0.0),
-        first_epoch_s=first_epoch_s,
-        warmup_steps=args.warmup_steps,
-        compile_s=max(first_epoch_s - args.warmup_steps * step_s, 0.0),
+    count = args.steps * args.batch_size
+    batches = training.TrainingBatches(images[:count], labels[:count], args.batch_size, seed=0)
+    epoch_ends = EpochEnds()
+    model.fit(batches, epochs=1 + args.repeats, verbose=0, callbacks=[epoch_ends])
+    durations = [end - start for start, end in zip(epoch_ends.times, epoch_ends.times[1:])]
+    result = timing(durations[1:], args.steps, args.batch_size)
+    result.update(
+        first_epoch_s=durations[0],
+        compile_s=max(durations[0] - statistics.median(durations[1:]), 0.0),
         trainable_params=trainable_parameters(model),
     )
     del model
@@ -332,7 +327,7 @@ def keras_throughput(name, augmentation, images, labels, args):
 
 def measure_throughput(args, results, save):
     section = results.setdefault("throughput", {})
-    images, labels = synthetic_images(max(2 * args.steps, args.warmup_steps) * args.batch_size)
+    images, labels = synthetic_images(args.steps * args.batch_size)
     for name in args.models:
         if past_deadline(args):
             section[name] = dict(skipped="past --deadline-s")
@@ -353,6 +348,12 @@ def measured(section):
     return [(name, entry) for name, entry in section.items() if name in MODELS]
 
 
+def rate(entry):
+    """The median images/s and, in brackets, the slowest and fastest timed epoch's."""
+    low, high = entry["images_per_s_range"]
+    return f"{entry['images_per_s']:,.0f} ({low:,.0f}-{high:,.0f})"
+
+
 def throughput_table(section):
     rows = []
     for name, entry in measured(section):
@@ -363,8 +364,8 @@ def throughput_table(section):
         rows.append(
             [
                 name,
-                f"{on['images_per_s']:,.0f}",
-                f"{off['images_per_s']:,.0f}",
+                rate(on),
+                rate(off),
                 f"{100 * entry['augmentation_share']:.1f}%",
                 f"{on['first_epoch_s']:.1f} / {off['first_epoch_s']:.1f}",
                 f"{on['compile_s']:.1f} / {off['compile_s']:.1f}",
@@ -419,21 +420,16 @@ def torch_throughput(name, args, device):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
-    started = time.perf_counter()
-    for step in range(args.warmup_steps):
-        train_step(step)
-    synchronize()
-    warmup_s = time.perf_counter() - started
-    started = time.perf_counter()
-    for step in range(args.steps):
-        train_step(step)
-    synchronize()
-    seconds = time.perf_counter() - started
+    def timed_window():
+        started = time.perf_counter()
+        for step in range(args.steps):
+            train_step(step)
+        synchronize()
+        return time.perf_counter() - started
 
-    result = dict(
-        images_per_s=args.steps * args.batch_size / seconds,
-        step_ms=1000 * seconds / args.steps,
-        timed_steps=args.steps,
+    warmup_s = timed_window()  # cuDNN's autotuning happens here
+    result = timing([timed_window() for _ in range(args.repeats)], args.steps, args.batch_size)
+    result.update(
         warmup_s=warmup_s,
         trainable_params=torch_networks.trainable_parameters(network),
     )
@@ -496,7 +492,7 @@ def torch_table(section):
         rows.append(
             [
                 name,
-                f"{entry['images_per_s']:,.0f}",
+                rate(entry),
                 "-" if ratio is None else f"{ratio:.2f}x",
                 f"{entry['trainable_params']:,} / {entry['keras_trainable_params']:,}",
             ]
@@ -1012,9 +1008,9 @@ def markdown(results):
         f"PyTorch {env['torch']}; NumPy {env['numpy']}; SciPy {env['scipy']}; "
         f"Python {env['python']}; {env['precision']}",
         f"- command: `{settings['command']}`",
-        f"- batch size {settings['batch_size']}; Keras: epochs of {2 * settings['steps']} minus "
-        f"{settings['steps']} steps after a warm-up epoch of {settings['warmup_steps']} steps; "
-        f"PyTorch: {settings['steps']} steps after {settings['warmup_steps']} warm-up steps; "
+        f"- batch size {settings['batch_size']}; images/s of the median of {settings['repeats']} "
+        f"timed epochs (Keras) or windows (PyTorch) of {settings['steps']} steps, after a first "
+        f"one that includes the compilation (Keras) or cuDNN's autotuning (PyTorch); "
         f"synthetic 32x32x3 images, "
         f"10 classes, Adam"
         + (" (tiny mode: a smoke test, not a measurement)" if settings["tiny"] else ""),
