@@ -1,8 +1,9 @@
 """Training speed of the Keras re-creation, side by side with plain PyTorch and the 2019 design.
 
-GPU run (one H100 or H200; estimated, not yet measured: 2-3 minutes for the first three
-sections, 5-7 for the sweep's 3 x (1 + 3) train.py runs of 3 epochs; `--deadline-s` stops it in
-time, and `--epochs`, `--concurrency` and `--sweep-models` make the sweep cheaper):
+GPU run (one H100 or H200: the throughput section alone took 115 s on an H200, about 3 minutes
+with torch and original, and the sweep's 3 x (1 + 3) train.py runs of 3 epochs another 5-7;
+`--deadline-s` stops it in time, and `--epochs`, `--concurrency` and `--sweep-models` make the
+sweep cheaper):
 
     KERAS_BACKEND=jax python benchmarks/benchmark.py --output results.json --markdown results.md \
         --deadline-s 400
@@ -325,6 +326,14 @@ def keras_throughput(name, augmentation, images, labels, args):
     return result
 
 
+def ranges_overlap(on, off):
+    """Whether two settings' epoch rates overlap. On the H200 single epochs of one model varied
+    by up to 35%: when the slowest epoch of one setting outran the fastest of the other, their
+    difference says nothing."""
+    (on_low, on_high), (off_low, off_high) = on["images_per_s_range"], off["images_per_s_range"]
+    return on_low <= off_high and off_low <= on_high
+
+
 def measure_throughput(args, results, save):
     section = results.setdefault("throughput", {})
     images, labels = synthetic_images(args.steps * args.batch_size)
@@ -339,6 +348,7 @@ def measure_throughput(args, results, save):
             entry[key] = keras_throughput(name, augmentation, images, labels, args)
         on, off = entry["augmentation_on"], entry["augmentation_off"]
         entry["augmentation_share"] = (on["step_ms"] - off["step_ms"]) / on["step_ms"]
+        entry["augmentation_share_within_spread"] = ranges_overlap(on, off)
         save()
     print(throughput_table(section), flush=True)
 
@@ -959,6 +969,9 @@ def sweep_table(section):
 """
 
 
+VERDICTS = {True: "yes", False: "**no**", None: "within the epochs' spread"}
+
+
 def check_targets(results):
     """Each target against its measurement: compilation, augmentation's share, the speed-ups."""
     checks = []
@@ -976,6 +989,8 @@ def check_targets(results):
         if "augmentation_share" in entry:
             add(f"{name}: augmentation's share of a step", entry["augmentation_share"],
                 TARGETS["augmentation_share"], True, "{:.1%}")  # fmt: skip
+            if entry.get("augmentation_share_within_spread"):
+                checks[-1]["passed"] = None
     for name, entry in measured(results.get("torch", {})):
         if "keras_over_torch" in entry:
             add(f"{name}: Keras / eager PyTorch", entry["keras_over_torch"],
@@ -1037,7 +1052,7 @@ def markdown(results):
     if checks:
         parts.append("\n### Targets\n")
         rows = [
-            [c["what"], c["value"], c["target"], "yes" if c["passed"] else "**no**"]
+            [c["what"], c["value"], c["target"], VERDICTS[c["passed"]]]
             for c in checks
         ]
         parts.append(table(["measure", "value", "target", "met"], rows))

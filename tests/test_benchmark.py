@@ -115,3 +115,23 @@ def test_timing_takes_the_median_epoch_and_reports_the_range():
     assert timed["images_per_s_range"] == [250.0, 1000.0]
     assert timed["step_ms"] == 200.0
     assert benchmark.rate(timed) == "500 (250-1,000)"
+
+
+def test_an_augmentation_share_inside_the_epochs_spread_is_no_verdict():
+    def entry(on_range, off_range, share):
+        on = dict(images_per_s_range=on_range, compile_s=1.0)
+        off = dict(images_per_s_range=off_range, compile_s=1.0)
+        return dict(augmentation_on=on, augmentation_off=off, augmentation_share=share,
+                    augmentation_share_within_spread=benchmark.ranges_overlap(on, off))  # fmt: skip
+
+    # the H200's MiniVGGNet epochs of 2026-11-26, and two settings apart by more than their spread
+    results = {"throughput": {"minivggnet": entry([49_094, 57_724], [42_221, 54_781], 0.003),
+                              "googlenet": entry([20_000, 21_000], [30_000, 31_000], 0.35)}}  # fmt: skip
+    verdicts = {c["what"]: c["passed"] for c in benchmark.check_targets(results)}
+    assert verdicts["minivggnet: augmentation's share of a step"] is None
+    assert verdicts["googlenet: augmentation's share of a step"] is False
+    assert "within the epochs' spread" in benchmark.markdown(
+        dict(environment=dict(date="d", device="g", cpu="c", keras="3", backend="jax", jax="j",
+                              torch="t", numpy="n", scipy="s", python="p", precision="float32"),
+             settings=dict(command="c", batch_size=128, repeats=5, steps=100, tiny=False),
+             **results))  # fmt: skip
