@@ -2,10 +2,10 @@
 # Issue #5's GPU measurements as one call of at most 10 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Run on 2026-11-26 on an H200
 # (docs/benchmarks.md); since then each throughput measurement times 1 + 5 epochs, so the steps
-# below have the time that takes, and checkpoint_cost.py, measured then, is left out. Each step has its
-# own time limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz,
-# repacked after every step (the device tool returns at most 8 files, and a killed call keeps
-# what is under $OUT).
+# below have the time that takes, and checkpoint_cost.py, measured then, is left out. Each step
+# has its own time limit, so a slow one cannot take the others' time. Results go to
+# $OUT/results.tar.gz, repacked after every step (the device tool returns at most 8 files, and a
+# killed call keeps what is under $OUT).
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
