@@ -134,3 +134,27 @@ def test_an_augmentation_share_inside_the_epochs_spread_is_no_verdict():
                               torch="t", numpy="n", scipy="s", python="p", precision="float32"),
              settings=dict(command="c", batch_size=128, repeats=5, steps=100, tiny=False),
              **results))  # fmt: skip
+
+
+def test_host_overhead_times_the_host_side_of_a_step(tmp_path):
+    environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    command = [sys.executable, "benchmarks/host_overhead.py", "--models", "minivggnet",
+               "--batch-size", "8", "--steps", "6", "--calls", "3"]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    header, row = result.stdout.splitlines()[1:3]
+    assert header.split()[:3] == ["model", "state", "arrays"]
+    name, arrays, call_ms, loop_ms, host_ms, images_per_s = row.split()
+    # 22 trainable (augmentation has none); 5 BatchNorms' 2 statistics and the seeds of the
+    # augmentation and 3 dropouts; Adam's 2 slots a weight, its iteration and learning rate; the
+    # loss's and the accuracy's total and count.
+    assert (name, int(arrays)) == ("minivggnet", 22 + (10 + 4) + (44 + 2) + 4)
+    assert float(host_ms) == pytest.approx(float(call_ms) + float(loop_ms), abs=0.002)
+    assert float(images_per_s.replace(",", "")) == pytest.approx(8 / float(host_ms) * 1e3, rel=1e-3)
+
+    environment["KERAS_BACKEND"] = "tensorflow"
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: this script times JAX's asynchronous dispatch; set KERAS_BACKEND=jax"
+    )
