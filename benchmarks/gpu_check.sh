@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of at most 10 minutes on a lent machine (JAX and
-# PyTorch, no TensorFlow, no package registry), most valuable first. Run on 2026-11-26 on an H200
-# (docs/benchmarks.md); since then each throughput measurement times 1 + 5 epochs, so the steps
-# below have the time that takes, and checkpoint_cost.py, measured then, is left out. Each step
-# has its own time limit, so a slow one cannot take the others' time. Results go to
-# $OUT/results.tar.gz, repacked after every step (the device tool returns at most 8 files, and a
-# killed call keeps what is under $OUT).
+# Issue #5's GPU measurements as one call of at most 7 minutes on a lent machine (JAX and
+# PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
+# limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
+# after every step (the device tool returns at most 8 files, and a killed call keeps what is
+# under $OUT).
+#
+# On 2026-11-26 the same measurement varied by up to 2x between calls on an H200
+# (docs/benchmarks.md). So this version also records what could explain that: the GPU's clocks,
+# utilization and power every 250 ms for the whole call (gpu_samples.csv), and each step's share
+# of host CPU time that was busy and that the hypervisor took (steal), with its start and end
+# times to line the two up. Its steps:
+#   step_breakdown what XLA made of each network's step (kernels, convolutions, CUDA graphs, its
+#                  optimized programs in hlo/), its time alone on the device, and the host's
+#   float32        Keras, eager PyTorch and the 2019 design side by side (target 2)
+#   resnet_graphs  the ResNet's step with XLA's CUDA graphs taking up runs of 1 command or more
+#                  (the default is 5): fewer launch gaps for a run alone
+#   resnet_bf16    the ResNet's step in mixed bfloat16: the bytes it moves, which bound it
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -17,21 +27,37 @@ if [ -d .whl ]; then
         --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site
 fi
 export KERAS_BACKEND=jax
-nvidia-smi -L > "$RESULTS/device.txt" 2>&1
+{ nvidia-smi -L; nproc; grep -m1 "model name" /proc/cpuinfo; } > "$RESULTS/device.txt" 2>&1
+nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_before.txt" 2>&1
+nvidia-smi --query-gpu=timestamp,clocks.sm,clocks.mem,utilization.gpu,power.draw,temperature.gpu \
+    --format=csv -lms 250 > "$RESULTS/gpu_samples.csv" 2>&1 &
+SAMPLER=$!
+
+cpu_times() {  # jiffies of all host CPUs: in all, idle or waiting for I/O, stolen
+    awk '/^cpu / {all = 0; for (i = 2; i <= NF; i++) all += $i; print all, $5 + $6, $9}' /proc/stat
+}
 
 step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status line here
-    local name=$1 limit=$2 started=$SECONDS
+    local name=$1 limit=$2 started=$SECONDS begun=$(date +%T) before after
     shift 2
+    before=$(cpu_times)
     timeout "$limit" "$@" > "$RESULTS/$name.log" 2>&1
-    echo "$name: exit $? after $((SECONDS - started)) s"
+    local status=$?
+    after=$(cpu_times)
+    echo "$name: exit $status after $((SECONDS - started)) s, $begun-$(date +%T); host CPUs:" \
+        $(echo "$before $after" | awk '{t = $4 - $1; printf "busy %.0f%%, steal %.1f%%", \
+            100 * (t - ($5 - $2)) / t, 100 * ($6 - $3) / t}') | tee -a "$RESULTS/steps.txt"
     tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
 }
 
-step augmentation_cost 45 python3 benchmarks/augmentation_cost.py
+mkdir -p "$RESULTS/hlo"
+step step_breakdown 90 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
 step float32 200 python3 benchmarks/benchmark.py --sections throughput,torch,original \
     --deadline-s 170 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
-step bfloat16 170 python3 benchmarks/benchmark.py --sections throughput,torch --mixed-precision \
-    --deadline-s 140 --output "$RESULTS/bfloat16.json" --markdown "$RESULTS/bfloat16.md"
-step resnet_sweep 170 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
-    --concurrency 4 --epochs 2 --deadline-s 160 --output "$RESULTS/sweep.json" --markdown "$RESULTS/sweep.md"
-cat "$RESULTS"/*.md
+step resnet_graphs 60 env XLA_FLAGS=--xla_gpu_graph_min_graph_size=1 python3 \
+    benchmarks/step_breakdown.py --models resnet
+step resnet_bf16 60 python3 benchmarks/step_breakdown.py --models resnet --mixed-precision
+nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
+kill "$SAMPLER"
+tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
+cd "$RESULTS" && cat ./*.md step_breakdown.log resnet_graphs.log resnet_bf16.log steps.txt

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from keras.src.legacy.preprocessing.image import apply_affine_transform
 
-from benchmarks import benchmark, torch_networks
+from benchmarks import benchmark, step_breakdown, torch_networks
 from pyimagesearch import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -136,25 +136,49 @@ def test_an_augmentation_share_inside_the_epochs_spread_is_no_verdict():
              **results))  # fmt: skip
 
 
-def test_host_overhead_times_the_host_side_of_a_step(tmp_path):
+
+def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
-    command = [sys.executable, "benchmarks/host_overhead.py", "--models", "minivggnet",
-               "--batch-size", "8", "--steps", "6", "--calls", "3"]  # fmt: skip
+    command = [sys.executable, "benchmarks/step_breakdown.py", "--models", "minivggnet",
+               "--batch-size", "8", "--steps", "6", "--calls", "3",
+               "--hlo-folder", str(tmp_path)]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     header, row = result.stdout.splitlines()[1:3]
     assert header.split()[:3] == ["model", "state", "arrays"]
-    name, arrays, call_ms, loop_ms, host_ms, images_per_s = row.split()
+    name, arrays, gflop, gb, kernels, convolutions, gemms, graphs, *times = row.split()
     # 22 trainable (augmentation has none); 5 BatchNorms' 2 statistics and the seeds of the
     # augmentation and 3 dropouts; Adam's 2 slots a weight, its iteration and learning rate; the
     # loss's and the accuracy's total and count.
     assert (name, int(arrays)) == ("minivggnet", 22 + (10 + 4) + (44 + 2) + 4)
-    assert float(host_ms) == pytest.approx(float(call_ms) + float(loop_ms), abs=0.002)
-    assert float(images_per_s.replace(",", "")) == pytest.approx(8 / float(host_ms) * 1e3, rel=1e-3)
+    program = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
+    assert int(kernels) == step_breakdown.count_program(program)["kernels"] > 0
+    assert float(gflop) > 0 and float(gb) > 0
+    assert (convolutions, gemms, graphs) == ("0", "0", "0")  # XLA on a CPU calls no cuDNN
+    device_ms, call_ms, loop_ms, host_ms = map(float, times)
+    assert device_ms > 0 and call_ms > 0 and loop_ms > 0
+    assert host_ms == pytest.approx(call_ms + loop_ms, abs=0.002)
 
     environment["KERAS_BACKEND"] = "tensorflow"
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == (
-        "error: this script times JAX's asynchronous dispatch; set KERAS_BACKEND=jax"
+        "error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax"
     )
+
+
+def test_step_breakdown_counts_kernels_convolutions_gemms_and_graphs():
+    program = """HloModule jit_train_step
+%command_buffer.2 (p: f32[8]) -> f32[8] {
+  %fusion.1 = f32[8]{0} fusion(%p), kind=kLoop, calls=%fused_computation.1
+  ROOT %loop_add_fusion = (f32[8]{0}, s32[8]{0}) fusion(%fusion.1), kind=kLoop, calls=%f.2
+}
+ENTRY %main (a: f32[8,32,32,16]) -> f32[8] {
+  %cudnn-conv = (f32[8,32,32,16]{3,2,1,0}, u8[0]{0}) custom-call(%a, %w), custom_call_target="__cudnn$convForward"
+  %cudnn-conv.1 = (f32[8,32,32,16]{3,2,1,0}, u8[0]{0}) custom-call(%a, %w), custom_call_target="__cudnn$convBackwardInput"
+  %gemm = (f32[8,10]{1,0}, s8[0]{0}) custom-call(%x, %y), custom_call_target="__cublas$gemm"
+  %call = f32[8]{0} call(%b), to_apply=%command_buffer.2, metadata={op_name="fusion(x)"}
+}
+"""
+    counts = step_breakdown.count_program(program)
+    assert counts == dict(kernels=2, convolutions=2, gemms=1, graphs=1)

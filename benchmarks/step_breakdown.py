@@ -1,0 +1,146 @@
+"""Where a training step's time goes: the device's program and the host's share (JAX only).
+
+    KERAS_BACKEND=jax python benchmarks/step_breakdown.py [--hlo-folder FOLDER]
+
+Per network (batch 128, augmentation on, Adam), it compiles Keras' own train step with
+`jax.jit` and reports:
+
+- the program XLA made of it: the arithmetic and the bytes its operations read and write (XLA's
+  cost analysis), the kernels it launches (fusions), cuDNN convolutions, cuBLAS GEMMs, and the
+  CUDA graphs (command buffers) that launch runs of them at once;
+- device ms: the compiled step alone, back to back with the data already on the device;
+- the host's time per step, which JAX's asynchronous dispatch overlaps with the device's: the
+  step's call until it returns, data handed over from NumPy, with nothing queued before it; and
+  Keras' fit loop around the call, timed with the call replaced by a stub.
+
+A step in `fit` costs about the larger of device and host time. The device time counts XLA's
+own kernel launches, which its runtime makes on a host thread of its own: on a GPU a program of
+many small kernels is bound by them unless CUDA graphs take them up. On a CPU the device is the
+host's own cores, so there the host times include some of the device's work.
+"""
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax
+import keras
+import numpy as np
+
+from pyimagesearch import training
+from pyimagesearch.names import MODELS
+
+# What to count in XLA's optimized program text.
+PATTERNS = {
+    "kernels": r"^\s*(?:ROOT )?%?[\w.\-]+ = .*? fusion\(",  # the shape may be a tuple
+    "convolutions": r'custom_call_target="__cudnn\$conv',
+    "gemms": r'custom_call_target="__cublas',
+    "graphs": r"^%?command_buffer\S* ",
+}
+
+
+def count_program(text):
+    return {name: len(re.findall(pattern, text, re.M)) for name, pattern in PATTERNS.items()}
+
+
+def keras_loop_ms(model, batches):
+    """Median ms per step of Keras' fit loop with the compiled step replaced by a stub; the
+    first `fit` also builds the optimizer's and the metrics' variables, without compiling."""
+    step_starts = []
+
+    def stub(state, iterator):
+        step_starts.append(time.perf_counter())
+        return {}, state
+
+    model.make_train_function = lambda force=False: None
+    model.train_function = stub
+    model.fit(batches, epochs=1, verbose=0)
+    return 1e3 * float(np.median(np.diff(step_starts)))
+
+
+def breakdown(name, batch_size, steps, calls, hlo_folder):
+    images = np.random.default_rng(0).random((batch_size * steps, 32, 32, 3), dtype="float32")
+    labels = np.eye(10, dtype="float32")[np.arange(len(images)) % 10]
+    batches = training.TrainingBatches(images, labels, batch_size, seed=0)
+    model = training.build_model(name, training.make_optimizer("adam"), (32, 32, 3), 10, seed=0)
+    loop_ms = keras_loop_ms(model, batches)
+
+    # The state Keras' JAX trainer threads through its steps, one array per variable.
+    groups = (model.trainable_variables, model.non_trainable_variables,
+              model.optimizer.variables, model.metrics_variables)  # fmt: skip
+    state = tuple([variable.value for variable in group] for group in groups)
+    host_batch = (images[:batch_size], labels[:batch_size])
+    step = jax.jit(model.train_step, donate_argnums=0).lower(state, host_batch).compile()
+    program = step.as_text()
+    if hlo_folder:
+        with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
+            file.write(program)
+
+    device_batch = jax.device_put(host_batch)
+    _, state = step(state, device_batch)
+    jax.block_until_ready(state)
+    started = time.perf_counter()
+    for _ in range(calls):
+        _, state = step(state, device_batch)
+    jax.block_until_ready(state)
+    device_ms = 1e3 * (time.perf_counter() - started) / calls
+
+    call_s = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        _, state = step(state, host_batch)
+        call_s.append(time.perf_counter() - started)
+        jax.block_until_ready(state)
+    call_ms = 1e3 * statistics.median(call_s)
+    arrays = sum(len(group) for group in state)
+    cost = step.cost_analysis()
+    cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9)
+    times = dict(device_ms=device_ms, call_ms=call_ms, loop_ms=loop_ms)
+    return dict(arrays=arrays, **cost, **count_program(program), **times)
+
+
+COLUMNS = ("state arrays", "GFLOP", "GB", "kernels", "convolutions", "gemms", "graphs",
+           "device ms", "step call ms", "loop ms", "host ms")  # fmt: skip
+TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=200, help="steps of the timed Keras loop")
+    parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
+    parser.add_argument("--hlo-folder", help="write each optimized program there")
+    parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
+    args = parser.parse_args(argv)
+    for name in args.models.split(","):
+        if name not in MODELS:
+            parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
+    if keras.backend.backend() != "jax":
+        sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
+
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    device = jax.devices()[0].device_kind
+    precision = "mixed bfloat16" if args.mixed_precision else "float32"
+    versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
+    print(f"{device}, batch {args.batch_size}, {precision}, {versions}")
+    print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
+    for name in args.models.split(","):
+        row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder)
+        row["host_ms"] = row["call_ms"] + row["loop_ms"]
+        counts = f"{row['arrays']:14d}{row['gflop']:14.1f}{row['gb']:14.2f}"
+        counts += "".join(f"{row[key]:14d}" for key in PATTERNS)
+        times = "".join(f"{row[key]:14.3f}" for key in TIMES)
+        print(f"{name:11}{counts}{times}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
