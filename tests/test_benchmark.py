@@ -1,10 +1,12 @@
-"""benchmarks/benchmark.py: its tiny mode end to end on the CPU, and its untimed pieces."""
+"""benchmarks/: benchmark.py's tiny mode end to end on the CPU and its untimed pieces, and
+step_breakdown.py."""
 
 import json
 import os
 import subprocess
 import sys
 
+import keras
 import numpy as np
 import pytest
 from keras.src.legacy.preprocessing.image import apply_affine_transform
@@ -146,7 +148,7 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     header, row = result.stdout.splitlines()[1:3]
     assert header.split()[:3] == ["model", "state", "arrays"]
-    name, arrays, gflop, gb, kernels, convolutions, gemms, graphs, *times = row.split()
+    name, arrays, gflop, gb, fused_gb, kernels, convolutions, gemms, graphs, *times = row.split()
     # 22 trainable (augmentation has none); 5 BatchNorms' 2 statistics and the seeds of the
     # augmentation and 3 dropouts; Adam's 2 slots a weight, its iteration and learning rate; the
     # loss's and the accuracy's total and count.
@@ -154,6 +156,7 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     program = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
     assert int(kernels) == step_breakdown.count_program(program)["kernels"] > 0
     assert float(gflop) > 0 and float(gb) > 0
+    assert fused_gb == "0.03"  # see the next test
     assert (convolutions, gemms, graphs) == ("0", "0", "0")  # XLA on a CPU calls no cuDNN
     device_ms, call_ms, loop_ms, host_ms = map(float, times)
     assert device_ms > 0 and call_ms > 0 and loop_ms > 0
@@ -182,3 +185,17 @@ ENTRY %main (a: f32[8,32,32,16]) -> f32[8] {
 """
     counts = step_breakdown.count_program(program)
     assert counts == dict(kernels=2, convolutions=2, gemms=1, graphs=1)
+
+
+def test_step_breakdown_fused_estimate_counts_convolutions_and_additions():
+    # MiniVGGNet's four convolutions, (input, output) values per image: 11 X + 3 Y each.
+    shapes = [(32 * 32 * 3, 32 * 32 * 32), (32 * 32 * 32, 32 * 32 * 32),
+              (16 * 16 * 32, 16 * 16 * 64), (16 * 16 * 64, 16 * 16 * 64)]  # fmt: skip
+    network = training.build_network("minivggnet", (32, 32, 3), 10)
+    expected = sum(11 * x + 3 * y for x, y in shapes) * 8 * 4 / 1e9
+    assert step_breakdown.fused_estimate_gb(network, 8) == pytest.approx(expected, rel=1e-12)
+
+    inputs = keras.Input((4, 4, 2))
+    outputs = keras.layers.Add()([keras.layers.Conv2D(2, 1)(inputs), inputs])
+    residual = keras.Model(inputs, outputs)
+    assert step_breakdown.fused_estimate_gb(residual, 1) == (11 * 32 + 3 * 32 + 6 * 32) * 4 / 1e9
