@@ -121,6 +121,7 @@ def breakdown(name, batch_size, steps, calls, hlo_folder):
     call_ms = 1e3 * statistics.median(call_s)
     arrays = sum(len(group) for group in state)
     cost = step.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost  # older JAX: one dict per program
     network = model.layers[-1]  # after the augmentation layer
     cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9,
                 fused_gb=fused_estimate_gb(network, batch_size))  # fmt: skip
