@@ -15,10 +15,10 @@ Per network (batch 128, augmentation on, Adam), it compiles Keras' own train ste
   step's call until it returns, data handed over from NumPy, with nothing queued before it; and
   Keras' fit loop around the call, timed with the call replaced by a stub.
 
-A step in `fit` costs about the larger of device and host time. The device time counts XLA's
-own kernel launches, which its runtime makes on a host thread of its own: on a GPU a program of
-many small kernels is bound by them unless CUDA graphs take them up. On a CPU the device is the
-host's own cores, so there the host times include some of the device's work.
+A step in `fit` costs about the larger of device and host time. Launching the program's kernels
+costs host time too, in the step's call or on a thread of XLA's runtime: a GPU program of many
+small kernels can be bound by their launches unless CUDA graphs take them up. On a CPU the device
+is the host's own cores, so there the host times include some of the device's work.
 """
 
 import argparse
