@@ -45,8 +45,9 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
     local status=$?
     after=$(cpu_times)
     echo "$name: exit $status after $((SECONDS - started)) s, $begun-$(date +%T); host CPUs:" \
-        $(echo "$before $after" | awk '{t = $4 - $1; printf "busy %.0f%%, steal %.1f%%", \
-            100 * (t - ($5 - $2)) / t, 100 * ($6 - $3) / t}') | tee -a "$RESULTS/steps.txt"
+        $(echo "$before $after" | awk '{t = $4 - $1; if (t <= 0) {print "none counted"; exit}
+            printf "busy %.0f%%, steal %.1f%%", 100 * (t - ($5 - $2)) / t, 100 * ($6 - $3) / t}') \
+        | tee -a "$RESULTS/steps.txt"
     tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
 }
 
