@@ -54,8 +54,9 @@ def count_program(text):
 
 
 def fused_estimate_gb(network, batch_size):
-    """Bytes a training step moves if everything but the convolutions is fused into them, at 4
-    bytes a value. Per convolution with input X and output Y: forward, X read twice (BatchNorm's
+    """Bytes a training step moves if everything but the convolutions is fused into them, each
+    value in its layer's compute dtype. Per convolution with input X and output Y: forward, X read
+    twice (BatchNorm's
     statistics, then normalizing), the activated X written and read by the convolution, Y
     written; backward, Y's gradient read twice (input and weight gradients), X's gradient written,
     the activated X read again, and BatchNorm's backward reading X and the gradient twice and
@@ -63,11 +64,13 @@ def fused_estimate_gb(network, batch_size):
     dense layers and concatenations are left out, so it is low for networks rich in them."""
     total = 0
     for layer in network.layers:
+        size = jax.numpy.dtype(layer.compute_dtype).itemsize
         if isinstance(layer, keras.layers.Conv2D):
-            total += 11 * math.prod(layer.input.shape[1:]) + 3 * math.prod(layer.output.shape[1:])
+            values = 11 * math.prod(layer.input.shape[1:]) + 3 * math.prod(layer.output.shape[1:])
+            total += values * size
         elif isinstance(layer, keras.layers.Add):
-            total += 6 * math.prod(layer.output.shape[1:])
-    return total * batch_size * 4 / 1e9
+            total += 6 * math.prod(layer.output.shape[1:]) * size
+    return total * batch_size / 1e9
 
 
 def keras_loop_ms(model, batches):

@@ -199,3 +199,8 @@ def test_step_breakdown_fused_estimate_counts_convolutions_and_additions():
     outputs = keras.layers.Add()([keras.layers.Conv2D(2, 1)(inputs), inputs])
     residual = keras.Model(inputs, outputs)
     assert step_breakdown.fused_estimate_gb(residual, 1) == (11 * 32 + 3 * 32 + 6 * 32) * 4 / 1e9
+    # in mixed bfloat16 the values between layers take 2 bytes
+    convolution = keras.layers.Conv2D(2, 1, dtype="mixed_bfloat16")
+    outputs = keras.layers.Add(dtype="mixed_bfloat16")([convolution(inputs), inputs])
+    residual = keras.Model(inputs, outputs)
+    assert step_breakdown.fused_estimate_gb(residual, 1) == (11 * 32 + 3 * 32 + 6 * 32) * 2 / 1e9
