@@ -21,13 +21,14 @@ import jax
 import keras
 import numpy as np
 
+from benchmarks.step_breakdown import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
 from pyimagesearch.training import AUGMENTATION
 
 
 def timed(function, arguments, repeats):
     compiled = jax.jit(function).lower(*arguments).compile()
-    fusions = compiled.as_text().count(" fusion(")
+    fusions = count_program(compiled.as_text())["kernels"]
     jax.block_until_ready(compiled(*arguments))
     started = time.perf_counter()
     for _ in range(repeats):

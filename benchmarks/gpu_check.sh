@@ -37,6 +37,11 @@ cpu_times() {  # jiffies of all host CPUs: in all, idle or waiting for I/O, stol
     awk '/^cpu / {all = 0; for (i = 2; i <= NF; i++) all += $i; print all, $5 + $6, $9}' /proc/stat
 }
 
+cpu_share() {  # cpu_share BEFORE AFTER: the share of host CPU time busy and stolen between them
+    echo "$1 $2" | awk '{t = $4 - $1; if (t <= 0) {print "none counted"; exit}
+        printf "busy %.0f%%, steal %.1f%%", 100 * (t - ($5 - $2)) / t, 100 * ($6 - $3) / t}'
+}
+
 step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status line here
     local name=$1 limit=$2 started=$SECONDS begun=$(date +%T) before after
     shift 2
@@ -44,10 +49,8 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
     timeout "$limit" "$@" > "$RESULTS/$name.log" 2>&1
     local status=$?
     after=$(cpu_times)
-    echo "$name: exit $status after $((SECONDS - started)) s, $begun-$(date +%T); host CPUs:" \
-        $(echo "$before $after" | awk '{t = $4 - $1; if (t <= 0) {print "none counted"; exit}
-            printf "busy %.0f%%, steal %.1f%%", 100 * (t - ($5 - $2)) / t, 100 * ($6 - $3) / t}') \
-        | tee -a "$RESULTS/steps.txt"
+    echo "$name: exit $status after $((SECONDS - started)) s, $begun-$(date +%T);" \
+        "host CPUs: $(cpu_share "$before" "$after")" | tee -a "$RESULTS/steps.txt"
     tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
 }
 

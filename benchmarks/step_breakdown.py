@@ -128,7 +128,7 @@ def breakdown(name, batch_size, steps, calls, hlo_folder):
     network = model.layers[-1]  # after the augmentation layer
     cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9,
                 fused_gb=fused_estimate_gb(network, batch_size))  # fmt: skip
-    times = dict(device_ms=device_ms, call_ms=call_ms, loop_ms=loop_ms)
+    times = dict(device_ms=device_ms, call_ms=call_ms, loop_ms=loop_ms, host_ms=call_ms + loop_ms)
     return dict(arrays=arrays, **cost, **count_program(program), **times)
 
 
@@ -161,7 +161,6 @@ def main(argv=None):
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
     for name in args.models.split(","):
         row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder)
-        row["host_ms"] = row["call_ms"] + row["loop_ms"]
         counts = f"{row['arrays']:14d}{row['gflop']:14.1f}{row['gb']:14.2f}{row['fused_gb']:14.2f}"
         counts += "".join(f"{row[key]:14d}" for key in PATTERNS)
         times = "".join(f"{row[key]:14.3f}" for key in TIMES)

@@ -138,7 +138,6 @@ def test_an_augmentation_share_inside_the_epochs_spread_is_no_verdict():
              **results))  # fmt: skip
 
 
-
 def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
     command = [sys.executable, "benchmarks/step_breakdown.py", "--models", "minivggnet",
