@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of at most 7 minutes on a lent machine (JAX and
+# Issue #5's GPU measurements as one call of at most 8 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
 # limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
 # after every step (the device tool returns at most 8 files, and a killed call keeps what is
@@ -10,12 +10,15 @@
 # utilization and power every 250 ms for the whole call (gpu_samples.csv), and each step's share
 # of host CPU time that was busy and that the hypervisor took (steal), with its start and end
 # times to line the two up. Its steps:
-#   step_breakdown what XLA made of each network's step (kernels, convolutions, CUDA graphs, its
-#                  optimized programs in hlo/), its time alone on the device, and the host's
+#   step_breakdown what XLA made of each network's step (launches, bytes, kernels, convolutions,
+#                  its optimized programs in hlo/), its time alone on the device, and the host's
 #   float32        Keras, eager PyTorch and the 2019 design side by side (target 2)
 #   resnet_graphs  the ResNet's step with XLA's CUDA graphs taking up runs of 1 command or more
 #                  (the default is 5): fewer launch gaps for a run alone
 #   resnet_bf16    the ResNet's step in mixed bfloat16: the bytes it moves, which bound it
+#   resnet_no_donation  the ResNet's step compiled without donating its state: compiled for an
+#                  H100 without one (gpu_program.py), that drops 245 of its 1,956 launches, the
+#                  copies that write updated weights into the donated buffers
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -61,7 +64,8 @@ step float32 200 python3 benchmarks/benchmark.py --sections throughput,torch,ori
 step resnet_graphs 60 env XLA_FLAGS=--xla_gpu_graph_min_graph_size=1 python3 \
     benchmarks/step_breakdown.py --models resnet
 step resnet_bf16 60 python3 benchmarks/step_breakdown.py --models resnet --mixed-precision
+step resnet_no_donation 60 python3 benchmarks/step_breakdown.py --models resnet --no-donation
 nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
 kill "$SAMPLER"
 tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
-cd "$RESULTS" && cat ./*.md step_breakdown.log resnet_graphs.log resnet_bf16.log steps.txt
+cd "$RESULTS" && cat ./*.md step_breakdown.log resnet_*.log steps.txt

@@ -6,8 +6,10 @@ Per network (batch 128, augmentation on, Adam), it compiles Keras' own train ste
 `jax.jit` and reports:
 
 - the program XLA made of it: the arithmetic and the bytes its operations read and write (XLA's
-  cost analysis), the kernels it launches (fusions), cuDNN convolutions, cuBLAS GEMMs, and the
-  CUDA graphs (command buffers) that launch runs of them at once;
+  cost analysis), its fused kernels, cuDNN convolutions and cuBLAS GEMMs, and its launches: the
+  operations it runs one after another, each a kernel or library call the host starts (a run of
+  them may go out as one CUDA graph, which XLA now forms after the program's text is final, so
+  the text does not show it);
 - the bytes a program would still move if it fused everything but the convolutions (a hand count,
   `fused_estimate_gb`): against XLA's count, what better fusion could save;
 - device ms: the compiled step alone, back to back with the data already on the device;
@@ -45,12 +47,57 @@ PATTERNS = {
     "kernels": r"^\s*(?:ROOT )?%?[\w.\-]+ = .*? fusion\(",  # the shape may be a tuple
     "convolutions": r'custom_call_target="__cudnn\$conv',
     "gemms": r'custom_call_target="__cublas',
-    "graphs": r"^%?command_buffer\S* ",
 }
+# Operations that move no data: they name a buffer or a part of one.
+FREE = {"parameter", "constant", "get-tuple-element", "tuple", "bitcast"}
+SHAPE = re.compile(r"\b(pred|bf16|[fsu]\d+)\[([\d,]*)\]")
+INSTRUCTION = re.compile(r"\s*(?:ROOT )?%?([\w.\-]+) = ")
 
 
 def count_program(text):
     return {name: len(re.findall(pattern, text, re.M)) for name, pattern in PATTERNS.items()}
+
+
+def shape_bytes(shape):
+    """Bytes of an HLO shape such as `f32[128,10]{1,0}`, or of a tuple of them."""
+    total = 0
+    for dtype, dims in SHAPE.findall(shape):
+        itemsize = {"pred": 1, "bf16": 2}.get(dtype) or int(dtype[1:]) // 8
+        total += itemsize * math.prod(int(size) for size in dims.split(",") if size)
+    return total
+
+
+def closing(text, opened):
+    """The index of the parenthesis that closes the one at `text[opened]`."""
+    depth = 0
+    for index in range(opened, len(text)):
+        depth += {"(": 1, ")": -1}.get(text[index], 0)
+        if depth == 0:
+            return index
+    raise ValueError(f"unbalanced parentheses in {text[:80]!r}")
+
+
+def launches(text):
+    """The operations an optimized program's entry computation runs one after another (fused
+    kernels, library calls such as cuDNN's, copies), each as (opcode, bytes it reads and writes):
+    its operands and outputs, each counted once, the rule of XLA's cost analysis. What names a
+    buffer or part of one (FREE) moves nothing; a loop counts once, without its body."""
+    lines = text[text.index("\nENTRY") + 1 :].splitlines()[1:]
+    sizes, result = {}, []
+    for line in lines:
+        if line.startswith("}"):
+            break
+        match = INSTRUCTION.match(line)
+        if not match:
+            continue
+        rest = line[match.end() :]
+        shape_end = closing(rest, 0) + 1 if rest.startswith("(") else rest.index(" ")
+        sizes[match.group(1)] = shape_bytes(rest[:shape_end])
+        opcode, _, operands = rest[shape_end + 1 :].partition("(")
+        if opcode not in FREE:
+            names = re.findall(r"%([\w.\-]+)", operands[: closing("(" + operands, 0) - 1])
+            result.append((opcode, sizes[match.group(1)] + sum(sizes[name] for name in names)))
+    return result
 
 
 def fused_estimate_gb(network, batch_size):
@@ -88,19 +135,29 @@ def keras_loop_ms(model, batches):
     return 1e3 * float(np.median(np.diff(step_starts)))
 
 
-def breakdown(name, batch_size, steps, calls, hlo_folder):
+def built_model(name, batch_size, steps):
+    """The model with its optimizer's and metrics' variables built, one batch of `batch_size`
+    images from NumPy, and Keras' fit loop's ms a step, timed over `steps` batches."""
     images = np.random.default_rng(0).random((batch_size * steps, 32, 32, 3), dtype="float32")
     labels = np.eye(10, dtype="float32")[np.arange(len(images)) % 10]
     batches = training.TrainingBatches(images, labels, batch_size, seed=0)
     model = training.build_model(name, training.make_optimizer("adam"), (32, 32, 3), 10, seed=0)
     loop_ms = keras_loop_ms(model, batches)
+    return model, (images[:batch_size], labels[:batch_size]), loop_ms
 
-    # The state Keras' JAX trainer threads through its steps, one array per variable.
+
+def step_state(model):
+    """The state Keras' JAX trainer threads through its steps, one array per variable."""
     groups = (model.trainable_variables, model.non_trainable_variables,
               model.optimizer.variables, model.metrics_variables)  # fmt: skip
-    state = tuple([variable.value for variable in group] for group in groups)
-    host_batch = (images[:batch_size], labels[:batch_size])
-    step = jax.jit(model.train_step, donate_argnums=0).lower(state, host_batch).compile()
+    return tuple([variable.value for variable in group] for group in groups)
+
+
+def breakdown(name, batch_size, steps, calls, hlo_folder, donate=True):
+    model, host_batch, loop_ms = built_model(name, batch_size, steps)
+    state = step_state(model)
+    donated = dict(donate_argnums=0) if donate else {}  # Keras donates the state
+    step = jax.jit(model.train_step, **donated).lower(state, host_batch).compile()
     program = step.as_text()
     if hlo_folder:
         with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
@@ -129,11 +186,13 @@ def breakdown(name, batch_size, steps, calls, hlo_folder):
     cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9,
                 fused_gb=fused_estimate_gb(network, batch_size))  # fmt: skip
     times = dict(device_ms=device_ms, call_ms=call_ms, loop_ms=loop_ms, host_ms=call_ms + loop_ms)
-    return dict(arrays=arrays, **cost, **count_program(program), **times)
+    counts = dict(launches=len(launches(program)), **count_program(program))
+    return dict(arrays=arrays, **cost, **counts, **times)
 
 
-COLUMNS = ("state arrays", "GFLOP", "GB", "GB if fused", "kernels", "convolutions", "gemms",
-           "graphs", "device ms", "step call ms", "loop ms", "host ms")  # fmt: skip
+COLUMNS = ("state arrays", "GFLOP", "GB", "GB if fused", "launches", "kernels", "convolutions",
+           "gemms", "device ms", "step call ms", "loop ms", "host ms")  # fmt: skip
+COUNTS = ("launches", *PATTERNS)
 TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
 
 
@@ -145,6 +204,8 @@ def main(argv=None):
     parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
     parser.add_argument("--hlo-folder", help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
+    parser.add_argument("--no-donation", action="store_true",
+                        help="compile the step without donating its state (Keras donates it)")
     args = parser.parse_args(argv)
     for name in args.models.split(","):
         if name not in MODELS:
@@ -157,12 +218,14 @@ def main(argv=None):
     device = jax.devices()[0].device_kind
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    print(f"{device}, batch {args.batch_size}, {precision}, {versions}")
+    donation = ", state not donated" if args.no_donation else ""
+    print(f"{device}, batch {args.batch_size}, {precision}{donation}, {versions}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
     for name in args.models.split(","):
-        row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder)
+        row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder,
+                        donate=not args.no_donation)  # fmt: skip
         counts = f"{row['arrays']:14d}{row['gflop']:14.1f}{row['gb']:14.2f}{row['fused_gb']:14.2f}"
-        counts += "".join(f"{row[key]:14d}" for key in PATTERNS)
+        counts += "".join(f"{row[key]:14d}" for key in COUNTS)
         times = "".join(f"{row[key]:14.3f}" for key in TIMES)
         print(f"{name:11}{counts}{times}", flush=True)
 

@@ -1,11 +1,13 @@
-"""benchmarks/: benchmark.py's tiny mode end to end on the CPU and its untimed pieces, and
-step_breakdown.py."""
+"""benchmarks/: benchmark.py's tiny mode end to end on the CPU and its untimed pieces,
+step_breakdown.py and gpu_program.py."""
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
+import jax
 import keras
 import numpy as np
 import pytest
@@ -147,19 +149,31 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     header, row = result.stdout.splitlines()[1:3]
     assert header.split()[:3] == ["model", "state", "arrays"]
-    name, arrays, gflop, gb, fused_gb, kernels, convolutions, gemms, graphs, *times = row.split()
+    name, arrays, gflop, gb, fused_gb, launches, kernels, convolutions, gemms, *times = row.split()
     # 22 trainable (augmentation has none); 5 BatchNorms' 2 statistics and the seeds of the
     # augmentation and 3 dropouts; Adam's 2 slots a weight, its iteration and learning rate; the
     # loss's and the accuracy's total and count.
     assert (name, int(arrays)) == ("minivggnet", 22 + (10 + 4) + (44 + 2) + 4)
     program = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
     assert int(kernels) == step_breakdown.count_program(program)["kernels"] > 0
+    assert int(launches) == len(step_breakdown.launches(program)) > int(kernels)
     assert float(gflop) > 0 and float(gb) > 0
     assert fused_gb == "0.03"  # see the next test
-    assert (convolutions, gemms, graphs) == ("0", "0", "0")  # XLA on a CPU calls no cuDNN
+    assert (convolutions, gemms) == ("0", "0")  # XLA on a CPU calls no cuDNN
     device_ms, call_ms, loop_ms, host_ms = map(float, times)
     assert device_ms > 0 and call_ms > 0 and loop_ms > 0
     assert host_ms == pytest.approx(call_ms + loop_ms, abs=0.002)
+
+    # Without donation XLA writes the updated state to new buffers, with no copies into the old.
+    result = subprocess.run(command + ["--no-donation"], cwd=REPO, env=environment,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    title, _, row = result.stdout.splitlines()[:3]
+    assert "float32, state not donated, JAX" in title
+    kept = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
+    copies = [[opcode for opcode, _ in step_breakdown.launches(text)].count("copy")
+              for text in (program, kept)]  # fmt: skip
+    assert int(launches) - int(row.split()[5]) == copies[0] - copies[1] > 0
 
     environment["KERAS_BACKEND"] = "tensorflow"
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
@@ -169,21 +183,87 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     )
 
 
-def test_step_breakdown_counts_kernels_convolutions_gemms_and_graphs():
-    program = """HloModule jit_train_step
-%command_buffer.2 (p: f32[8]) -> f32[8] {
-  %fusion.1 = f32[8]{0} fusion(%p), kind=kLoop, calls=%fused_computation.1
-  ROOT %loop_add_fusion = (f32[8]{0}, s32[8]{0}) fusion(%fusion.1), kind=kLoop, calls=%f.2
+# An optimized GPU program's entry in XLA's text format, cut down: what is launched, what is not.
+PROGRAM = """HloModule jit_train_step
+%fused_computation.1 (p: f32[8]) -> f32[8] {
+  %p = f32[8]{0} parameter(0)
+  ROOT %negate = f32[8]{0} negate(%p)
 }
-ENTRY %main (a: f32[8,32,32,16]) -> f32[8] {
+ENTRY %main (a: f32[8,32,32,16], w: bf16[16,3,3,16], x: f32[8]) -> (f32[8], f32[8,32,32,16]) {
+  %a = f32[8,32,32,16]{3,2,1,0} parameter(0), sharding={replicated}
+  %w = bf16[16,3,3,16]{3,2,1,0} parameter(1), metadata={op_name="state[0][1]"}
+  %x = f32[8]{0} parameter(2)
   %cudnn-conv = (f32[8,32,32,16]{3,2,1,0}, u8[0]{0}) custom-call(%a, %w), custom_call_target="__cudnn$convForward"
-  %cudnn-conv.1 = (f32[8,32,32,16]{3,2,1,0}, u8[0]{0}) custom-call(%a, %w), custom_call_target="__cudnn$convBackwardInput"
-  %gemm = (f32[8,10]{1,0}, s8[0]{0}) custom-call(%x, %y), custom_call_target="__cublas$gemm"
-  %call = f32[8]{0} call(%b), to_apply=%command_buffer.2, metadata={op_name="fusion(x)"}
+  %get-tuple-element = f32[8,32,32,16]{3,2,1,0} get-tuple-element(%cudnn-conv), index=0
+  %cudnn-conv.1 = (f32[8,32,32,16]{3,2,1,0}, u8[0]{0}) custom-call(%get-tuple-element, %w), custom_call_target="__cudnn$convBackwardInput"
+  %gemm = (f32[8,10]{1,0}, s8[0]{0}) custom-call(%x, %x), custom_call_target="__cublas$gemm"
+  %loop_fusion = (f32[8]{0}, pred[8]{0}) fusion(%x), kind=kLoop, calls=%fused_computation.1, metadata={op_name="jit(f)/neg(x)"}
+  %bitcast = f32[8]{0} bitcast(%x)
+  %copy.1 = f32[8]{0} copy(%bitcast), control-predecessors={%gemm}
+  ROOT %tuple = (f32[8]{0}, f32[8,32,32,16]{3,2,1,0}) tuple(%copy.1, %get-tuple-element)
 }
 """
-    counts = step_breakdown.count_program(program)
-    assert counts == dict(kernels=2, convolutions=2, gemms=1, graphs=1)
+
+
+def test_step_breakdown_counts_kernels_convolutions_and_gemms():
+    counts = step_breakdown.count_program(PROGRAM)
+    assert counts == dict(kernels=1, convolutions=2, gemms=1)
+
+
+def test_launches_are_the_entrys_operations_with_the_bytes_they_move():
+    activations, filters = 8 * 32 * 32 * 16 * 4, 16 * 3 * 3 * 16 * 2  # f32 and bf16
+    assert step_breakdown.launches(PROGRAM) == [
+        ("custom-call", activations + filters + activations),
+        ("custom-call", activations + filters + activations),
+        ("custom-call", 8 * 4 * 2 + 8 * 10 * 4),
+        ("fusion", 8 * 4 + 8 * 4 + 8 * 1),
+        ("copy", 8 * 4 + 8 * 4),
+    ]
+
+
+def test_launches_count_what_xla_cost_analysis_counts():
+    def step(x, w, b):
+        y = jax.numpy.tanh(x @ w + b)
+        return y.sum(0), (y * y).mean()
+
+    arrays = (np.ones((64, 32), "float32"), np.ones((32, 16), "float32"), np.ones(16, "float32"))
+    compiled = jax.jit(step).lower(*arrays).compile()
+    moved = sum(size for _, size in step_breakdown.launches(compiled.as_text()))
+    cost = compiled.cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    # XLA also counts the output tuple's table of two 8-byte pointers, which no kernel moves.
+    assert moved == cost["bytes accessed"] - 2 * 8
+
+
+def test_gpu_program_runs_on_the_cpu_and_counts_the_saved_program(tmp_path):
+    environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    command = [sys.executable, "benchmarks/gpu_program.py", "--models", "minivggnet", "--cpu",
+               "--batch-size", "8", "--hlo-folder", str(tmp_path)]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    title, header, row = result.stdout.splitlines()[:3]
+    assert title.startswith("this machine's CPU, batch 8, float32, JAX ")
+    assert header.split()[:4] == ["model", "launches", "under", "1"]
+    name, launches, small, gb, floor_ms, kernels, convolutions, gemms, compile_s = row.split()
+    moved = [size for _, size in step_breakdown.launches(
+        (tmp_path / "minivggnet_train_step.hlo.txt").read_text())]  # fmt: skip
+    assert (name, int(launches)) == ("minivggnet", len(moved))
+    assert int(small) == sum(size < 1e6 for size in moved) > 0
+    assert gb == f"{sum(moved) / 1e9:.2f}" and floor_ms == f"{sum(moved) / 3e12 * 1e3:.2f}"
+    assert (convolutions, gemms) == ("0", "0") and float(compile_s) > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax_plugins") is not None,
+                    reason="a JAX GPU plugin is installed here")  # fmt: skip
+def test_gpu_program_without_the_cuda_plugin_says_how_to_install_it():
+    environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    command = [sys.executable, "benchmarks/gpu_program.py", "--models", "minivggnet"]
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: compiling for a GPU needs JAX's CUDA plugin (topology not implemented for cuda);"
+        f' install it with pip install "jax[cuda13]=={jax.__version__}", or pass --cpu'
+    )
 
 
 def test_step_breakdown_fused_estimate_counts_convolutions_and_additions():

@@ -1,0 +1,126 @@
+"""What XLA's GPU compiler makes of each network's train step for an H100, without one (JAX only).
+
+    pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"  # 4.6 GB, once
+    KERAS_BACKEND=jax python benchmarks/gpu_program.py [--hlo-folder FOLDER] [--mixed-precision]
+
+JAX's CUDA plugin compiles for a GPU it is told about (H100 below: an H100 SXM's figures) when
+no GPU is present: deviceless ahead-of-time compilation. The program is the one a real H100
+gets but for autotuning, which needs the device and picks among cuDNN's convolution algorithms,
+not what the program moves. Per network (batch 128, augmentation on, Adam, the state donated as
+Keras does) it reports:
+
+- launches: the operations the step runs one after another (fused kernels, cuDNN convolutions,
+  copies), each a kernel the host starts unless a CUDA graph takes up a run of them; and how
+  many of them move under 1 MB, so that starting them costs more than their bytes;
+- GB: what the launches read and write, each operand and output counted once (the rule of
+  XLA's cost analysis, which deviceless programs lack: `step_breakdown.launches`);
+- the bandwidth floor: that many bytes at the 3.0 TB/s an H100 here copied at.
+
+`--cpu` compiles for this machine's CPU instead, so that the script is checked without the plugin.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+if __name__ == "__main__":
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")  # built here, only compiled for the GPU
+    os.environ.setdefault("JAX_SKIP_CUDA_CONSTRAINTS_CHECK", "1")  # it looks for a driver
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import jax
+import keras
+import numpy as np
+
+from benchmarks.step_breakdown import PATTERNS, built_model, count_program, launches, step_state
+from pyimagesearch.names import MODELS
+
+H100 = """
+gpu_device_info {
+  threads_per_block_limit: 1024  threads_per_warp: 32  shared_memory_per_block: 49152
+  shared_memory_per_core: 233472  threads_per_core_limit: 2048  core_count: 132
+  fpus_per_core: 128  block_dim_limit_x: 2147483647  block_dim_limit_y: 65535
+  block_dim_limit_z: 65535  memory_bandwidth: 3352320000000  l2_cache_size: 52428800
+  clock_rate_ghz: 1.98  device_memory_size: 84929347584  shared_memory_per_block_optin: 232448
+  cuda_compute_capability { major: 9 }  registers_per_core_limit: 65536
+  registers_per_block_limit: 65536
+}
+platform_name: "CUDA"
+dnn_version_info { major: 9 minor: 28 }
+runtime_version { major: 13 }
+device_description_str: "NVIDIA H100 80GB HBM3"
+"""
+COPY_TB_PER_S = 3.0  # an H100 of this workplace's device machine, copying (its KINDS.md)
+SMALL_BYTES = 1e6
+
+
+def h100_placement():
+    """Where compiled arrays live: one H100 that need not be present."""
+    from jax.experimental import topologies
+
+    try:
+        topology = topologies.get_topology_desc(
+            platform="cuda", target_config=H100, topology="1x1x1"
+        )
+    except (NotImplementedError, RuntimeError) as error:
+        version = jax.__version__
+        sys.exit(f"error: compiling for a GPU needs JAX's CUDA plugin ({error}); install it with "
+                 f"pip install \"jax[cuda13]=={version}\", or pass --cpu")  # fmt: skip
+    mesh = topologies.make_mesh(topology, (1,), ("gpu",))
+    return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+
+def compiled_program(name, batch_size, placement):
+    """Keras' train step for `name`, compiled for `placement` (None: this machine's CPU)."""
+    model, batch, _ = built_model(name, batch_size, steps=2)
+    inputs = (step_state(model), batch)
+    if placement is not None:
+        describe = lambda array: jax.ShapeDtypeStruct(array.shape, array.dtype, sharding=placement)
+        inputs = jax.tree.map(describe, inputs)
+    started = time.perf_counter()
+    step = jax.jit(model.train_step, donate_argnums=0).lower(*inputs).compile()
+    return step.as_text(), time.perf_counter() - started
+
+
+COLUMNS = ("launches", "under 1 MB", "GB", "ms at 3 TB/s", *PATTERNS, "compile s")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--hlo-folder", help="write each optimized program there")
+    parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
+    parser.add_argument("--cpu", action="store_true", help="compile for this machine's CPU")
+    args = parser.parse_args(argv)
+    for name in args.models.split(","):
+        if name not in MODELS:
+            parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
+    if keras.backend.backend() != "jax":
+        sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
+
+    placement = None if args.cpu else h100_placement()
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    target = "this machine's CPU" if args.cpu else "NVIDIA H100, compiled without one"
+    precision = "mixed bfloat16" if args.mixed_precision else "float32"
+    versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
+    print(f"{target}, batch {args.batch_size}, {precision}, {versions}")
+    print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
+    for name in args.models.split(","):
+        program, compile_s = compiled_program(name, args.batch_size, placement)
+        if args.hlo_folder:
+            with open(os.path.join(args.hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
+                file.write(program)
+        moved = [size for _, size in launches(program)]
+        small = sum(size < SMALL_BYTES for size in moved)
+        floor_ms = sum(moved) / (COPY_TB_PER_S * 1e12) * 1e3
+        row = f"{len(moved):14d}{small:14d}{sum(moved) / 1e9:14.2f}{floor_ms:14.2f}"
+        row += "".join(f"{count:14d}" for count in count_program(program).values())
+        print(f"{name:11}{row}{compile_s:14.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
