@@ -3,11 +3,12 @@
     pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"  # 4.6 GB, once
     KERAS_BACKEND=jax python benchmarks/gpu_program.py [--hlo-folder FOLDER] [--mixed-precision]
 
-JAX's CUDA plugin compiles for a GPU it is told about (H100 below: an H100 SXM's figures) when
-no GPU is present: deviceless ahead-of-time compilation. The program is the one a real H100
-gets but for autotuning, which needs the device and picks among cuDNN's convolution algorithms,
-not what the program moves. Per network (batch 128, augmentation on, Adam, the state donated as
-Keras does) it reports:
+JAX's CUDA plugin compiles for a GPU it is told about (H100 below: an H100 SXM's figures as
+XLA's device description holds them) when no GPU is present: deviceless ahead-of-time
+compilation. It runs XLA's GPU passes, so its fusion decisions should be a real H100's; what it
+cannot do is autotune, which picks among cuDNN's convolution algorithms on the device.
+`step_breakdown.py` on a GPU reports the same launch count for the program it gets there. Per
+network (batch 128, augmentation on, Adam, the state donated as Keras does) it reports:
 
 - launches: the operations the step runs one after another (fused kernels, cuDNN convolutions,
   copies), each a kernel the host starts unless a CUDA graph takes up a run of them; and how
@@ -16,11 +17,15 @@ Keras does) it reports:
   XLA's cost analysis, which deviceless programs lack: `step_breakdown.launches`);
 - the bandwidth floor: that many bytes at the 3.0 TB/s an H100 here copied at.
 
+`--parts` also splits each network's launches by what they belong to (`part`).
+
 `--cpu` compiles for this machine's CPU instead, so that the script is checked without the plugin.
 """
 
 import argparse
+import collections
 import os
+import re
 import sys
 import time
 
@@ -32,7 +37,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
 import keras
-import numpy as np
 
 from benchmarks.step_breakdown import PATTERNS, built_model, count_program, launches, step_state
 from pyimagesearch.names import MODELS
@@ -73,7 +77,8 @@ def h100_placement():
 
 
 def compiled_program(name, batch_size, placement):
-    """Keras' train step for `name`, compiled for `placement` (None: this machine's CPU)."""
+    """Keras' train step for `name` compiled for `placement` (None: this machine's CPU), the
+    seconds that took, and the name of the model's network layer."""
     model, batch, _ = built_model(name, batch_size, steps=2)
     inputs = (step_state(model), batch)
     if placement is not None:
@@ -81,7 +86,33 @@ def compiled_program(name, batch_size, placement):
         inputs = jax.tree.map(describe, inputs)
     started = time.perf_counter()
     step = jax.jit(model.train_step, donate_argnums=0).lower(*inputs).compile()
-    return step.as_text(), time.perf_counter() - started
+    return step.as_text(), time.perf_counter() - started, model.layers[-1].name
+
+
+def part(launch, network):
+    """What a launch belongs to, read off the name JAX's trace gave it: a layer of `network` (a
+    Keras layer type, forward or backward: "batch_normalization, backward") or another layer of
+    the model ("affine_augmentation, forward"); a step outside the layers ("adam", "jvp()": the
+    loss and the L2 weight decay); a state array's update XLA named after the array ("state");
+    or, unnamed, what XLA added ("copy, unnamed")."""
+    if not launch.name:
+        return f"{launch.opcode}, unnamed"
+    steps = launch.name.split("/")[1:] or [launch.name]  # after jit(train_step)
+    traced = re.fullmatch(r"(transpose\()?jvp\((\w+)\)\)?", steps[0])
+    if not traced:
+        return re.sub(r"(_\d+|\[.*)$", "", steps[0])
+    layer = steps[1] if traced.group(2) == network and len(steps) > 1 else traced.group(2)
+    direction = "backward" if traced.group(1) else "forward"
+    return re.sub(r"_\d+$", "", layer) + ", " + direction
+
+
+def print_parts(program, network):
+    moved = collections.defaultdict(list)
+    for launch in launches(program):
+        moved[part(launch, network)].append(launch.bytes)
+    for name, sizes in sorted(moved.items(), key=lambda item: -len(item[1])):
+        small = sum(size < SMALL_BYTES for size in sizes)
+        print(f"  {name:33}{len(sizes):10d}{small:14d}{sum(sizes) / 1e9:14.2f}")
 
 
 COLUMNS = ("launches", "under 1 MB", "GB", "ms at 3 TB/s", *PATTERNS, "compile s")
@@ -94,6 +125,7 @@ def main(argv=None):
     parser.add_argument("--hlo-folder", help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     parser.add_argument("--cpu", action="store_true", help="compile for this machine's CPU")
+    parser.add_argument("--parts", action="store_true", help="launches by what they belong to")
     args = parser.parse_args(argv)
     for name in args.models.split(","):
         if name not in MODELS:
@@ -110,16 +142,18 @@ def main(argv=None):
     print(f"{target}, batch {args.batch_size}, {precision}, {versions}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
     for name in args.models.split(","):
-        program, compile_s = compiled_program(name, args.batch_size, placement)
+        program, compile_s, network = compiled_program(name, args.batch_size, placement)
         if args.hlo_folder:
             with open(os.path.join(args.hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
                 file.write(program)
-        moved = [size for _, size in launches(program)]
+        moved = [launch.bytes for launch in launches(program)]
         small = sum(size < SMALL_BYTES for size in moved)
         floor_ms = sum(moved) / (COPY_TB_PER_S * 1e12) * 1e3
         row = f"{len(moved):14d}{small:14d}{sum(moved) / 1e9:14.2f}{floor_ms:14.2f}"
         row += "".join(f"{count:14d}" for count in count_program(program).values())
         print(f"{name:11}{row}{compile_s:14.1f}", flush=True)
+        if args.parts:
+            print_parts(program, network)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ is the host's own cores, so there the host times include some of the device's wo
 """
 
 import argparse
+import collections
 import math
 import os
 import re
@@ -77,11 +78,15 @@ def closing(text, opened):
     raise ValueError(f"unbalanced parentheses in {text[:80]!r}")
 
 
+Launch = collections.namedtuple("Launch", "opcode bytes name")
+
+
 def launches(text):
     """The operations an optimized program's entry computation runs one after another (fused
-    kernels, library calls such as cuDNN's, copies), each as (opcode, bytes it reads and writes):
-    its operands and outputs, each counted once, the rule of XLA's cost analysis. What names a
-    buffer or part of one (FREE) moves nothing; a loop counts once, without its body."""
+    kernels, library calls such as cuDNN's, copies), each a Launch: its opcode, the bytes it
+    reads and writes (its operands and outputs, each counted once: the rule of XLA's cost
+    analysis), and the name JAX's trace gave it ("" if none). What names a buffer or part of one
+    (FREE) moves nothing; a loop counts once, without its body."""
     lines = text[text.index("\nENTRY") + 1 :].splitlines()[1:]
     sizes, result = {}, []
     for line in lines:
@@ -96,7 +101,9 @@ def launches(text):
         opcode, _, operands = rest[shape_end + 1 :].partition("(")
         if opcode not in FREE:
             names = re.findall(r"%([\w.\-]+)", operands[: closing("(" + operands, 0) - 1])
-            result.append((opcode, sizes[match.group(1)] + sum(sizes[name] for name in names)))
+            moved = sizes[match.group(1)] + sum(sizes[name] for name in names)
+            traced = re.search(r'op_name="([^"]*)"', operands)
+            result.append(Launch(opcode, moved, traced.group(1) if traced else ""))
     return result
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from keras.src.legacy.preprocessing.image import apply_affine_transform
 
-from benchmarks import benchmark, step_breakdown, torch_networks
+from benchmarks import benchmark, gpu_program, step_breakdown, torch_networks
 from pyimagesearch import training
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -171,7 +171,7 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     title, _, row = result.stdout.splitlines()[:3]
     assert "float32, state not donated, JAX" in title
     kept = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
-    copies = [[opcode for opcode, _ in step_breakdown.launches(text)].count("copy")
+    copies = [[launch.opcode for launch in step_breakdown.launches(text)].count("copy")
               for text in (program, kept)]  # fmt: skip
     assert int(launches) - int(row.split()[5]) == copies[0] - copies[1] > 0
 
@@ -213,11 +213,11 @@ def test_step_breakdown_counts_kernels_convolutions_and_gemms():
 def test_launches_are_the_entrys_operations_with_the_bytes_they_move():
     activations, filters = 8 * 32 * 32 * 16 * 4, 16 * 3 * 3 * 16 * 2  # f32 and bf16
     assert step_breakdown.launches(PROGRAM) == [
-        ("custom-call", activations + filters + activations),
-        ("custom-call", activations + filters + activations),
-        ("custom-call", 8 * 4 * 2 + 8 * 10 * 4),
-        ("fusion", 8 * 4 + 8 * 4 + 8 * 1),
-        ("copy", 8 * 4 + 8 * 4),
+        ("custom-call", activations + filters + activations, ""),
+        ("custom-call", activations + filters + activations, ""),
+        ("custom-call", 8 * 4 * 2 + 8 * 10 * 4, ""),
+        ("fusion", 8 * 4 + 8 * 4 + 8 * 1, "jit(f)/neg(x)"),
+        ("copy", 8 * 4 + 8 * 4, ""),
     ]
 
 
@@ -228,7 +228,7 @@ def test_launches_count_what_xla_cost_analysis_counts():
 
     arrays = (np.ones((64, 32), "float32"), np.ones((32, 16), "float32"), np.ones(16, "float32"))
     compiled = jax.jit(step).lower(*arrays).compile()
-    moved = sum(size for _, size in step_breakdown.launches(compiled.as_text()))
+    moved = sum(launch.bytes for launch in step_breakdown.launches(compiled.as_text()))
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     # XLA also counts the output tuple's table of two 8-byte pointers, which no kernel moves.
@@ -238,19 +238,38 @@ def test_launches_count_what_xla_cost_analysis_counts():
 def test_gpu_program_runs_on_the_cpu_and_counts_the_saved_program(tmp_path):
     environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
     command = [sys.executable, "benchmarks/gpu_program.py", "--models", "minivggnet", "--cpu",
-               "--batch-size", "8", "--hlo-folder", str(tmp_path)]  # fmt: skip
+               "--batch-size", "8", "--hlo-folder", str(tmp_path), "--parts"]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    title, header, row = result.stdout.splitlines()[:3]
+    title, header, row, *parts = result.stdout.splitlines()
     assert title.startswith("this machine's CPU, batch 8, float32, JAX ")
     assert header.split()[:4] == ["model", "launches", "under", "1"]
     name, launches, small, gb, floor_ms, kernels, convolutions, gemms, compile_s = row.split()
-    moved = [size for _, size in step_breakdown.launches(
+    moved = [launch.bytes for launch in step_breakdown.launches(
         (tmp_path / "minivggnet_train_step.hlo.txt").read_text())]  # fmt: skip
     assert (name, int(launches)) == ("minivggnet", len(moved))
     assert int(small) == sum(size < 1e6 for size in moved) > 0
     assert gb == f"{sum(moved) / 1e9:.2f}" and floor_ms == f"{sum(moved) / 3e12 * 1e3:.2f}"
     assert (convolutions, gemms) == ("0", "0") and float(compile_s) > 0
+    counts = {line[:35].strip(): int(line[35:45]) for line in parts}
+    assert sum(counts.values()) == len(moved)
+    assert counts["batch_normalization, forward"] > 0 and counts["conv2d, backward"] > 0
+
+
+def test_launches_are_split_by_the_layer_their_traced_name_gives():
+    names = {
+        "jit(train_step)/jvp(resnet)/batch_normalization_12/jit(_var)/reduce_sum":
+            "batch_normalization, forward",
+        "jit(train_step)/transpose(jvp(resnet))/conv2d_3/conv_general_dilated":
+            "conv2d, backward",
+        "jit(train_step)/jvp(affine_augmentation)/scatter": "affine_augmentation, forward",
+        "jit(train_step)/jvp()/reduce_sum": "jvp()",
+        "jit(train_step)/adam_1/sub": "adam",
+        "state[0][173]": "state",
+    }  # fmt: skip
+    for name, expected in names.items():
+        assert gpu_program.part(step_breakdown.Launch("fusion", 4, name), "resnet") == expected
+    assert gpu_program.part(step_breakdown.Launch("copy", 4, ""), "resnet") == "copy, unnamed"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax_plugins") is not None,
