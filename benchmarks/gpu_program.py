@@ -8,7 +8,8 @@ XLA's device description holds them) when no GPU is present: deviceless ahead-of
 compilation. It runs XLA's GPU passes, so its fusion decisions should be a real H100's; what it
 cannot do is autotune, which picks among cuDNN's convolution algorithms on the device.
 `step_breakdown.py` on a GPU reports the same launch count for the program it gets there. Per
-network (batch 128, augmentation on, Adam, the state donated as Keras does) it reports:
+network (batch 128, augmentation on, Adam, the state donated as Keras does unless
+`--no-donation`) it reports:
 
 - launches: the operations the step runs one after another (fused kernels, cuDNN convolutions,
   copies), each a kernel the host starts unless a CUDA graph takes up a run of them; and how
@@ -76,7 +77,7 @@ def h100_placement():
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
 
-def compiled_program(name, batch_size, placement):
+def compiled_program(name, batch_size, placement, donate=True):
     """Keras' train step for `name` compiled for `placement` (None: this machine's CPU), the
     seconds that took, and the name of the model's network layer."""
     model, batch, _ = built_model(name, batch_size, steps=2)
@@ -85,7 +86,8 @@ def compiled_program(name, batch_size, placement):
         describe = lambda array: jax.ShapeDtypeStruct(array.shape, array.dtype, sharding=placement)
         inputs = jax.tree.map(describe, inputs)
     started = time.perf_counter()
-    step = jax.jit(model.train_step, donate_argnums=0).lower(*inputs).compile()
+    donated = dict(donate_argnums=0) if donate else {}  # Keras donates the state
+    step = jax.jit(model.train_step, **donated).lower(*inputs).compile()
     return step.as_text(), time.perf_counter() - started, model.layers[-1].name
 
 
@@ -126,6 +128,8 @@ def main(argv=None):
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     parser.add_argument("--cpu", action="store_true", help="compile for this machine's CPU")
     parser.add_argument("--parts", action="store_true", help="launches by what they belong to")
+    parser.add_argument("--no-donation", action="store_true",
+                        help="compile the step without donating its state (Keras donates it)")
     args = parser.parse_args(argv)
     for name in args.models.split(","):
         if name not in MODELS:
@@ -138,11 +142,14 @@ def main(argv=None):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     target = "this machine's CPU" if args.cpu else "NVIDIA H100, compiled without one"
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
+    donation = ", state not donated" if args.no_donation else ""
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    print(f"{target}, batch {args.batch_size}, {precision}, {versions}")
+    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
     for name in args.models.split(","):
-        program, compile_s, network = compiled_program(name, args.batch_size, placement)
+        program, compile_s, network = compiled_program(
+            name, args.batch_size, placement, donate=not args.no_donation
+        )
         if args.hlo_folder:
             with open(os.path.join(args.hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
                 file.write(program)
