@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of at most 8 minutes on a lent machine (JAX and
+# Issue #5's GPU measurements as one call of at most 9 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
 # limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
 # after every step (the device tool returns at most 8 files, and a killed call keeps what is
@@ -19,6 +19,8 @@
 #   resnet_no_donation  the ResNet's step compiled without donating its state: compiled for an
 #                  H100 without one (gpu_program.py), that drops 245 of its 1,956 launches, the
 #                  copies that write updated weights into the donated buffers
+#   resnet_deviceless  gpu_program.py on the same JAX: the program compiled for an H100 without
+#                  one, to compare with step_breakdown's real one (launches, hlo/)
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -65,6 +67,9 @@ step resnet_graphs 60 env XLA_FLAGS=--xla_gpu_graph_min_graph_size=1 python3 \
     benchmarks/step_breakdown.py --models resnet
 step resnet_bf16 60 python3 benchmarks/step_breakdown.py --models resnet --mixed-precision
 step resnet_no_donation 60 python3 benchmarks/step_breakdown.py --models resnet --no-donation
+mkdir -p "$RESULTS/hlo_deviceless"
+step resnet_deviceless 45 python3 benchmarks/gpu_program.py --models resnet --parts \
+    --hlo-folder "$RESULTS/hlo_deviceless"
 nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
 kill "$SAMPLER"
 tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
