@@ -7,7 +7,7 @@ JAX's CUDA plugin compiles for a GPU it is told about (H100 below: an H100 SXM's
 XLA's device description holds them) when no GPU is present: deviceless ahead-of-time
 compilation. It runs XLA's GPU passes, so its fusion decisions should be a real H100's; what it
 cannot do is autotune, which picks among cuDNN's convolution algorithms on the device.
-`step_breakdown.py` on a GPU reports the same launch count for the program it gets there. Per
+`step_breakdown.py` run on a GPU counts the launches of the program the GPU really gets. Per
 network (batch 128, augmentation on, Adam, the state donated as Keras does unless
 `--no-donation`) it reports:
 
