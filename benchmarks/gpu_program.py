@@ -23,7 +23,6 @@ network (batch 128, augmentation on, Adam, the state donated as Keras does unles
 `--cpu` compiles for this machine's CPU instead, so that the script is checked without the plugin.
 """
 
-import argparse
 import collections
 import os
 import re
@@ -39,8 +38,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import jax
 import keras
 
-from benchmarks.step_breakdown import PATTERNS, built_model, count_program, launches, step_state
-from pyimagesearch.names import MODELS
+from benchmarks.step_breakdown import (PATTERNS, built_model, count_program, launches, parse,
+                                      shared_parser, step_state)
 
 H100 = """
 gpu_device_info {
@@ -121,25 +120,12 @@ COLUMNS = ("launches", "under 1 MB", "GB", "ms at 3 TB/s", *PATTERNS, "compile s
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--hlo-folder", help="write each optimized program there")
-    parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
+    parser = shared_parser(__doc__.splitlines()[0])
     parser.add_argument("--cpu", action="store_true", help="compile for this machine's CPU")
     parser.add_argument("--parts", action="store_true", help="launches by what they belong to")
-    parser.add_argument("--no-donation", action="store_true",
-                        help="compile the step without donating its state (Keras donates it)")
-    args = parser.parse_args(argv)
-    for name in args.models.split(","):
-        if name not in MODELS:
-            parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
-    if keras.backend.backend() != "jax":
-        sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
+    args = parse(parser, argv)
 
     placement = None if args.cpu else h100_placement()
-    if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     target = "this machine's CPU" if args.cpu else "NVIDIA H100, compiled without one"
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
     donation = ", state not donated" if args.no_donation else ""

@@ -203,25 +203,37 @@ COUNTS = ("launches", *PATTERNS)
 TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def shared_parser(description):
+    """The options of this script that gpu_program.py shares."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=200, help="steps of the timed Keras loop")
-    parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
     parser.add_argument("--hlo-folder", help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     parser.add_argument("--no-donation", action="store_true",
                         help="compile the step without donating its state (Keras donates it)")
+    return parser
+
+
+def parse(parser, argv):
+    """The parsed options, checked, with the Keras precision policy they ask for set."""
     args = parser.parse_args(argv)
     for name in args.models.split(","):
         if name not in MODELS:
             parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
     if keras.backend.backend() != "jax":
         sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
-
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    return args
+
+
+def main(argv=None):
+    parser = shared_parser(__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=200, help="steps of the timed Keras loop")
+    parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
+    args = parse(parser, argv)
+
     device = jax.devices()[0].device_kind
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
