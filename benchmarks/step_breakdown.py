@@ -15,7 +15,8 @@ Per network (batch 128, augmentation on, Adam), it compiles Keras' own train ste
 - device ms: the compiled step alone, back to back with the data already on the device;
 - the host's time per step, which JAX's asynchronous dispatch overlaps with the device's: the
   step's call until it returns, data handed over from NumPy, with nothing queued before it; and
-  Keras' fit loop around the call, timed with the call replaced by a stub.
+  Keras' fit loop around the call with its data path (the batch from NumPy, and on a GPU its
+  copy to the device), timed with the step replaced by a stub that only takes its batch.
 
 A step in `fit` costs about the larger of device and host time. Launching the program's kernels
 costs host time too, in the step's call or on a thread of XLA's runtime: a GPU program of many
@@ -128,12 +129,14 @@ def fused_estimate_gb(network, batch_size):
 
 
 def keras_loop_ms(model, batches):
-    """Median ms per step of Keras' fit loop with the compiled step replaced by a stub; the
+    """Median ms per step of Keras' fit loop with the compiled step replaced by a stub that only
+    takes its batch (from `batches`, and on a GPU Keras' copy of the next one to the device); the
     first `fit` also builds the optimizer's and the metrics' variables, without compiling."""
     step_starts = []
 
     def stub(state, iterator):
         step_starts.append(time.perf_counter())
+        next(iterator)
         return {}, state
 
     model.make_train_function = lambda force=False: None

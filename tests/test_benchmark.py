@@ -205,6 +205,25 @@ ENTRY %main (a: f32[8,32,32,16], w: bf16[16,3,3,16], x: f32[8]) -> (f32[8], f32[
 """
 
 
+@pytest.mark.backend
+@pytest.mark.skipif(keras.backend.backend() != "jax",
+                    reason="the stub stands in for the JAX trainer's step")  # fmt: skip
+def test_keras_loop_timing_takes_every_batch_and_compiles_nothing():
+    class CountedBatches(training.TrainingBatches):
+        taken = 0
+
+        def __getitem__(self, index):
+            CountedBatches.taken += 1
+            return super().__getitem__(index)
+
+    images, labels = np.zeros((5 * 4, 32, 32, 3), "float32"), np.eye(10, dtype="float32")[:4]
+    batches = CountedBatches(images, np.repeat(labels, 5, axis=0), batch_size=4, seed=0)
+    model = training.build_model("minivggnet", training.make_optimizer("adam"), (32, 32, 3), 10)
+    assert step_breakdown.keras_loop_ms(model, batches) > 0
+    assert CountedBatches.taken == 1 + 5  # Keras peeks at one batch first; the stub takes all 5
+    assert model.optimizer.built and model.train_function.__name__ == "stub"
+
+
 def test_step_breakdown_counts_kernels_convolutions_and_gemms():
     counts = step_breakdown.count_program(PROGRAM)
     assert counts == dict(kernels=1, convolutions=2, gemms=1)
