@@ -36,10 +36,9 @@ if __name__ == "__main__":
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
-import keras
 
-from benchmarks.step_breakdown import (PATTERNS, built_model, count_program, launches, parse,
-                                      shared_parser, step_state)
+from benchmarks.step_breakdown import (PATTERNS, built_model, compiled_step, count_program,
+                                      launches, parse, print_heading, shared_parser, step_state)
 
 H100 = """
 gpu_device_info {
@@ -76,17 +75,16 @@ def h100_placement():
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
 
-def compiled_program(name, batch_size, placement, donate=True):
-    """Keras' train step for `name` compiled for `placement` (None: this machine's CPU), the
-    seconds that took, and the name of the model's network layer."""
-    model, batch, _ = built_model(name, batch_size, steps=2)
+def compiled_program(name, args, placement):
+    """The optimized program of Keras' train step for `name`, compiled for `placement` (None:
+    this machine's CPU) as `args` ask, the seconds that took, and the model's network's name."""
+    model, batch, _ = built_model(name, args.batch_size, steps=2)
     inputs = (step_state(model), batch)
     if placement is not None:
         describe = lambda array: jax.ShapeDtypeStruct(array.shape, array.dtype, sharding=placement)
         inputs = jax.tree.map(describe, inputs)
     started = time.perf_counter()
-    donated = dict(donate_argnums=0) if donate else {}  # Keras donates the state
-    step = jax.jit(model.train_step, **donated).lower(*inputs).compile()
+    step = compiled_step(model, *inputs, not args.no_donation, args.hlo_folder, name)
     return step.as_text(), time.perf_counter() - started, model.layers[-1].name
 
 
@@ -107,9 +105,9 @@ def part(launch, network):
     return re.sub(r"_\d+$", "", layer) + ", " + direction
 
 
-def print_parts(program, network):
+def print_parts(step_launches, network):
     moved = collections.defaultdict(list)
-    for launch in launches(program):
+    for launch in step_launches:
         moved[part(launch, network)].append(launch.bytes)
     for name, sizes in sorted(moved.items(), key=lambda item: -len(item[1])):
         small = sum(size < SMALL_BYTES for size in sizes)
@@ -127,26 +125,18 @@ def main(argv=None):
 
     placement = None if args.cpu else h100_placement()
     target = "this machine's CPU" if args.cpu else "NVIDIA H100, compiled without one"
-    precision = "mixed bfloat16" if args.mixed_precision else "float32"
-    donation = ", state not donated" if args.no_donation else ""
-    versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}")
-    print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
+    print_heading(target, args, COLUMNS)
     for name in args.models.split(","):
-        program, compile_s, network = compiled_program(
-            name, args.batch_size, placement, donate=not args.no_donation
-        )
-        if args.hlo_folder:
-            with open(os.path.join(args.hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
-                file.write(program)
-        moved = [launch.bytes for launch in launches(program)]
+        program, compile_s, network = compiled_program(name, args, placement)
+        step_launches = launches(program)
+        moved = [launch.bytes for launch in step_launches]
         small = sum(size < SMALL_BYTES for size in moved)
         floor_ms = sum(moved) / (COPY_TB_PER_S * 1e12) * 1e3
         row = f"{len(moved):14d}{small:14d}{sum(moved) / 1e9:14.2f}{floor_ms:14.2f}"
         row += "".join(f"{count:14d}" for count in count_program(program).values())
         print(f"{name:11}{row}{compile_s:14.1f}", flush=True)
         if args.parts:
-            print_parts(program, network)
+            print_parts(step_launches, network)
 
 
 if __name__ == "__main__":

@@ -111,12 +111,12 @@ def launches(text):
 def fused_estimate_gb(network, batch_size):
     """Bytes a training step moves if everything but the convolutions is fused into them, each
     value in its layer's compute dtype. Per convolution with input X and output Y: forward, X read
-    twice (BatchNorm's
-    statistics, then normalizing), the activated X written and read by the convolution, Y
-    written; backward, Y's gradient read twice (input and weight gradients), X's gradient written,
-    the activated X read again, and BatchNorm's backward reading X and the gradient twice and
-    writing once: 11 X + 3 Y. Each residual addition: 3 tensors forward, 3 backward. Pooling,
-    dense layers and concatenations are left out, so it is low for networks rich in them."""
+    twice (BatchNorm's statistics, then normalizing), the activated X written and read by the
+    convolution, Y written; backward, Y's gradient read twice (input and weight gradients), X's
+    gradient written, the activated X read again, and BatchNorm's backward reading X and the
+    gradient twice and writing once: 11 X + 3 Y. Each residual addition: 3 tensors forward, 3
+    backward. Pooling, dense layers and concatenations are left out, so it is low for networks
+    rich in them."""
     total = 0
     for layer in network.layers:
         size = jax.numpy.dtype(layer.compute_dtype).itemsize
@@ -163,15 +163,23 @@ def step_state(model):
     return tuple([variable.value for variable in group] for group in groups)
 
 
+def compiled_step(model, state, batch, donate, hlo_folder, name):
+    """Keras' train step compiled for the state and batch given (arrays, or shapes placed on a
+    device), the state donated as Keras does unless not `donate`; its optimized program is
+    written to `hlo_folder`, if any, as NAME_train_step.hlo.txt."""
+    donated = dict(donate_argnums=0) if donate else {}
+    step = jax.jit(model.train_step, **donated).lower(state, batch).compile()
+    if hlo_folder:
+        with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
+            file.write(step.as_text())
+    return step
+
+
 def breakdown(name, batch_size, steps, calls, hlo_folder, donate=True):
     model, host_batch, loop_ms = built_model(name, batch_size, steps)
     state = step_state(model)
-    donated = dict(donate_argnums=0) if donate else {}  # Keras donates the state
-    step = jax.jit(model.train_step, **donated).lower(state, host_batch).compile()
+    step = compiled_step(model, state, host_batch, donate, hlo_folder, name)
     program = step.as_text()
-    if hlo_folder:
-        with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
-            file.write(program)
 
     device_batch = jax.device_put(host_batch)
     _, state = step(state, device_batch)
@@ -231,18 +239,22 @@ def parse(parser, argv):
     return args
 
 
+def print_heading(target, args, columns):
+    """The first line says what was compiled, for what and how; the second names the columns."""
+    precision = "mixed bfloat16" if args.mixed_precision else "float32"
+    donation = ", state not donated" if args.no_donation else ""
+    versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
+    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}")
+    print(f"{'model':11}" + "".join(f"{column:>14}" for column in columns))
+
+
 def main(argv=None):
     parser = shared_parser(__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=200, help="steps of the timed Keras loop")
     parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
     args = parse(parser, argv)
 
-    device = jax.devices()[0].device_kind
-    precision = "mixed bfloat16" if args.mixed_precision else "float32"
-    versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    donation = ", state not donated" if args.no_donation else ""
-    print(f"{device}, batch {args.batch_size}, {precision}{donation}, {versions}")
-    print(f"{'model':11}" + "".join(f"{column:>14}" for column in COLUMNS))
+    print_heading(jax.devices()[0].device_kind, args, COLUMNS)
     for name in args.models.split(","):
         row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder,
                         donate=not args.no_donation)  # fmt: skip
