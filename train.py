@@ -103,6 +103,8 @@ def main(argv=None):
     from pyimagesearch import training
     from pyimagesearch.datasets import DatasetUnavailable, load_dataset
 
+    training.record_convolutions_in_graphs()
+
     try:
         data = load_dataset(args.dataset)
         state = training.read_checkpoint(checkpoint_folder)

@@ -255,6 +255,7 @@ def environment(mixed_precision):
         numpy=np.__version__,
         scipy=package_version("scipy"),
         precision="mixed bfloat16 (float32 weights)" if mixed_precision else "float32",
+        xla_flags=os.environ.get("XLA_FLAGS", ""),
     )
 
 
@@ -1021,6 +1022,7 @@ def markdown(results):
         f"- Keras {env['keras']} on the {env['backend']} backend; JAX {env['jax']}; "
         f"PyTorch {env['torch']}; NumPy {env['numpy']}; SciPy {env['scipy']}; "
         f"Python {env['python']}; {env['precision']}",
+        f"- XLA_FLAGS: `{env.get('xla_flags') or '(none)'}`",
         f"- command: `{settings['command']}`",
         f"- batch size {settings['batch_size']}; images/s of the median of {settings['repeats']} "
         f"timed epochs (Keras) or windows (PyTorch) of {settings['steps']} steps, after a first "
@@ -1080,6 +1082,7 @@ MEASURES = {
 
 def main(argv=None):
     args = parse_arguments(argv)
+    training.record_convolutions_in_graphs()  # as train.py does, before JAX starts
     settings = {key: value for key, value in vars(args).items()}
     arguments = sys.argv[1:] if argv is None else argv
     settings["command"] = shlex.join(["python", "benchmarks/benchmark.py"] + list(arguments))

@@ -229,6 +229,7 @@ def shared_parser(description):
 def parse(parser, argv):
     """The parsed options, checked, with the Keras precision policy they ask for set."""
     args = parser.parse_args(argv)
+    training.record_convolutions_in_graphs()  # as train.py does, before JAX starts
     for name in args.models.split(","):
         if name not in MODELS:
             parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
@@ -244,7 +245,8 @@ def print_heading(target, args, columns):
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
     donation = ", state not donated" if args.no_donation else ""
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
-    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}")
+    flags = "XLA_FLAGS " + os.environ.get("XLA_FLAGS", "(none)")
+    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}, {flags}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in columns))
 
 

@@ -26,6 +26,7 @@ def test_tiny_run_measures_every_section(tmp_path):
     output, markdown = tmp_path / "b.json", tmp_path / "b.md"
     # The GPU run uses JAX; so does this one, whatever backend the rest of the suite runs on.
     environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    environment.pop("XLA_FLAGS", None)
     result = subprocess.run(
         [sys.executable, "benchmarks/benchmark.py", "--tiny",
          "--output", str(output), "--markdown", str(markdown)],
@@ -33,6 +34,9 @@ def test_tiny_run_measures_every_section(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads(output.read_text())
+    # measured as train.py trains
+    assert results["environment"]["xla_flags"] == training.CONVOLUTION_GRAPHS
+    assert f"- XLA_FLAGS: `{training.CONVOLUTION_GRAPHS}`" in markdown.read_text().splitlines()
 
     models = [name for name in results["throughput"] if name in benchmark.MODELS]
     assert models
@@ -142,12 +146,15 @@ def test_an_augmentation_share_inside_the_epochs_spread_is_no_verdict():
 
 def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     environment = dict(os.environ, PYTHONPATH=REPO, KERAS_BACKEND="jax")
+    environment.pop("XLA_FLAGS", None)
     command = [sys.executable, "benchmarks/step_breakdown.py", "--models", "minivggnet",
                "--batch-size", "8", "--steps", "6", "--calls", "3",
                "--hlo-folder", str(tmp_path)]  # fmt: skip
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
-    header, row = result.stdout.splitlines()[1:3]
+    title, header, row = result.stdout.splitlines()[:3]
+    assert title.endswith(f"float32, JAX {jax.__version__}, Keras {keras.__version__}, "
+                          f"XLA_FLAGS {training.CONVOLUTION_GRAPHS}")  # as train.py compiles
     assert header.split()[:3] == ["model", "state", "arrays"]
     name, arrays, gflop, gb, fused_gb, launches, kernels, convolutions, gemms, *times = row.split()
     # 22 trainable (augmentation has none); 5 BatchNorms' 2 statistics and the seeds of the

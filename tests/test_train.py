@@ -170,6 +170,52 @@ def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path)
         assert compiled == [[], []]
 
 
+@pytest.mark.parametrize(
+    "backend, flags, expected",
+    [
+        ("jax", None, training.CONVOLUTION_GRAPHS),
+        ("jax", "--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x " + training.CONVOLUTION_GRAPHS),
+        ("jax", "--xla_gpu_enable_command_buffer=FUSION", "--xla_gpu_enable_command_buffer=FUSION"),
+        ("tensorflow", None, None),
+        ("torch", "--xla_dump_to=/tmp/x", "--xla_dump_to=/tmp/x"),
+    ],
+)
+def test_convolution_graphs_join_xla_flags_on_jax_only(monkeypatch, backend, flags, expected):
+    if flags is None:
+        monkeypatch.delenv("XLA_FLAGS", raising=False)
+    else:
+        monkeypatch.setenv("XLA_FLAGS", flags)
+    monkeypatch.setattr(keras.backend, "backend", lambda: backend)
+    training.record_convolutions_in_graphs()
+    assert os.environ.get("XLA_FLAGS") == expected
+
+
+def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
+    # A setting XLA rejects shows whether XLA read the flags after train.py set them: it stops
+    # the process when JAX starts its backend. TensorFlow is left alone and trains.
+    run = (
+        "import runpy, sys\n"
+        "from pyimagesearch import training\n"
+        "training.CONVOLUTION_GRAPHS = '--xla_gpu_enable_command_buffer=+NOT_A_COMMAND'\n"
+        "sys.argv = sys.argv[1:]\n"
+        "runpy.run_path('train.py', run_name='__main__')\n"
+    )
+    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))
+    environment.pop("XLA_FLAGS", None)
+    result = subprocess.run(
+        [sys.executable, "-c", run, "train.py", *output_arguments(tmp_path, "run"), "-d", "digits",
+         "-m", "minivggnet", "--epochs", "1"],
+        cwd=REPO, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    if keras.backend.backend() == "jax":
+        assert result.returncode != 0
+        assert "Illegal value for --xla_gpu_enable_command_buffer 'NOT_A_COMMAND'" in result.stderr
+        assert not (tmp_path / "run.pickle").exists()
+    else:
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / "run.pickle").exists()
+
+
 def test_unknown_choice_exits_2_with_argparse_message(tmp_path):
     result = run_train(*output_arguments(tmp_path, "x"), "--model", "alexnet")
     assert result.returncode == 2
