@@ -1,26 +1,22 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of at most 9 minutes on a lent machine (JAX and
+# Issue #5's GPU measurements as one call of about 9.5 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
 # limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
 # after every step (the device tool returns at most 8 files, and a killed call keeps what is
 # under $OUT).
 #
-# On 2026-11-26 the same measurement varied by up to 2x between calls on an H200
-# (docs/benchmarks.md). So this version also records what could explain that: the GPU's clocks,
-# utilization and power every 250 ms for the whole call (gpu_samples.csv), and each step's share
-# of host CPU time that was busy and that the hypervisor took (steal), with its start and end
-# times to line the two up. Its steps:
+# The same measurement once varied by up to 2x between calls on an H200 (docs/benchmarks.md), so
+# the script also records the GPU's clocks, utilization and power every 250 ms for the whole call
+# (gpu_samples.csv), and each step's share of host CPU time that was busy and that the
+# hypervisor took (steal), with its start and end times to line the two up. Its steps:
 #   step_breakdown what XLA made of each network's step (launches, bytes, kernels, convolutions,
-#                  its optimized programs in hlo/), its time alone on the device, and the host's
+#                  its optimized programs in hlo/), its time alone on the device, and the host's;
+#                  with cuDNN's convolutions in XLA's CUDA graphs, as train.py compiles
+#   no_convolution_graphs  the same with XLA's default graphs, which leave the convolutions out:
+#                  on an H200 that cost the ResNet's step 5 ms of host time (sixth session)
 #   float32        Keras, eager PyTorch and the 2019 design side by side (target 2)
-#   resnet_graphs  the ResNet's step with XLA's CUDA graphs taking up runs of 1 command or more
-#                  (the default is 5): fewer launch gaps for a run alone
-#   resnet_bf16    the ResNet's step in mixed bfloat16: the bytes it moves, which bound it
-#   resnet_no_donation  the ResNet's step compiled without donating its state: compiled for an
-#                  H100 without one (gpu_program.py), that drops 245 of its 1,956 launches, the
-#                  copies that write updated weights into the donated buffers
-#   resnet_deviceless  gpu_program.py on the same JAX: the program compiled for an H100 without
-#                  one, to compare with step_breakdown's real one (launches, hlo/)
+#   resnet_sweep   train.py's ResNet alone and 3 sharing the GPU, as sweep.py runs them: the
+#                  30-minute sweep's estimate
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -60,17 +56,15 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
 }
 
 mkdir -p "$RESULTS/hlo"
-step step_breakdown 90 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
-step float32 200 python3 benchmarks/benchmark.py --sections throughput,torch,original \
-    --deadline-s 170 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
-step resnet_graphs 60 env XLA_FLAGS=--xla_gpu_graph_min_graph_size=1 python3 \
-    benchmarks/step_breakdown.py --models resnet
-step resnet_bf16 60 python3 benchmarks/step_breakdown.py --models resnet --mixed-precision
-step resnet_no_donation 60 python3 benchmarks/step_breakdown.py --models resnet --no-donation
-mkdir -p "$RESULTS/hlo_deviceless"
-step resnet_deviceless 45 python3 benchmarks/gpu_program.py --models resnet --parts \
-    --hlo-folder "$RESULTS/hlo_deviceless"
+step step_breakdown 80 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
+step no_convolution_graphs 80 env XLA_FLAGS=--xla_gpu_enable_command_buffer=-CONVOLUTION \
+    python3 benchmarks/step_breakdown.py
+step float32 230 python3 benchmarks/benchmark.py --sections throughput,torch,original \
+    --deadline-s 205 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
+step resnet_sweep 170 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
+    --concurrency 3 --epochs 2 --deadline-s 160 --output "$RESULTS/sweep.json" \
+    --markdown "$RESULTS/sweep.md"
 nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
 kill "$SAMPLER"
 tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
-cd "$RESULTS" && cat ./*.md step_breakdown.log resnet_*.log steps.txt
+cd "$RESULTS" && cat ./*.md step_breakdown.log no_convolution_graphs.log steps.txt
