@@ -42,7 +42,8 @@ def record_convolutions_in_graphs():
     spent 12.3 ms launching a step, 7.1 ms with this, and training went from 10,149 to 13,965
     images/s (docs/benchmarks.md). Call it before JAX starts its backend (the first array), or
     XLA never reads it. XLA_FLAGS that already say what to record are left as they are, and so
-    are other backends and JAX before 0.10: TensorFlow's XLA stops at this setting."""
+    are other backends (TensorFlow's XLA stops the process at this value) and JAX before 0.10
+    (not tried)."""
     flags = os.environ.get("XLA_FLAGS", "")
     if keras.backend.backend() != "jax" or "xla_gpu_enable_command_buffer" in flags:
         return
