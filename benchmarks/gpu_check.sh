@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of about 9.5 minutes on a lent machine (JAX and
+# Issue #5's GPU measurements as one call of about 10 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
 # limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
 # after every step (the device tool returns at most 8 files, and a killed call keeps what is
@@ -12,11 +12,14 @@
 #   step_breakdown what XLA made of each network's step (launches, bytes, kernels, convolutions,
 #                  its optimized programs in hlo/), its time alone on the device, and the host's;
 #                  with cuDNN's convolutions in XLA's CUDA graphs, as train.py compiles
-#   no_convolution_graphs  the same with XLA's default graphs, which leave the convolutions out:
-#                  on an H200 that cost the ResNet's step 5 ms of host time (sixth session)
 #   float32        Keras, eager PyTorch and the 2019 design side by side (target 2)
 #   resnet_sweep   train.py's ResNet alone and 3 sharing the GPU, as sweep.py runs them: the
 #                  30-minute sweep's estimate
+#   no_convolution_graphs  the two smaller networks with XLA's default graphs, which leave the
+#                  convolutions out: on an H200 that cost the ResNet's step 5 ms of host time
+#   one_pass_variance, mixed_precision  the ResNet's step with BatchNorm's variance in one pass
+#                  (292 fewer launches), and in bfloat16 (half the bytes): neither was faster
+#                  while the host's launching bound the step (sixth session)
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -57,14 +60,18 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
 
 mkdir -p "$RESULTS/hlo"
 step step_breakdown 80 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
-step no_convolution_graphs 80 env XLA_FLAGS=--xla_gpu_enable_command_buffer=-CONVOLUTION \
-    python3 benchmarks/step_breakdown.py
 step float32 230 python3 benchmarks/benchmark.py --sections throughput,torch,original \
     --deadline-s 205 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
-step resnet_sweep 170 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
-    --concurrency 3 --epochs 2 --deadline-s 160 --output "$RESULTS/sweep.json" \
+step resnet_sweep 165 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
+    --concurrency 3 --epochs 2 --deadline-s 155 --output "$RESULTS/sweep.json" \
     --markdown "$RESULTS/sweep.md"
+TRIAL="python3 benchmarks/step_breakdown.py --steps 50 --calls 30"
+step no_convolution_graphs 40 env XLA_FLAGS=--xla_gpu_enable_command_buffer=-CONVOLUTION \
+    $TRIAL --models googlenet,minivggnet
+step one_pass_variance 40 $TRIAL --models resnet --one-pass-variance
+step mixed_precision 40 $TRIAL --models resnet --mixed-precision
 nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
 kill "$SAMPLER"
 tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .
-cd "$RESULTS" && cat ./*.md step_breakdown.log no_convolution_graphs.log steps.txt
+cd "$RESULTS" && cat ./*.md step_breakdown.log no_convolution_graphs.log one_pass_variance.log \
+    mixed_precision.log steps.txt

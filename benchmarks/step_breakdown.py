@@ -38,6 +38,7 @@ if __name__ == "__main__":
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
+import jax.numpy as jnp
 import keras
 import numpy as np
 
@@ -214,6 +215,19 @@ COUNTS = ("launches", *PATTERNS)
 TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
 
 
+def one_pass_moments(x, axes, keepdims=False, synchronized=False):
+    """Keras' JAX `moments` with the variance taken in the same pass as the mean, as
+    E[x^2] - E[x]^2: Keras takes the mean first, then the mean square of the differences from it.
+    A trial of fewer BatchNorm launches (`--one-pass-variance`), not what train.py runs."""
+    if synchronized:
+        raise NotImplementedError("Argument synchronized=True is not supported with JAX.")
+    values = x.astype("float32")  # as Keras computes the statistics of bfloat16 values
+    mean = jnp.mean(values, axes, keepdims=keepdims)
+    mean_square = jnp.mean(jnp.square(values), axes, keepdims=keepdims)
+    variance = jnp.maximum(mean_square - jnp.square(mean), 0.0)  # rounding can take it below 0
+    return mean.astype(x.dtype), variance.astype(x.dtype)
+
+
 def shared_parser(description):
     """The options of this script that gpu_program.py shares."""
     parser = argparse.ArgumentParser(description=description)
@@ -223,6 +237,8 @@ def shared_parser(description):
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     parser.add_argument("--no-donation", action="store_true",
                         help="compile the step without donating its state (Keras donates it)")
+    parser.add_argument("--one-pass-variance", action="store_true",
+                        help="a trial: BatchNorm's variance in one pass (one_pass_moments)")
     return parser
 
 
@@ -237,16 +253,19 @@ def parse(parser, argv):
         sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if args.one_pass_variance:
+        keras.src.backend.jax.nn.moments = one_pass_moments  # what keras.ops.moments calls
     return args
 
 
 def print_heading(target, args, columns):
     """The first line says what was compiled, for what and how; the second names the columns."""
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
-    donation = ", state not donated" if args.no_donation else ""
+    variants = ", state not donated" if args.no_donation else ""
+    variants += ", one-pass BatchNorm variance" if args.one_pass_variance else ""
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
     flags = "XLA_FLAGS " + os.environ.get("XLA_FLAGS", "(none)")
-    print(f"{target}, batch {args.batch_size}, {precision}{donation}, {versions}, {flags}")
+    print(f"{target}, batch {args.batch_size}, {precision}{variants}, {versions}, {flags}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in columns))
 
 

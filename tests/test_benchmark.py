@@ -182,12 +182,37 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
               for text in (program, kept)]  # fmt: skip
     assert int(launches) - int(row.split()[5]) == copies[0] - copies[1] > 0
 
+    # The one-pass variance takes BatchNorm's two reductions in one pass: fewer launches.
+    result = subprocess.run(command + ["--one-pass-variance"], cwd=REPO, env=environment,
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    title, _, row = result.stdout.splitlines()[:3]
+    assert "float32, one-pass BatchNorm variance, JAX" in title
+    assert int(row.split()[5]) < int(launches)
+
     environment["KERAS_BACKEND"] = "tensorflow"
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == (
         "error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax"
     )
+
+
+def test_one_pass_variance_gives_keras_moments_and_never_a_negative_variance():
+    images = np.random.default_rng(0).normal(3.0, 0.5, (16, 8, 8, 4)).astype("float32")
+    for keepdims in (False, True):
+        mean, variance = step_breakdown.one_pass_moments(
+            jax.numpy.asarray(images), (0, 1, 2), keepdims=keepdims
+        )
+        expected_mean, expected_variance = keras.ops.moments(images, (0, 1, 2), keepdims=keepdims)
+        np.testing.assert_allclose(mean, keras.ops.convert_to_numpy(expected_mean), rtol=1e-6)
+        np.testing.assert_allclose(variance, keras.ops.convert_to_numpy(expected_variance), rtol=1e-4)
+    # E[x^2] - E[x]^2 of a constant 7.3 rounds to -2.3e-05 in float32.
+    constant = jax.numpy.full((64, 8, 8, 3), 7.3, "float32")
+    _, variance = step_breakdown.one_pass_moments(constant, (0, 1, 2))
+    assert variance.tolist() == [0.0, 0.0, 0.0]
+    _, variance = step_breakdown.one_pass_moments(constant.astype("bfloat16"), (0, 1, 2))
+    assert variance.dtype == "bfloat16"
 
 
 # An optimized GPU program's entry in XLA's text format, cut down: what is launched, what is not.
