@@ -6,6 +6,7 @@ downloaded through `keras.datasets` otherwise; `digits` ships with scikit-learn 
 network, which makes it the dataset for demos and tests.
 """
 
+import contextlib
 import gzip
 import os
 import pickle
@@ -166,7 +167,14 @@ def _load_keras_dataset(name):
     # Read the cache ourselves: Keras' load_data() would download again whenever a cached
     # file's hash differs from the published one, and re-extracts the CIFAR archives each call.
     if all(os.path.isfile(os.path.join(folder, file)) for file in files):
-        return reader(folder)
+        (train_x, train_y), (test_x, test_y) = reader(folder)
+        if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+            raise DatasetUnavailable(
+                f"{name} in {folder} has {len(train_x)} training and {len(test_x)} test images "
+                f"but {len(train_y)} and {len(test_y)} labels: delete {description} there and "
+                "run again to download it afresh, or put good copies there"
+            )
+        return (train_x, train_y), (test_x, test_y)
 
     import keras  # only here: train.py checks its arguments before paying Keras' start-up time
 
@@ -184,20 +192,35 @@ def _load_keras_dataset(name):
     return (train_x, train_y), (test_x, test_y)
 
 
+@contextlib.contextmanager
+def _damaged_file_reported(path, kind):
+    """Turn any failure to read the cached file `path` into one line that says what to do."""
+    try:
+        yield
+    except Exception as error:
+        raise DatasetUnavailable(
+            f"{path} is not a readable {kind} (damaged or cut short?): delete it and run again "
+            "to download it afresh, or put a good copy there"
+        ) from error
+
+
 def _read_mnist(folder):
-    with np.load(os.path.join(folder, "mnist.npz"), allow_pickle=False) as data:
+    path = os.path.join(folder, "mnist.npz")
+    with _damaged_file_reported(path, "MNIST .npz archive"), np.load(path, allow_pickle=False) as data:
         return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
 
 
 def _read_fashion_mnist(folder):
-    def read_idx(file, header_bytes):
-        with gzip.open(os.path.join(folder, file), "rb") as f:
-            return np.frombuffer(f.read(), np.uint8, offset=header_bytes)
+    def read_idx(file, shape):
+        path = os.path.join(folder, file)
+        with _damaged_file_reported(path, "gzipped Fashion-MNIST idx file"), gzip.open(path) as f:
+            header_bytes = 16 if "images" in file else 8
+            return np.frombuffer(f.read(), np.uint8, offset=header_bytes).reshape(shape)
 
     train_x, train_y, test_x, test_y = (
-        read_idx(file, 16 if "images" in file else 8) for file in FASHION_MNIST_FILES
+        read_idx(file, (-1, 28, 28) if "images" in file else (-1,)) for file in FASHION_MNIST_FILES
     )
-    return (train_x.reshape(-1, 28, 28), train_y), (test_x.reshape(-1, 28, 28), test_y)
+    return (train_x, train_y), (test_x, test_y)
 
 
 def _read_cifar10(folder):
@@ -232,9 +255,9 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 
 def _read_cifar_batch(path, label_key="labels"):
     """Read one CIFAR pickle: rows of 3072 bytes (1024 red, 1024 green, 1024 blue)."""
-    with open(path, "rb") as f:
+    with _damaged_file_reported(path, "CIFAR batch"), open(path, "rb") as f:
         # The batches were pickled by Python 2; "bytes" keeps their str keys as bytes.
         batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
-    images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    labels = np.asarray(batch[label_key.encode()], dtype=np.uint8)
+        images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
+        labels = np.asarray(batch[label_key.encode()], dtype=np.uint8)
     return images.transpose(0, 2, 3, 1), labels

@@ -283,6 +283,68 @@ def test_absent_and_not_downloadable(name, keras_home, monkeypatch):
     assert f"put {files} in {folder}, or connect to the internet" in message
 
 
+CACHED_FILES = {
+    "mnist": (write_mnist, "mnist.npz", "MNIST .npz archive"),
+    "fashion_mnist": (
+        write_fashion_mnist,
+        "fashion-mnist/t10k-labels-idx1-ubyte.gz",
+        "gzipped Fashion-MNIST idx file",
+    ),
+    "cifar10": (write_cifar10, "cifar-10-batches-py-target/cifar-10-batches-py/data_batch_3", "CIFAR batch"),
+    "cifar100": (write_cifar100, "cifar-100-python-target/cifar-100-python/test", "CIFAR batch"),
+}
+
+
+def write_cached(name, datasets_dir):
+    write, file, kind = CACHED_FILES[name]
+    if name == "mnist":
+        write(datasets_dir, constant_grey_images(TRAIN_LEVELS[:1])[0])
+    else:
+        write(datasets_dir)
+    return datasets_dir / file, kind
+
+
+@pytest.mark.parametrize("damage", ["cut short", "random bytes", "empty"])
+@pytest.mark.parametrize("name", KERAS_DATASETS)
+def test_a_damaged_cached_file_is_named_in_one_line(name, damage, keras_home):
+    path, kind = write_cached(name, keras_home / "datasets")
+    content = path.read_bytes()
+    path.write_bytes({
+        "cut short": content[: len(content) // 2],
+        "random bytes": np.random.default_rng(0).bytes(len(content)),
+        "empty": b"",
+    }[damage])  # fmt: skip
+
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset(name)
+    assert str(raised.value) == (
+        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run again to "
+        "download it afresh, or put a good copy there"
+    )
+
+
+def test_a_cifar_batch_of_another_layout_is_named(keras_home):
+    path, _ = write_cached("cifar100", keras_home / "datasets")
+    with open(path, "wb") as f:
+        pickle.dump({b"images": b""}, f)  # no b"data"
+    with pytest.raises(DatasetUnavailable, match=f"^{path} is not a readable CIFAR batch"):
+        load_dataset("cifar100")
+
+
+def test_images_and_labels_of_different_lengths_are_refused(keras_home):
+    datasets_dir = keras_home / "datasets"
+    write_mnist(datasets_dir, constant_grey_images(TRAIN_LEVELS[:1])[0])
+    with np.load(datasets_dir / "mnist.npz") as data:
+        arrays = dict(data)
+    np.savez(datasets_dir / "mnist.npz", **dict(arrays, y_test=arrays["y_test"][:-1]))
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == (
+        f"mnist in {datasets_dir} has 20 training and 10 test images but 20 and 9 labels: "
+        "delete mnist.npz there and run again to download it afresh, or put good copies there"
+    )
+
+
 def test_incomplete_cache_falls_back_to_download(keras_home, monkeypatch):
     datasets_dir = keras_home / "datasets"
     write_cifar10(datasets_dir)
