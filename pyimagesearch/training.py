@@ -136,8 +136,25 @@ def read_checkpoint(folder):
         return None
     except (OSError, ValueError) as error:
         raise ValueError(f"{folder} is not a readable checkpoint ({error}); delete it to start again")
+    if not well_formed(state):
+        raise ValueError(
+            f"{folder} is not a readable checkpoint (its state.json lacks the run's settings, "
+            "history or model file); delete it to start again"
+        )
     state["model_path"] = os.path.join(folder, state["model_file"])
     return state
+
+
+def well_formed(state):
+    """Whether a checkpoint's state holds what a resume reads: settings, a history of equally
+    long lists and the model file's name."""
+    if not isinstance(state, dict) or not isinstance(state.get("run"), dict):
+        return False
+    history = state.get("history")
+    if not isinstance(history, dict) or not isinstance(state.get("model_file"), str):
+        return False
+    lists = [history.get(key) for key in HISTORY_KEYS]
+    return all(isinstance(values, list) for values in lists) and len(set(map(len, lists))) == 1
 
 
 def write_log(path, history):

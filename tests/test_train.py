@@ -272,7 +272,8 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
 def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     folder = tmp_path / "out" / "run.pickle.checkpoint"
     folder.mkdir(parents=True)
-    state = dict(run=dict(dataset="mnist"), history={}, model_file="model-epoch1.keras")
+    history = {key: [0.5] for key in HISTORY_KEYS}
+    state = dict(run=dict(dataset="mnist"), history=history, model_file="model-epoch1.keras")
     (folder / "state.json").write_text(json.dumps(state))
     code, captured, out = main_in_process(tmp_path, capsys)
     assert code == 1
@@ -284,9 +285,19 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     assert code == 1
     assert captured.err.startswith(f"error: {folder} is not a readable checkpoint")
 
+    # Valid JSON of another shape: what a resume reads is checked before it is used.
+    for other_shape in ([], None, {}, dict(state, model_file=None), dict(state, history={}),
+                        dict(state, history=dict(history, loss=[0.5, 0.4]))):  # fmt: skip
+        (folder / "state.json").write_text(json.dumps(other_shape))
+        code, captured, out = main_in_process(tmp_path, capsys)
+        assert code == 1 and captured.err.count("\n") == 1
+        assert captured.err == (
+            f"error: {folder} is not a readable checkpoint (its state.json lacks the run's "
+            "settings, history or model file); delete it to start again\n"
+        )
+
     arguments = train.parse_arguments([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet"])
     settings = train.run_settings(arguments)
-    history = {key: [0.5] for key in HISTORY_KEYS}
     (folder / "state.json").write_text(json.dumps(dict(run=settings, history=history, model_file="m.keras")))
     (folder / "m.keras").write_text("not a zip")
     code, captured, out = main_in_process(tmp_path, capsys)
