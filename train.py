@@ -65,6 +65,8 @@ def parse_arguments(argv):
         parser.error("--epochs, --batch-size and --checkpoint-every must be at least 1")
     if args.radam_total_steps != "auto" and not args.radam_total_steps.isdigit():
         parser.error("--radam-total-steps takes a whole number or 'auto'")
+    if not 0 <= args.seed < 2**31:  # a resumed run seeds Keras with seed + epochs, below 2**32
+        parser.error("--seed takes a whole number from 0 to 2147483647")
     return args
 
 
@@ -79,11 +81,25 @@ def fail(message):
     return 1
 
 
+def cannot_write(error, args):
+    folder = os.path.dirname(os.path.abspath(error.filename or args.history))
+    return (
+        f"cannot write in {folder} ({error.strerror or error}); free some space or fix its "
+        "permissions, then give the same command again to resume from the last checkpoint"
+    )
+
+
 def main(argv=None):
     args = parse_arguments(argv)
     checkpoint_folder = args.history + ".checkpoint"
     log_path = os.path.splitext(args.history)[0] + ".csv"
 
+    outputs = {os.path.abspath(path) for path in (args.history, args.report, log_path, checkpoint_folder)}
+    if len(outputs) < 4:
+        return fail(
+            f"--history, --report, the per-epoch log ({log_path}) and the checkpoint folder "
+            f"({checkpoint_folder}) must be four different paths; give --report another one"
+        )
     if os.path.isfile(args.history) and os.path.isfile(args.report):
         print(f"{args.history} and {args.report} exist already: skipping (delete them to train again)")
         shutil.rmtree(checkpoint_folder, ignore_errors=True)
@@ -148,24 +164,27 @@ def main(argv=None):
             augmentation=args.augmentation,
         )
         history = {key: [] for key in training.HISTORY_KEYS}
-    training.write_log(log_path, history)
 
     recorder = training.EpochRecorder(
         history, checkpoint_folder, log_path, settings, checkpoint_every=args.checkpoint_every
     )
-    if finished_epochs < args.epochs:
-        model.fit(
-            training.TrainingBatches(
-                data.train_x, data.train_y, args.batch_size, args.seed, epoch=finished_epochs
-            ),
-            validation_data=(data.test_x, data.test_y),
-            validation_batch_size=args.batch_size,
-            epochs=args.epochs,
-            initial_epoch=finished_epochs,
-            callbacks=[recorder],
-            # A progress bar on a terminal, one line per epoch in a log file.
-            verbose=1 if sys.stdout.isatty() else 2,
-        )
+    try:
+        training.write_log(log_path, history)
+        if finished_epochs < args.epochs:
+            model.fit(
+                training.TrainingBatches(
+                    data.train_x, data.train_y, args.batch_size, args.seed, epoch=finished_epochs
+                ),
+                validation_data=(data.test_x, data.test_y),
+                validation_batch_size=args.batch_size,
+                epochs=args.epochs,
+                initial_epoch=finished_epochs,
+                callbacks=[recorder],
+                # A progress bar on a terminal, one line per epoch in a log file.
+                verbose=1 if sys.stdout.isatty() else 2,
+            )
+    except OSError as error:  # a full disk, or permissions lost, while logging or checkpointing
+        return fail(cannot_write(error, args))
     if recorder.diverged_epoch is not None:
         return fail(
             f"the training loss became NaN or infinite in epoch {recorder.diverged_epoch}; "
@@ -183,11 +202,18 @@ def main(argv=None):
         zero_division=0,
     )
     print(report)
-    write_atomically(args.report, report)
-    write_atomically(args.history, pickle.dumps(history))
+    try:
+        write_atomically(args.report, report)
+        write_atomically(args.history, pickle.dumps(history))
+    except OSError as error:
+        return fail(cannot_write(error, args))
     shutil.rmtree(checkpoint_folder, ignore_errors=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        fail("interrupted: give the same command again to resume from the last checkpoint")
+        sys.exit(130)

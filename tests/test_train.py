@@ -1,5 +1,6 @@
 """train.py end to end on scikit-learn's digits: outputs, resuming, reproducibility, bad input."""
 
+import errno
 import json
 import os
 import pickle
@@ -127,6 +128,71 @@ def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
 
     again = run_train(*arguments[1:])
     assert again.returncode == 0 and "exist already: skipping" in again.stdout
+
+
+def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
+    out = tmp_path / "out"
+    arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
+                 "--epochs", "20", "--checkpoint-every", "1"]
+    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while len(csv_rows(out / "run.csv")) < 1:
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, errors = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "error: interrupted: give the same command again to resume from the last checkpoint\n" in errors
+    assert "Traceback" not in errors
+    assert (out / "run.pickle.checkpoint" / "state.json").exists()
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+
+
+def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, capsys, monkeypatch):
+    out = tmp_path / "out"
+
+    def disk_full(recorder, epochs_done):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "run.pickle.checkpoint" / "x"))
+
+    monkeypatch.setattr(training.EpochRecorder, "save_checkpoint", disk_full)
+    code, captured, _ = main_in_process(tmp_path, capsys, "--epochs", "1", "--checkpoint-every", "1")
+    assert code == 1
+    assert captured.err == (
+        f"error: cannot write in {out / 'run.pickle.checkpoint'} (No space left on device); free "
+        "some space or fix its permissions, then give the same command again to resume from the "
+        "last checkpoint\n"
+    )
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+
+    monkeypatch.undo()
+
+    def no_space(path, data):  # an error of a write, which names no file
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train, "write_atomically", no_space)
+    code, captured, _ = main_in_process(tmp_path, capsys, "--epochs", "1")
+    assert code == 1
+    assert captured.err.startswith(f"error: cannot write in {out} (No space left on device); free")
+
+
+def test_outputs_that_share_a_path_are_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt")):
+        code = train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
+        captured = capsys.readouterr()
+        assert code == 1 and captured.err.count("\n") == 1
+        assert captured.err.startswith("error: --history, --report, the per-epoch log (")
+        assert captured.err.endswith("must be four different paths; give --report another one\n")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", ["-1", "2147483648"])
+def test_a_seed_keras_cannot_take_is_refused(seed, capsys):
+    with pytest.raises(SystemExit) as raised:
+        train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", "--seed", seed])
+    assert raised.value.code == 2
+    assert capsys.readouterr().err.endswith("error: --seed takes a whole number from 0 to 2147483647\n")
 
 
 def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path):
