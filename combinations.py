@@ -16,9 +16,17 @@ import shlex
 import stat
 import sys
 
-from pyimagesearch.files import write_atomically
+from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 
+# The scripts call train.py and write outputs by paths relative to the project folder.
+IN_PROJECT_FOLDER = """\
+if [ ! -f train.py ]; then
+    echo "run this script from the project folder, where train.py is" >&2
+    exit 1
+fi
+
+"""
 SEQUENTIAL_HEAD = """\
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
 # stop the others when it fails; the failed runs are listed at the end.
@@ -58,7 +66,21 @@ def parse_arguments(argv):
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.runs_per_gpu < 1 or args.max_running < 1:
         parser.error("--seeds, --runs-per-gpu and --max-running must be at least 1")
+    # What train.py would refuse in every run.
+    if any(value is not None and value < 1 for value in (args.epochs, args.batch_size, args.checkpoint_every)):
+        parser.error("--epochs, --batch-size and --checkpoint-every must be at least 1")
+    if args.radam_total_steps not in (None, "auto") and not args.radam_total_steps.isdigit():
+        parser.error("--radam-total-steps takes a whole number or 'auto'")
+    if not args.output.strip() or not args.script.strip():
+        parser.error("--output and --script need a path")
+    if args.runner == "slurm" and any(character in args.output for character in " \t'\""):
+        parser.error(f"--output {args.output!r} has a space or quote, which an #SBATCH line cannot carry; choose a folder without one")
     return args
+
+
+def fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return 1
 
 
 def train_commands(args):
@@ -93,14 +115,15 @@ def train_commands(args):
 
 def sequential_script(commands):
     lines = "".join(f"run {command}\n" for command in commands)
-    return "#!/bin/sh\n\n" + SEQUENTIAL_HEAD + lines + SEQUENTIAL_TAIL
+    return "#!/bin/sh\n\n" + IN_PROJECT_FOLDER + SEQUENTIAL_HEAD + lines + SEQUENTIAL_TAIL
 
 
 def parallel_script(commands, runs_per_gpu):
     lines = "".join(f"{command}\n" for command in commands)
     return (
         "#!/bin/sh\n\n"
-        f"# {runs_per_gpu} runs at a time on every visible GPU; see sweep.py.\n"
+        + IN_PROJECT_FOLDER
+        + f"# {runs_per_gpu} runs at a time on every visible GPU; see sweep.py.\n"
         f"exec python sweep.py --runs-per-gpu {runs_per_gpu} <<'RUNS'\n{lines}RUNS\n"
     )
 
@@ -118,6 +141,7 @@ def slurm_script(commands, max_running, log_folder):
         "# One array task per run; submit from the project folder with `sbatch <this file>`.\n"
         "# A task that is requeued or run again resumes or skips its run like train.py does.\n"
         'cd "${SLURM_SUBMIT_DIR:-.}" || exit 1\n'
+        f"{IN_PROJECT_FOLDER}"
         'case "$SLURM_ARRAY_TASK_ID" in\n'
         f"{cases}"
         '    *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 1 ;;\n'
@@ -136,12 +160,19 @@ def main(argv=None):
         script = slurm_script(commands, args.max_running, args.output.rstrip("/"))
     try:
         os.makedirs(args.output, exist_ok=True)  # Slurm cannot start a task whose log folder is missing
+    except OSError as error:
+        reason = {FileExistsError: "it is a file", NotADirectoryError: "part of it is a file"}
+        return fail(
+            f"cannot make the --output folder {args.output}: "
+            f"{reason.get(type(error), error.strerror)}; choose another folder"
+        )
+    try:
+        ensure_writable(args.script)
         write_atomically(args.script, script)
         mode = os.stat(args.script).st_mode
         os.chmod(args.script, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    except OSError as error:
-        print(f"error: cannot write {args.script}: {error.strerror}; choose a writable path", file=sys.stderr)
-        return 1
+    except OSError as error:  # ensure_writable's errors are one line already
+        return fail(error if error.errno is None else f"cannot write {args.script}: {error.strerror}")
     print(f"wrote {len(commands)} runs to {args.script}")
     return 0
 

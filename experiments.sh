@@ -1,5 +1,10 @@
 #!/bin/sh
 
+if [ ! -f train.py ]; then
+    echo "run this script from the project folder, where train.py is" >&2
+    exit 1
+fi
+
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
 # stop the others when it fails; the failed runs are listed at the end.
 failed=""

@@ -30,7 +30,7 @@ def shell_environment():
 
 
 def run_lines(script_text):
-    return [line for line in script_text.splitlines() if "train.py" in line]
+    return [line for line in script_text.splitlines() if "python train.py" in line]
 
 
 def test_default_script_is_the_original_sweep_line_for_line(tmp_path):
@@ -86,6 +86,41 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
     assert result.returncode == 2
     assert "invalid choice: 'alexnet'" in result.stderr
     assert not (tmp_path / "s.sh").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--epochs", "0"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
+    (["--batch-size", "-3"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
+    (["--checkpoint-every", "0"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
+    (["--radam-total-steps", "banana"], "--radam-total-steps takes a whole number or 'auto'"),
+    (["--runner", "slurm", "-o", "my out"], "--output 'my out' has a space or quote, which an "
+     "#SBATCH line cannot carry; choose a folder without one"),
+])  # fmt: skip
+def test_what_every_run_would_refuse_is_refused_before_writing(tmp_path, arguments, message):
+    result = combinations("-o", "out", "-s", str(tmp_path / "s.sh"), *arguments)
+    assert result.returncode == 2
+    assert result.stderr.endswith(f"error: {message}\n")
+    assert not (tmp_path / "s.sh").exists()
+
+
+def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    for output, reason in ((blocker, "it is a file"), (blocker / "sub", "part of it is a file")):
+        result = combinations("-o", str(output), "-s", str(tmp_path / "s.sh"))
+        assert result.returncode == 1
+        assert result.stderr == f"error: cannot make the --output folder {output}: {reason}; choose another folder\n"
+        assert not (tmp_path / "s.sh").exists()
+
+
+def test_scripts_run_elsewhere_say_where_to_run_them(tmp_path):
+    for runner in ("sequential", "parallel"):
+        script = tmp_path / f"{runner}.sh"
+        assert combinations("-o", "out", "-s", str(script), "--runner", runner).returncode == 0
+        result = subprocess.run([str(script)], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 1
+        assert result.stderr == "run this script from the project folder, where train.py is\n"
+        assert not (tmp_path / "out").exists()
 
 
 def test_unwritable_script_path_is_one_line(tmp_path):
