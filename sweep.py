@@ -3,7 +3,8 @@
     python combinations.py --output output --script parallel.sh --runner parallel
     ./parallel.sh        # which is: python sweep.py --runs-per-gpu 3 < (the train.py lines)
 
-Reads one command per line on standard input. Each run's output goes to `<history stem>.log`.
+Reads the train.py commands on standard input, one a line. Each run's output goes to
+`<history stem>.log`.
 Like experiments.sh: finished runs are skipped (train.py does that), interrupted runs resume, a
 failed run does not stop the others, and the failed ones are named at the end (exit code 1).
 Small networks leave most of a modern GPU idle, so sharing it between runs raises throughput
@@ -42,16 +43,39 @@ def run_environment(gpu, runs_per_gpu):
 def log_path(command):
     """`<history stem>.log` for a train.py command, so each run's output lies beside its results."""
     words = shlex.split(command)
-    for flag in ("--history", "-i"):
-        if flag in words[:-1]:
-            return os.path.splitext(words[words.index(flag) + 1])[0] + ".log"
+    for index, word in enumerate(words):
+        if word in ("--history", "-i") and index + 1 < len(words):
+            history = words[index + 1]
+        elif word.startswith("--history="):
+            history = word.split("=", 1)[1]
+        else:
+            continue
+        return os.path.splitext(history)[0] + ".log"
     raise ValueError(f"no --history in {command!r}")
 
 
+def start(command, path, environment):
+    """Start one run with its output going to the log at `path`; OSError if it cannot start."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    log = open(path, "a")
+    try:
+        return subprocess.Popen(shlex.split(command), stdout=log, stderr=subprocess.STDOUT, env=environment), log
+    except OSError as error:
+        print(f"could not start: {error}", file=log)
+        log.close()
+        raise
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input."
+    )
     parser.add_argument("--runs-per-gpu", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.runs_per_gpu < 1:
+        parser.error("--runs-per-gpu must be at least 1")
+    if sys.stdin.isatty():
+        parser.error("give the train.py commands on standard input: combinations.py --runner parallel writes a script that does")
     commands = [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
     try:
         logs = [log_path(command) for command in commands]
@@ -72,16 +96,16 @@ def main(argv=None):
             for slot, gpu in enumerate(slots):
                 if slot not in running and waiting:
                     command, path = waiting.pop(0)
-                    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                    log = open(path, "a")
-                    process = subprocess.Popen(
-                        shlex.split(command),
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        env=run_environment(gpu, args.runs_per_gpu),
-                    )
+                    try:
+                        process, log = start(command, path, run_environment(gpu, args.runs_per_gpu))
+                    except OSError as error:  # a misspelt program, a log folder it cannot write
+                        finished += 1
+                        failed.append(f"{command}  (could not start: {error})")
+                        print(f"[{finished}/{len(commands)}] FAILED to start: {command}", flush=True)
+                        continue
                     running[slot] = (process, command, log)
-                    print(f"started on GPU {gpu}: {command}  (log: {path})", flush=True)
+                    where = "" if gpu is None else f" on GPU {gpu}"
+                    print(f"started{where}: {command}  (log: {path})", flush=True)
             time.sleep(1)
             for slot, (process, command, log) in list(running.items()):
                 if process.poll() is None:
