@@ -17,6 +17,7 @@ import os
 import pickle
 import re
 import sys
+import warnings
 
 import matplotlib
 
@@ -68,8 +69,12 @@ def read_history(path):
                 raise ValueError(f"no '{key}' key")
             if values is not None:
                 history[key] = np.asarray(values, dtype=float).reshape(-1)
-        if len(history["loss"]) == 0:
+        epochs = len(history["loss"])
+        if epochs == 0:
             raise ValueError("no epochs")
+        for key, values in history.items():
+            if len(values) != epochs:
+                raise ValueError(f"{len(values)} '{key}' values for {epochs} epochs")
     except Exception as error:  # a pickle can fail in many ways; all mean the same to the user
         reason = " ".join(f"{type(error).__name__}: {error}".split())
         raise Failure(
@@ -102,10 +107,16 @@ def read_report(path):
 
 def load_runs(folder):
     """Every run in `folder` as a dict, sorted dataset-major in the canonical orders."""
+    if os.path.isfile(folder):
+        raise Failure(f"--input {folder} is a file; give the folder that holds the .pickle files")
     if not os.path.isdir(folder):
         raise Failure(f"input folder {folder} does not exist; run the experiments first or fix --input")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as error:
+        raise Failure(f"cannot read the input folder {folder} ({error.strerror}); fix its permissions or --input") from None
     runs = []
-    for name in sorted(os.listdir(folder)):
+    for name in names:
         match = HISTORY_NAME.match(name)
         path = os.path.join(folder, name)
         if name.startswith(".") or not match or not os.path.isfile(path):
@@ -146,10 +157,12 @@ def draw_curve(axis, runs, key, **line_options):
                               constant_values=np.nan) for run in runs])
     # Epochs count from 1, as in the results tables (the original script plotted from 0).
     epochs = np.arange(1, longest + 1)
-    (line,) = axis.plot(epochs, np.nanmean(curves, axis=0), **line_options)
-    if len(runs) > 1:
-        axis.fill_between(epochs, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
-                          color=line.get_color(), alpha=0.2, linewidth=0)
+    with warnings.catch_warnings():  # an epoch where every seed's value is NaN stays a gap
+        warnings.simplefilter("ignore", RuntimeWarning)
+        (line,) = axis.plot(epochs, np.nanmean(curves, axis=0), **line_options)
+        if len(runs) > 1:
+            axis.fill_between(epochs, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
+                              color=line.get_color(), alpha=0.2, linewidth=0)
     return line
 
 
@@ -302,6 +315,9 @@ def with_spread(row, key):
     return " ± ".join(str(value) for value in (row[f"{key}_mean"], row[f"{key}_std"]) if value is not None)
 
 
+CSV_TABLES = ("results.csv", "results_mean.csv", "results_pairs.csv")
+
+
 def write_tables(runs, plots_folder):
     runs_table = [run_row(run) for run in runs]
     means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer").values()]
@@ -309,8 +325,7 @@ def write_tables(runs, plots_folder):
     run_columns, mean_columns = list(runs_table[0]), list(means[0])
     pair_columns = ["model", "dataset", "adam_test_accuracy", "radam_test_accuracy", "test_accuracy_difference",
                     "adam_best_val_accuracy", "radam_best_val_accuracy", "best_val_accuracy_difference"]
-    tables = [("results.csv", runs_table, run_columns), ("results_mean.csv", means, mean_columns),
-              ("results_pairs.csv", pairs, pair_columns)]
+    tables = zip(CSV_TABLES, (runs_table, means, pairs), (run_columns, mean_columns, pair_columns))
     for name, rows, columns in tables:
         write_atomically(os.path.join(plots_folder, name), as_csv(rows, columns))
 
@@ -331,6 +346,12 @@ def main():
     args = parser.parse_args()
     try:
         runs = load_runs(args.input)
+        figures = [f"{model}_{dataset}.png" for dataset, model in group(runs, "dataset", "model")]
+        # Checked before anything is drawn: a folder named like an output would stop it halfway.
+        for name in figures + ["summary.png", *CSV_TABLES, "results.md"]:
+            if os.path.isdir(os.path.join(args.plots, name)):
+                raise Failure(f"{os.path.join(args.plots, name)} is a folder where plot.py writes a "
+                              "file; move it away or choose another --plots folder")
         try:
             ensure_writable(os.path.join(args.plots, "results.csv"))
         except OSError as error:
@@ -341,8 +362,8 @@ def main():
     except Failure as failure:
         sys.exit(f"error: {failure}")
     except OSError as error:
-        sys.exit(f"error: cannot write to {args.plots}: {error.strerror or error}; "
-                 "choose a writable --plots folder")
+        path = error.filename2 or error.filename or args.plots  # os.replace names the output second
+        sys.exit(f"error: cannot write {path}: {error.strerror or error}; choose a writable --plots folder")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import os
 import pickle
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import matplotlib.image
@@ -266,3 +267,60 @@ def test_missing_or_empty_input_folder_is_one_line_and_exit_1(tmp_path):
     (tmp_path / "notes.txt").write_text("not a history")
     with pytest.raises(plot.Failure, match="no training histories"):
         plot.load_runs(str(tmp_path))
+
+
+def test_a_history_whose_lists_differ_in_length_is_refused(tmp_path):
+    path = tmp_path / "resnet_adam_mnist.pickle"
+    history = {"loss": [0.5, 0.4], "val_loss": [], "accuracy": [0.8, 0.9], "val_accuracy": []}
+    path.write_bytes(pickle.dumps(history))
+    with pytest.raises(plot.Failure) as failure:
+        plot.read_history(str(path))
+    assert str(failure.value) == (
+        f"{path} is not a readable training history (ValueError: 0 'val_loss' values for 2 "
+        "epochs); delete it and re-run its train.py line"
+    )
+
+
+def test_an_input_that_is_a_file_or_unreadable_is_named(folders, monkeypatch):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    result = run_plot(output / "resnet_adam_mnist.pickle", plots)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --input {output / 'resnet_adam_mnist.pickle'} is a file; give the folder that "
+        "holds the .pickle files\n"
+    )
+
+    def denied(folder):
+        raise PermissionError(13, "Permission denied", folder)
+
+    monkeypatch.setattr(plot.os, "listdir", denied)
+    with pytest.raises(plot.Failure) as failure:
+        plot.load_runs(str(output))
+    assert str(failure.value) == (
+        f"cannot read the input folder {output} (Permission denied); fix its permissions or --input"
+    )
+
+
+def test_a_folder_named_like_an_output_stops_plot_before_it_draws(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    write_run(output, "resnet", "radam", "mnist")
+    (plots / "summary.png").mkdir(parents=True)
+    result = run_plot(output, plots)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {plots / 'summary.png'} is a folder where plot.py writes a file; move it away or "
+        "choose another --plots folder\n"
+    )
+    assert os.listdir(plots) == ["summary.png"]  # the pair's figure was not drawn either
+
+
+def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
+    runs = [{"history": {"val_loss": np.array([0.5, np.nan, 0.3])}} for _ in range(2)]
+    figure, axis = plot.plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line = plot.draw_curve(axis, runs, "val_loss")
+    np.testing.assert_array_equal(line.get_ydata(), [0.5, np.nan, 0.3])
+    plot.plt.close(figure)
