@@ -97,16 +97,22 @@ def test_same_seed_same_result_on_the_cpu(tmp_path):
     assert (tmp_path / "a" / "run.txt").read_text() == (tmp_path / "b" / "run.txt").read_text()
 
 
+def started_until_its_first_epoch(arguments, log, stderr):
+    """A train.py process, once its first epoch is in its log."""
+    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO, text=True,
+                               stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
+    deadline = time.time() + 300
+    while len(csv_rows(log)) < 1:
+        assert process.poll() is None and time.time() < deadline
+        time.sleep(0.05)
+    return process
+
+
 def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
     out = tmp_path / "out"
     arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
                  "-o", "radam", "--epochs", "3", "--checkpoint-every", "1"]
-    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while len(csv_rows(out / "run.csv")) < 1:
-        assert process.poll() is None and time.time() < deadline
-        time.sleep(0.05)
+    process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.DEVNULL)
     process.send_signal(signal.SIGKILL)
     process.wait()
     first_epoch = csv_rows(out / "run.csv")[0]
@@ -134,12 +140,7 @@ def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
     out = tmp_path / "out"
     arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
                  "--epochs", "20", "--checkpoint-every", "1"]
-    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO, text=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 300
-    while len(csv_rows(out / "run.csv")) < 1:
-        assert process.poll() is None and time.time() < deadline
-        time.sleep(0.05)
+    process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.PIPE)
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)
     assert process.returncode == 130
