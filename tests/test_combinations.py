@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import pty
 import signal
 import subprocess
 import sys
@@ -266,3 +267,16 @@ def test_sweep_needs_at_least_one_run_per_gpu():
                             input="", capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
     assert result.stderr.endswith("error: --runs-per-gpu must be at least 1\n")
+
+
+def test_sweep_at_a_terminal_says_it_reads_standard_input():
+    controller, terminal = pty.openpty()
+    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, stdin=terminal,
+                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    os.close(terminal)
+    os.close(controller)
+    assert result.returncode == 2
+    assert result.stderr.endswith(
+        "error: give the train.py commands on standard input: combinations.py --runner parallel "
+        "writes a script that does\n"
+    )
