@@ -12,6 +12,7 @@ resumes, a failed run does not stop the others, and the failures are named at th
 
 import argparse
 import os
+import re
 import shlex
 import stat
 import sys
@@ -69,7 +70,7 @@ def parse_arguments(argv):
     # What train.py would refuse in every run.
     if any(value is not None and value < 1 for value in (args.epochs, args.batch_size, args.checkpoint_every)):
         parser.error("--epochs, --batch-size and --checkpoint-every must be at least 1")
-    if args.radam_total_steps not in (None, "auto") and not args.radam_total_steps.isdigit():
+    if args.radam_total_steps not in (None, "auto") and not re.fullmatch("[0-9]+", args.radam_total_steps):
         parser.error("--radam-total-steps takes a whole number or 'auto'")
     if not args.output.strip() or not args.script.strip():
         parser.error("--output and --script need a path")

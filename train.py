@@ -13,7 +13,9 @@ is not trained again.
 import argparse
 import os
 import pickle
+import re
 import shutil
+import signal
 import sys
 
 from sklearn.metrics import classification_report
@@ -63,7 +65,7 @@ def parse_arguments(argv):
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1 or args.checkpoint_every < 1:
         parser.error("--epochs, --batch-size and --checkpoint-every must be at least 1")
-    if args.radam_total_steps != "auto" and not args.radam_total_steps.isdigit():
+    if args.radam_total_steps != "auto" and not re.fullmatch("[0-9]+", args.radam_total_steps):
         parser.error("--radam-total-steps takes a whole number or 'auto'")
     if not 0 <= args.seed < 2**31:  # a resumed run seeds Keras with seed + epochs, below 2**32
         parser.error("--seed takes a whole number from 0 to 2147483647")
@@ -94,11 +96,13 @@ def main(argv=None):
     checkpoint_folder = args.history + ".checkpoint"
     log_path = os.path.splitext(args.history)[0] + ".csv"
 
-    outputs = {os.path.abspath(path) for path in (args.history, args.report, log_path, checkpoint_folder)}
-    if len(outputs) < 4:
+    # The checkpoint folder is deleted when the run finishes: no output may lie inside it.
+    outputs = [os.path.realpath(path) for path in (args.history, args.report, log_path)]
+    checkpoint_inside = os.path.realpath(checkpoint_folder) + os.sep
+    if len(set(outputs)) < 3 or any(path.startswith(checkpoint_inside) for path in outputs):
         return fail(
-            f"--history, --report, the per-epoch log ({log_path}) and the checkpoint folder "
-            f"({checkpoint_folder}) must be four different paths; give --report another one"
+            f"--history, --report and the per-epoch log ({log_path}) must be three different "
+            f"files outside the checkpoint folder ({checkpoint_folder}); choose other paths"
         )
     if os.path.isfile(args.history) and os.path.isfile(args.report):
         print(f"{args.history} and {args.report} exist already: skipping (delete them to train again)")
@@ -216,4 +220,6 @@ if __name__ == "__main__":
         sys.exit(main())
     except KeyboardInterrupt:
         fail("interrupted: give the same command again to resume from the last checkpoint")
-        sys.exit(130)
+        # Die of the signal, not exit 130: a shell running a sweep script stops only then.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)

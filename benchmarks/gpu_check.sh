@@ -59,17 +59,17 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
 }
 
 mkdir -p "$RESULTS/hlo"
-step step_breakdown 80 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
-step float32 230 python3 benchmarks/benchmark.py --sections throughput,torch,original \
-    --deadline-s 205 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
-step resnet_sweep 165 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
-    --concurrency 3 --epochs 2 --deadline-s 155 --output "$RESULTS/sweep.json" \
+step step_breakdown 75 python3 benchmarks/step_breakdown.py --hlo-folder "$RESULTS/hlo"
+step float32 225 python3 benchmarks/benchmark.py --sections throughput,torch,original \
+    --deadline-s 200 --output "$RESULTS/float32.json" --markdown "$RESULTS/float32.md"
+step resnet_sweep 160 python3 benchmarks/benchmark.py --sections sweep --sweep-models resnet \
+    --concurrency 3 --epochs 2 --deadline-s 150 --output "$RESULTS/sweep.json" \
     --markdown "$RESULTS/sweep.md"
 TRIAL="python3 benchmarks/step_breakdown.py --steps 50 --calls 30"
 step no_convolution_graphs 40 env XLA_FLAGS=--xla_gpu_enable_command_buffer=-CONVOLUTION \
     $TRIAL --models googlenet,minivggnet
 step one_pass_variance 40 $TRIAL --models resnet --one-pass-variance
-step mixed_precision 40 $TRIAL --models resnet --mixed-precision
+step mixed_precision 50 $TRIAL --models resnet --mixed-precision
 nvidia-smi -q -d CLOCK,PERFORMANCE,POWER > "$RESULTS/smi_after.txt" 2>&1
 kill "$SAMPLER"
 tar -czf "$OUT/results.tar.gz" -C "$RESULTS" .

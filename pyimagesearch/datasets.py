@@ -164,6 +164,8 @@ def _load_keras_dataset(name):
         ),
     }[name]
     folder = os.path.join(datasets_dir, folder) if folder else datasets_dir
+    # For CIFAR the folder to fill is the one above the extracted dataset folder.
+    target = os.path.dirname(folder) if name.startswith("cifar") else folder
     # Read the cache ourselves: Keras' load_data() would download again whenever a cached
     # file's hash differs from the published one, and re-extracts the CIFAR archives each call.
     if all(os.path.isfile(os.path.join(folder, file)) for file in files):
@@ -171,8 +173,8 @@ def _load_keras_dataset(name):
         if len(train_x) != len(train_y) or len(test_x) != len(test_y):
             raise DatasetUnavailable(
                 f"{name} in {folder} has {len(train_x)} training and {len(test_x)} test images "
-                f"but {len(train_y)} and {len(test_y)} labels: delete {description} there and "
-                "run again to download it afresh, or put good copies there"
+                f"but {len(train_y)} and {len(test_y)} labels: delete {description} in {target} "
+                "and run again to download it afresh, or put good copies there"
             )
         return (train_x, train_y), (test_x, test_y)
 
@@ -181,8 +183,6 @@ def _load_keras_dataset(name):
     try:
         (train_x, train_y), (test_x, test_y) = getattr(keras.datasets, name).load_data()
     except Exception as error:
-        # For CIFAR the folder to fill is the one above the extracted dataset folder.
-        target = os.path.dirname(folder) if name.startswith("cifar") else folder
         raise DatasetUnavailable(
             f"{name} is not in {datasets_dir} and could not be downloaded: "
             f"put {description} in {target}, or connect to the internet"
@@ -197,6 +197,10 @@ def _damaged_file_reported(path, kind):
     """Turn any failure to read the cached file `path` into one line that says what to do."""
     try:
         yield
+    except PermissionError as error:  # a good file this user may not read: not to be deleted
+        raise DatasetUnavailable(f"cannot read {path} ({error.strerror}); fix its permissions") from error
+    except MemoryError:
+        raise
     except Exception as error:
         raise DatasetUnavailable(
             f"{path} is not a readable {kind} (damaged or cut short?): delete it and run again "

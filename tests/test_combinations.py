@@ -94,6 +94,7 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
     (["--batch-size", "-3"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
     (["--checkpoint-every", "0"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
     (["--radam-total-steps", "banana"], "--radam-total-steps takes a whole number or 'auto'"),
+    (["--radam-total-steps", "\u00b2"], "--radam-total-steps takes a whole number or 'auto'"),
     (["--runner", "slurm", "-o", "my out"], "--output 'my out' has a space or quote, which an "
      "#SBATCH line cannot carry; choose a folder without one"),
 ])  # fmt: skip

@@ -331,6 +331,18 @@ def test_a_cifar_batch_of_another_layout_is_named(keras_home):
         load_dataset("cifar100")
 
 
+def test_an_unreadable_cached_file_is_not_called_damaged(keras_home, monkeypatch):
+    path, _ = write_cached("mnist", keras_home / "datasets")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(np, "load", denied)
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == f"cannot read {path} (Permission denied); fix its permissions"
+
+
 def test_images_and_labels_of_different_lengths_are_refused(keras_home):
     datasets_dir = keras_home / "datasets"
     write_mnist(datasets_dir, constant_grey_images(TRAIN_LEVELS[:1])[0])
@@ -341,7 +353,8 @@ def test_images_and_labels_of_different_lengths_are_refused(keras_home):
         load_dataset("mnist")
     assert str(raised.value) == (
         f"mnist in {datasets_dir} has 20 training and 10 test images but 20 and 9 labels: "
-        "delete mnist.npz there and run again to download it afresh, or put good copies there"
+        f"delete mnist.npz in {datasets_dir} and run again to download it afresh, or put good "
+        "copies there"
     )
 
 

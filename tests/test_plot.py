@@ -269,16 +269,23 @@ def test_missing_or_empty_input_folder_is_one_line_and_exit_1(tmp_path):
         plot.load_runs(str(tmp_path))
 
 
-def test_a_history_whose_lists_differ_in_length_is_refused(tmp_path):
+def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_path):
     path = tmp_path / "resnet_adam_mnist.pickle"
     history = {"loss": [0.5, 0.4], "val_loss": [], "accuracy": [0.8, 0.9], "val_accuracy": []}
     path.write_bytes(pickle.dumps(history))
     with pytest.raises(plot.Failure) as failure:
         plot.read_history(str(path))
     assert str(failure.value) == (
-        f"{path} is not a readable training history (ValueError: 0 'val_loss' values for 2 "
-        "epochs); delete it and re-run its train.py line"
+        f"{path} is not a readable training history (ValueError: no 'val_loss' values); delete "
+        "it and re-run its train.py line"
     )
+    # Validated every other epoch, with a Keras 2 learning rate one value short: still a history.
+    history = dict(history, val_loss=[0.6], val_accuracy=[0.7], lr=[1e-3])
+    path.write_bytes(pickle.dumps(history))
+    read = plot.read_history(str(path))
+    assert read["val_accuracy"].tolist() == [0.7] and read["learning_rate"].tolist() == [1e-3]
+    assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", seed=None,
+                             test_accuracy=None, macro_f1=None, history=read))["best_val_epoch"] == 1
 
 
 def test_an_input_that_is_a_file_or_unreadable_is_named(folders, monkeypatch):

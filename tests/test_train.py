@@ -143,7 +143,7 @@ def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
     process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.PIPE)
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)
-    assert process.returncode == 130
+    assert process.returncode == -signal.SIGINT  # killed by it, so that a sweep script stops too
     assert "error: interrupted: give the same command again to resume from the last checkpoint\n" in errors
     assert "Traceback" not in errors
     assert (out / "run.pickle.checkpoint" / "state.json").exists()
@@ -179,12 +179,14 @@ def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, capsys, mon
 
 def test_outputs_that_share_a_path_are_refused(tmp_path, capsys):
     out = tmp_path / "out"
-    for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt")):
+    for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt"),
+                            ("run.pickle", "run.pickle.checkpoint/r.txt")):  # fmt: skip
         code = train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
         captured = capsys.readouterr()
         assert code == 1 and captured.err.count("\n") == 1
-        assert captured.err.startswith("error: --history, --report, the per-epoch log (")
-        assert captured.err.endswith("must be four different paths; give --report another one\n")
+        assert captured.err.startswith("error: --history, --report and the per-epoch log (")
+        assert captured.err.endswith("must be three different files outside the checkpoint folder "
+                                     f"({out / history}.checkpoint); choose other paths\n")
     assert not out.exists()
 
 
