@@ -353,3 +353,18 @@ def test_step_breakdown_fused_estimate_counts_convolutions_and_additions():
     outputs = keras.layers.Add(dtype="mixed_bfloat16")([convolution(inputs), inputs])
     residual = keras.Model(inputs, outputs)
     assert step_breakdown.fused_estimate_gb(residual, 1) == (11 * 32 + 3 * 32 + 6 * 32) * 2 / 1e9
+
+
+def test_validation_cost_times_each_batch_size_and_gets_the_same_loss():
+    environment = dict(os.environ, PYTHONPATH=REPO)
+    command = [sys.executable, "benchmarks/validation_cost.py", "--models", "minivggnet",
+               "--images", "60", "--batch-sizes", "8,60", "--repeats", "1"]  # fmt: skip
+    result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    title, small, whole = result.stdout.splitlines()
+    assert title.endswith(", 60 images")
+    assert small.split()[:3] == ["minivggnet", "batch", "8:"]
+    assert whole.split()[:3] == ["minivggnet", "batch", "60:"]
+    assert float(small.split()[3]) > 0
+    losses = [float(line.split("loss ")[1]) for line in (small, whole)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)

@@ -338,6 +338,30 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
     assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
 
 
+def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, capsys, monkeypatch):
+    digits = datasets.load_dataset("digits")
+    test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
+    monkeypatch.setattr(datasets, "load_dataset", lambda name: digits._replace(test_x=test_x, test_y=test_y))
+    validation_batches, predicted_batches = [], []
+    predict = keras.Model.predict
+
+    class CountingRecorder(training.EpochRecorder):
+        def on_test_batch_end(self, batch, logs=None):
+            validation_batches.append(batch)
+
+    def counting_predict(model, x, batch_size=None, **kwargs):
+        predicted_batches.append(-(-len(x) // batch_size))
+        return predict(model, x, batch_size=batch_size, **kwargs)
+
+    monkeypatch.setattr(training, "EpochRecorder", CountingRecorder)
+    monkeypatch.setattr(keras.Model, "predict", counting_predict)
+    code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "2", "--batch-size", "64")
+    assert code == 0, captured.err
+    assert validation_batches == [0, 1, 2, 0, 1, 2]  # 2,500 images: 1,000 + 1,000 + 500, twice
+    assert predicted_batches == [3]
+    assert len(read_history(out / "run.pickle")["val_accuracy"]) == 2
+
+
 def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     folder = tmp_path / "out" / "run.pickle.checkpoint"
     folder.mkdir(parents=True)

@@ -1,0 +1,51 @@
+"""What train.py's per-epoch validation costs, by the batch size it is evaluated in.
+
+    python benchmarks/validation_cost.py [--batch-sizes 128,1000] [--images 10000]
+
+For each network (32x32x3 inputs, 10 classes, Adam, float32), evaluates `--images` random
+images as `fit` does after every epoch, at each batch size, and prints the median seconds of
+`--repeats` passes after a first, untimed one (which compiles). Batch size changes only how the
+images are split, not the accuracy or the loss (BatchNorm uses its moving statistics here).
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import keras
+import numpy as np
+
+from pyimagesearch import training
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", default="resnet,googlenet,minivggnet")
+    parser.add_argument("--batch-sizes", default="128,1000")
+    parser.add_argument("--images", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    training.record_convolutions_in_graphs()  # as train.py does, before JAX starts
+    images = np.random.default_rng(0).random((args.images, 32, 32, 3), dtype="float32")
+    labels = np.eye(10, dtype="float32")[np.arange(args.images) % 10]
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}, {args.images} images")
+    for name in args.models.split(","):
+        model = training.build_model(name, training.make_optimizer("adam"), (32, 32, 3), 10, seed=0)
+        for batch_size in (int(size) for size in args.batch_sizes.split(",")):
+            results = model.evaluate(images, labels, batch_size=batch_size, verbose=0)
+            seconds = []
+            for _ in range(args.repeats):
+                started = time.perf_counter()
+                model.evaluate(images, labels, batch_size=batch_size, verbose=0)
+                seconds.append(time.perf_counter() - started)
+            median = statistics.median(seconds)
+            print(f"{name:11} batch {batch_size:5}: {median:6.3f} s a pass "
+                  f"({args.images / median:8,.0f} images/s), loss {results[0]:.6f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
