@@ -31,7 +31,7 @@ CHECKPOINT_EVERY = 5
 # many images, whatever --batch-size trains with. The batch size changes neither accuracy nor
 # loss (BatchNorm uses its moving statistics), and on an H100 a ResNet validation of 10,000
 # images took 0.15 s in batches of 1,000 against 0.40 s in batches of 128 (docs/benchmarks.md).
-# 1,000 divides every test split here, so each evaluation program is compiled once.
+# 1,000 divides the four data sets' 10,000 test images, so each evaluation program compiles once.
 EVALUATION_BATCH_SIZE = 1000
 
 
