@@ -59,6 +59,8 @@ def parse_arguments(argv):
     parser.add_argument("--radam-total-steps", help="passed to every RAdam run: a number, or 'auto'")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false",
                         help="passed to every run")
+    parser.add_argument("--mixed-precision", action="store_true",
+                        help="passed to every run: compute in bfloat16 (train.py's default: float32)")
     parser.add_argument("--checkpoint-every", type=int, metavar="N",
                         help="passed to every run (train.py's default: 5 epochs)")
     parser.add_argument("--runner", choices=("sequential", "parallel", "slurm"), default="sequential")
@@ -106,6 +108,8 @@ def train_commands(args):
                         words += ["--batch-size", str(args.batch_size)]
                     if not args.augmentation:
                         words.append("--no-augmentation")
+                    if args.mixed_precision:
+                        words.append("--mixed-precision")
                     if args.checkpoint_every is not None:
                         words += ["--checkpoint-every", str(args.checkpoint_every)]
                     if args.radam_total_steps is not None and optimizer == "radam":

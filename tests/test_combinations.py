@@ -63,22 +63,22 @@ def test_subsets_seeds_epochs_and_schedule_pass_through(tmp_path):
     result = combinations(
         "-o", "out", "-s", str(script), "--datasets", "cifar10", "--models", "minivggnet",
         "--optimizers", "radam", "sgd", "--seeds", "2", "--epochs", "5", "--radam-total-steps", "auto",
-        "--batch-size", "32", "--no-augmentation",
+        "--batch-size", "32", "--no-augmentation", "--mixed-precision",
     )
     assert result.returncode == 0, result.stderr
     assert run_lines(script.read_text()) == [
         "run python train.py --history out/minivggnet_radam_cifar10_seed1.pickle --report "
         "out/minivggnet_radam_cifar10_seed1.txt --dataset cifar10 --model minivggnet --optimizer radam "
-        "--seed 1 --epochs 5 --batch-size 32 --no-augmentation --radam-total-steps auto",
+        "--seed 1 --epochs 5 --batch-size 32 --no-augmentation --mixed-precision --radam-total-steps auto",
         "run python train.py --history out/minivggnet_radam_cifar10_seed2.pickle --report "
         "out/minivggnet_radam_cifar10_seed2.txt --dataset cifar10 --model minivggnet --optimizer radam "
-        "--seed 2 --epochs 5 --batch-size 32 --no-augmentation --radam-total-steps auto",
+        "--seed 2 --epochs 5 --batch-size 32 --no-augmentation --mixed-precision --radam-total-steps auto",
         "run python train.py --history out/minivggnet_sgd_cifar10_seed1.pickle --report "
         "out/minivggnet_sgd_cifar10_seed1.txt --dataset cifar10 --model minivggnet --optimizer sgd "
-        "--seed 1 --epochs 5 --batch-size 32 --no-augmentation",
+        "--seed 1 --epochs 5 --batch-size 32 --no-augmentation --mixed-precision",
         "run python train.py --history out/minivggnet_sgd_cifar10_seed2.pickle --report "
         "out/minivggnet_sgd_cifar10_seed2.txt --dataset cifar10 --model minivggnet --optimizer sgd "
-        "--seed 2 --epochs 5 --batch-size 32 --no-augmentation",
+        "--seed 2 --epochs 5 --batch-size 32 --no-augmentation --mixed-precision",
     ]
 
 
