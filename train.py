@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import sys
+import threading
 
 from sklearn.metrics import classification_report
 
@@ -33,6 +34,22 @@ CHECKPOINT_EVERY = 5
 # images took 0.15 s in batches of 1,000 against 0.40 s in batches of 128 (docs/benchmarks.md).
 # 1,000 divides the four data sets' 10,000 test images, so each evaluation program compiles once.
 EVALUATION_BATCH_SIZE = 1000
+# Python raises Ctrl-C's KeyboardInterrupt wherever the main thread is, and drops it when that is
+# inside a finalizer (`__del__`, as TensorFlow's resource deleters are): the run then trains on
+# and finishes as if never stopped (a run in CI once did). So the handler also sets this, and the
+# run raises it again at its next batch, at its epoch's end and before writing its outputs.
+ctrl_c_pressed = threading.Event()
+
+
+def on_ctrl_c(signum, frame):
+    ctrl_c_pressed.set()
+    raise KeyboardInterrupt
+
+
+def silent_about_ctrl_c(unraisable):
+    """sys.unraisablehook: not a traceback for a Ctrl-C that a finalizer dropped."""
+    if unraisable.exc_type is not KeyboardInterrupt:
+        sys.__unraisablehook__(unraisable)
 
 
 def parse_arguments(argv):
@@ -176,7 +193,7 @@ def main(argv=None):
         history = {key: [] for key in training.HISTORY_KEYS}
 
     recorder = training.EpochRecorder(
-        history, checkpoint_folder, log_path, settings, checkpoint_every=args.checkpoint_every
+        history, checkpoint_folder, log_path, settings, args.checkpoint_every, ctrl_c_pressed
     )
     try:
         training.write_log(log_path, history)
@@ -212,6 +229,8 @@ def main(argv=None):
         zero_division=0,
     )
     print(report)
+    if ctrl_c_pressed.is_set():
+        raise KeyboardInterrupt
     try:
         write_atomically(args.report, report)
         write_atomically(args.history, pickle.dumps(history))
@@ -222,6 +241,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGINT, on_ctrl_c)
+    sys.unraisablehook = silent_about_ctrl_c
     try:
         sys.exit(main())
     except KeyboardInterrupt:

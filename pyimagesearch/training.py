@@ -5,6 +5,7 @@ import csv
 import importlib.metadata
 import json
 import os
+import threading
 import time
 
 import keras
@@ -170,22 +171,32 @@ class EpochRecorder(keras.callbacks.Callback):
     """Records each finished epoch in `history` and the log; checkpoints every `checkpoint_every`.
 
     An epoch whose training loss is not finite is not recorded: training stops and
-    `diverged_epoch` says where.
+    `diverged_epoch` says where. Once `interrupted` (a `threading.Event`) is set, the next batch
+    or epoch end raises KeyboardInterrupt, and the epoch is not recorded.
     """
 
-    def __init__(self, history, checkpoint_folder, log_path, run_settings, checkpoint_every):
+    def __init__(
+        self, history, checkpoint_folder, log_path, run_settings, checkpoint_every, interrupted=None
+    ):
         super().__init__()
         self.history = history
         self.checkpoint_folder = checkpoint_folder
         self.log_path = log_path
         self.run_settings = run_settings
         self.checkpoint_every = checkpoint_every
+        self.interrupted = interrupted or threading.Event()
         self.diverged_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
+    def on_train_batch_begin(self, batch, logs=None):
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+
     def on_epoch_end(self, epoch, logs=None):
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
         if not np.isfinite(logs["loss"]):
             self.diverged_epoch = epoch + 1
             self.model.stop_training = True

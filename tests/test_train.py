@@ -143,11 +143,44 @@ def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
     process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.PIPE)
     process.send_signal(signal.SIGINT)
     _, errors = process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGINT  # killed by it, so that a sweep script stops too
+    assert process.returncode == -signal.SIGINT, errors  # killed by it, so a sweep script stops too
     assert "error: interrupted: give the same command again to resume from the last checkpoint\n" in errors
     assert "Traceback" not in errors
     assert (out / "run.pickle.checkpoint" / "state.json").exists()
     assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+
+
+class DropsCtrlC:
+    """Presses Ctrl-C inside a finalizer, where Python drops the KeyboardInterrupt it raises."""
+
+    def __del__(self):
+        train.on_ctrl_c(signal.SIGINT, None)
+
+
+@pytest.mark.parametrize("method", ["on_epoch_begin", "on_train_end"])
+def test_a_ctrl_c_that_a_finalizer_drops_still_stops_the_run(tmp_path, capsys, monkeypatch, method):
+    monkeypatch.setattr(train, "ctrl_c_pressed", train.threading.Event())
+    monkeypatch.setattr(sys, "unraisablehook", train.silent_about_ctrl_c)
+    dropped = []
+    original = getattr(training.EpochRecorder, method)
+
+    def press_ctrl_c_in_a_finalizer(recorder, *arguments):
+        original(recorder, *arguments)
+        DropsCtrlC()  # freed at once: its KeyboardInterrupt goes to sys.unraisablehook
+        dropped.append(True)
+
+    monkeypatch.setattr(training.EpochRecorder, method, press_ctrl_c_in_a_finalizer)
+    with pytest.raises(KeyboardInterrupt):
+        main_in_process(tmp_path, capsys, "--epochs", "2", "--checkpoint-every", "1")
+    out = tmp_path / "out"
+    assert dropped == [True]  # the finalizer's interrupt did not stop the run by itself
+    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    if method == "on_epoch_begin":  # stopped at the first batch: epoch 1 is not recorded
+        assert csv_rows(out / "run.csv") == []
+        assert not (out / "run.pickle.checkpoint" / "state.json").exists()
+    else:  # stopped before writing the outputs, which the same command then resumes to write
+        assert len(csv_rows(out / "run.csv")) == 2
+    assert "KeyboardInterrupt" not in capsys.readouterr().err  # no traceback from the finalizer
 
 
 def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, capsys, monkeypatch):
