@@ -228,9 +228,9 @@ def main(argv=None):
         digits=4,
         zero_division=0,
     )
-    print(report)
     if ctrl_c_pressed.is_set():
         raise KeyboardInterrupt
+    print(report)
     try:
         write_atomically(args.report, report)
         write_atomically(args.history, pickle.dumps(history))
