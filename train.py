@@ -172,7 +172,7 @@ def main(argv=None):
         try:
             model = keras.models.load_model(state["model_path"])
         except Exception as error:  # a damaged zip, a missing file, a Keras version mismatch...
-            reason = " ".join(str(error).split())
+            reason = training.why_unloadable(state["model_path"], error)
             return fail(f"{state['model_path']} cannot be loaded ({reason}); delete {checkpoint_folder} to start again")
         history = state["history"]
         print(f"resuming {args.history} after epoch {finished_epochs} of {args.epochs}")

@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -144,6 +145,16 @@ def read_checkpoint(folder):
         )
     state["model_path"] = os.path.join(folder, state["model_file"])
     return state
+
+
+def why_unloadable(model_path, error):
+    """Why a checkpoint's model file did not load, in words: Keras says "File not found" of a
+    file that is there but damaged, too."""
+    if not os.path.exists(model_path):
+        return "the file is missing"
+    if not zipfile.is_zipfile(model_path):
+        return "the file is damaged or cut short: not a whole .keras zip file"
+    return " ".join(str(error).split())
 
 
 def well_formed(state):

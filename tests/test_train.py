@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 
 import keras
 import numpy as np
@@ -425,10 +426,28 @@ def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
     arguments = train.parse_arguments([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet"])
     settings = train.run_settings(arguments)
     (folder / "state.json").write_text(json.dumps(dict(run=settings, history=history, model_file="m.keras")))
-    (folder / "m.keras").write_text("not a zip")
+    model_file = folder / "m.keras"
+    with zipfile.ZipFile(model_file, "w") as archive:
+        archive.writestr("config.json", "{}" * 2000)
+    whole_zip = model_file.read_bytes()
+    damaged = "the file is damaged or cut short: not a whole .keras zip file"
+    for contents, reason in ((b"not a zip", damaged), (whole_zip[: len(whole_zip) // 2], damaged),
+                             (None, "the file is missing")):  # fmt: skip
+        model_file.unlink(missing_ok=True)
+        if contents is not None:
+            model_file.write_bytes(contents)
+        code, captured, out = main_in_process(tmp_path, capsys)
+        assert code == 1
+        assert captured.err == (
+            f"error: {model_file} cannot be loaded ({reason}); delete {folder} to start again\n"
+        )
+
+    # A whole zip that Keras cannot read (here: not a model at all) keeps Keras' own reason.
+    model_file.write_bytes(whole_zip)
     code, captured, out = main_in_process(tmp_path, capsys)
     assert code == 1 and captured.err.count("\n") == 1
-    assert captured.err.startswith(f"error: {folder / 'm.keras'} cannot be loaded (")
+    assert captured.err.startswith(f"error: {model_file} cannot be loaded (")
+    assert "damaged" not in captured.err and "missing" not in captured.err
     assert captured.err.rstrip().endswith(f"delete {folder} to start again")
 
 
