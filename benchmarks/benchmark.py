@@ -2,8 +2,8 @@
 
 GPU run (one H100 or H200: the throughput section alone took 115 s on an H200, about 3 minutes
 with torch and original, and the sweep's 3 x (1 + 3) train.py runs of 3 epochs another 5-7;
-`--deadline-s` stops it in time, and `--epochs`, `--concurrency` and `--sweep-models` make the
-sweep cheaper):
+`--deadline-s` stops it in time, and `--epochs`, `--concurrency`, `--sweep-models` and
+`--sharing-only` make the sweep cheaper):
 
     KERAS_BACKEND=jax python benchmarks/benchmark.py --output results.json --markdown results.md \
         --deadline-s 400
@@ -27,9 +27,9 @@ and a section that fails is reported and the next one runs.
 - original: how many images/s one CPU core augments with the legacy
   `ImageDataGenerator.random_transform` (the 2019 design: one generator thread feeding the GPU),
   and that design's throughput, min(Keras without augmentation, that rate).
-- sweep: train.py itself on random CIFAR-10-shaped data, one run at a time and `--concurrency`
-  runs sharing the GPU (sweep.py's environment), then the wall time of the full 24-run,
-  60-epoch sweep estimated from the steady-state epoch times.
+- sweep: train.py itself on random CIFAR-10-shaped data, one run at a time (not with
+  `--sharing-only`) and `--concurrency` runs sharing the GPU (sweep.py's environment), then the
+  wall time of the full 24-run, 60-epoch sweep estimated from the steady-state epoch times.
 """
 
 import os
@@ -137,6 +137,12 @@ def parse_arguments(argv):
     parser.add_argument("--sweep-models", help="models whose train.py runs are timed")
     parser.add_argument("--epochs", type=int, help="epochs of each timed train.py run (>= 2)")
     parser.add_argument("--concurrency", type=int, help="train.py runs sharing the GPU at once")
+    parser.add_argument(
+        "--sharing-only",
+        action="store_true",
+        help="time only the train.py runs sharing the GPU, not one run alone: the sweep's "
+        "estimate with --concurrency runs at once needs only those, in half the time",
+    )
     parser.add_argument("--train-images", type=int, help="fake CIFAR-10 training images")
     parser.add_argument("--test-images", type=int, help="fake CIFAR-10 test images")
     parser.add_argument(
@@ -817,8 +823,8 @@ def estimate_sweep(section, concurrency, models, train_images=CIFAR10_TRAIN_IMAG
         epochs=SWEEP_EPOCHS,
         dataset_scales=DATASET_SCALES,
         epoch_size_scale=size_scale,
-        models_measured=[m for m in models if "alone" in section.get(m, {})],
-        models_missing=[m for m in MODELS if "alone" not in section.get(m, {})],
+        models_measured=[m for m in models if {"alone", "shared"} & set(section.get(m, {}))],
+        models_missing=[m for m in MODELS if not {"alone", "shared"} & set(section.get(m, {}))],
         sequential={},
         concurrent={},
     )
@@ -838,8 +844,10 @@ def estimate_sweep(section, concurrency, models, train_images=CIFAR10_TRAIN_IMAG
         estimate[key]["total_s"] = total
         estimate[key]["total_h"] = total / 3600
         estimate[key]["lines"] = lines
+        estimate[key]["missing"] = [m for m in MODELS if group_key not in section.get(m, {})]
     sequential, concurrent = estimate["sequential"]["total_s"], estimate["concurrent"]["total_s"]
-    if sequential > 0 and concurrent > 0:
+    same_models = estimate["sequential"]["missing"] == estimate["concurrent"]["missing"]
+    if sequential > 0 and concurrent > 0 and same_models:
         estimate["speedup"] = sequential / concurrent
     return estimate
 
@@ -849,6 +857,7 @@ def measure_sweep(args, results, save):
     section["settings"] = dict(
         epochs=args.epochs,
         concurrency=args.concurrency,
+        sharing_only=args.sharing_only,
         train_images=args.train_images,
         test_images=args.test_images,
         compilation_cache=args.compilation_cache,
@@ -862,7 +871,8 @@ def measure_sweep(args, results, save):
         write_fake_cifar10(datasets_dir, args.train_images, args.test_images)
         for model in args.sweep_models:
             entry = section.setdefault(model, {})
-            for key, count in (("alone", 1), ("shared", args.concurrency)):
+            groups = [("alone", 1), ("shared", args.concurrency)]
+            for key, count in groups[1:] if args.sharing_only else groups:
                 if past_deadline(args):
                     entry[key + "_skipped"] = "past --deadline-s"
                     continue
@@ -905,17 +915,17 @@ def sweep_table(section):
     rows = []
     for model in MODELS:
         entry = section.get(model, {})
-        if "alone" not in entry:
+        alone, shared = entry.get("alone"), entry.get("shared")
+        if alone is None and shared is None:
             continue
-        alone, shared = entry["alone"], entry.get("shared")
         gain = None
-        if shared is not None:
+        if alone is not None and shared is not None:
             gain = settings["concurrency"] * alone["steady_epoch_s"] / shared["steady_epoch_s"]
         rows.append(
             [
                 model,
-                f"{alone['steady_epoch_s']:.2f}",
-                f"{alone['overhead_s']:.1f}",
+                "-" if alone is None else f"{alone['steady_epoch_s']:.2f}",
+                "-" if alone is None else f"{alone['overhead_s']:.1f}",
                 "-" if shared is None else f"{shared['steady_epoch_s']:.2f}",
                 "-" if shared is None else f"{shared['overhead_s']:.1f}",
                 "-" if gain is None else f"{gain:.2f}x",
@@ -955,12 +965,15 @@ def sweep_table(section):
     )
     for key, label in (("sequential", "one run at a time"), ("concurrent", f"{k} runs at once")):
         part = estimate[key]
+        if not part["lines"]:
+            text += f"\n- {label}: not measured\n"
+            continue
         text += f"\n- {label}: {part['total_s']:,.0f} s = {part['total_h']:.2f} h\n"
         text += "".join(f"    - {line}\n" for line in part["lines"])
+        if part["missing"]:
+            text += f"    - not measured, so not in this total: {', '.join(part['missing'])}\n"
     if "speedup" in estimate:
         text += f"\nSharing the GPU, {k} runs at once: {estimate['speedup']:.2f}x faster.\n"
-    if estimate["models_missing"]:
-        text += f"\nNot measured, so not in the totals: {', '.join(estimate['models_missing'])}.\n"
     return text
 
 

@@ -1,23 +1,29 @@
 #!/usr/bin/env bash
-# Issue #5's GPU measurements as one call of about 10 minutes on a lent machine (JAX and
+# Issue #5's GPU measurements as one call of about 7-8 minutes on a lent machine (JAX and
 # PyTorch, no TensorFlow, no package registry), most valuable first. Each step has its own time
 # limit, so a slow one cannot take the others' time. Results go to $OUT/results.tar.gz, repacked
 # after every step (the device tool returns at most 8 files, and a killed call keeps what is
-# under $OUT).
+# under $OUT): a call cut short still brings back every step that ended.
 #
 # The same measurement once varied by up to 2x between calls on an H200 (docs/benchmarks.md), so
 # the script also records the GPU's clocks, utilization and power every 250 ms for the whole call
 # (gpu_samples.csv), and each step's share of host CPU time that was busy and that the
-# hypervisor took (steal), with its start and end times to line the two up. Its steps:
-#   sweep          train.py's MiniGoogLeNet, MiniVGGNet and ResNet, each alone and 3 sharing the
-#                  GPU, as sweep.py runs them: the 30-minute sweep's estimate, all on one H100
-#   sweep_bfloat16 the ResNet's part of the same in bfloat16 (--mixed-precision), beside the
-#                  float32 one above: its device time was 26% shorter than float32's on an H100
-#                  (eighth session), and it is the one lever left towards 30 minutes
+# hypervisor took (steal), with its start and end times to line the two up. The sweep_ steps
+# time train.py as sweep.py runs it, 3 runs sharing the GPU (the 30-minute sweep's estimate
+# needs only those; the eighth session timed the ResNet alone too):
+#   sweep_resnet   the ResNet, float32: two thirds of the sweep's time (26 of 42 minutes in the
+#                  eighth session's estimate)
+#   sweep_resnet_bfloat16  the same with --mixed-precision: its device time was 26% shorter than
+#                  float32's on an H100 (eighth session), the one lever left towards 30 minutes
+#   sweep_others   MiniGoogLeNet and MiniVGGNet, float32: never timed in train.py on an H100
 #   mixed_precision  the ResNet's fit throughput in bfloat16, against the eighth session's
 #                  float32 figure (the float32 targets' table itself was measured then)
-#   googlenet_default_graphs  MiniGoogLeNet's fit with XLA's default graphs, which leave the
-#                  convolutions out, against the float32 step's (train.py's) in the same call
+#   googlenet_graphs, googlenet_default_graphs  MiniGoogLeNet's fit with the convolutions in
+#                  XLA's CUDA graphs (train.py's setting) and with XLA's default graphs, which
+#                  leave them out: the eighth session's pair was not comparable
+#
+# The first three steps (at most 430 s) decide the bfloat16 question; give the call a limit of
+# about 480 s, so that a call that fails at once leaves device time to run it again.
 #
 #   bash benchmarks/gpu_check.sh        # with the keras, namex and optree wheels in .whl/
 set -u
@@ -57,14 +63,17 @@ step() {  # step NAME SECONDS COMMAND...: its output in NAME.log, one status lin
 }
 
 BENCHMARK="python3 benchmarks/benchmark.py"
-step sweep 280 $BENCHMARK --sections sweep --sweep-models googlenet,minivggnet,resnet \
-    --concurrency 3 --epochs 2 --deadline-s 265 --output "$RESULTS/sweep.json" \
-    --markdown "$RESULTS/sweep.md"
-step sweep_bfloat16 180 $BENCHMARK --sections sweep --sweep-models resnet --mixed-precision \
-    --concurrency 3 --epochs 2 --deadline-s 170 --output "$RESULTS/sweep_bfloat16.json" \
-    --markdown "$RESULTS/sweep_bfloat16.md"
+SWEEP="$BENCHMARK --sections sweep --sharing-only --concurrency 3 --epochs 2"
+step sweep_resnet 150 $SWEEP --sweep-models resnet --deadline-s 140 \
+    --output "$RESULTS/sweep_resnet.json" --markdown "$RESULTS/sweep_resnet.md"
+step sweep_resnet_bfloat16 150 $SWEEP --sweep-models resnet --mixed-precision --deadline-s 140 \
+    --output "$RESULTS/sweep_resnet_bfloat16.json" --markdown "$RESULTS/sweep_resnet_bfloat16.md"
+step sweep_others 130 $SWEEP --sweep-models googlenet,minivggnet --deadline-s 120 \
+    --output "$RESULTS/sweep_others.json" --markdown "$RESULTS/sweep_others.md"
 step mixed_precision 90 $BENCHMARK --sections throughput --models resnet --mixed-precision \
     --repeats 3 --output "$RESULTS/bfloat16.json" --markdown "$RESULTS/bfloat16.md"
+step googlenet_graphs 35 $BENCHMARK --sections throughput --models googlenet --repeats 3 \
+    --output "$RESULTS/googlenet_graphs.json" --markdown "$RESULTS/googlenet_graphs.md"
 step googlenet_default_graphs 35 env XLA_FLAGS=--xla_gpu_enable_command_buffer=-CONVOLUTION \
     $BENCHMARK --sections throughput --models googlenet --repeats 3 \
     --output "$RESULTS/googlenet_default.json" --markdown "$RESULTS/googlenet_default.md"

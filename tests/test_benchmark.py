@@ -117,6 +117,35 @@ def test_sweep_estimate_arithmetic():
     assert estimate["speedup"] > 1
 
 
+def test_sweep_with_the_sharing_runs_only(tmp_path, monkeypatch):
+    requested = []
+
+    def fake_group(model, count, epochs, folder, workspace, args):
+        requested.append((model, count))
+        return [dict(wall_s=30.0 + 2 * 5.0, epoch_times=[9.0, 5.0])] * count
+
+    monkeypatch.setattr(benchmark, "run_group", fake_group)
+    args = benchmark.parse_arguments(["--tiny", "--sections", "sweep", "--sweep-models",
+                                      "resnet,minivggnet", "--concurrency", "3", "--sharing-only"])
+    results = {}
+    benchmark.measure_sweep(args, results, save=lambda: None)
+    assert requested == [("resnet", 3), ("minivggnet", 3)]
+
+    estimate = results["sweep"]["estimate"]
+    # 256 fake training images: an epoch of 50,000 takes 50,000 / 256 times as long.
+    resnet_s = (8 * 30.0 + 60 * 5.0 * 50_000 / 256 * 8.8) / 3
+    assert estimate["concurrent"]["total_s"] == pytest.approx(2 * resnet_s)
+    assert estimate["concurrent"]["missing"] == ["googlenet"]
+    assert estimate["sequential"]["total_s"] == 0 and "speedup" not in estimate
+    assert estimate["models_measured"] == ["resnet", "minivggnet"]
+    lines = benchmark.sweep_table(results["sweep"]).splitlines()
+    assert "- one run at a time: not measured" in lines
+    assert f"- 3 runs at once: {2 * resnet_s:,.0f} s = {2 * resnet_s / 3600:.2f} h" in lines
+    assert "    - not measured, so not in this total: googlenet" in lines
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in lines if line.startswith("| ")]
+    assert rows[2:] == [["resnet", "-", "-", "5.00", "30.0", "-"], ["minivggnet", "-", "-", "5.00", "30.0", "-"]]
+
+
 def test_timing_takes_the_median_epoch_and_reports_the_range():
     timed = benchmark.timing([2.0, 1.0, 4.0], steps=10, batch_size=100)
     assert timed["images_per_s"] == 500.0  # 1,000 images in the median 2 s
