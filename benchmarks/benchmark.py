@@ -869,10 +869,12 @@ def measure_sweep(args, results, save):
         log(f"sweep: writing {args.train_images:,} + {args.test_images:,} fake CIFAR-10 images")
         datasets_dir = os.path.join(workspace, "keras", "datasets")
         write_fake_cifar10(datasets_dir, args.train_images, args.test_images)
+        groups = [("shared", args.concurrency)]
+        if not args.sharing_only:
+            groups.insert(0, ("alone", 1))
         for model in args.sweep_models:
             entry = section.setdefault(model, {})
-            groups = [("alone", 1), ("shared", args.concurrency)]
-            for key, count in groups[1:] if args.sharing_only else groups:
+            for key, count in groups:
                 if past_deadline(args):
                     entry[key + "_skipped"] = "past --deadline-s"
                     continue
