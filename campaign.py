@@ -1,0 +1,350 @@
+"""Advance the real-data campaign by one slot of GPU time: run the next missing runs that fit.
+
+    python campaign.py --minutes 9 --archive slot.tar.gz
+
+The campaign is the experiment on MNIST and Fashion-MNIST, as the original ran it (float32, 60
+epochs, batch 128, augmentation on), repeated over seeds and with the controls an honest answer
+needs. Its runs live in one folder of `results/` per configuration, filled in this order:
+
+    original/       Adam and RAdam with the original's seed (train.py's default, 42)
+    seeds/          the same with seeds 1 and 2: with original/, three seeds a combination
+    fair-schedule/  RAdam with --radam-total-steps auto, seeds 42, 1 and 2
+    warmup/         Adam with linear warmup (adam-warmup), seeds 42, 1 and 2
+    baselines/      SGD and RMSprop, seeds 42, 1 and 2
+
+Given the length of a slot, it plans which missing runs of the first unfinished configuration
+will finish inside it (from each run's expected time: the runs already in `results/`, else
+measured figures), runs them through `sweep.py` with several sharing the GPU, records each run in
+its folder's `manifest.json` and the slot in `results/slots.json`, and packs every run it
+finished, with the manifests, into one archive to take home. A run still going when the slot
+ends is stopped (it keeps a checkpoint beside its outputs, so the same command resumes it where
+the folder is kept). Every run is a train.py command written by combinations.py.
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+
+import combinations
+from pyimagesearch.errors import UserError
+from pyimagesearch.files import replaced_atomically, write_atomically
+from pyimagesearch.names import DATASETS, MODELS
+
+# Each configuration: its folder and the combinations.py arguments of its runs. A seed other than
+# train.py's default comes from `--seeds 2`, which names the runs `..._seed1` and `..._seed2`.
+CONFIGURATIONS = [
+    ("original", [["--optimizers", "adam", "radam"]]),
+    ("seeds", [["--optimizers", "adam", "radam", "--seeds", "2"]]),
+    ("fair-schedule", [["--optimizers", "radam", "--radam-total-steps", "auto"],
+                       ["--optimizers", "radam", "--radam-total-steps", "auto", "--seeds", "2"]]),
+    ("warmup", [["--optimizers", "adam-warmup"], ["--optimizers", "adam-warmup", "--seeds", "2"]]),
+    ("baselines", [["--optimizers", "sgd", "rmsprop"], ["--optimizers", "sgd", "rmsprop", "--seeds", "2"]]),
+]
+TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "digits": 1347}
+
+# What one run costs when nothing of its kind is in results/ yet: seconds per epoch of 50,000
+# training images (validation included) and seconds outside its epochs, alone and with 3 runs
+# sharing one NVIDIA H200 (Keras 3.15.1 on JAX 0.11.2, float32; docs/benchmarks.md). Alone: the
+# 2026-11-26 figures, the ResNet's epoch scaled by the 0.74 that convolution graphs later gained
+# it when sharing (12.08 s -> 8.96 s); sharing: 2026-11-30. Other numbers of runs are interpolated.
+MEASURED = {  # model: {runs sharing: (epoch seconds, fixed seconds)}
+    "resnet": {1: (5.5, 43.0), 3: (8.96, 63.8)},
+    "googlenet": {1: (2.47, 35.2), 3: (2.58, 52.4)},
+    "minivggnet": {1: (0.97, 18.5), 3: (0.84, 23.4)},
+}
+# Estimates are stretched by this much: a run cut off at the end of a slot is lost there.
+MARGIN = 1.1
+# Seconds kept at the end of the slot for stopping, the manifests and the archive.
+RESERVE_SECONDS = 20
+
+
+def positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text} is not more than 0")
+        return value
+
+    return parse
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=positive(float), required=True, help="the slot's length, everything included")
+    parser.add_argument("--archive", required=True, help="the .tar.gz to write the finished runs into")
+    parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
+    parser.add_argument("--runs-per-gpu", type=positive(int), default=3, help="at most this many runs share a GPU")
+    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=DATASETS,
+                        help="to try the campaign itself on other data, e.g. digits")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument("--epochs", type=positive(int), help="to try the campaign itself: passed to every run")
+    parser.add_argument("--commit", help="the project's commit, where the folder is not a git checkout")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    return parser.parse_args(argv)
+
+
+# ## The runs: what the campaign holds and what is missing
+
+
+def campaign_runs(args):
+    """Every run of the campaign as a dict, in the configurations' order."""
+    runs = []
+    for configuration, argument_lists in CONFIGURATIONS:
+        folder = os.path.join(args.results, configuration)
+        for arguments in argument_lists:
+            arguments = ["--output", folder, "--script", os.devnull, "--datasets", *args.datasets,
+                         "--models", *args.models, *arguments]
+            if args.epochs is not None:
+                arguments += ["--epochs", str(args.epochs)]
+            for command in combinations.train_commands(combinations.parse_arguments(arguments)):
+                runs.append(describe(command, configuration))
+    return runs
+
+
+def describe(command, configuration):
+    words = shlex.split(command)
+    value = {word: words[index + 1] for index, word in enumerate(words[:-1]) if word.startswith("--")}
+    history = value["--history"]
+    return dict(command=command, configuration=configuration, model=value["--model"],
+                dataset=value["--dataset"], epochs=int(value.get("--epochs", 60)),
+                stem=os.path.splitext(os.path.basename(history))[0], history=history, report=value["--report"])
+
+
+def finished(run):
+    return os.path.isfile(run["history"]) and os.path.isfile(run["report"])
+
+
+# ## The plan: which runs finish inside the slot
+
+
+def expected_seconds(run, sharing, calibration):
+    """The run's expected wall time with `sharing` runs on its GPU: its own kind's, else measured."""
+    epoch, fixed = calibration.get((run["model"], sharing)) or measured(run["model"], sharing)
+    return MARGIN * (fixed + run["epochs"] * epoch * TRAINING_IMAGES[run["dataset"]] / 50000)
+
+
+def measured(model, sharing):
+    (alone_epoch, alone_fixed), (shared_epoch, shared_fixed) = MEASURED[model][1], MEASURED[model][3]
+    weight = (sharing - 1) / 2  # 0 alone, 1 with 3 sharing; more than 3 extrapolates
+    return (alone_epoch + weight * (shared_epoch - alone_epoch), alone_fixed + weight * (shared_fixed - alone_fixed))
+
+
+def makespan(durations, lanes):
+    """How long sweep.py takes for these runs: longest first, each to the lane free first."""
+    free_at = [0.0] * lanes
+    for duration in sorted(durations, reverse=True):
+        free_at[free_at.index(min(free_at))] += duration
+    return max(free_at)
+
+
+def plan(missing, seconds, most_sharing, calibration):
+    """(runs sharing the GPU, runs): the most runs of the first unfinished configuration that
+    finish in `seconds`, trying every number of runs sharing the GPU up to `most_sharing`."""
+    if not missing:
+        return most_sharing, []
+    first = [run for run in missing if run["configuration"] == missing[0]["configuration"]]
+    best = (most_sharing, [])
+    for sharing in range(most_sharing, 0, -1):
+        chosen = []
+        for run in first:
+            durations = [expected_seconds(other, sharing, calibration) for other in chosen + [run]]
+            if makespan(durations, sharing) <= seconds:
+                chosen.append(run)
+        if len(chosen) > len(best[1]):
+            best = (sharing, chosen)
+    return best
+
+
+def calibration_from(runs, device):
+    """(model, runs sharing) -> (epoch seconds per 50,000 images, fixed seconds), from the finished
+    runs of this device that the manifests describe: the medians over such runs."""
+    samples, manifests = {}, {}
+    for run in runs:
+        folder = os.path.dirname(run["history"])
+        manifests.setdefault(folder, read_manifest(folder))
+        entry = manifests[folder]["runs"].get(run["stem"])
+        if not (finished(run) and entry and entry.get("device") == device and entry.get("wall_seconds")):
+            continue
+        epoch_times = read_epoch_times(run["history"])
+        scale = 50000 / TRAINING_IMAGES[run["dataset"]]
+        sample = (statistics.median(epoch_times) * scale, entry["wall_seconds"] - sum(epoch_times))
+        samples.setdefault((run["model"], entry["runs_sharing_gpu"]), []).append(sample)
+    return {key: tuple(statistics.median(values) for values in zip(*found)) for key, found in samples.items()}
+
+
+def read_epoch_times(path):
+    import pickle  # TODO: the safe history reader
+
+    with open(path, "rb") as file:
+        return pickle.load(file)["epoch_time"]
+
+
+# ## Where and with what the runs ran
+
+
+def environment_facts(commit):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    package = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}.get(backend, backend)
+    return dict(commit=commit or git_commit(), device=device_name(),
+                keras=importlib.metadata.version("keras"),
+                backend=f"{backend} {importlib.metadata.version(package)}",
+                python=platform.python_version(), precision="float32")
+
+
+def git_commit():
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        raise UserError("this folder is not a git checkout: give --commit with the project's commit") from None
+    return commit + ("-modified" if dirty else "")
+
+
+def device_name():
+    try:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, check=True).stdout.split("\n")
+        return f"{len([name for name in listing if name.strip()])} x {listing[0].strip()}"
+    except (OSError, subprocess.CalledProcessError):
+        return f"CPU ({os.cpu_count()} cores)"
+
+
+def read_manifest(folder):
+    return read_json(os.path.join(folder, "manifest.json"), {"configuration": os.path.basename(folder), "runs": {}})
+
+
+def read_json(path, default):
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except FileNotFoundError:
+        return default
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {path} ({error}); restore it from git or the last archive") from None
+
+
+def write_json(path, data):
+    write_atomically(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# ## The slot
+
+
+def run_slot(chosen, sharing, seconds, facts, slot):
+    """Run `chosen` through sweep.py for at most `seconds`, recording each run in its folder's
+    manifest as it finishes; (the stems of the finished runs, whether the slot stopped some)."""
+    by_command = {run["command"]: run for run in chosen}
+    ended = []
+    # The runs' `python` is this one, as when a sweep script runs inside an activated venv.
+    path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    sweep = subprocess.Popen([sys.executable, "sweep.py", "--runs-per-gpu", str(sharing)], env=dict(os.environ, PATH=path),
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    sweep.stdin.write("".join(run["command"] + "\n" for run in chosen))
+    sweep.stdin.close()
+
+    def follow():  # sweep.py says "started...: COMMAND  (log: ...)" and "[i/n] done: COMMAND"
+        started_at = {}
+        for line in sweep.stdout:
+            print(line, end="", flush=True)
+            command = line.split(": ", 1)[-1].split("  (log:")[0].strip()
+            if command not in by_command:
+                continue
+            run = by_command[command]
+            if line.startswith("started"):
+                started_at[command] = time.monotonic()
+            elif finished(run) and command in started_at:
+                wall_seconds = round(time.monotonic() - started_at.pop(command), 1)
+                record(run, dict(facts, date=now(), slot=slot, runs_sharing_gpu=sharing, wall_seconds=wall_seconds))
+                ended.append(run["stem"])
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    try:
+        sweep.wait(timeout=max(seconds, 0))
+        stopped = False
+    except subprocess.TimeoutExpired:
+        print("the slot is over: stopping the runs still going (each keeps a checkpoint)", flush=True)
+        sweep.send_signal(signal.SIGTERM)
+        sweep.wait()
+        stopped = True
+    follower.join()
+    return ended, stopped
+
+
+def record(run, entry):
+    folder = os.path.dirname(run["history"])
+    manifest = read_manifest(folder)
+    manifest["runs"][run["stem"]] = entry
+    write_json(os.path.join(folder, "manifest.json"), manifest)
+
+
+def pack(archive, results, runs):
+    """The slot's finished runs (history, report, CSV log, sweep log), every manifest and the
+    slots' record, as one .tar.gz to extract at home beside `results/` (its paths start there)."""
+    names = [os.path.join(results, "slots.json")]
+    names += sorted({os.path.join(os.path.dirname(run["history"]), "manifest.json") for run in runs})
+    for run in runs:
+        stem = os.path.splitext(run["history"])[0]
+        names += [run["history"], run["report"], stem + ".csv", stem + ".log"]
+    with replaced_atomically(archive) as temporary, tarfile.open(temporary, "w:gz") as tar:
+        for name in names:
+            if os.path.isfile(name):
+                tar.add(name, arcname=os.path.relpath(name, os.path.dirname(os.path.abspath(results))))
+    return os.path.getsize(archive)
+
+
+def main(argv=None):
+    started = time.monotonic()
+    args = parse_arguments(argv)
+    facts = environment_facts(args.commit)
+    runs = campaign_runs(args)
+    missing = [run for run in runs if not finished(run)]
+    calibration = calibration_from(runs, facts["device"])
+    seconds = args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
+    # Without a GPU, sweep.py runs one run at a time.
+    most_sharing = 1 if facts["device"].startswith("CPU") else args.runs_per_gpu
+    sharing, chosen = plan(missing, seconds, most_sharing, calibration)
+
+    print(f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}; this slot of "
+          f"{args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
+    for run in chosen:
+        print(f"    {run['configuration']}/{run['stem']}  (expected {expected_seconds(run, sharing, calibration):.0f} s)")
+    if missing and not chosen:
+        raise UserError(f"no missing run fits in a slot of {args.minutes:g} minutes; give it more --minutes")
+    if args.dry_run or not chosen:
+        return 0
+
+    slots_path = os.path.join(args.results, "slots.json")
+    slots = read_json(slots_path, [])
+    seconds = args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
+    ended, stopped = run_slot(chosen, sharing, seconds, facts, len(slots) + 1)
+    slots.append(dict(facts, slot=len(slots) + 1, date=now(), minutes=args.minutes, runs_sharing_gpu=sharing,
+                      wall_seconds=round(time.monotonic() - started, 1), finished=ended,
+                      unfinished=[run["stem"] for run in chosen if run["stem"] not in ended]))
+    write_json(slots_path, slots)
+    size = pack(args.archive, args.results, [run for run in chosen if run["stem"] in ended])
+    print(f"{len(ended)} of {len(chosen)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
+    return 0 if len(ended) == len(chosen) else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as error:
+        sys.exit(f"error: {error}")
