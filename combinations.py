@@ -46,6 +46,13 @@ fi
 """
 
 
+def warmup_steps(text):
+    """argparse type of --warmup-steps: a whole number of steps, at least 1 (as train.py takes)."""
+    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of steps, at least 1, not {text!r}")
+    return int(text)
+
+
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", required=True, help="folder for the runs' outputs")
@@ -57,6 +64,8 @@ def parse_arguments(argv):
     parser.add_argument("--seeds", type=int, default=1, help="runs per combination, each with its own seed")
     parser.add_argument("--batch-size", type=int, help="passed to every run (train.py's default: 128)")
     parser.add_argument("--radam-total-steps", help="passed to every RAdam run: a number, or 'auto'")
+    parser.add_argument("--warmup-steps", type=warmup_steps, metavar="N",
+                        help="passed to every adam-warmup run (train.py's default: 2000)")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false",
                         help="passed to every run")
     parser.add_argument("--mixed-precision", action="store_true",
@@ -114,6 +123,8 @@ def train_commands(args):
                         words += ["--checkpoint-every", str(args.checkpoint_every)]
                     if args.radam_total_steps is not None and optimizer == "radam":
                         words += ["--radam-total-steps", args.radam_total_steps]
+                    if args.warmup_steps is not None and optimizer == "adam-warmup":
+                        words += ["--warmup-steps", str(args.warmup_steps)]
                     commands.append(shlex.join(words))
     return commands
 

@@ -31,8 +31,8 @@ from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 
 plt.style.use("ggplot")
 
-DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop"}
-OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, ["#E24A33", "#348ABD", "#988ED5", "#777777"]))
+DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop", "adam-warmup": "Adam + warmup"}
+OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, ["#E24A33", "#348ABD", "#988ED5", "#777777", "#FBC15E"]))
 DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))
 
 HISTORY_NAME = re.compile(
@@ -212,7 +212,7 @@ def draw_summary_figure(runs):
         # Adam, SGD and RMSprop may share one constant rate, so earlier optimizers are drawn wider.
         for (dataset, optimizer), rate_runs in group(runs_with_rate, "dataset", "optimizer").items():
             draw_curve(axis, rate_runs[:1], "learning_rate", color=OPTIMIZER_COLORS[optimizer],
-                       linestyle=DATASET_LINESTYLES[dataset], linewidth=4 - OPTIMIZERS.index(optimizer))
+                       linestyle=DATASET_LINESTYLES[dataset], linewidth=5 - OPTIMIZERS.index(optimizer))
         dataset_keys = [plt.Line2D([], [], color="black", linestyle=DATASET_LINESTYLES[dataset], label=dataset)
                         for dataset in present(runs_with_rate, "dataset", DATASETS)]
         axis.legend(handles=dataset_keys, fontsize=8, loc="upper right")

@@ -52,6 +52,13 @@ def silent_about_ctrl_c(unraisable):
         sys.__unraisablehook__(unraisable)
 
 
+def warmup_steps(text):
+    """argparse type of --warmup-steps: a whole number of steps, at least 1."""
+    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of steps, at least 1, not {text!r}")
+    return int(text)
+
+
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-i", "--history", required=True, help="path of the output history pickle")
@@ -67,6 +74,13 @@ def parse_arguments(argv):
         default="5000",
         help="RAdam's total_steps: 5000 as in the original, or 'auto' for the run's real number "
         "of steps, so that warm-up and decay span the whole run",
+    )
+    parser.add_argument(
+        "--warmup-steps",
+        type=warmup_steps,
+        metavar="N",
+        help="adam-warmup's linear warmup length in steps (default: the untuned 2 / (1 - beta_2) "
+        "= 2000 of Ma and Yarats); other optimizers ignore it",
     )
     parser.add_argument(
         "--no-augmentation",
@@ -181,7 +195,9 @@ def main(argv=None):
             total_steps = args.epochs * steps_per_epoch
         else:
             total_steps = int(args.radam_total_steps)
-        optimizer = training.make_optimizer(args.optimizer, radam_total_steps=total_steps)
+        optimizer = training.make_optimizer(
+            args.optimizer, radam_total_steps=total_steps, warmup_steps=args.warmup_steps
+        )
         model = training.build_model(
             args.model,
             optimizer,

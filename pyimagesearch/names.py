@@ -4,7 +4,7 @@ Plain tuples and no imports, so that plot.py can read them without starting Kera
 """
 
 MODELS = ("resnet", "googlenet", "minivggnet")
-OPTIMIZERS = ("adam", "radam", "sgd", "rmsprop")
+OPTIMIZERS = ("adam", "radam", "sgd", "rmsprop", "adam-warmup")
 ORIGINAL_OPTIMIZERS = ("adam", "radam")
 ORIGINAL_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 # scikit-learn's 8x8 digits, bundled with it: the offline demo and the tests.

@@ -18,6 +18,7 @@ from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.radam import RAdam
 from pyimagesearch.resnet import ResNet
+from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time")
 
@@ -65,7 +66,8 @@ def build_network(name, input_shape, classes):
     raise ValueError(f"unknown model {name!r}; choose resnet, googlenet or minivggnet")
 
 
-def make_optimizer(name, radam_total_steps=5000):
+def make_optimizer(name, radam_total_steps=5000, warmup_steps=None):
+    """The named optimizer; `warmup_steps` is adam-warmup's (None: the paper's untuned rule)."""
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=1e-3)
     if name == "radam":
@@ -75,7 +77,12 @@ def make_optimizer(name, radam_total_steps=5000):
         return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
     if name == "rmsprop":
         return keras.optimizers.RMSprop()
-    raise ValueError(f"unknown optimizer {name!r}; choose adam, radam, sgd or rmsprop")
+    if name == "adam-warmup":
+        beta_2 = 0.999  # Adam's default
+        if warmup_steps is None:
+            warmup_steps = untuned_warmup_steps(beta_2)
+        return keras.optimizers.Adam(learning_rate=LinearWarmup(1e-3, warmup_steps), beta_2=beta_2)
+    raise ValueError(f"unknown optimizer {name!r}; choose adam, radam, sgd, rmsprop or adam-warmup")
 
 
 def build_model(network_name, optimizer, input_shape, classes, seed=None, augmentation=True):
@@ -96,6 +103,11 @@ def applied_learning_rate(optimizer):
     """The learning rate of the optimizer's latest step, RAdam's built-in schedule included."""
     if isinstance(optimizer, RAdam):
         rate = optimizer.learning_rate_at(optimizer.iterations)
+    elif isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+        # Keras evaluates a schedule at `iterations` before the update increments it, so
+        # `optimizer.learning_rate` is already the next update's rate; the latest one used this.
+        # (Keras has no public way to reach an optimizer's schedule.)
+        rate = optimizer._learning_rate(optimizer.iterations - 1)
     else:
         rate = optimizer.learning_rate
     return float(keras.ops.convert_to_numpy(rate))
