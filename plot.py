@@ -5,16 +5,18 @@ Usage: python plot.py --input output --plots plots
 For each dataset x model pair this draws `{model}_{dataset}.png` (accuracy above, loss below,
 one train and one validation line per optimizer), then writes a `summary.png` of every pair's
 validation accuracy and learning rate, and the results tables `results.csv` (one row per run),
-`results_mean.csv` (mean and std over seeds), `results_pairs.csv` (Adam minus RAdam) and
-`results.md` (the same three, for reading).
+`results_mean.csv` (mean and std over seeds), `results_pairs.csv` (Adam minus RAdam, paired by
+seed, with a 95% confidence interval) and `results.md` (the same three, for reading).
+A history it cannot read is named as it is read and left out; plot.py draws and tabulates the
+other runs, then names them all again and exits with code 1.
 """
 
 import argparse
+import collections
 import csv
 import io
 import itertools
 import os
-import pickle
 import re
 import sys
 import warnings
@@ -25,27 +27,32 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats
 
+from pyimagesearch.errors import EXIT_USER_ERROR, UserError
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
+from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 
 plt.style.use("ggplot")
 
+# An optimizer without a name here is displayed part by part ("some-thing": "Some-thing").
 DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop", "adam-warmup": "Adam + warmup"}
-OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, ["#E24A33", "#348ABD", "#988ED5", "#777777", "#FBC15E"]))
+OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])))
 DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))
 
 HISTORY_NAME = re.compile(
     rf"^({'|'.join(MODELS)})_({'|'.join(OPTIMIZERS)})_({'|'.join(DATASETS)})(?:_seed(\d+))?\.pickle$"
 )
+DEFAULT_SEED = 42  # train.py's; a history without _seedN in its name ran with it
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
 REQUIRED_KEYS = ["loss", "val_loss", "accuracy", "val_accuracy"]
 OPTIONAL_KEYS = ["learning_rate", "epoch_time"]
 
 
-class Failure(Exception):
-    """A problem the user can fix; main() prints it as one line and exits with code 1."""
+def display_name(optimizer):
+    return DISPLAY_NAMES.get(optimizer) or "-".join(DISPLAY_NAMES.get(part, part.capitalize()) for part in optimizer.split("-"))
 
 
 def warn(message):
@@ -55,36 +62,29 @@ def warn(message):
 # ## Loading the runs
 
 
-def read_history(path):
-    """The history pickle as {key: float array}, with the Keras 3 key names."""
-    try:
-        with open(path, "rb") as file:
-            raw = pickle.load(file)
-        if not isinstance(raw, dict):
-            raise ValueError(f"it holds a {type(raw).__name__}, not a dict")
-        history = {}
-        for key in REQUIRED_KEYS + OPTIONAL_KEYS:
-            values = raw.get(key, raw.get(KEY_ALIASES.get(key)))
-            if values is None and key in REQUIRED_KEYS:
-                raise ValueError(f"no '{key}' key")
-            if values is not None:
-                history[key] = np.asarray(values, dtype=float).reshape(-1)
-        # Curves may differ in length (validation every few epochs); none may be empty.
-        for key in REQUIRED_KEYS:
-            if len(history[key]) == 0:
-                raise ValueError("no epochs" if key == "loss" else f"no '{key}' values")
-    except Exception as error:  # a pickle can fail in many ways; all mean the same to the user
-        reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise Failure(
-            f"{path} is not a readable training history ({reason}); "
-            "delete it and re-run its train.py line"
-        ) from None
-    return history
+def read_curves(path):
+    """The history at `path` as {key: float array}, with the Keras 3 key names; UserError if not one."""
+    history = read_history(path)  # plain data only: a pickle that would run code is refused
+    curves = {}
+    for key in REQUIRED_KEYS + OPTIONAL_KEYS:
+        values = history.get(key, history.get(KEY_ALIASES.get(key)))
+        if values is not None:
+            curves[key] = np.asarray(values, dtype=float)
+    # Curves may differ in length (validation every few epochs); none may be empty.
+    for key in REQUIRED_KEYS:
+        if key not in curves:
+            problem = f"no '{key}' key"
+        elif len(curves[key]) == 0:
+            problem = "no epochs" if key == "loss" else f"no '{key}' values"
+        else:
+            continue
+        raise UserError(f"{path} is not a readable training history ({problem}); delete it and re-run its train.py line")
+    return curves
 
 
 def read_report(path):
     """(test accuracy, macro F1) from a classification_report text, or (None, None) with a warning."""
-    accuracy = macro_f1 = None
+    accuracy = micro_average = macro_f1 = None
     try:
         with open(path) as file:
             for line in file:
@@ -92,44 +92,60 @@ def read_report(path):
                 # A class may be called "accuracy" too; only the summary line has 3 fields.
                 if len(fields) == 3 and fields[0] == "accuracy":
                     accuracy = float(fields[1])
+                # scikit-learn before 0.22 (the 2019 reports) printed no accuracy line but a
+                # "micro avg", whose precision, recall and F1 all equal the accuracy.
+                elif fields[:2] == ["micro", "avg"] and len(fields) == 6:
+                    micro_average = float(fields[2])
                 elif fields[:2] == ["macro", "avg"] and len(fields) == 6:
                     macro_f1 = float(fields[4])
     except (OSError, UnicodeDecodeError, ValueError) as error:
         warn(f"cannot read {path} ({error.__class__.__name__}); its test accuracy and F1 stay empty")
         return None, None
+    accuracy = micro_average if accuracy is None else accuracy
     if accuracy is None or macro_f1 is None:
-        warn(f"{path} has no accuracy or macro avg line; its test accuracy and F1 stay empty")
+        warn(f"{path} has no accuracy (or micro avg) or macro avg line; its test accuracy and F1 stay empty")
         return None, None
     return accuracy, macro_f1
 
 
-def load_runs(folder):
-    """Every run in `folder` as a dict, sorted dataset-major in the canonical orders."""
+def history_names(folder):
+    """The names of the training histories in `folder`; UserError if it holds none."""
     if os.path.isfile(folder):
-        raise Failure(f"--input {folder} is a file; give the folder that holds the .pickle files")
+        raise UserError(f"--input {folder} is a file; give the folder that holds the .pickle files")
     if not os.path.isdir(folder):
-        raise Failure(f"input folder {folder} does not exist; run the experiments first or fix --input")
+        raise UserError(f"input folder {folder} does not exist; run the experiments first or fix --input")
     try:
         names = sorted(os.listdir(folder))
     except OSError as error:
-        raise Failure(f"cannot read the input folder {folder} ({error.strerror}); fix its permissions or --input") from None
-    runs = []
-    for name in names:
-        match = HISTORY_NAME.match(name)
-        path = os.path.join(folder, name)
-        if name.startswith(".") or not match or not os.path.isfile(path):
-            continue
-        model, optimizer, dataset, seed = match.groups()
-        runs.append(dict(model=model, optimizer=optimizer, dataset=dataset,
-                         seed=None if seed is None else int(seed), path=path,
-                         history=read_history(path)))
-    if not runs:
-        raise Failure(f"no training histories ({{model}}_{{optimizer}}_{{dataset}}.pickle) in {folder}")
+        raise UserError(f"cannot read the input folder {folder} ({error.strerror}); fix its permissions or --input") from None
+    names = [name for name in names if HISTORY_NAME.match(name) and os.path.isfile(os.path.join(folder, name))]
+    if not names:
+        raise UserError(f"no training histories ({{model}}_{{optimizer}}_{{dataset}}.pickle) in {folder}")
+    return names
+
+
+def load_runs(*folders):
+    """(every readable run in `folders` as a dict, sorted dataset-major in the canonical orders,
+    the paths of the histories that could not be read, each named on stderr as it is read)."""
+    runs, unreadable = [], []
+    for folder in folders:
+        for name in history_names(folder):
+            model, optimizer, dataset, seed = HISTORY_NAME.match(name).groups()
+            path = os.path.join(folder, name)
+            try:
+                history = read_curves(path)
+            except UserError as error:
+                warn(error)
+                unreadable.append(path)
+                continue
+            test_accuracy, macro_f1 = read_report(path[: -len(".pickle")] + ".txt")
+            runs.append(dict(model=model, optimizer=optimizer, dataset=dataset,
+                             seed=None if seed is None else int(seed), path=path, history=history,
+                             test_accuracy=test_accuracy, macro_f1=macro_f1,
+                             best_val_accuracy=float(np.max(history["val_accuracy"]))))
     runs.sort(key=lambda run: (DATASETS.index(run["dataset"]), MODELS.index(run["model"]),
                                OPTIMIZERS.index(run["optimizer"]), -1 if run["seed"] is None else run["seed"]))
-    for run in runs:
-        run["test_accuracy"], run["macro_f1"] = read_report(run["path"][: -len(".pickle")] + ".txt")
-    return runs
+    return runs, unreadable
 
 
 def group(runs, *fields):
@@ -166,7 +182,7 @@ def draw_curve(axis, runs, key, **line_options):
 
 def draw_pair_figure(model, dataset, runs_by_optimizer):
     """The original two-panel figure, with one train and one val line per optimizer present."""
-    names = " vs. ".join(DISPLAY_NAMES[optimizer] for optimizer in runs_by_optimizer)
+    names = " vs. ".join(display_name(optimizer) for optimizer in runs_by_optimizer)
     figure, axes = plt.subplots(2, 1, figsize=(7, 9))
     panels = [("accuracy", "acc", "Accuracy", "lower right"), ("loss", "loss", "Loss", "upper right")]
     for axis, (key, short, name, legend_location) in zip(axes, panels):
@@ -204,7 +220,8 @@ def draw_summary_figure(runs):
                                   xlabel="Epoch #", ylabel="Val accuracy", ylim=(0, 1.02))
         selected = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
         for optimizer, optimizer_runs in by_optimizer(selected).items():
-            draw_curve(axis, optimizer_runs, "val_accuracy", color=OPTIMIZER_COLORS[optimizer])
+            draw_curve(axis, optimizer_runs, "val_accuracy", color=OPTIMIZER_COLORS[optimizer],
+                       label=display_name(optimizer))
     if runs_with_rate:
         axis = figure.add_subplot(grid[-1, :], title="Learning rate applied per epoch", yscale="log",
                                   xlabel="Epoch #", ylabel="Learning rate")
@@ -212,11 +229,12 @@ def draw_summary_figure(runs):
         # Adam, SGD and RMSprop may share one constant rate, so earlier optimizers are drawn wider.
         for (dataset, optimizer), rate_runs in group(runs_with_rate, "dataset", "optimizer").items():
             draw_curve(axis, rate_runs[:1], "learning_rate", color=OPTIMIZER_COLORS[optimizer],
-                       linestyle=DATASET_LINESTYLES[dataset], linewidth=5 - OPTIMIZERS.index(optimizer))
+                       linestyle=DATASET_LINESTYLES[dataset], label=f"{display_name(optimizer)} on {dataset}",
+                       linewidth=len(OPTIMIZERS) - OPTIMIZERS.index(optimizer))
         dataset_keys = [plt.Line2D([], [], color="black", linestyle=DATASET_LINESTYLES[dataset], label=dataset)
                         for dataset in present(runs_with_rate, "dataset", DATASETS)]
         axis.legend(handles=dataset_keys, fontsize=8, loc="upper right")
-    optimizer_keys = [plt.Line2D([], [], color=OPTIMIZER_COLORS[optimizer], label=DISPLAY_NAMES[optimizer])
+    optimizer_keys = [plt.Line2D([], [], color=OPTIMIZER_COLORS[optimizer], label=display_name(optimizer))
                       for optimizer in present(runs, "optimizer", OPTIMIZERS)]
     figure.legend(handles=optimizer_keys, loc="outside upper center", ncols=4)
     return figure
@@ -228,14 +246,17 @@ def save(figure, path):
     plt.close(figure)
 
 
-def plot_pairs(runs, input_folder, plots_folder):
+def plot_pairs(runs, input_folder, plots_folder, unreadable=()):
+    unread = {HISTORY_NAME.match(os.path.basename(path)).groups()[:3] for path in unreadable}
     for (dataset, model), pair_runs in group(runs, "dataset", "model").items():
         runs_by_optimizer = by_optimizer(pair_runs)
         if len(runs_by_optimizer) == 1:
             (alone,) = runs_by_optimizer
             partner = {"adam": "radam", "radam": "adam"}.get(alone)
-            reason = (f"{os.path.join(input_folder, f'{model}_{partner}_{dataset}.pickle')} is missing"
-                      if partner else f"only {alone} ran, nothing to compare")
+            partner_path = os.path.join(input_folder, f"{model}_{partner}_{dataset}.pickle")
+            reason = (f"only {alone} ran, nothing to compare" if partner is None else
+                      f"{partner}'s history could not be read" if (model, partner, dataset) in unread else
+                      f"{partner_path} is missing")
             warn(f"skipping {model} on {dataset}: {reason}")
             continue
         save(draw_pair_figure(model, dataset, runs_by_optimizer),
@@ -251,12 +272,12 @@ def rounded(value, digits=4):
 
 def run_row(run):
     history = run["history"]
-    best = int(np.argmax(history["val_accuracy"]))
     seconds = history.get("epoch_time")
     return dict(model=run["model"], dataset=run["dataset"], optimizer=run["optimizer"],
                 seed=run["seed"], epochs=len(history["loss"]),
                 test_accuracy=run["test_accuracy"], macro_f1=run["macro_f1"],
-                best_val_accuracy=rounded(history["val_accuracy"][best]), best_val_epoch=best + 1,
+                best_val_accuracy=rounded(run["best_val_accuracy"]),
+                best_val_epoch=int(np.argmax(history["val_accuracy"])) + 1,
                 final_val_loss=rounded(history["val_loss"][-1]),
                 training_seconds=None if seconds is None else rounded(seconds.sum(), 1))
 
@@ -279,19 +300,52 @@ def mean_row(combination_rows):
     return row
 
 
-def pair_rows(mean_rows):
-    """Adam minus RAdam per model/dataset, from the means over seeds."""
+Difference = collections.namedtuple("Difference", "pairs mean std low high")
+
+
+def paired_difference(first_runs, second_runs, key):
+    """First minus second in `key` (a run's field), over the runs that share a seed.
+
+    Returns the number of pairs, the mean difference, its sample std and the 95% confidence
+    interval of the mean (Student's t with pairs - 1 degrees of freedom); None where there are
+    too few pairs. A run without a partner, or whose `key` is unknown (None), is left out; a
+    history without _seedN in its name ran with train.py's default seed, 42.
+    """
+    first, second = runs_by_seed(first_runs), runs_by_seed(second_runs)
+    differences = [first[seed][key] - second[seed][key] for seed in sorted(first.keys() & second.keys())
+                   if first[seed][key] is not None and second[seed][key] is not None]
+    pairs = len(differences)
+    if pairs < 2:
+        return Difference(pairs, differences[0] if differences else None, None, None, None)
+    mean, std = np.mean(differences), np.std(differences, ddof=1)
+    half_width = stats.t.ppf(0.975, pairs - 1) * std / np.sqrt(pairs)
+    return Difference(pairs, float(mean), float(std), float(mean - half_width), float(mean + half_width))
+
+
+def runs_by_seed(runs):
+    found = {}
+    for run in runs:
+        seed = DEFAULT_SEED if run["seed"] is None else run["seed"]
+        if seed in found:
+            raise UserError(f"{found[seed]['path']} and {run['path']} both ran with seed {seed}, so they cannot "
+                            "be paired by seed; move one of them away")
+        found[seed] = run
+    return found
+
+
+def pair_rows(runs):
+    """Adam minus RAdam per model/dataset, paired by seed."""
     rows = []
-    for (dataset, model), found in group(mean_rows, "dataset", "model").items():
-        by_optimizer = {row["optimizer"]: row for row in found}
-        if "adam" not in by_optimizer or "radam" not in by_optimizer:
+    for (dataset, model), found in group(runs, "dataset", "model").items():
+        runs_by_optimizer = by_optimizer(found)
+        if "adam" not in runs_by_optimizer or "radam" not in runs_by_optimizer:
             continue
-        row = dict(model=model, dataset=dataset)
-        for key in ["test_accuracy", "best_val_accuracy"]:
-            adam, radam = by_optimizer["adam"][f"{key}_mean"], by_optimizer["radam"][f"{key}_mean"]
-            row.update({f"adam_{key}": adam, f"radam_{key}": radam,
-                        f"{key}_difference": None if None in (adam, radam) else rounded(adam - radam)})
-        rows.append(row)
+        adam, radam = runs_by_optimizer["adam"], runs_by_optimizer["radam"]
+        test = paired_difference(adam, radam, "test_accuracy")
+        rows.append(dict(model=model, dataset=dataset, pairs=test.pairs,
+                         test_accuracy_difference=rounded(test.mean), test_accuracy_difference_std=rounded(test.std),
+                         test_accuracy_difference_low=rounded(test.low), test_accuracy_difference_high=rounded(test.high),
+                         best_val_accuracy_difference=rounded(paired_difference(adam, radam, "best_val_accuracy").mean)))
     return rows
 
 
@@ -308,61 +362,95 @@ def as_markdown(rows, columns):
     return "\n".join("| " + " | ".join(line) + " |" for line in [columns, ["---"] * len(columns), *cells]) + "\n"
 
 
-def with_spread(row, key):
-    """'mean ± std', or just the mean with a single seed."""
-    return " ± ".join(str(value) for value in (row[f"{key}_mean"], row[f"{key}_std"]) if value is not None)
+def with_spread(mean, std):
+    """'mean ± std', or just the mean with a single seed (or pair)."""
+    return " ± ".join(str(value) for value in (mean, std) if value is not None)
+
+
+def interval(row):
+    low, high = row["test_accuracy_difference_low"], row["test_accuracy_difference_high"]
+    return None if low is None else f"{low} to {high}"
 
 
 CSV_TABLES = ("results.csv", "results_mean.csv", "results_pairs.csv")
+PAIR_COLUMNS = ["model", "dataset", "pairs", "test_accuracy_difference", "test_accuracy_difference_std",
+                "test_accuracy_difference_low", "test_accuracy_difference_high", "best_val_accuracy_difference"]
+PAIRS_EXPLAINED = (
+    "For each seed both optimizers ran (no _seedN: seed 42), Adam's test accuracy minus RAdam's: "
+    "the mean ± sample std of these differences over the pairs, and the 95% confidence interval "
+    "of the mean (Student's t, pairs - 1 degrees of freedom). Pairs whose test accuracy is "
+    "unknown (no report) are left out; the best validation accuracy difference is the mean over "
+    "every seed both ran.\n"
+)
 
 
 def write_tables(runs, plots_folder):
     runs_table = [run_row(run) for run in runs]
     means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer").values()]
-    pairs = pair_rows(means)
-    run_columns, mean_columns = list(runs_table[0]), list(means[0])
-    pair_columns = ["model", "dataset", "adam_test_accuracy", "radam_test_accuracy", "test_accuracy_difference",
-                    "adam_best_val_accuracy", "radam_best_val_accuracy", "best_val_accuracy_difference"]
-    tables = zip(CSV_TABLES, (runs_table, means, pairs), (run_columns, mean_columns, pair_columns))
+    pairs = pair_rows(runs)
+    tables = zip(CSV_TABLES, (runs_table, means, pairs), (list(runs_table[0]), list(means[0]), PAIR_COLUMNS))
     for name, rows, columns in tables:
         write_atomically(os.path.join(plots_folder, name), as_csv(rows, columns))
 
-    markdown = ["# Results\n", "## Runs\n", as_markdown(runs_table, run_columns)]
+    markdown = ["# Results\n", "## Runs\n", as_markdown(runs_table, list(runs_table[0]))]
     if any(row["runs"] > 1 for row in means):
-        spread = [dict(row, test_accuracy=with_spread(row, "test_accuracy"),
-                       best_val_accuracy=with_spread(row, "best_val_accuracy")) for row in means]
+        spread = [dict(row, test_accuracy=with_spread(row["test_accuracy_mean"], row["test_accuracy_std"]),
+                       best_val_accuracy=with_spread(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]))
+                  for row in means]
         columns = ["model", "dataset", "optimizer", "runs", "test_accuracy", "best_val_accuracy"]
         markdown += ["## Mean ± std over seeds\n", as_markdown(spread, columns)]
-    markdown += ["## Adam minus RAdam\n", as_markdown(pairs, pair_columns) if pairs else "No pair ran both.\n"]
+    markdown += ["## Adam minus RAdam, paired by seed\n", PAIRS_EXPLAINED]
+    readable_pairs = [dict(row, interval_95=interval(row), test_accuracy_difference=with_spread(
+        row["test_accuracy_difference"], row["test_accuracy_difference_std"])) for row in pairs]
+    columns = ["model", "dataset", "pairs", "test_accuracy_difference", "interval_95", "best_val_accuracy_difference"]
+    markdown += [as_markdown(readable_pairs, columns) if pairs else "No model/data set ran both.\n"]
     write_atomically(os.path.join(plots_folder, "results.md"), "\n".join(markdown))
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--input", required=True, help="folder of training-history pickles")
-    parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
-    args = parser.parse_args()
+def check_outputs(runs, plots_folder):
+    """Raise UserError before anything is drawn if an output cannot be written or two runs of a
+    combination share a seed (so that the pairs table would fail after the figures)."""
+    for combination_runs in group(runs, "dataset", "model", "optimizer").values():
+        runs_by_seed(combination_runs)
+    figures = [f"{model}_{dataset}.png" for dataset, model in group(runs, "dataset", "model")]
+    # A folder named like an output would stop plot.py halfway.
+    for name in figures + ["summary.png", *CSV_TABLES, "results.md"]:
+        if os.path.isdir(os.path.join(plots_folder, name)):
+            raise UserError(f"{os.path.join(plots_folder, name)} is a folder where plot.py writes a "
+                            "file; move it away or choose another --plots folder")
     try:
-        runs = load_runs(args.input)
-        figures = [f"{model}_{dataset}.png" for dataset, model in group(runs, "dataset", "model")]
-        # Checked before anything is drawn: a folder named like an output would stop it halfway.
-        for name in figures + ["summary.png", *CSV_TABLES, "results.md"]:
-            if os.path.isdir(os.path.join(args.plots, name)):
-                raise Failure(f"{os.path.join(args.plots, name)} is a folder where plot.py writes a "
-                              "file; move it away or choose another --plots folder")
-        try:
-            ensure_writable(os.path.join(args.plots, "results.csv"))
-        except OSError as error:
-            raise Failure(str(error)) from None
-        plot_pairs(runs, args.input, args.plots)
-        save(draw_summary_figure(runs), os.path.join(args.plots, "summary.png"))
-        write_tables(runs, args.plots)
-    except Failure as failure:
-        sys.exit(f"error: {failure}")
+        ensure_writable(os.path.join(plots_folder, "results.csv"))
     except OSError as error:
-        path = error.filename2 or error.filename or args.plots  # os.replace names the output second
-        sys.exit(f"error: cannot write {path}: {error.strerror or error}; choose a writable --plots folder")
+        raise UserError(str(error)) from None
+
+
+def main(arguments=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-i", "--input", required=True,
+                        help="the folder that holds the training histories ({model}_{optimizer}_{dataset}"
+                             "[_seedN].pickle) and their reports (.txt), e.g. output; a folder, not one "
+                             "history file as train.py's -i")
+    parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
+    args = parser.parse_args(arguments)
+    runs, unreadable = load_runs(args.input)
+    if runs:
+        check_outputs(runs, args.plots)
+        try:
+            plot_pairs(runs, args.input, args.plots, unreadable)
+            save(draw_summary_figure(runs), os.path.join(args.plots, "summary.png"))
+            write_tables(runs, args.plots)
+        except OSError as error:
+            path = error.filename2 or error.filename or args.plots  # os.replace names the output second
+            raise UserError(f"cannot write {path}: {error.strerror or error}; choose a writable --plots folder") from None
+    if unreadable:
+        outcome = "left out of the figures and tables" if runs else "the only ones, so nothing was drawn"
+        raise UserError(f"these histories could not be read and are {outcome}: {', '.join(unreadable)}; "
+                        "delete them and re-run their train.py lines")
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

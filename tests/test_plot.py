@@ -1,6 +1,11 @@
-"""plot.py end to end: fake histories and real classification reports in, figures and tables out."""
+"""plot.py: histories and classification reports in, figures and tables out, checked by their data.
+
+Most tests call plot.main() in-process; the few that check the exit code and stderr of the script
+run it as a subprocess.
+"""
 
 import csv
+import importlib
 import os
 import pickle
 import subprocess
@@ -8,10 +13,13 @@ import sys
 import warnings
 from pathlib import Path
 
+import matplotlib.colors
 import matplotlib.image
 import numpy as np
 import pytest
-from sklearn.metrics import accuracy_score, classification_report, f1_score
+from sklearn.metrics import classification_report, f1_score
+
+from pyimagesearch import names
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -28,7 +36,7 @@ def fake_predictions(errors, total=200):
 
 
 def write_run(folder, model, optimizer, dataset, *, seed=None, epochs=5, val_accuracy=None,
-              errors=10, keras2=False, epoch_time=12.5, report=True):
+              errors=10, keras2=False, epoch_time=12.5, report=True, curves=None):
     """Write a history pickle with known numbers and its real classification report; return both."""
     val_accuracy = list(val_accuracy or np.linspace(0.5, 0.9, epochs))
     epochs = len(val_accuracy)
@@ -42,6 +50,7 @@ def write_run(folder, model, optimizer, dataset, *, seed=None, epochs=5, val_acc
         decay = 4.0 if optimizer == "radam" else 1.0
         history["learning_rate"] = [max(1e-5, 1e-3 / decay**epoch) for epoch in range(epochs)]
         history["epoch_time"] = [epoch_time] * epochs
+    history.update(curves or {})
     stem = Path(folder) / f"{model}_{optimizer}_{dataset}{'' if seed is None else f'_seed{seed}'}"
     stem.with_suffix(".pickle").write_bytes(pickle.dumps(history))
     truth, predicted = fake_predictions(errors)
@@ -50,9 +59,9 @@ def write_run(folder, model, optimizer, dataset, *, seed=None, epochs=5, val_acc
     return history, (truth, predicted)
 
 
-def run_plot(input_folder, plots_folder):
-    return subprocess.run([sys.executable, "plot.py", "--input", str(input_folder), "--plots", str(plots_folder)],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+def run_plot(input_folder, plots_folder, cwd=REPO):
+    return subprocess.run([sys.executable, str(REPO / "plot.py"), "--input", str(input_folder), "--plots",
+                           str(plots_folder)], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
 def read_csv(path):
@@ -83,17 +92,65 @@ def test_2019_and_current_histories_give_700x900_figures_and_a_summary(folders):
     assert [row["training_seconds"] for row in rows] == ["", "62.5"]  # 2019 pickles have no epoch_time
 
 
-def test_missing_partner_is_named_and_skipped_while_others_are_drawn(folders):
+def test_missing_partner_is_named_and_skipped_while_others_are_drawn(folders, capsys):
     output, plots = folders
     write_run(output, "resnet", "adam", "mnist")
     write_run(output, "resnet", "radam", "mnist")
     write_run(output, "googlenet", "adam", "cifar10")
-    result = run_plot(output, plots)
-    assert result.returncode == 0, result.stderr
+    plot.main(["--input", str(output), "--plots", str(plots)])
     missing = os.path.join(str(output), "googlenet_radam_cifar10.pickle")
-    assert result.stderr.splitlines() == [f"warning: skipping googlenet on cifar10: {missing} is missing"]
+    assert capsys.readouterr().err.splitlines() == [f"warning: skipping googlenet on cifar10: {missing} is missing"]
     assert (plots / "resnet_mnist.png").is_file()
     assert not (plots / "googlenet_cifar10.png").exists()
+
+
+# ## Histories that cannot be read: named, left out, listed at the end
+
+
+def test_unreadable_histories_are_named_left_out_and_listed_with_exit_1(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    write_run(output, "resnet", "radam", "mnist")
+    write_run(output, "minivggnet", "radam", "mnist")
+    (output / "minivggnet_adam_mnist.pickle").write_bytes(b"\x80\x04 not a pickle")
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, ("touch PWNED",)
+
+    (output / "googlenet_adam_mnist.pickle").write_bytes(pickle.dumps({"loss": [Payload()]}))
+    result = run_plot(output, plots, cwd=output)
+    assert not (output / "PWNED").exists()
+    assert result.returncode == 1
+    corrupt, evil = output / "minivggnet_adam_mnist.pickle", output / "googlenet_adam_mnist.pickle"
+    assert result.stderr.splitlines() == [
+        f"warning: {evil} is not a readable training history (it would call posix.system; refused, nothing "
+        "was called); delete it and re-run its train.py line",
+        f"warning: {corrupt} is not a readable training history (UnpicklingError: invalid load key, ' '.); "
+        "delete it and re-run its train.py line",
+        "warning: skipping minivggnet on mnist: adam's history could not be read",
+        f"error: these histories could not be read and are left out of the figures and tables: {evil}, "
+        f"{corrupt}; delete them and re-run their train.py lines",
+    ]
+    # Everything else was drawn and tabulated.
+    assert sorted(os.listdir(plots)) == ["resnet_mnist.png", "results.csv", "results.md", "results_mean.csv",
+                                         "results_pairs.csv", "summary.png"]
+    rows = read_csv(plots / "results.csv")
+    assert [(row["model"], row["optimizer"]) for row in rows] == [
+        ("resnet", "adam"), ("resnet", "radam"), ("minivggnet", "radam")]
+
+
+def test_when_no_history_can_be_read_nothing_is_drawn(folders, capsys):
+    output, plots = folders
+    (output / "resnet_adam_mnist.pickle").write_bytes(pickle.dumps([0.5]))
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    path = output / "resnet_adam_mnist.pickle"
+    assert str(error.value) == (f"these histories could not be read and are the only ones, so nothing was drawn: "
+                                f"{path}; delete them and re-run their train.py lines")
+    assert capsys.readouterr().err == (f"warning: {path} is not a readable training history (it holds a list, "
+                                       "not a dict); delete it and re-run its train.py line\n")
+    assert not plots.exists()
 
 
 NOT_HISTORIES = {
@@ -103,93 +160,128 @@ NOT_HISTORIES = {
 }
 
 
-def test_corrupt_history_is_one_line_naming_it_and_exit_1(folders):
-    output, plots = folders
-    write_run(output, "resnet", "radam", "mnist")
-    (output / "resnet_adam_mnist.pickle").write_bytes(NOT_HISTORIES["garbage"])
-    result = run_plot(output, plots)
-    assert result.returncode == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ") and "resnet_adam_mnist.pickle" in lines[0] and "delete it" in lines[0]
-
-
 @pytest.mark.parametrize("content", NOT_HISTORIES.values(), ids=NOT_HISTORIES.keys())
 def test_anything_but_a_history_dict_is_refused_in_one_line(tmp_path, content):
     path = tmp_path / "resnet_adam_mnist.pickle"
     path.write_bytes(content)
-    with pytest.raises(plot.Failure) as failure:
-        plot.read_history(str(path))
+    with pytest.raises(plot.UserError) as failure:
+        plot.read_curves(str(path))
     assert str(path) in str(failure.value) and "\n" not in str(failure.value)
 
 
-def test_results_tables_hold_the_report_and_history_numbers(folders):
-    output, plots = folders
-    adam_history, adam_predictions = write_run(
-        output, "minivggnet", "adam", "cifar10", val_accuracy=[0.4, 0.7, 0.65, 0.72, 0.6], errors=30)
-    radam_history, radam_predictions = write_run(
-        output, "minivggnet", "radam", "cifar10", val_accuracy=[0.3, 0.5, 0.55, 0.5], errors=50, epoch_time=7.0)
-    result = run_plot(output, plots)
-    assert result.returncode == 0, result.stderr
-
-    adam, radam = read_csv(plots / "results.csv")
-    adam_accuracy, radam_accuracy = accuracy_score(*adam_predictions), accuracy_score(*radam_predictions)
-    assert [adam[key] for key in ["model", "dataset", "optimizer", "seed"]] == ["minivggnet", "cifar10", "adam", ""]
-    assert float(adam["test_accuracy"]) == pytest.approx(adam_accuracy) == 0.85
-    assert float(adam["macro_f1"]) == pytest.approx(round(f1_score(*adam_predictions, average="macro"), 4))
-    assert (adam["epochs"], adam["best_val_accuracy"], adam["best_val_epoch"]) == ("5", "0.72", "4")
-    assert (radam["epochs"], radam["best_val_accuracy"], radam["best_val_epoch"]) == ("4", "0.55", "3")
-    assert float(adam["final_val_loss"]) == pytest.approx(round(1.5 / 5, 4))
-    assert float(adam["training_seconds"]) == pytest.approx(5 * 12.5)
-    assert float(radam["training_seconds"]) == pytest.approx(4 * 7.0)
-
-    (pair,) = read_csv(plots / "results_pairs.csv")
-    assert float(pair["test_accuracy_difference"]) == pytest.approx(adam_accuracy - radam_accuracy)
-    assert float(pair["best_val_accuracy_difference"]) == pytest.approx(0.72 - 0.55)
-    markdown = (plots / "results.md").read_text()
-    assert "## Adam minus RAdam" in markdown and "| minivggnet | cifar10 | adam |  | 5 | 0.85 |" in markdown
+def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_path):
+    path = tmp_path / "resnet_adam_mnist.pickle"
+    history = {"loss": [0.5, 0.4], "val_loss": [], "accuracy": [0.8, 0.9], "val_accuracy": []}
+    path.write_bytes(pickle.dumps(history))
+    with pytest.raises(plot.UserError) as failure:
+        plot.read_curves(str(path))
+    assert str(failure.value) == (
+        f"{path} is not a readable training history (no 'val_loss' values); delete "
+        "it and re-run its train.py line"
+    )
+    # Validated every other epoch, with a Keras 2 learning rate one value short: still a history.
+    history = dict(history, val_loss=[0.6], val_accuracy=[0.7], lr=[1e-3])
+    path.write_bytes(pickle.dumps(history))
+    read = plot.read_curves(str(path))
+    assert read["val_accuracy"].tolist() == [0.7] and read["learning_rate"].tolist() == [1e-3]
+    assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", seed=None, best_val_accuracy=0.7,
+                             test_accuracy=None, macro_f1=None, history=read))["best_val_epoch"] == 1
 
 
-def test_several_seeds_give_mean_and_sample_std(folders):
-    output, plots = folders
-    errors = {"adam": [10, 20, 36], "radam": [40, 44, 60]}
-    for optimizer, counts in errors.items():
-        for seed, count in enumerate(counts):
-            write_run(output, "resnet", optimizer, "fashion_mnist", seed=seed, errors=count,
-                      val_accuracy=[0.5, 0.6 + seed / 100, 0.55], epochs=3)
-    result = run_plot(output, plots)
-    assert result.returncode == 0, result.stderr
-
-    rows = read_csv(plots / "results.csv")
-    assert [(row["optimizer"], row["seed"]) for row in rows] == [
-        ("adam", "0"), ("adam", "1"), ("adam", "2"), ("radam", "0"), ("radam", "1"), ("radam", "2")]
-    accuracies = {optimizer: [1 - count / 200 for count in counts] for optimizer, counts in errors.items()}
-    means = {row["optimizer"]: row for row in read_csv(plots / "results_mean.csv")}
-    for optimizer, values in accuracies.items():
-        assert means[optimizer]["runs"] == "3"
-        assert float(means[optimizer]["test_accuracy_mean"]) == pytest.approx(round(np.mean(values), 4))
-        assert float(means[optimizer]["test_accuracy_std"]) == pytest.approx(round(np.std(values, ddof=1), 4))
-        assert float(means[optimizer]["best_val_accuracy_mean"]) == pytest.approx(0.61)
-    (pair,) = read_csv(plots / "results_pairs.csv")
-    difference = np.mean(accuracies["adam"]) - np.mean(accuracies["radam"])
-    assert float(pair["test_accuracy_difference"]) == pytest.approx(round(difference, 4))
-    assert f"{round(np.mean(accuracies['adam']), 4)} ± {round(np.std(accuracies['adam'], ddof=1), 4)}" in (
-        plots / "results.md").read_text()
-    assert (plots / "resnet_fashion_mnist.png").is_file()
+# ## The figures, checked by the data they draw
 
 
-def test_rows_follow_the_canonical_orders_not_the_alphabet(tmp_path):
-    for dataset in ["cifar10", "fashion_mnist", "mnist"]:
-        for model in ["minivggnet", "resnet"]:
-            for optimizer in ["sgd", "radam", "adam"]:
-                write_run(tmp_path, model, optimizer, dataset, epochs=2)
-    plot.write_tables(plot.load_runs(str(tmp_path)), str(tmp_path / "plots"))
-    order = [(row["dataset"], row["model"], row["optimizer"]) for row in read_csv(tmp_path / "plots/results.csv")]
-    assert order == [(dataset, model, optimizer) for dataset in ["mnist", "fashion_mnist", "cifar10"]
-                     for model in ["resnet", "minivggnet"] for optimizer in ["adam", "radam", "sgd"]]
-    pairs = [(row["dataset"], row["model"]) for row in read_csv(tmp_path / "plots/results_pairs.csv")]
-    assert pairs == [(dataset, model) for dataset in ["mnist", "fashion_mnist", "cifar10"]
-                     for model in ["resnet", "minivggnet"]]
+def band(axis, line):
+    """(lowest, highest) value per epoch of the min-max band drawn in `line`'s colour."""
+    (collection,) = [collection for collection in axis.collections if np.allclose(
+        collection.get_facecolor()[0][:3], matplotlib.colors.to_rgb(line.get_color()))]
+    vertices = collection.get_paths()[0].vertices
+    at = [vertices[:, 0] == epoch for epoch in line.get_xdata()]
+    return [vertices[here, 1].min() for here in at], [vertices[here, 1].max() for here in at]
+
+
+# Three Adam seeds and two RAdam seeds, 3 epochs; each mean and min/max below is worked out by hand.
+ADAM_SEEDS = {
+    1: dict(accuracy=[0.50, 0.70, 0.80], val_accuracy=[0.40, 0.60, 0.65], loss=[1.0, 0.6, 0.4], val_loss=[1.2, 0.9, 0.8]),
+    2: dict(accuracy=[0.60, 0.80, 0.90], val_accuracy=[0.50, 0.55, 0.75], loss=[0.8, 0.5, 0.3], val_loss=[1.1, 1.0, 0.7]),
+    3: dict(accuracy=[0.70, 0.75, 0.85], val_accuracy=[0.45, 0.65, 0.70], loss=[0.9, 0.4, 0.2], val_loss=[1.0, 0.8, 0.9]),
+}
+RADAM_SEEDS = {
+    1: dict(accuracy=[0.4, 0.5, 0.6], val_accuracy=[0.3, 0.4, 0.5], loss=[1.5, 1.0, 0.8], val_loss=[1.6, 1.2, 1.0]),
+    2: dict(accuracy=[0.6, 0.7, 0.8], val_accuracy=[0.5, 0.6, 0.5], loss=[1.3, 0.8, 0.6], val_loss=[1.4, 1.0, 1.2]),
+}
+# label: (mean, lowest, highest) per epoch
+EXPECTED_PAIR_LINES = {
+    "adam_train_acc": ([0.60, 0.75, 0.85], [0.5, 0.7, 0.8], [0.7, 0.8, 0.9]),
+    "adam_val_acc": ([0.45, 0.60, 0.70], [0.40, 0.55, 0.65], [0.50, 0.65, 0.75]),
+    "radam_train_acc": ([0.5, 0.6, 0.7], [0.4, 0.5, 0.6], [0.6, 0.7, 0.8]),
+    "radam_val_acc": ([0.4, 0.5, 0.5], [0.3, 0.4, 0.5], [0.5, 0.6, 0.5]),
+    "adam_train_loss": ([0.9, 0.5, 0.3], [0.8, 0.4, 0.2], [1.0, 0.6, 0.4]),
+    "adam_val_loss": ([1.1, 0.9, 0.8], [1.0, 0.8, 0.7], [1.2, 1.0, 0.9]),
+    "radam_train_loss": ([1.4, 0.9, 0.7], [1.3, 0.8, 0.6], [1.5, 1.0, 0.8]),
+    "radam_val_loss": ([1.5, 1.1, 1.1], [1.4, 1.0, 1.0], [1.6, 1.2, 1.2]),
+}
+
+
+def write_seeds(folder, model, dataset):
+    for optimizer, seeds in [("adam", ADAM_SEEDS), ("radam", RADAM_SEEDS)]:
+        for seed, curves in seeds.items():
+            write_run(folder, model, optimizer, dataset, seed=seed, epochs=3, curves=curves)
+
+
+def test_the_pair_figure_draws_each_curve_as_the_mean_over_seeds_with_a_min_max_band(tmp_path):
+    write_seeds(tmp_path, "resnet", "cifar10")
+    runs, _ = plot.load_runs(str(tmp_path))
+    figure = plot.draw_pair_figure("resnet", "cifar10", plot.by_optimizer(runs))
+    accuracy, loss = figure.axes
+    for axis, short in [(accuracy, "acc"), (loss, "loss")]:
+        lines = axis.get_lines()
+        assert [line.get_label() for line in lines] == [
+            f"adam_train_{short}", f"adam_val_{short}", f"radam_train_{short}", f"radam_val_{short}"]
+        for line in lines:
+            mean, lowest, highest = EXPECTED_PAIR_LINES[line.get_label()]
+            assert line.get_xdata().tolist() == [1, 2, 3]
+            assert line.get_ydata() == pytest.approx(mean), line.get_label()
+            assert band(axis, line) == (pytest.approx(lowest), pytest.approx(highest)), line.get_label()
+    plot.plt.close(figure)
+
+
+def test_the_summary_draws_validation_accuracy_per_panel_and_the_learning_rates(tmp_path):
+    write_seeds(tmp_path, "resnet", "cifar10")
+    write_run(tmp_path, "minivggnet", "adam", "cifar10", val_accuracy=[0.2, 0.3])
+    write_run(tmp_path, "resnet", "radam", "mnist", val_accuracy=[0.9, 0.95], curves=dict(
+        learning_rate=[1e-4, 1e-3]))
+    runs, _ = plot.load_runs(str(tmp_path))
+    figure = plot.draw_summary_figure(runs)
+    panels = {axis.get_title(): axis for axis in figure.axes}
+    assert list(panels) == ["resnet on mnist", "minivggnet on mnist", "resnet on cifar10",
+                            "minivggnet on cifar10", "Learning rate applied per epoch"]
+    for title, axis in list(panels.items())[:4]:
+        assert (axis.get_xlabel(), axis.get_ylabel(), axis.get_ylim()) == ("Epoch #", "Val accuracy", (0, 1.02))
+    lines = {title: {line.get_label(): line for line in axis.get_lines()} for title, axis in panels.items()}
+    assert list(lines["resnet on mnist"]) == ["RAdam"] and not lines["minivggnet on mnist"]
+    assert lines["resnet on mnist"]["RAdam"].get_ydata() == pytest.approx([0.9, 0.95])
+    assert list(lines["minivggnet on cifar10"]) == ["Adam"]
+    assert lines["minivggnet on cifar10"]["Adam"].get_ydata() == pytest.approx([0.2, 0.3])
+    pair = panels["resnet on cifar10"]
+    assert list(lines["resnet on cifar10"]) == ["Adam", "RAdam"]
+    for name, label in [("Adam", "adam_val_acc"), ("RAdam", "radam_val_acc")]:
+        mean, lowest, highest = EXPECTED_PAIR_LINES[label]
+        line = lines["resnet on cifar10"][name]
+        assert line.get_ydata() == pytest.approx(mean)
+        assert band(pair, line) == (pytest.approx(lowest), pytest.approx(highest))
+        assert line.get_color() == plot.OPTIMIZER_COLORS[name.lower()]
+    # One line per data set and optimizer: write_run's learning rates (Adam constant, RAdam / 4 per epoch).
+    rates = panels["Learning rate applied per epoch"]
+    assert (rates.get_yscale(), rates.get_ylabel()) == ("log", "Learning rate")
+    assert {label: line.get_ydata().tolist() for label, line in lines["Learning rate applied per epoch"].items()} == {
+        "RAdam on mnist": [1e-4, 1e-3],
+        "Adam on cifar10": [1e-3, 1e-3, 1e-3],
+        "RAdam on cifar10": [1e-3, 2.5e-4, 6.25e-5],
+    }
+    assert [text.get_text() for text in rates.get_legend().get_texts()] == ["mnist", "cifar10"]
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["Adam", "RAdam"]
+    plot.plt.close(figure)
 
 
 def test_a_third_optimizer_and_different_lengths_are_drawn(tmp_path):
@@ -197,7 +289,7 @@ def test_a_third_optimizer_and_different_lengths_are_drawn(tmp_path):
     write_run(tmp_path, "resnet", "radam", "cifar100", epochs=4)
     write_run(tmp_path, "resnet", "sgd", "cifar100", seed=1, epochs=3)
     write_run(tmp_path, "resnet", "sgd", "cifar100", seed=2, epochs=5)
-    figure = plot.draw_pair_figure("resnet", "cifar100", plot.by_optimizer(plot.load_runs(str(tmp_path))))
+    figure = plot.draw_pair_figure("resnet", "cifar100", plot.by_optimizer(plot.load_runs(str(tmp_path))[0]))
     accuracy, loss = figure.axes
     assert [text.get_text() for text in accuracy.get_legend().get_texts()] == [
         "adam_train_acc", "adam_val_acc", "radam_train_acc", "radam_val_acc", "sgd_train_acc", "sgd_val_acc"]
@@ -213,7 +305,7 @@ def test_a_third_optimizer_and_different_lengths_are_drawn(tmp_path):
 def test_two_optimizers_keep_the_original_figure(tmp_path):
     write_run(tmp_path, "googlenet", "adam", "mnist")
     write_run(tmp_path, "googlenet", "radam", "mnist")
-    figure = plot.draw_pair_figure("googlenet", "mnist", plot.by_optimizer(plot.load_runs(str(tmp_path))))
+    figure = plot.draw_pair_figure("googlenet", "mnist", plot.by_optimizer(plot.load_runs(str(tmp_path))[0]))
     accuracy, loss = figure.axes
     assert accuracy.get_title() == "Adam vs. RAdam for 'googlenet' on 'mnist' (Accuracy)"
     assert (accuracy.get_xlabel(), accuracy.get_ylabel(), loss.get_ylabel()) == ("Epoch #", "Accuracy", "Loss")
@@ -224,21 +316,244 @@ def test_two_optimizers_keep_the_original_figure(tmp_path):
     plot.plt.close(figure)
 
 
-def test_missing_report_leaves_cells_empty_with_a_warning(folders):
+def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
+    runs = [{"history": {"val_loss": np.array([0.5, np.nan, 0.3])}} for _ in range(2)]
+    figure, axis = plot.plt.subplots()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        line = plot.draw_curve(axis, runs, "val_loss")
+    np.testing.assert_array_equal(line.get_ydata(), [0.5, np.nan, 0.3])
+    plot.plt.close(figure)
+
+
+@pytest.fixture
+def with_sgd_nesterov(monkeypatch):
+    """plot reloaded with a sixth optimizer, "sgd-nesterov", in names.OPTIMIZERS; restored after."""
+    monkeypatch.setattr(names, "OPTIMIZERS", names.OPTIMIZERS + ("sgd-nesterov",))
+    yield importlib.reload(plot)
+    monkeypatch.undo()
+    importlib.reload(plot)
+
+
+def test_optimizers_added_to_names_get_a_display_name_and_a_colour(tmp_path, with_sgd_nesterov):
+    plot = with_sgd_nesterov
+    assert plot.display_name("sgd-nesterov") == "SGD-Nesterov" and plot.display_name("radam") == "RAdam"
+    assert len(set(plot.OPTIMIZER_COLORS[optimizer] for optimizer in plot.OPTIMIZERS)) == 6
+    for optimizer in ["adam", "radam", "sgd-nesterov"]:
+        write_run(tmp_path, "resnet", optimizer, "mnist", epochs=2)
+    runs, _ = plot.load_runs(str(tmp_path))
+    assert [run["optimizer"] for run in runs] == ["adam", "radam", "sgd-nesterov"]
+    figure = plot.draw_pair_figure("resnet", "mnist", plot.by_optimizer(runs))
+    assert figure.axes[0].get_title() == "Adam vs. RAdam vs. SGD-Nesterov for 'resnet' on 'mnist' (Accuracy)"
+    plot.plt.close(figure)
+    figure = plot.draw_summary_figure(runs)
+    assert [text.get_text() for text in figure.legends[0].get_texts()] == ["Adam", "RAdam", "SGD-Nesterov"]
+    widths = [line.get_linewidth() for line in figure.axes[-1].get_lines()]
+    assert widths == [6, 5, 1]  # earlier optimizers wider, so that equal rates stay visible
+    plot.plt.close(figure)
+
+
+# ## The tables, checked against values worked out by hand
+
+
+def test_results_tables_hold_the_report_and_history_numbers(folders):
+    output, plots = folders
+    _, adam_predictions = write_run(
+        output, "minivggnet", "adam", "cifar10", val_accuracy=[0.4, 0.7, 0.65, 0.72, 0.6], errors=30)
+    write_run(output, "minivggnet", "radam", "cifar10", val_accuracy=[0.3, 0.5, 0.55, 0.5], errors=50, epoch_time=7.0)
+    plot.main(["--input", str(output), "--plots", str(plots)])
+
+    adam, radam = read_csv(plots / "results.csv")
+    assert [adam[key] for key in ["model", "dataset", "optimizer", "seed"]] == ["minivggnet", "cifar10", "adam", ""]
+    assert (adam["test_accuracy"], radam["test_accuracy"]) == ("0.85", "0.75")  # 30 and 50 errors in 200
+    assert float(adam["macro_f1"]) == pytest.approx(round(f1_score(*adam_predictions, average="macro"), 4))
+    assert (adam["epochs"], adam["best_val_accuracy"], adam["best_val_epoch"]) == ("5", "0.72", "4")
+    assert (radam["epochs"], radam["best_val_accuracy"], radam["best_val_epoch"]) == ("4", "0.55", "3")
+    assert adam["final_val_loss"] == "0.3"  # 1.5 / 5
+    assert (adam["training_seconds"], radam["training_seconds"]) == ("62.5", "28.0")  # 5 x 12.5, 4 x 7
+
+    (pair,) = read_csv(plots / "results_pairs.csv")  # one pair (seed 42): no std, no interval
+    assert pair == dict(model="minivggnet", dataset="cifar10", pairs="1", test_accuracy_difference="0.1",
+                        test_accuracy_difference_std="", test_accuracy_difference_low="",
+                        test_accuracy_difference_high="", best_val_accuracy_difference="0.17")
+    markdown = (plots / "results.md").read_text()
+    assert "| minivggnet | cifar10 | adam |  | 5 | 0.85 |" in markdown
+    assert "## Adam minus RAdam, paired by seed\n" in markdown
+    assert "| minivggnet | cifar10 | 1 | 0.1 |  | 0.17 |" in markdown
+
+
+# Test accuracies (from errors in 200) and best validation accuracies per seed, and by hand:
+# Adam 0.95, 0.93, 0.91: mean 0.93, sample std sqrt((0.02² + 0 + 0.02²) / 2) = 0.02
+# RAdam 0.94, 0.90, 0.89: mean 0.91, std sqrt((0.03² + 0.01² + 0.02²) / 2) = sqrt(0.0007) = 0.026458
+# paired Adam - RAdam 0.01, 0.03, 0.02: mean 0.02, std 0.01, t(0.975, 2) = 4.302653,
+#   half-width 4.302653 x 0.01 / sqrt(3) = 0.024841: 95% interval -0.004841 to 0.044841
+# best val: Adam 0.80, 0.76, 0.78 (mean 0.78, std 0.02), RAdam 0.75, 0.70, 0.74 (mean 0.73,
+#   std 0.026458); paired differences 0.05, 0.06, 0.04: mean 0.05
+SEED_ERRORS = {"adam": [10, 14, 18], "radam": [12, 20, 22]}
+SEED_BEST_VAL = {"adam": [0.80, 0.76, 0.78], "radam": [0.75, 0.70, 0.74]}
+
+
+def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_interval(folders):
+    output, plots = folders
+    for optimizer in ["radam", "adam"]:
+        for seed, (errors, best) in enumerate(zip(SEED_ERRORS[optimizer], SEED_BEST_VAL[optimizer]), start=1):
+            write_run(output, "resnet", optimizer, "fashion_mnist", seed=seed, errors=errors,
+                      val_accuracy=[0.5, best, best - 0.1])
+    plot.main(["--input", str(output), "--plots", str(plots)])
+
+    rows = read_csv(plots / "results.csv")
+    assert [(row["optimizer"], row["seed"], row["test_accuracy"]) for row in rows] == [
+        ("adam", "1", "0.95"), ("adam", "2", "0.93"), ("adam", "3", "0.91"),
+        ("radam", "1", "0.94"), ("radam", "2", "0.9"), ("radam", "3", "0.89")]
+    means = {row["optimizer"]: row for row in read_csv(plots / "results_mean.csv")}
+    assert {key: means["adam"][key] for key in list(means["adam"])[3:]} == dict(
+        runs="3", test_accuracy_mean="0.93", test_accuracy_std="0.02",
+        best_val_accuracy_mean="0.78", best_val_accuracy_std="0.02")
+    assert {key: means["radam"][key] for key in list(means["radam"])[3:]} == dict(
+        runs="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
+        best_val_accuracy_mean="0.73", best_val_accuracy_std="0.0265")
+    (pair,) = read_csv(plots / "results_pairs.csv")
+    assert pair == dict(model="resnet", dataset="fashion_mnist", pairs="3", test_accuracy_difference="0.02",
+                        test_accuracy_difference_std="0.01", test_accuracy_difference_low="-0.0048",
+                        test_accuracy_difference_high="0.0448", best_val_accuracy_difference="0.05")
+    markdown = (plots / "results.md").read_text()
+    assert "| resnet | fashion_mnist | adam | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
+    assert "| resnet | fashion_mnist | 3 | 0.02 ± 0.01 | -0.0048 to 0.0448 | 0.05 |" in markdown
+    assert (plots / "resnet_fashion_mnist.png").is_file()
+
+
+def run(seed, test_accuracy, path="run.pickle"):
+    return dict(seed=seed, test_accuracy=test_accuracy, path=path)
+
+
+def test_paired_difference_pairs_runs_by_seed_only():
+    # Seed None is train.py's default, 42; seeds 7 and 5 have no partner; the order does not matter.
+    adam = [run(3, 0.91), run(None, 0.95), run(7, 0.50), run(2, 0.93)]
+    radam = [run(5, 0.10), run(2, 0.90), run(42, 0.94), run(3, 0.89)]
+    pairs, mean, std, low, high = plot.paired_difference(adam, radam, "test_accuracy")
+    assert pairs == 3
+    assert (mean, std, low, high) == pytest.approx((0.02, 0.01, -0.004841, 0.044841), abs=1e-6)
+    reverse = plot.paired_difference(radam, adam, "test_accuracy")
+    assert (reverse.mean, reverse.std, reverse.low, reverse.high) == pytest.approx(
+        (-0.02, 0.01, -0.044841, 0.004841), abs=1e-6)
+
+
+def test_paired_difference_with_too_few_pairs_gives_what_it_can():
+    one = plot.paired_difference([run(1, 0.9), run(2, None)], [run(1, 0.85), run(2, 0.8)], "test_accuracy")
+    assert (one.pairs, one.std, one.low, one.high) == (1, None, None, None) and one.mean == pytest.approx(0.05)
+    assert plot.paired_difference([run(1, 0.9)], [run(2, 0.8)], "test_accuracy") == (0, None, None, None, None)
+    # Two pairs: t(0.975, 1) = 12.706205; differences 0.1, 0.2: mean 0.15, std 0.070711
+    two = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, 0.8), run(2, 0.6)], "test_accuracy")
+    half_width = 12.706205 * 0.070711 / 1.414214
+    assert tuple(two) == pytest.approx((2, 0.15, 0.070711, 0.15 - half_width, 0.15 + half_width), abs=1e-5)
+
+
+def test_two_runs_with_one_seed_cannot_be_paired():
+    first = [run(None, 0.9, "a/resnet_adam_mnist.pickle"), run(42, 0.9, "b/resnet_adam_mnist_seed42.pickle")]
+    with pytest.raises(plot.UserError) as error:
+        plot.paired_difference(first, [run(42, 0.8)], "test_accuracy")
+    assert str(error.value) == ("a/resnet_adam_mnist.pickle and b/resnet_adam_mnist_seed42.pickle both ran with "
+                                "seed 42, so they cannot be paired by seed; move one of them away")
+
+
+def test_plot_stops_before_drawing_when_two_runs_share_a_seed(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    write_run(output, "resnet", "adam", "mnist", seed=42)
+    write_run(output, "resnet", "radam", "mnist")
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    assert str(error.value) == (f"{output / 'resnet_adam_mnist.pickle'} and {output / 'resnet_adam_mnist_seed42.pickle'} "
+                                "both ran with seed 42, so they cannot be paired by seed; move one of them away")
+    assert not plots.exists()
+
+
+def test_load_runs_reads_several_folders_for_comparisons_across_them(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    write_run(tmp_path / "a", "resnet", "adam", "mnist", seed=1, errors=10)
+    write_run(tmp_path / "b", "resnet", "radam", "mnist", seed=1, errors=16)
+    write_run(tmp_path / "b", "resnet", "radam", "digits", seed=1)
+    runs, unreadable = plot.load_runs(str(tmp_path / "a"), str(tmp_path / "b"))
+    assert unreadable == []
+    assert [(run["dataset"], run["optimizer"], Path(run["path"]).parent.name) for run in runs] == [
+        ("mnist", "adam", "a"), ("mnist", "radam", "b"), ("digits", "radam", "b")]
+    adam, radam = runs[0], runs[1]
+    assert plot.paired_difference([adam], [radam], "test_accuracy")[:2] == (1, pytest.approx(0.03))
+    assert (adam["test_accuracy"], adam["best_val_accuracy"]) == (0.95, 0.9)
+
+
+def test_rows_follow_the_canonical_orders_not_the_alphabet(tmp_path):
+    for dataset in ["cifar10", "fashion_mnist", "mnist"]:
+        for model in ["minivggnet", "resnet"]:
+            for optimizer in ["sgd", "radam", "adam"]:
+                write_run(tmp_path, model, optimizer, dataset, epochs=2)
+    plot.write_tables(plot.load_runs(str(tmp_path))[0], str(tmp_path / "plots"))
+    order = [(row["dataset"], row["model"], row["optimizer"]) for row in read_csv(tmp_path / "plots/results.csv")]
+    assert order == [(dataset, model, optimizer) for dataset in ["mnist", "fashion_mnist", "cifar10"]
+                     for model in ["resnet", "minivggnet"] for optimizer in ["adam", "radam", "sgd"]]
+    pairs = [(row["dataset"], row["model"]) for row in read_csv(tmp_path / "plots/results_pairs.csv")]
+    assert pairs == [(dataset, model) for dataset in ["mnist", "fashion_mnist", "cifar10"]
+                     for model in ["resnet", "minivggnet"]]
+
+
+def test_missing_report_leaves_cells_empty_with_a_warning(folders, capsys):
     output, plots = folders
     write_run(output, "resnet", "adam", "digits", report=False)
     write_run(output, "resnet", "radam", "digits")
-    result = run_plot(output, plots)
-    assert result.returncode == 0, result.stderr
-    (line,) = result.stderr.splitlines()
-    assert line.startswith("warning: ") and "resnet_adam_digits.txt" in line
+    plot.main(["--input", str(output), "--plots", str(plots)])
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (f"warning: cannot read {output / 'resnet_adam_digits.txt'} (FileNotFoundError); "
+                    "its test accuracy and F1 stay empty")
     adam, radam = read_csv(plots / "results.csv")
     assert (adam["test_accuracy"], adam["macro_f1"]) == ("", "")
-    assert radam["test_accuracy"] != ""
-    assert read_csv(plots / "results_pairs.csv")[0]["test_accuracy_difference"] == ""
+    assert radam["test_accuracy"] == "0.95"
+    (pair,) = read_csv(plots / "results_pairs.csv")
+    assert (pair["pairs"], pair["test_accuracy_difference"], pair["best_val_accuracy_difference"]) == ("0", "", "0.0")
 
 
-def test_unwritable_plots_folder_is_one_line_and_exit_1(folders):
+# What scikit-learn 0.20 (2019, the original's) printed: no accuracy line, but a micro average.
+REPORT_2019 = """\
+              precision    recall  f1-score   support
+
+           0       0.98      0.99      0.99       980
+           1       0.99      0.99      0.99      1135
+           2       0.96      0.95      0.95      1032
+
+   micro avg       0.97      0.97      0.97      3147
+   macro avg       0.96      0.97      0.96      3147
+weighted avg       0.97      0.97      0.97      3147
+"""
+
+
+def test_2019_reports_give_the_micro_average_as_test_accuracy(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist", keras2=True)
+    (output / "resnet_adam_mnist.txt").write_text(REPORT_2019)
+    # The original's pickle: Keras 2 keys, NumPy 1.x's float32 scalars (numpy.core, protocol 2).
+    history = {"loss": [np.float32(0.5)], "acc": [np.float32(0.75)], "val_loss": [np.float32(0.25)],
+               "val_acc": [np.float32(0.875)]}
+    numpy1 = pickle.dumps(history, protocol=2).replace(b"cnumpy._core.multiarray\n", b"cnumpy.core.multiarray\n")
+    assert b"numpy._core" not in numpy1
+    (output / "resnet_radam_mnist.pickle").write_bytes(numpy1)
+    (output / "resnet_radam_mnist.txt").write_text(REPORT_2019.replace("micro avg       0.97", "micro avg       0.94"))
+    assert plot.read_report(output / "resnet_adam_mnist.txt") == (0.97, 0.96)
+    plot.main(["--input", str(output), "--plots", str(plots)])
+    adam, radam = read_csv(plots / "results.csv")
+    assert (adam["test_accuracy"], adam["macro_f1"], radam["test_accuracy"]) == ("0.97", "0.96", "0.94")
+    assert (radam["epochs"], radam["best_val_accuracy"]) == ("1", "0.875")
+
+
+def test_a_report_with_both_lines_is_read_by_its_accuracy_line(tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_text(REPORT_2019.replace("\n   macro avg", "\n    accuracy                           0.93      3147\n   macro avg"))
+    assert plot.read_report(path) == (0.93, 0.96)
+
+
+# ## Bad input and unwritable outputs
+
+
+def test_unwritable_plots_folder_is_one_line(folders):
     output, plots = folders
     write_run(output, "resnet", "adam", "mnist")
     write_run(output, "resnet", "radam", "mnist")
@@ -250,45 +565,24 @@ def test_unwritable_plots_folder_is_one_line_and_exit_1(folders):
         plots.mkdir()
         plots.chmod(0o500)
     try:
-        result = run_plot(output, plots)
+        with pytest.raises(plot.UserError) as error:
+            plot.main(["--input", str(output), "--plots", str(plots)])
     finally:
         if plots.exists():
             plots.chmod(0o700)
-    assert result.returncode == 1
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and str(plots) in lines[0], result.stderr
+    assert str(plots) in str(error.value) and "\n" not in str(error.value)
 
 
-def test_missing_or_empty_input_folder_is_one_line_and_exit_1(tmp_path):
-    result = run_plot(tmp_path / "absent", tmp_path / "plots")
-    assert result.returncode == 1
-    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith("error: ")
-    assert "absent" in result.stderr
+def test_missing_or_empty_input_folder_is_one_line(tmp_path):
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(tmp_path / "absent"), "--plots", str(tmp_path / "plots")])
+    assert str(error.value) == f"input folder {tmp_path / 'absent'} does not exist; run the experiments first or fix --input"
     (tmp_path / "notes.txt").write_text("not a history")
-    with pytest.raises(plot.Failure, match="no training histories"):
+    with pytest.raises(plot.UserError, match="no training histories"):
         plot.load_runs(str(tmp_path))
 
 
-def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_path):
-    path = tmp_path / "resnet_adam_mnist.pickle"
-    history = {"loss": [0.5, 0.4], "val_loss": [], "accuracy": [0.8, 0.9], "val_accuracy": []}
-    path.write_bytes(pickle.dumps(history))
-    with pytest.raises(plot.Failure) as failure:
-        plot.read_history(str(path))
-    assert str(failure.value) == (
-        f"{path} is not a readable training history (ValueError: no 'val_loss' values); delete "
-        "it and re-run its train.py line"
-    )
-    # Validated every other epoch, with a Keras 2 learning rate one value short: still a history.
-    history = dict(history, val_loss=[0.6], val_accuracy=[0.7], lr=[1e-3])
-    path.write_bytes(pickle.dumps(history))
-    read = plot.read_history(str(path))
-    assert read["val_accuracy"].tolist() == [0.7] and read["learning_rate"].tolist() == [1e-3]
-    assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", seed=None,
-                             test_accuracy=None, macro_f1=None, history=read))["best_val_epoch"] == 1
-
-
-def test_an_input_that_is_a_file_or_unreadable_is_named(folders, monkeypatch):
+def test_an_input_that_is_a_file_or_unreadable_is_named_and_exits_1(folders, monkeypatch):
     output, plots = folders
     write_run(output, "resnet", "adam", "mnist")
     result = run_plot(output / "resnet_adam_mnist.pickle", plots)
@@ -302,7 +596,7 @@ def test_an_input_that_is_a_file_or_unreadable_is_named(folders, monkeypatch):
         raise PermissionError(13, "Permission denied", folder)
 
     monkeypatch.setattr(plot.os, "listdir", denied)
-    with pytest.raises(plot.Failure) as failure:
+    with pytest.raises(plot.UserError) as failure:
         plot.load_runs(str(output))
     assert str(failure.value) == (
         f"cannot read the input folder {output} (Permission denied); fix its permissions or --input"
@@ -314,20 +608,19 @@ def test_a_folder_named_like_an_output_stops_plot_before_it_draws(folders):
     write_run(output, "resnet", "adam", "mnist")
     write_run(output, "resnet", "radam", "mnist")
     (plots / "summary.png").mkdir(parents=True)
-    result = run_plot(output, plots)
-    assert result.returncode == 1
-    assert result.stderr == (
-        f"error: {plots / 'summary.png'} is a folder where plot.py writes a file; move it away or "
-        "choose another --plots folder\n"
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    assert str(error.value) == (
+        f"{plots / 'summary.png'} is a folder where plot.py writes a file; move it away or "
+        "choose another --plots folder"
     )
     assert os.listdir(plots) == ["summary.png"]  # the pair's figure was not drawn either
 
 
-def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
-    runs = [{"history": {"val_loss": np.array([0.5, np.nan, 0.3])}} for _ in range(2)]
-    figure, axis = plot.plt.subplots()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        line = plot.draw_curve(axis, runs, "val_loss")
-    np.testing.assert_array_equal(line.get_ydata(), [0.5, np.nan, 0.3])
-    plot.plt.close(figure)
+def test_the_help_says_that_input_is_a_folder(capsys):
+    with pytest.raises(SystemExit) as exit:
+        plot.main(["--help"])
+    assert exit.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "-i INPUT, --input INPUT the folder that holds the training histories" in help_text
+    assert "a folder, not one history file as train.py's -i" in help_text

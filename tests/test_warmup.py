@@ -142,8 +142,8 @@ def test_plot_draws_a_fifth_optimizer_and_its_visible_rate(tmp_path):
         "googlenet", "adam-warmup", "cifar10", "3")
     for optimizer in ["adam", "radam", "sgd", "rmsprop", "adam-warmup"]:
         write_history(tmp_path, optimizer, [5e-4, 1e-3])
-    runs = plot.load_runs(str(tmp_path))
-    assert [run["optimizer"] for run in runs] == ["adam", "radam", "sgd", "rmsprop", "adam-warmup"]
+    runs, unreadable = plot.load_runs(str(tmp_path))
+    assert [run["optimizer"] for run in runs] == ["adam", "radam", "sgd", "rmsprop", "adam-warmup"] and not unreadable
 
     figure = plot.draw_summary_figure(runs)
     rate_axis = figure.axes[-1]

@@ -1,0 +1,236 @@
+"""read_history: plain training histories load, from 2019 to now; pickles that would run code do not."""
+
+import builtins
+import os
+import pickle
+import struct
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.histories import NotAHistory, read_history
+
+
+def refusal(path, reason):
+    return f"{path} is not a readable training history ({reason}); delete it and re-run its train.py line"
+
+
+# ## Pickles that would run code
+
+
+class Payload:
+    """Unpickling this calls `function(*arguments)`, as a tampered history file would."""
+
+    def __init__(self, function, *arguments):
+        self.function, self.arguments = function, arguments
+
+    def __reduce__(self):
+        return self.function, self.arguments
+
+
+def payloads():
+    """{case: (pickle bytes, the function it names)}, each creating ./PWNED when pickle.load reads it."""
+    touch = "open('PWNED', 'w').close()"
+    # Protocols 0 to 2 write Python 2's names, and the refusal names what the file holds.
+    evil = {
+        "os.system": (Payload(os.system, "touch PWNED"), "posix.system", "posix.system"),
+        "subprocess.call": (Payload(subprocess.call, ["touch", "PWNED"]), "subprocess.call", "commands.call"),
+        "builtins.eval": (Payload(builtins.eval, touch), "builtins.eval", "__builtin__.eval"),
+        "builtins.exec": (Payload(builtins.exec, touch), "builtins.exec", "__builtin__.exec"),
+    }
+    cases = {}
+    for name, (payload, named, python2_named) in evil.items():
+        for protocol in (0, 2, 4):  # GLOBAL as text, GLOBAL after PROTO, STACK_GLOBAL
+            cases[f"{name}-protocol{protocol}"] = (pickle.dumps(payload, protocol=protocol),
+                                                   named if protocol > 2 else python2_named)
+        # Hidden inside an otherwise plain history.
+        history = {"loss": [0.5, payload], "accuracy": [0.9, 0.95]}
+        cases[f"{name}-inside-a-history"] = pickle.dumps(history, protocol=4), named
+    # Protocol 0's INST opcode names the function and calls it in one step.
+    cases["os.system-INST"] = b"(S'touch PWNED'\nios\nsystem\n.", "os.system"
+    return cases
+
+
+PAYLOADS = payloads()
+
+
+@pytest.mark.parametrize("case", PAYLOADS)
+def test_a_pickle_that_would_run_code_is_refused_and_runs_nothing(tmp_path, monkeypatch, case):
+    content, named = PAYLOADS[case]
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "resnet_adam_mnist.pickle"
+    path.write_bytes(content)
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, f"it would call {named}; refused, nothing was called")
+    assert not (tmp_path / "PWNED").exists()
+    # The payload is real: pickle.load runs it.
+    with open(path, "rb") as file:
+        pickle.load(file)
+    assert (tmp_path / "PWNED").exists()
+
+
+def test_a_pickle_naming_an_arbitrary_module_does_not_import_it(tmp_path, monkeypatch):
+    marker = tmp_path / "IMPORTED"
+    (tmp_path / "planted_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nvalue = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = tmp_path / "history.pickle"
+    path.write_bytes(b"\x80\x02cplanted_module\nvalue\n.")
+    with pytest.raises(NotAHistory, match=r"it would call planted_module\.value; refused"):
+        read_history(path)
+    assert not marker.exists() and "planted_module" not in sys.modules
+    assert pickle.loads(path.read_bytes()) == 1 and marker.exists()  # pickle.load would have imported it
+    del sys.modules["planted_module"]
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        # numpy.ndarray is only ever an argument of _reconstruct, never called itself.
+        (b"\x80\x02cnumpy\nndarray\nK\x03\x85R.", "TypeError: 'object' object is not callable"),
+        # Object, string and structured NumPy types are refused before NumPy builds them.
+        (pickle.dumps({"loss": np.array([1.0], dtype=object)}), "it holds a NumPy type 'O8', not a number type"),
+        (pickle.dumps({"loss": np.array(["a"])}), "it holds a NumPy type 'U1', not a number type"),
+        (pickle.dumps({"loss": np.float64(1).astype("f8,f8")}), "it holds a NumPy type 'V16', not a number type"),
+        (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R.",
+         "it holds text encoded as 'rot13', not bytes as latin1"),
+    ],
+    ids=["ndarray-called", "object-array", "string-array", "structured-scalar", "other-encoding"],
+)
+def test_numpy_names_are_allowed_only_for_numbers(tmp_path, content, reason):
+    path = tmp_path / "history.pickle"
+    path.write_bytes(content)
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, reason)
+
+
+@pytest.mark.parametrize(
+    "history, reason",
+    [
+        ([0.1, 0.2], "it holds a list, not a dict"),
+        ({1: [0.5]}, "it has a key 1 that is not a str"),
+        ({"loss": "0.5"}, "its 'loss' holds a str, not a list of numbers"),
+        ({"loss": (0.5, 0.4)}, "its 'loss' holds a tuple, not a list of numbers"),
+        ({"loss": [0.5, [0.4]]}, "its 'loss' holds a list, not only numbers"),
+        ({"loss": [0.5, None]}, "its 'loss' holds a NoneType, not only numbers"),
+        ({"loss": [True]}, "its 'loss' holds a bool, not only numbers"),
+        ({"loss": np.zeros((2, 2))}, "its 'loss' is a 2-D array of float64, not a list of numbers"),
+        ({"loss": np.zeros(2, dtype=bool)}, "it holds a NumPy type 'b1', not a number type"),
+    ],
+)
+def test_data_other_than_a_dict_of_number_lists_is_refused(tmp_path, history, reason):
+    path = tmp_path / "history.pickle"
+    path.write_bytes(pickle.dumps(history))
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, reason)
+
+
+def test_damaged_and_unreadable_files_are_one_line_user_errors(tmp_path):
+    path = tmp_path / "history.pickle"
+    for content, reason in [(b"", "EOFError: Ran out of input"),
+                            (pickle.dumps({"loss": [0.5, 0.4]})[:-5], "UnpicklingError: pickle data was truncated")]:
+        path.write_bytes(content)
+        with pytest.raises(UserError) as refused:
+            read_history(path)
+        assert str(refused.value) == refusal(path, reason)
+    with pytest.raises(UserError) as refused:
+        read_history(tmp_path / "absent.pickle")
+    assert str(refused.value) == (
+        f"cannot read {tmp_path / 'absent.pickle'} (No such file or directory); check the file and its permissions")
+
+
+# ## Histories that load
+
+
+def test_this_projects_and_keras_3_histories_load_as_written(tmp_path):
+    history = {"loss": [0.75, 0.5], "accuracy": [0.5, 0.625], "val_loss": [0.8, 0.7],
+               "val_accuracy": [0.5, 0.5], "learning_rate": [0.001, 0.001], "epoch_time": [3.25, 3.0]}
+    path = tmp_path / "history.pickle"
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        path.write_bytes(pickle.dumps(history, protocol=protocol))
+        read = read_history(path)
+        assert read == history and type(read) is dict
+        assert all(type(value) is float for values in read.values() for value in values)
+    path.write_bytes(pickle.dumps({"loss": [], "count": [1, 2]}))  # empty curves and ints are data too
+    assert read_history(str(path)) == {"loss": [], "count": [1, 2]}
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_numpy_arrays_and_scalars_as_numpy_2_writes_them_load(tmp_path, protocol):
+    history = {"loss": np.array([0.5, 0.25], dtype=np.float32), "epochs": np.arange(3),
+               "accuracy": [np.float32(0.5), np.float64(0.75), np.int64(1)]}
+    path = tmp_path / "history.pickle"
+    path.write_bytes(pickle.dumps(history, protocol=protocol))
+    read = read_history(path)
+    assert read["loss"].dtype == np.float32 and read["loss"].tolist() == [0.5, 0.25]
+    assert read["epochs"].tolist() == [0, 1, 2]
+    assert [type(value) for value in read["accuracy"]] == [np.float32, np.float64, np.int64]
+    assert read["accuracy"] == [0.5, 0.75, 1]
+
+
+# Keras 2 (2019) kept NumPy scalars in its history lists, and NumPy 1.x pickled each one as
+# numpy.core.multiarray.scalar(numpy.dtype("f4", 0, 1) with its state, raw bytes). Python 3
+# writes those bytes as a bytes opcode in protocol 3, and as _codecs.encode(text, "latin1") in
+# protocol 2. These helpers write the opcodes one by one, as that NumPy did.
+
+
+def text(string):
+    encoded = string.encode("utf-8")
+    return b"X" + struct.pack("<I", len(encoded)) + encoded  # BINUNICODE
+
+
+def numpy1_scalar(value, type_code, protocol):
+    raw = np.array(value, dtype=type_code).tobytes()
+    dtype = (b"cnumpy\ndtype\n" + text(type_code) + b"K\x00K\x01\x87R"  # numpy.dtype("f4", 0, 1)
+             + b"(K\x03" + text("<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb")  # its state
+    if protocol == 2:
+        data = b"c_codecs\nencode\n" + text(raw.decode("latin1")) + text("latin1") + b"\x86R"
+    else:
+        data = b"C" + bytes([len(raw)]) + raw  # SHORT_BINBYTES
+    return b"cnumpy.core.multiarray\nscalar\n" + dtype + data + b"\x86R"
+
+
+def keras2_history_pickle(history, protocol):
+    """{key: [(value, type code)]} pickled as Keras 2 with NumPy 1.x and Python 3 wrote it."""
+    items = b"".join(text(key) + b"](" + b"".join(numpy1_scalar(*value, protocol) for value in values) + b"e"
+                     for key, values in history.items())
+    return bytes([0x80, protocol]) + b"}(" + items + b"u."
+
+
+KERAS2_HISTORY = {
+    "val_loss": [(0.375, "f8"), (0.3125, "f8")],
+    "val_acc": [(0.875, "f8"), (0.90625, "f8")],
+    "loss": [(0.5, "f4"), (0.25, "f4")],
+    "acc": [(0.8125, "f4"), (0.9375, "f4")],
+    "lr": [(0.001, "f4"), (0.001, "f4")],
+}
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+def test_keras_2_histories_pickled_by_numpy_1_load_with_their_values(tmp_path, protocol):
+    path = tmp_path / "resnet_adam_mnist.pickle"
+    path.write_bytes(keras2_history_pickle(KERAS2_HISTORY, protocol))
+    assert (b"c_codecs\nencode\n" in path.read_bytes()) == (protocol == 2)
+    history = read_history(path)
+    assert list(history) == ["val_loss", "val_acc", "loss", "acc", "lr"]
+    for key, values in KERAS2_HISTORY.items():
+        expected = [np.dtype(type_code).type(value) for value, type_code in values]
+        assert history[key] == expected
+        assert [type(value) for value in history[key]] == [type(value) for value in expected]
+    assert history["lr"][0] == np.float32(0.001) and history["acc"][1] == 0.9375
+
+
+def test_numpy_1_pickles_written_by_python_2_load(tmp_path):
+    # Python 2's protocol 2 writes the raw bytes as a str (SHORT_BINSTRING), which Python 3 can
+    # only read as text; NumPy turns it back into bytes through latin1.
+    scalar = (b"cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\nU\x02f8K\x00K\x01\x87R"
+              b"(K\x03U\x01<NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+              b"U\x08" + np.float64(0.9375).tobytes() + b"\x86R")
+    path = tmp_path / "history.pickle"
+    path.write_bytes(b"\x80\x02}(U\x08val_loss](" + scalar + b"eu.")
+    assert read_history(path) == {"val_loss": [0.9375]}
