@@ -78,7 +78,8 @@ def read_curves(path):
             problem = "no epochs" if key == "loss" else f"no '{key}' values"
         else:
             continue
-        raise UserError(f"{path} is not a readable training history ({problem}); delete it and re-run its train.py line")
+        raise UserError(f"{path} is not a readable training history ({problem}); "
+                        "delete it and re-run its train.py line")
     return curves
 
 
@@ -117,7 +118,8 @@ def history_names(folder):
     try:
         names = sorted(os.listdir(folder))
     except OSError as error:
-        raise UserError(f"cannot read the input folder {folder} ({error.strerror}); fix its permissions or --input") from None
+        raise UserError(f"cannot read the input folder {folder} ({error.strerror}); "
+                        "fix its permissions or --input") from None
     names = [name for name in names if HISTORY_NAME.match(name) and os.path.isfile(os.path.join(folder, name))]
     if not names:
         raise UserError(f"no training histories ({{model}}_{{optimizer}}_{{dataset}}.pickle) in {folder}")
@@ -341,11 +343,11 @@ def pair_rows(runs):
         if "adam" not in runs_by_optimizer or "radam" not in runs_by_optimizer:
             continue
         adam, radam = runs_by_optimizer["adam"], runs_by_optimizer["radam"]
-        test = paired_difference(adam, radam, "test_accuracy")
-        rows.append(dict(model=model, dataset=dataset, pairs=test.pairs,
-                         test_accuracy_difference=rounded(test.mean), test_accuracy_difference_std=rounded(test.std),
-                         test_accuracy_difference_low=rounded(test.low), test_accuracy_difference_high=rounded(test.high),
-                         best_val_accuracy_difference=rounded(paired_difference(adam, radam, "best_val_accuracy").mean)))
+        test, best_val = (paired_difference(adam, radam, key) for key in ["test_accuracy", "best_val_accuracy"])
+        rows.append(dict(model=model, dataset=dataset, pairs=test.pairs, test_accuracy_difference=rounded(test.mean),
+                         test_accuracy_difference_std=rounded(test.std), test_accuracy_difference_low=rounded(test.low),
+                         test_accuracy_difference_high=rounded(test.high),
+                         best_val_accuracy_difference=rounded(best_val.mean)))
     return rows
 
 
@@ -441,7 +443,8 @@ def main(arguments=None):
             write_tables(runs, args.plots)
         except OSError as error:
             path = error.filename2 or error.filename or args.plots  # os.replace names the output second
-            raise UserError(f"cannot write {path}: {error.strerror or error}; choose a writable --plots folder") from None
+            raise UserError(f"cannot write {path}: {error.strerror or error}; "
+                            "choose a writable --plots folder") from None
     if unreadable:
         outcome = "left out of the figures and tables" if runs else "the only ones, so nothing was drawn"
         raise UserError(f"these histories could not be read and are {outcome}: {', '.join(unreadable)}; "

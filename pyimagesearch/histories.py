@@ -117,7 +117,8 @@ def read_history(path):
             # latin1 is what NumPy's scalars need from Python 2 pickles; Python 3 ones ignore it.
             history = _PlainDataUnpickler(file, encoding="latin1").load()
     except OSError as error:
-        raise NotAHistory(f"cannot read {path} ({error.strerror or error}); check the file and its permissions") from None
+        raise NotAHistory(f"cannot read {path} ({error.strerror or error}); "
+                          "check the file and its permissions") from None
     except _Refused as refusal:
         reason = str(refusal)
     except Exception as error:  # a damaged pickle fails in many ways; all mean the same to the user

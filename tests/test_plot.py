@@ -202,9 +202,9 @@ def band(axis, line):
 
 # Three Adam seeds and two RAdam seeds, 3 epochs; each mean and min/max below is worked out by hand.
 ADAM_SEEDS = {
-    1: dict(accuracy=[0.50, 0.70, 0.80], val_accuracy=[0.40, 0.60, 0.65], loss=[1.0, 0.6, 0.4], val_loss=[1.2, 0.9, 0.8]),
-    2: dict(accuracy=[0.60, 0.80, 0.90], val_accuracy=[0.50, 0.55, 0.75], loss=[0.8, 0.5, 0.3], val_loss=[1.1, 1.0, 0.7]),
-    3: dict(accuracy=[0.70, 0.75, 0.85], val_accuracy=[0.45, 0.65, 0.70], loss=[0.9, 0.4, 0.2], val_loss=[1.0, 0.8, 0.9]),
+    1: dict(accuracy=[0.5, 0.7, 0.8], val_accuracy=[0.40, 0.60, 0.65], loss=[1.0, 0.6, 0.4], val_loss=[1.2, 0.9, 0.8]),
+    2: dict(accuracy=[0.6, 0.8, 0.9], val_accuracy=[0.50, 0.55, 0.75], loss=[0.8, 0.5, 0.3], val_loss=[1.1, 1.0, 0.7]),
+    3: dict(accuracy=[0.7, 0.75, 0.85], val_accuracy=[0.45, 0.65, 0.7], loss=[0.9, 0.4, 0.2], val_loss=[1.0, 0.8, 0.9]),
 }
 RADAM_SEEDS = {
     1: dict(accuracy=[0.4, 0.5, 0.6], val_accuracy=[0.3, 0.4, 0.5], loss=[1.5, 1.0, 0.8], val_loss=[1.6, 1.2, 1.0]),
@@ -463,8 +463,9 @@ def test_plot_stops_before_drawing_when_two_runs_share_a_seed(folders):
     write_run(output, "resnet", "radam", "mnist")
     with pytest.raises(plot.UserError) as error:
         plot.main(["--input", str(output), "--plots", str(plots)])
-    assert str(error.value) == (f"{output / 'resnet_adam_mnist.pickle'} and {output / 'resnet_adam_mnist_seed42.pickle'} "
-                                "both ran with seed 42, so they cannot be paired by seed; move one of them away")
+    assert str(error.value) == (f"{output / 'resnet_adam_mnist.pickle'} and "
+                                f"{output / 'resnet_adam_mnist_seed42.pickle'} both ran with seed 42, so they "
+                                "cannot be paired by seed; move one of them away")
     assert not plots.exists()
 
 
@@ -546,7 +547,8 @@ def test_2019_reports_give_the_micro_average_as_test_accuracy(folders):
 
 def test_a_report_with_both_lines_is_read_by_its_accuracy_line(tmp_path):
     path = tmp_path / "report.txt"
-    path.write_text(REPORT_2019.replace("\n   macro avg", "\n    accuracy                           0.93      3147\n   macro avg"))
+    accuracy_line = "    accuracy                           0.93      3147\n"
+    path.write_text(REPORT_2019.replace("   macro avg", accuracy_line + "   macro avg"))
     assert plot.read_report(path) == (0.93, 0.96)
 
 
@@ -576,7 +578,8 @@ def test_unwritable_plots_folder_is_one_line(folders):
 def test_missing_or_empty_input_folder_is_one_line(tmp_path):
     with pytest.raises(plot.UserError) as error:
         plot.main(["--input", str(tmp_path / "absent"), "--plots", str(tmp_path / "plots")])
-    assert str(error.value) == f"input folder {tmp_path / 'absent'} does not exist; run the experiments first or fix --input"
+    assert str(error.value) == (
+        f"input folder {tmp_path / 'absent'} does not exist; run the experiments first or fix --input")
     (tmp_path / "notes.txt").write_text("not a history")
     with pytest.raises(plot.UserError, match="no training histories"):
         plot.load_runs(str(tmp_path))
