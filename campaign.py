@@ -9,7 +9,8 @@ needs. Its runs live in one folder of `results/` per configuration, filled in th
     original/       Adam and RAdam with the original's seed (train.py's default, 42)
     seeds/          the same with seeds 1 and 2: with original/, three seeds a combination
     fair-schedule/  RAdam with --radam-total-steps auto, seeds 42, 1 and 2
-    warmup/         Adam with linear warmup (adam-warmup), seeds 42, 1 and 2
+    warmup/         Adam with linear warmup (adam-warmup) and RAdam without its schedule
+                    (--radam-total-steps 0), seeds 42, 1 and 2
     baselines/      SGD and RMSprop, seeds 42, 1 and 2
 
 Given the length of a slot, it plans which missing runs of the first unfinished configuration
@@ -48,7 +49,8 @@ CONFIGURATIONS = [
     ("seeds", [["--optimizers", "adam", "radam", "--seeds", "2"]]),
     ("fair-schedule", [["--optimizers", "radam", "--radam-total-steps", "auto"],
                        ["--optimizers", "radam", "--radam-total-steps", "auto", "--seeds", "2"]]),
-    ("warmup", [["--optimizers", "adam-warmup"], ["--optimizers", "adam-warmup", "--seeds", "2"]]),
+    ("warmup", [["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0"],
+                ["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0", "--seeds", "2"]]),
     ("baselines", [["--optimizers", "sgd", "rmsprop"], ["--optimizers", "sgd", "rmsprop", "--seeds", "2"]]),
 ]
 TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "digits": 1347}

@@ -1,0 +1,204 @@
+"""Write README's Results section from the runs in results/: every number in it comes from there.
+
+    python readme_results.py            # rewrite the section between its two markers
+    python readme_results.py --check    # exit 1, naming the difference, if README is out of date
+
+Test accuracy is the true accuracy of each run's predictions (its classification report). Runs
+of one combination with different seeds give a mean and sample standard deviation; two
+optimizers are compared by the difference of their runs with the same seed, with the 95%
+confidence interval of its mean (Student's t with pairs - 1 degrees of freedom).
+"""
+
+import argparse
+import difflib
+import itertools
+import os
+import sys
+
+import plot
+from pyimagesearch.errors import UserError
+from pyimagesearch.files import write_atomically
+from pyimagesearch.names import MODELS
+
+BEGIN = "<!-- The Results below are written by `python readme_results.py` from results/; do not edit them by hand. -->\n"
+END = "<!-- End of the written Results. -->\n"
+
+# The 2019 experiment's true test accuracies, from its own classification reports (two digits).
+ORIGINAL = {  # (data set, model): (Adam, RAdam)
+    ("mnist", "minivggnet"): (0.99, 0.99), ("mnist", "googlenet"): (0.99, 0.99), ("mnist", "resnet"): (0.99, 0.99),
+    ("fashion_mnist", "minivggnet"): (0.90, 0.89), ("fashion_mnist", "googlenet"): (0.92, 0.92),
+    ("fashion_mnist", "resnet"): (0.91, 0.92),
+    ("cifar10", "minivggnet"): (0.83, 0.71), ("cifar10", "googlenet"): (0.90, 0.87), ("cifar10", "resnet"): (0.87, 0.84),
+    ("cifar100", "minivggnet"): (0.53, 0.41), ("cifar100", "googlenet"): (0.56, 0.57), ("cifar100", "resnet"): (0.63, 0.50),
+}
+# The configurations of results/ (campaign.py) that hold each kind of run.
+ADAM_AND_RADAM = ("original", "seeds")
+CONTROLS = {  # what the table calls it: (folders, optimizer)
+    "Adam": (ADAM_AND_RADAM, "adam"),
+    "RAdam": (ADAM_AND_RADAM, "radam"),
+    "RAdam, fair schedule": (("fair-schedule",), "radam"),
+    "Adam + warmup": (("warmup",), "adam-warmup"),
+    "RAdam, no schedule": (("warmup",), "radam"),
+    "SGD": (("baselines",), "sgd"),
+    "RMSprop": (("baselines",), "rmsprop"),
+}
+COMPARISONS = [  # (first, second): first minus second
+    ("Adam", "RAdam"),  # the 2019 question
+    ("Adam", "RAdam, fair schedule"),  # the same, RAdam's decay spread over the whole run
+    ("RAdam, fair schedule", "RAdam"),  # how much of the first the schedule explains
+    ("Adam + warmup", "RAdam, no schedule"),  # Ma and Yarats': two warmups at a constant 1e-3
+]
+CAMPAIGN_DATASETS = ("mnist", "fashion_mnist")
+NOT_RUN = "not yet run"
+
+
+def read_results(results):
+    """{name in CONTROLS: the runs of that kind in `results`}; an absent folder holds none."""
+    runs_by_control = {}
+    unreadable = []
+    for control, (configurations, optimizer) in CONTROLS.items():
+        folders = [os.path.join(results, name) for name in configurations]
+        folders = [folder for folder in folders if os.path.isdir(folder) and any(
+            plot.HISTORY_NAME.match(name) for name in os.listdir(folder))]
+        runs, unreadable_here = plot.load_runs(*folders) if folders else ([], [])
+        runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer]
+        unreadable += unreadable_here
+    if unreadable:
+        raise UserError(f"cannot read {', '.join(sorted(set(unreadable)))}; restore them from git before writing README")
+    return runs_by_control
+
+
+def of(runs, dataset, model):
+    return [run for run in runs if run["dataset"] == dataset and run["model"] == model]
+
+
+def accuracy(runs):
+    """'mean ± std (n)' of the runs' test accuracy, or NOT_RUN."""
+    mean, std = plot.mean_and_std([run["test_accuracy"] for run in runs])
+    if mean is None:
+        return NOT_RUN
+    return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}") + f" ({len(runs)})"
+
+
+def difference(first, second):
+    """(the paired difference in words, its verdict), or ("", "") with fewer than 2 pairs."""
+    found = plot.paired_difference(first, second, "test_accuracy")
+    if found.pairs < 2:
+        return "", ""
+    words = f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})"
+    if found.low > 0:
+        return words, "higher"
+    if found.high < 0:
+        return words, "lower"
+    return words, "no difference"
+
+
+def further_than_the_spread(runs, original):
+    """Whether the runs' mean differs from the original's two-digit figure by more than their
+    sample std plus the 0.005 of its rounding."""
+    mean, std = plot.mean_and_std([run["test_accuracy"] for run in runs])
+    return mean is not None and std is not None and abs(mean - original) > std + 0.005
+
+
+def adam_against_radam(runs):
+    """The 2019 question, per data set and model, beside the 2019 figures; and where ours departs
+    from them by more than the spread over seeds."""
+    lines = [
+        "| data set | model | 2019 Adam | 2019 RAdam | Adam | RAdam | Adam - RAdam [95% CI] (pairs) | Adam is |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    departures = []
+    for (dataset, model), (original_adam, original_radam) in ORIGINAL.items():
+        adam, radam = of(runs["Adam"], dataset, model), of(runs["RAdam"], dataset, model)
+        cells = [f"{original_adam:.2f}", f"{original_radam:.2f}", accuracy(adam), accuracy(radam), *difference(adam, radam)]
+        if dataset not in CAMPAIGN_DATASETS and not adam and not radam:
+            cells[2:] = ["not run here", "", "", ""]
+        for name, found, original in (("Adam", adam, original_adam), ("RAdam", radam, original_radam)):
+            if further_than_the_spread(found, original):
+                departures.append(f"{model} on {dataset} with {name} ({accuracy(found)} against {original:.2f})")
+        lines.append(f"| {dataset} | {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n", departures
+
+
+def controls(runs):
+    """The accuracy of every other kind of run, and the paired comparisons beyond the first."""
+    names = [name for name in CONTROLS if name not in ("Adam", "RAdam")]
+    pairs = list(itertools.product(CAMPAIGN_DATASETS, MODELS[::-1]))
+    lines = ["| data set | model | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+    for dataset, model in pairs:
+        lines.append(f"| {dataset} | {model} | " + " | ".join(accuracy(of(runs[name], dataset, model)) for name in names) + " |")
+    lines += ["", "| data set | model | " + " | ".join(f"{first} - {second}" for first, second in COMPARISONS[1:]) + " |",
+              "|---|---|" + "---|" * (len(COMPARISONS) - 1)]
+    for dataset, model in pairs:
+        cells = []
+        for first, second in COMPARISONS[1:]:
+            words, verdict = difference(of(runs[first], dataset, model), of(runs[second], dataset, model))
+            cells.append(f"{words}: {verdict}" if words else NOT_RUN)
+        lines.append(f"| {dataset} | {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def in_words(runs, departures):
+    """One sentence per comparison that has model/data-set pairs with two seeds or more of both."""
+    sentences = []
+    for first, second in COMPARISONS:
+        verdicts = [difference(of(runs[first], dataset, model), of(runs[second], dataset, model))[1]
+                    for dataset, model in ORIGINAL]
+        compared = [verdict for verdict in verdicts if verdict]
+        if compared:
+            sentences.append(
+                f"{first} - {second}: of the {len(compared)} model/data-set pairs with two seeds or more of both, "
+                f"{first}'s test accuracy is higher in {compared.count('higher')}, lower in "
+                f"{compared.count('lower')}, and indistinguishable in {compared.count('no difference')} (the 95% "
+                "confidence interval of the paired difference contains 0).")
+    if not sentences:
+        sentences.append("No model and data set has two seeds of two kinds of run in results/ yet, so there is "
+                         "no answer here yet: the figures above are left empty rather than guessed.")
+    if departures:
+        sentences.append("Ours differs from the 2019 figure by more than the spread over seeds (plus the 0.005 of "
+                         "its rounding) for: " + "; ".join(departures) + ".")
+    return "\n\n".join(sentences) + "\n"
+
+
+def section(results):
+    runs = read_results(results)
+    table, departures = adam_against_radam(runs)
+    return "".join([
+        BEGIN, "\n", table, "\n", in_words(runs, departures), "\n",
+        "The controls, with the same seeds (differences paired by seed, 95% confidence interval, pairs):\n\n",
+        controls(runs), "\n", END,
+    ])
+
+
+def replaced_section(readme_text, new_section):
+    if readme_text.count(BEGIN) != 1 or readme_text.count(END) != 1:
+        raise UserError("README.md must hold the Results markers once each; restore them from git")
+    before, rest = readme_text.split(BEGIN)
+    return before + new_section + rest.split(END)[1]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
+    parser.add_argument("--readme", default="README.md", help="the README to write (default %(default)s)")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README is out of date")
+    args = parser.parse_args(argv)
+    with open(args.readme) as file:
+        current = file.read()
+    wanted = replaced_section(current, section(args.results))
+    if args.check:
+        if wanted != current:
+            changed = [line for line in difflib.unified_diff(current.splitlines(), wanted.splitlines(), lineterm="", n=0)
+                       if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            raise UserError(f"{args.readme} does not say what {args.results} holds (first change: {changed[0]}); "
+                            "run python readme_results.py")
+        return 0
+    write_atomically(args.readme, wanted)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except UserError as error:
+        sys.exit(f"error: {error}")

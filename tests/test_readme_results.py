@@ -1,0 +1,104 @@
+"""readme_results.py: README's Results section says exactly what results/ holds."""
+
+import os
+import pickle
+
+import pytest
+
+import readme_results
+from pyimagesearch.errors import UserError
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TEMPLATE = f"# A README\n\n{readme_results.BEGIN}old numbers\n{readme_results.END}\nThe rest.\n"
+
+
+def test_readme_says_what_results_holds():
+    assert readme_results.main(["--results", os.path.join(REPO, "results"),
+                                "--readme", os.path.join(REPO, "README.md"), "--check"]) == 0
+
+
+def write_run(folder, stem, test_accuracy):
+    folder.mkdir(parents=True, exist_ok=True)
+    history = dict(loss=[1.0, 0.5], accuracy=[0.5, 0.8], val_loss=[1.0, 0.6], val_accuracy=[0.4, 0.7])
+    (folder / f"{stem}.pickle").write_bytes(pickle.dumps(history))
+    (folder / f"{stem}.txt").write_text(
+        f"    accuracy                         {test_accuracy:.4f}     10000\n"
+        "   macro avg     0.9000    0.9000    0.9000     10000\n")
+
+
+@pytest.fixture
+def results(tmp_path):
+    """Three seeds of Adam and RAdam on two combinations, one RAdam with a fair schedule."""
+    folder = tmp_path / "results"
+    accuracies = {  # (model, data set, optimizer): by seed 42, 1, 2
+        ("minivggnet", "mnist", "adam"): (0.9900, 0.9920, 0.9910),
+        ("minivggnet", "mnist", "radam"): (0.9880, 0.9870, 0.9890),
+        ("minivggnet", "fashion_mnist", "adam"): (0.9300, 0.9300, 0.9400),
+        ("minivggnet", "fashion_mnist", "radam"): (0.9000, 0.9100, 0.9050),
+    }
+    for (model, dataset, optimizer), (seed42, seed1, seed2) in accuracies.items():
+        stem = f"{model}_{optimizer}_{dataset}"
+        write_run(folder / "original", stem, seed42)
+        write_run(folder / "seeds", f"{stem}_seed1", seed1)
+        write_run(folder / "seeds", f"{stem}_seed2", seed2)
+    write_run(folder / "fair-schedule", "resnet_radam_mnist", 0.9950)
+    return folder
+
+
+def rows(text, first_cells):
+    return [line for line in text.splitlines() if line.startswith(first_cells)]
+
+
+def test_means_spreads_and_paired_intervals_are_the_hand_worked_ones(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+
+    assert text.startswith(f"# A README\n\n{readme_results.BEGIN}\n| data set |")
+    assert text.endswith(f"{readme_results.END}\nThe rest.\n") and "old numbers" not in text
+    # MNIST: Adam 0.990, 0.992, 0.991 and RAdam 0.988, 0.987, 0.989 by seed: differences 0.002,
+    # 0.005, 0.002, mean 0.003, sample std sqrt((1 + 4 + 1)e-6 / 2) = 0.0017321, half-width of the 95%
+    # interval t(0.975, 2) x 0.0017321 / sqrt(3) = 4.302653 x 0.001 = 0.0043.
+    assert rows(text, "| mnist | minivggnet | 0.99") == [
+        "| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0010 (3) | 0.9880 ± 0.0010 (3) "
+        "| +0.0030 [-0.0013, +0.0073] (3) | no difference |"]
+    # Fashion-MNIST: differences 0.030, 0.020, 0.035: mean 0.028333, std 0.0076376, half-width
+    # 4.302653 x 0.0076376 / sqrt(3) = 0.018973: the interval excludes 0.
+    assert rows(text, "| fashion_mnist | minivggnet | 0.90") == [
+        "| fashion_mnist | minivggnet | 0.90 | 0.89 | 0.9333 ± 0.0058 (3) | 0.9050 ± 0.0050 (3) "
+        "| +0.0283 [+0.0094, +0.0473] (3) | higher |"]
+    assert rows(text, "| mnist | resnet | 0.99 | 0.99 |") == ["| mnist | resnet | 0.99 | 0.99 | not yet run | not yet run |  |  |"]
+    assert rows(text, "| cifar10 | resnet |") == ["| cifar10 | resnet | 0.87 | 0.84 | not run here |  |  |  |"]
+    assert ("Adam - RAdam: of the 2 model/data-set pairs with two seeds or more of both, Adam's test accuracy is "
+            "higher in 1, lower in 0, and indistinguishable in 1") in text
+    # 0.9333 is 0.0333 from 0.90, more than 0.0058 + 0.005; 0.9050 is 0.015 from 0.89.
+    assert ("for: minivggnet on fashion_mnist with Adam (0.9333 ± 0.0058 (3) against 0.90); "
+            "minivggnet on fashion_mnist with RAdam (0.9050 ± 0.0050 (3) against 0.89).") in text
+    # One run of RAdam with a fair schedule: a figure, no spread and no interval.
+    controls = rows(text, "| mnist | resnet |")[1:]
+    assert controls[0].startswith("| mnist | resnet | 0.9950 (1) | not yet run |")
+    assert controls[1] == "| mnist | resnet | not yet run | not yet run | not yet run |"
+
+    assert readme_results.main(["--results", str(results), "--readme", str(readme), "--check"]) == 0
+
+
+def test_a_readme_out_of_step_with_results_is_named_and_left_alone(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+
+    with pytest.raises(UserError) as error:
+        readme_results.main(["--results", str(results), "--readme", str(readme), "--check"])
+
+    assert str(error.value) == (
+        f"{readme} does not say what {results} holds (first change: -old numbers); run python readme_results.py")
+    assert readme.read_text() == TEMPLATE
+
+
+def test_a_readme_without_its_markers_is_refused(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# A README\n")
+    with pytest.raises(UserError, match="^README.md must hold the Results markers once each; restore them from git$"):
+        readme_results.main(["--results", str(results), "--readme", str(readme)])
+    assert readme.read_text() == "# A README\n"
