@@ -40,6 +40,7 @@ import time
 import combinations
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically, write_atomically
+from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS
 
 # Each configuration: its folder and the combinations.py arguments of its runs. A seed other than
@@ -178,18 +179,11 @@ def calibration_from(runs, device):
         entry = manifests[folder]["runs"].get(run["stem"])
         if not (finished(run) and entry and entry.get("device") == device and entry.get("wall_seconds")):
             continue
-        epoch_times = read_epoch_times(run["history"])
+        epoch_times = read_history(run["history"])["epoch_time"]
         scale = 50000 / TRAINING_IMAGES[run["dataset"]]
         sample = (statistics.median(epoch_times) * scale, entry["wall_seconds"] - sum(epoch_times))
         samples.setdefault((run["model"], entry["runs_sharing_gpu"]), []).append(sample)
     return {key: tuple(statistics.median(values) for values in zip(*found)) for key, found in samples.items()}
-
-
-def read_epoch_times(path):
-    import pickle  # TODO: the safe history reader
-
-    with open(path, "rb") as file:
-        return pickle.load(file)["epoch_time"]
 
 
 # ## Where and with what the runs ran
