@@ -2,6 +2,8 @@
 
 Usage: python plot.py --input output --plots plots
 
+Several --input folders are read as one (e.g. `--input results/original results/seeds`).
+
 For each dataset x model pair this draws `{model}_{dataset}.png` (accuracy above, loss below,
 one train and one validation line per optimizer), then writes a `summary.png` of every pair's
 validation accuracy and learning rate, and the results tables `results.csv` (one row per run),
@@ -248,14 +250,15 @@ def save(figure, path):
     plt.close(figure)
 
 
-def plot_pairs(runs, input_folder, plots_folder, unreadable=()):
+def plot_pairs(runs, plots_folder, unreadable=()):
     unread = {HISTORY_NAME.match(os.path.basename(path)).groups()[:3] for path in unreadable}
     for (dataset, model), pair_runs in group(runs, "dataset", "model").items():
         runs_by_optimizer = by_optimizer(pair_runs)
         if len(runs_by_optimizer) == 1:
             (alone,) = runs_by_optimizer
             partner = {"adam": "radam", "radam": "adam"}.get(alone)
-            partner_path = os.path.join(input_folder, f"{model}_{partner}_{dataset}.pickle")
+            folder, name = os.path.split(runs_by_optimizer[alone][0]["path"])
+            partner_path = os.path.join(folder, name.replace(f"_{alone}_", f"_{partner}_", 1))
             reason = (f"only {alone} ran, nothing to compare" if partner is None else
                       f"{partner}'s history could not be read" if (model, partner, dataset) in unread else
                       f"{partner_path} is missing")
@@ -428,17 +431,17 @@ def check_outputs(runs, plots_folder):
 
 def main(arguments=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--input", required=True,
-                        help="the folder that holds the training histories ({model}_{optimizer}_{dataset}"
-                             "[_seedN].pickle) and their reports (.txt), e.g. output; a folder, not one "
-                             "history file as train.py's -i")
+    parser.add_argument("-i", "--input", required=True, nargs="+", metavar="FOLDER",
+                        help="the folder(s) that hold the training histories ({model}_{optimizer}_{dataset}"
+                             "[_seedN].pickle) and their reports (.txt), e.g. output, or results/original "
+                             "results/seeds for three seeds; folders, not one history file as train.py's -i")
     parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
     args = parser.parse_args(arguments)
-    runs, unreadable = load_runs(args.input)
+    runs, unreadable = load_runs(*args.input)
     if runs:
         check_outputs(runs, args.plots)
         try:
-            plot_pairs(runs, args.input, args.plots, unreadable)
+            plot_pairs(runs, args.plots, unreadable)
             save(draw_summary_figure(runs), os.path.join(args.plots, "summary.png"))
             write_tables(runs, args.plots)
         except OSError as error:

@@ -625,5 +625,26 @@ def test_the_help_says_that_input_is_a_folder(capsys):
         plot.main(["--help"])
     assert exit.value.code == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "-i INPUT, --input INPUT the folder that holds the training histories" in help_text
-    assert "a folder, not one history file as train.py's -i" in help_text
+    assert "-i FOLDER [FOLDER ...], --input FOLDER [FOLDER ...] the folder(s) that hold the training histories" in help_text
+    assert "folders, not one history file as train.py's -i" in help_text
+
+
+def test_several_input_folders_are_read_as_one(tmp_path, capsys):
+    original, seeds, plots = tmp_path / "original", tmp_path / "seeds", tmp_path / "plots"
+    original.mkdir(), seeds.mkdir()
+    for optimizer, errors in (("adam", 10), ("radam", 30)):
+        write_run(original, "minivggnet", optimizer, "mnist", errors=errors)
+        write_run(seeds, "minivggnet", optimizer, "mnist", seed=1, errors=errors)
+    write_run(seeds, "resnet", "adam", "mnist", seed=1)
+
+    plot.main(["--input", str(original), str(seeds), "--plots", str(plots)])
+
+    with open(plots / "results_mean.csv") as file:
+        means = list(csv.DictReader(file))
+    assert [(row["model"], row["optimizer"], row["runs"]) for row in means] == [
+        ("resnet", "adam", "1"), ("minivggnet", "adam", "2"), ("minivggnet", "radam", "2")]
+    with open(plots / "results_pairs.csv") as file:
+        (pair,) = csv.DictReader(file)
+    assert (pair["model"], pair["pairs"]) == ("minivggnet", "2")
+    missing = os.path.join(str(seeds), "resnet_radam_mnist_seed1.pickle")
+    assert capsys.readouterr().err.splitlines() == [f"warning: skipping resnet on mnist: {missing} is missing"]
