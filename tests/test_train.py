@@ -346,11 +346,8 @@ def main_in_process(tmp_path, capsys, *extra):
 
 def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-
-    def no_network():
-        raise OSError("no route to host")
-
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", no_network)
+    unreachable = ("file:///nonexistent/cifar-10-python.tar.gz", None)
+    monkeypatch.setitem(datasets.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
     out = tmp_path / "out"
     code = train.main([*output_arguments(out, "run"), "-d", "cifar10", "-m", "minivggnet"])
     captured = capsys.readouterr()
