@@ -115,6 +115,10 @@ DOWNLOADS = {
 }
 # Seconds a download may go without receiving a byte before it counts as failed.
 DOWNLOAD_TIMEOUT = 60
+# A temporary file left this many seconds ago belongs to a download that died, and is removed.
+# Younger ones are left alone: where a file system's locks do not reach other machines, another
+# machine's download may still be writing one.
+LEFTOVER_AGE = 600
 
 
 class DatasetUnavailable(UserError):
@@ -241,8 +245,9 @@ def _download(name, datasets_dir):
 def _locked(name, datasets_dir):
     """Hold the lock on data set `name` in `datasets_dir`; wait, saying so, while another holds it.
 
-    Leftover temporary files of a download that was killed are removed once the lock is held:
-    only the lock's holder writes them.
+    The lock saves duplicate downloads; what keeps readers from half-written files is that every
+    file is written under a temporary name and renamed. So a file system without locks downloads
+    without one, and the leftovers of downloads that died are removed once they are old enough.
     """
     # The lock file stays: deleting it would let a process lock a file that the next no longer sees.
     with open(os.path.join(datasets_dir, f".{name}.lock"), "a") as lock:
@@ -251,14 +256,19 @@ def _locked(name, datasets_dir):
         except BlockingIOError:
             print(f"{name}: waiting for another process that is downloading it into {datasets_dir}", flush=True)
             fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError as error:  # ENOLCK, EOPNOTSUPP: a network file system mounted without locks
+            print(f"{name}: {datasets_dir} cannot be locked ({error.strerror}); downloading without a lock", flush=True)
         for path in DOWNLOADS[name]:
             folder, base = os.path.split(os.path.join(datasets_dir, path))
             for leftover in _temporaries(folder, base):
-                _remove(leftover)
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - os.path.getmtime(leftover) > LEFTOVER_AGE:
+                        _remove(leftover)
         yield
 
 
 def _temporaries(folder, base):
+    """The temporary files and folders of downloads into `folder/base` (see _temporary_beside)."""
     if not os.path.isdir(folder):
         return []
     return [

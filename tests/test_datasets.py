@@ -4,12 +4,14 @@ No test reaches the network: every test gets an empty KERAS_HOME, and every down
 file:// URL in the test's own folder, where nothing lies until the test puts it there.
 """
 
+import errno
 import gzip
 import hashlib
 import os
 import pickle
 import shutil
 import tarfile
+import time
 
 import cv2
 import numpy as np
@@ -516,16 +518,35 @@ def test_only_the_missing_files_are_downloaded(keras_home, origin, tmp_path):
     assert kept.stat().st_mtime_ns == before
 
 
-def test_leftovers_of_a_killed_download_are_removed(keras_home, origin, tmp_path):
+def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, origin, tmp_path):
     datasets_dir = keras_home / "datasets"
     datasets_dir.mkdir(parents=True)
-    (datasets_dir / ".mnist.npz.k1ll3d.part").write_bytes(b"half a download")
-    (datasets_dir / ".cifar-10-batches-py-target.x.part").mkdir()  # another data set's: left alone
+    for leftover in (".mnist.npz.k1ll3d.part", ".mnist.npz.y0ung.part", ".cifar-10-batches-py-target.x.part"):
+        (datasets_dir / leftover).write_bytes(b"half a download")
+    eleven_minutes_ago = time.time() - 660
+    for leftover in (".mnist.npz.k1ll3d.part", ".cifar-10-batches-py-target.x.part"):
+        os.utime(datasets_dir / leftover, (eleven_minutes_ago, eleven_minutes_ago))
     serve("mnist", origin, tmp_path)
 
     load_dataset("mnist")
 
-    assert sorted(os.listdir(datasets_dir)) == [".cifar-10-batches-py-target.x.part", ".mnist.lock", "mnist.npz"]
+    # A young one may be another machine's download in progress; another data set's is not ours.
+    assert sorted(os.listdir(datasets_dir)) == [
+        ".cifar-10-batches-py-target.x.part", ".mnist.lock", ".mnist.npz.y0ung.part", "mnist.npz",
+    ]  # fmt: skip
+
+
+def test_a_file_system_without_locks_downloads_without_one(keras_home, origin, tmp_path, monkeypatch, capsys):
+    def no_locks(file, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(datasets.fcntl, "flock", no_locks)
+    serve("mnist", origin, tmp_path)
+
+    assert len(load_dataset("mnist").train_x) == 20
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"mnist: {keras_home / 'datasets'} cannot be locked (No locks available); downloading without a lock"
+    )
 
 
 def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, origin):

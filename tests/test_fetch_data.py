@@ -177,6 +177,9 @@ def test_a_killed_download_leaves_no_file_and_the_next_fetch_clears_its_leftover
     assert len(temporaries(datasets_dir)) == 1
 
     origin.halfway = lambda path: True
+    eleven_minutes_ago = time.time() - 660  # older than any download still alive
+    for leftover in temporaries(datasets_dir):
+        os.utime(datasets_dir / leftover, (eleven_minutes_ago, eleven_minutes_ago))
     (train_x, _), _ = datasets.fetch("mnist")
 
     assert len(train_x) == 20
