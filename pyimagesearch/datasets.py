@@ -3,9 +3,10 @@ the 2019 train.py did.
 
 Every data set comes back as 32x32 channels-last float32 images in [0, 1] with one-hot labels.
 The four Keras data sets live in Keras' download cache, laid out as Keras 3 lays them out, so that
-either can use the other's files. A missing one is downloaded from Keras' own origins once:
-under a lock, so that concurrent runs wait for one download instead of racing, and through a
-temporary name, so that nobody ever reads a half-written file (`keras.datasets` has neither).
+files `keras.datasets` downloaded are used as they are. A missing one is downloaded from Keras'
+own origins once: under a lock, so that concurrent runs wait for one download instead of racing,
+and through a temporary name, so that nobody ever reads a half-written file (`keras.datasets`
+has neither).
 `digits` ships with scikit-learn and needs no network, which makes it the data set for demos and
 tests.
 """
