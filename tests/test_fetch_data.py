@@ -259,3 +259,20 @@ def test_no_download_is_not_a_run_setting_so_a_run_resumes_either_way(tmp_path):
     assert train.run_settings(train.parse_arguments(arguments)) == train.run_settings(
         train.parse_arguments([*arguments, "--no-download"])
     )
+
+
+def test_the_origins_and_hashes_are_those_of_the_installed_keras():
+    import importlib.util
+
+    keras_datasets = os.path.join(os.path.dirname(importlib.util.find_spec("keras").origin), "src", "datasets")
+    for name, files in datasets.DOWNLOADS.items():
+        with open(os.path.join(keras_datasets, f"{name}.py")) as file:
+            source = file.read()
+        for path, (url, sha256) in files.items():
+            folder, base = url.rsplit("/", 1)
+            assert f'"{folder}/' in source and base in source
+            assert f'"{path.split(os.sep)[0]}' in source
+            if sha256 is None:
+                assert "file_hash" not in source
+            else:
+                assert f'"{sha256}"' in source
