@@ -92,6 +92,13 @@ def parse_arguments(argv):
         "--mixed-precision", action="store_true", help="compute in bfloat16, keep float32 weights"
     )
     parser.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="fail at once if the data set is not in Keras' cache rather than download it (for "
+        "machines without internet access: run fetch_data.py first where there is)",
+    )
+    parser.add_argument(
         "--checkpoint-every",
         type=int,
         default=CHECKPOINT_EVERY,
@@ -111,7 +118,7 @@ def parse_arguments(argv):
 
 def run_settings(args):
     """The arguments that decide a run's results: a checkpoint made with others is refused."""
-    not_settings = ("history", "report", "checkpoint_every")
+    not_settings = ("history", "report", "checkpoint_every", "download")
     return {key: value for key, value in vars(args).items() if key not in not_settings}
 
 
@@ -163,7 +170,7 @@ def main(argv=None):
     training.record_convolutions_in_graphs()
 
     try:
-        data = load_dataset(args.dataset)
+        data = load_dataset(args.dataset, download=args.download)
         state = training.read_checkpoint(checkpoint_folder)
     except (DatasetUnavailable, ValueError) as error:
         return fail(error)

@@ -1,23 +1,35 @@
-"""The experiment's datasets, loaded and preprocessed the way the 2019 train.py did.
+"""The experiment's data sets: fetched once into Keras' cache, then read and preprocessed the way
+the 2019 train.py did.
 
-Every dataset comes back as 32x32 channels-last float32 images in [0, 1] with one-hot labels.
-The four Keras datasets are read straight from Keras' download cache when they are there and
-downloaded through `keras.datasets` otherwise; `digits` ships with scikit-learn and needs no
-network, which makes it the dataset for demos and tests.
+Every data set comes back as 32x32 channels-last float32 images in [0, 1] with one-hot labels.
+The four Keras data sets live in Keras' download cache, laid out as Keras 3 lays them out, so that
+files `keras.datasets` downloaded are used as they are. A missing one is downloaded from Keras'
+own origins once: under a lock, so that concurrent runs wait for one download instead of racing,
+and through a temporary name, so that nobody ever reads a half-written file (`keras.datasets`
+has neither).
+`digits` ships with scikit-learn and needs no network, which makes it the data set for demos and
+tests.
 """
 
 import contextlib
+import fcntl
 import gzip
+import hashlib
+import http.client
 import os
 import pickle
+import shutil
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zlib
 from typing import NamedTuple
 
-import cv2
 import numpy as np
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import LabelBinarizer
 
+from pyimagesearch.errors import UserError
 from pyimagesearch.names import DATASETS
 
 MNIST_LABELS = [str(digit) for digit in range(10)]
@@ -44,8 +56,8 @@ CIFAR100_LABELS = [
     "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
 ]  # fmt: skip
 
-# Where Keras 3's `load_data()` functions cache each dataset, relative to
-# `<keras home>/datasets`. The CIFAR archives are extracted into a "-target" folder.
+# Where the data sets lie, relative to Keras' datasets folder (`<keras home>/datasets`): the
+# folder of each one's files, the files, and how a message names them.
 FASHION_MNIST_DIR = "fashion-mnist"
 FASHION_MNIST_FILES = (
     "train-images-idx3-ubyte.gz",
@@ -59,8 +71,59 @@ CIFAR100_DIR = os.path.join("cifar-100-python-target", "cifar-100-python")
 CIFAR100_FILES = ("train", "test")
 
 
-class DatasetUnavailable(Exception):
-    """A dataset is neither in Keras' cache nor downloadable; the message is one line."""
+class Layout(NamedTuple):
+    folder: str
+    files: tuple
+    description: str
+
+
+LAYOUTS = {
+    "mnist": Layout("", ("mnist.npz",), "mnist.npz"),
+    "fashion_mnist": Layout(FASHION_MNIST_DIR, FASHION_MNIST_FILES, ", ".join(FASHION_MNIST_FILES)),
+    "cifar10": Layout(CIFAR10_DIR, CIFAR10_FILES, "cifar-10-batches-py/ (data_batch_1..5, test_batch)"),
+    "cifar100": Layout(CIFAR100_DIR, CIFAR100_FILES, "cifar-100-python/ (train, test)"),
+}
+
+# What Keras 3 downloads for each data set (keras/src/datasets/*.py): for each path in the
+# datasets folder, the origin and the SHA-256 that Keras publishes for it (Keras publishes none
+# for Fashion-MNIST). A .tar.gz is extracted into its path, a folder, as Keras does. Only a fresh
+# download is checked against the hash: a file already there is checked by reading it, since a
+# user's own copy may differ in bytes and not in content (an MNIST recompressed, say).
+KERAS_BUCKET = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+TORONTO = "https://www.cs.toronto.edu/~kriz/"
+DOWNLOADS = {
+    "mnist": {
+        "mnist.npz": (
+            KERAS_BUCKET + "mnist.npz",
+            "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
+        ),
+    },
+    "fashion_mnist": {
+        os.path.join(FASHION_MNIST_DIR, file): (KERAS_BUCKET + file, None) for file in FASHION_MNIST_FILES
+    },
+    "cifar10": {
+        "cifar-10-batches-py-target": (
+            TORONTO + "cifar-10-python.tar.gz",
+            "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+        ),
+    },
+    "cifar100": {
+        "cifar-100-python-target": (
+            TORONTO + "cifar-100-python.tar.gz",
+            "85cd44d02ba6437773c5bbd22e183051d648de2e7d6b014e1ef29b855ba677a7",
+        ),
+    },
+}
+# Seconds a download may go without receiving a byte before it counts as failed.
+DOWNLOAD_TIMEOUT = 60
+# A temporary file left this many seconds ago belongs to a download that died, and is removed.
+# Younger ones are left alone: where a file system's locks do not reach other machines, another
+# machine's download may still be writing one.
+LEFTOVER_AGE = 600
+
+
+class DatasetUnavailable(UserError):
+    """A data set is neither in Keras' cache nor downloadable, or is damaged; one line says what to do."""
 
 
 class Dataset(NamedTuple):
@@ -81,22 +144,52 @@ class Dataset(NamedTuple):
         return self.train_x.shape[1:]
 
 
-def load_dataset(name):
-    """Load dataset `name` (one of `DATASETS`) as a preprocessed `Dataset`."""
+def load_dataset(name, download=True):
+    """Load data set `name` (one of `DATASETS`) as a preprocessed `Dataset`.
+
+    A Keras data set missing from the cache is downloaded first, or with `download=False`
+    refused with a line that says how to fetch it.
+    """
     if name not in DATASETS:
         raise ValueError(f"Unknown dataset {name!r}; expected one of: {', '.join(DATASETS)}")
     if name == "digits":
         return _load_digits()
 
-    (train_x, train_y), (test_x, test_y) = _load_keras_dataset(name)
+    (train_x, train_y), (test_x, test_y) = fetch(name, download)
     if name in ("mnist", "fashion_mnist"):
         train_x, test_x = _resize_to_32(train_x), _resize_to_32(test_x)
         label_names = MNIST_LABELS if name == "mnist" else FASHION_MNIST_LABELS
     else:
+        train_x, test_x = train_x.astype(np.float32), test_x.astype(np.float32)
         label_names = CIFAR10_LABELS if name == "cifar10" else CIFAR100_LABELS
-    train_x = train_x.astype("float32") / 255.0
-    test_x = test_x.astype("float32") / 255.0
+    # In place: a 70,000-image data set is 287 MB of float32, and every new array of that size
+    # costs time in page faults.
+    train_x /= 255.0
+    test_x /= 255.0
     return _finish(train_x, train_y, test_x, test_y, label_names)
+
+
+def fetch(name, download=True):
+    """Return Keras data set `name` as `(train_x, train_y), (test_x, test_y)`, uint8, images
+    channels-last, read from Keras' cache; download the files that are missing there first.
+
+    Files already there are read, not hashed, and never replaced (a CIFAR folder that lacks a
+    file is extracted afresh): a damaged one is named in a one-line `DatasetUnavailable` that says
+    to delete it. With `download=False` a missing file is refused with a line that says to run
+    fetch_data.py where there is internet access.
+    """
+    datasets_dir = keras_datasets_dir()
+    layout = LAYOUTS[name]
+    target = _folder_to_fill(name, datasets_dir)
+    if not _present(name, datasets_dir):
+        if not download:
+            raise DatasetUnavailable(
+                f"{name} is not in {datasets_dir}: run `python fetch_data.py {name}` on a machine "
+                "with internet access (a cluster's login node, say) that shares this folder, or put "
+                f"{layout.description} in {target}"
+            )
+        _download(name, datasets_dir)
+    return _read(name, datasets_dir)
 
 
 def keras_home():
@@ -113,87 +206,231 @@ def keras_datasets_dir():
     return os.path.join(keras_home(), "datasets")
 
 
-def _load_digits():
-    digits = load_digits()
-    train_x, test_x, train_y, test_y = train_test_split(
-        digits.images, digits.target, test_size=0.25, stratify=digits.target, random_state=42
-    )
-    train_x = _resize_to_32((train_x / 16.0).astype("float32"))
-    test_x = _resize_to_32((test_x / 16.0).astype("float32"))
-    return _finish(train_x, train_y, test_x, test_y, MNIST_LABELS)
+def _folder_to_fill(name, datasets_dir):
+    """The folder a message tells the user to put data set `name`'s files in."""
+    folder = os.path.join(datasets_dir, LAYOUTS[name].folder)
+    # For CIFAR it is the one above the extracted data set folder, as in Keras' layout.
+    return os.path.dirname(folder) if name.startswith("cifar") else folder.rstrip(os.sep)
 
 
-def _resize_to_32(images):
-    return np.array([cv2.resize(image, (32, 32)) for image in images])
-
-
-def _finish(train_x, train_y, test_x, test_y, label_names):
-    """Add the grey channel axis, cast to float32 and one-hot encode the labels."""
-    if train_x.ndim == 3:
-        train_x, test_x = train_x[..., np.newaxis], test_x[..., np.newaxis]
-    binarizer = LabelBinarizer()
-    train_y = binarizer.fit_transform(np.ravel(train_y)).astype("float32")
-    test_y = binarizer.transform(np.ravel(test_y)).astype("float32")
-    return Dataset(
-        train_x.astype("float32"), train_y, test_x.astype("float32"), test_y, list(label_names)
+def _present(name, datasets_dir, under=""):
+    """Whether every file of data set `name` (lying under the path `under`, if given) is there."""
+    layout = LAYOUTS[name]
+    paths = [os.path.join(layout.folder, file) for file in layout.files]
+    return all(
+        os.path.isfile(os.path.join(datasets_dir, path))
+        for path in paths
+        if not under or path == under or path.startswith(under + os.sep)
     )
 
 
-def _load_keras_dataset(name):
-    """Return `(train_x, train_y), (test_x, test_y)` as uint8, images channels-last."""
-    datasets_dir = keras_datasets_dir()
-    reader, folder, files, description = {
-        "mnist": (_read_mnist, "", ("mnist.npz",), "mnist.npz"),
-        "fashion_mnist": (
-            _read_fashion_mnist,
-            FASHION_MNIST_DIR,
-            FASHION_MNIST_FILES,
-            ", ".join(FASHION_MNIST_FILES),
-        ),
-        "cifar10": (
-            _read_cifar10,
-            CIFAR10_DIR,
-            CIFAR10_FILES,
-            "cifar-10-batches-py/ (data_batch_1..5, test_batch)",
-        ),
-        "cifar100": (
-            _read_cifar100,
-            CIFAR100_DIR,
-            CIFAR100_FILES,
-            "cifar-100-python/ (train, test)",
-        ),
-    }[name]
-    folder = os.path.join(datasets_dir, folder) if folder else datasets_dir
-    # For CIFAR the folder to fill is the one above the extracted dataset folder.
-    target = os.path.dirname(folder) if name.startswith("cifar") else folder
-    # Read the cache ourselves: Keras' load_data() would download again whenever a cached
-    # file's hash differs from the published one, and re-extracts the CIFAR archives each call.
-    if all(os.path.isfile(os.path.join(folder, file)) for file in files):
-        (train_x, train_y), (test_x, test_y) = reader(folder)
-        if len(train_x) != len(train_y) or len(test_x) != len(test_y):
-            raise DatasetUnavailable(
-                f"{name} in {folder} has {len(train_x)} training and {len(test_x)} test images "
-                f"but {len(train_y)} and {len(test_y)} labels: delete {description} in {target} "
-                "and run again to download it afresh, or put good copies there"
-            )
-        return (train_x, train_y), (test_x, test_y)
+# Fetching: one process downloads, the others wait on the lock and then read its files.
 
-    import keras  # only here: train.py checks its arguments before paying Keras' start-up time
 
+def _download(name, datasets_dir):
     try:
-        (train_x, train_y), (test_x, test_y) = getattr(keras.datasets, name).load_data()
-    except Exception as error:
+        os.makedirs(datasets_dir, exist_ok=True)
+        with _locked(name, datasets_dir):
+            for path, (origin, sha256) in DOWNLOADS[name].items():
+                # Another process may have fetched it while this one waited for the lock.
+                if not _present(name, datasets_dir, under=path):
+                    _download_into_place(name, origin, sha256, os.path.join(datasets_dir, path))
+    except OSError as error:  # only the disk's errors land here: _downloaded reports the network's
         raise DatasetUnavailable(
-            f"{name} is not in {datasets_dir} and could not be downloaded: "
-            f"put {description} in {target}, or connect to the internet"
-        ) from error
-    if train_x.ndim == 4 and keras.config.image_data_format() == "channels_first":
-        train_x, test_x = train_x.transpose(0, 2, 3, 1), test_x.transpose(0, 2, 3, 1)
+            f"cannot download {name} into {datasets_dir} ({error.strerror or error}): free some space "
+            "or fix its permissions, or set KERAS_HOME to a folder that has room"
+        ) from None
+
+
+@contextlib.contextmanager
+def _locked(name, datasets_dir):
+    """Hold the lock on data set `name` in `datasets_dir`; wait, saying so, while another holds it.
+
+    The lock saves duplicate downloads; what keeps readers from half-written files is that every
+    file is written under a temporary name and renamed. So a file system without locks downloads
+    without one, and the leftovers of downloads that died are removed once they are old enough.
+    """
+    # The lock file stays: deleting it would let a process lock a file that the next no longer sees.
+    with open(os.path.join(datasets_dir, f".{name}.lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"{name}: waiting for another process that is downloading it into {datasets_dir}", flush=True)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except OSError as error:  # ENOLCK, EOPNOTSUPP: a network file system mounted without locks
+            print(f"{name}: {datasets_dir} cannot be locked ({error.strerror}); downloading without a lock", flush=True)
+        for path in DOWNLOADS[name]:
+            folder, base = os.path.split(os.path.join(datasets_dir, path))
+            for leftover in _temporaries(folder, base):
+                with contextlib.suppress(FileNotFoundError):
+                    if time.time() - os.path.getmtime(leftover) > LEFTOVER_AGE:
+                        _remove(leftover)
+        yield
+
+
+def _temporaries(folder, base):
+    """The temporary files and folders of downloads into `folder/base` (see _temporary_beside)."""
+    if not os.path.isdir(folder):
+        return []
+    return [
+        os.path.join(folder, entry)
+        for entry in os.listdir(folder)
+        if entry.startswith(f".{base}.") and entry.endswith(".part")
+    ]
+
+
+def _remove(path):
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+
+
+@contextlib.contextmanager
+def _temporary_beside(path, folder=False):
+    """Yield a new temporary file (or folder) beside `path`, named `.<name>.<random>.part`; it is
+    removed on the way out unless it was renamed meanwhile. Beside, so that renaming it onto
+    `path` is atomic; readable as the final file would be (mkstemp makes it private)."""
+    parent, base = os.path.split(path)
+    os.makedirs(parent, exist_ok=True)
+    if folder:
+        temporary = tempfile.mkdtemp(prefix=f".{base}.", suffix=".part", dir=parent)
+    else:
+        handle, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=parent)
+        os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, (0o777 if folder else 0o666) & ~umask)
+    try:
+        yield temporary
+    finally:
+        _remove(temporary)
+
+
+def _download_into_place(name, origin, sha256, path):
+    """Download `origin` and rename it onto `path`, or for an archive, extract it into a
+    temporary folder and rename that onto the folder `path`."""
+    with _temporary_beside(path) as download:
+        _downloaded(name, origin, sha256, download, path)
+        if not origin.endswith(".tar.gz"):
+            os.replace(download, path)
+            return
+        with _temporary_beside(path, folder=True) as extracted, _temporary_beside(path, folder=True) as old:
+            _extract(name, origin, download, extracted, path)
+            if os.path.exists(path):  # an incomplete folder: moved aside, removed on the way out
+                os.rename(path, os.path.join(old, "incomplete"))
+            os.rename(extracted, path)
+
+
+def _downloaded(name, origin, sha256, temporary, path):
+    """Download `origin` into the file `temporary`; refuse it, in one line, if cut short or unlike
+    the published hash. `path` is the file it is meant to become, for the messages. The network's
+    errors become `DatasetUnavailable`; the disk's stay `OSError`."""
+    print(f"{name}: downloading {origin}", flush=True)
+    started = time.monotonic()
+    try:
+        response = urllib.request.urlopen(origin, timeout=DOWNLOAD_TIMEOUT)
+    except (OSError, ValueError) as error:  # no network, no such file, refused, timed out; not a URL
+        raise _cannot_download(name, origin, _reason(error)) from None
+    digest, size = hashlib.sha256(), 0
+    with response, open(temporary, "wb") as file:
+        expected_size = response.headers.get("Content-Length")
+        while True:
+            try:
+                chunk = response.read(1 << 20)
+            except (OSError, http.client.HTTPException) as error:
+                raise _cannot_download(name, origin, _reason(error)) from None
+            if not chunk:
+                break
+            file.write(chunk)
+            digest.update(chunk)
+            size += len(chunk)
+        file.flush()
+        os.fsync(file.fileno())
+    if expected_size and size != int(expected_size):
+        reason = f"the connection closed after {size:,} of {int(expected_size):,} bytes"
+        raise _cannot_download(name, origin, reason)
+    if sha256 and digest.hexdigest() != sha256:
+        raise DatasetUnavailable(
+            f"the download of {origin} has SHA-256 {digest.hexdigest()}, not the {sha256} that Keras "
+            f"publishes, so {path} was not written: run again to download it afresh, or put a good "
+            "copy there"
+        )
+    checked = ", SHA-256 checked" if sha256 else ""
+    print(f"{name}: {size / 1e6:.1f} MB in {time.monotonic() - started:.0f} s{checked}", flush=True)
+
+
+def _reason(error):
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code} {error.reason}"
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    if isinstance(error, http.client.IncompleteRead):
+        return f"the connection closed after {len(error.partial):,} bytes of a chunk"
+    return str(error) or type(error).__name__
+
+
+def _cannot_download(name, origin, reason):
+    datasets_dir = keras_datasets_dir()
+    return DatasetUnavailable(
+        f"{name} is not in {datasets_dir} and could not be downloaded from {origin} ({reason}): "
+        f"connect to the internet, or run `python fetch_data.py {name}` on a machine with internet "
+        f"access that shares this folder, or put {LAYOUTS[name].description} in "
+        f"{_folder_to_fill(name, datasets_dir)}"
+    )
+
+
+def _extract(name, origin, archive, folder, path):
+    """Extract the .tar.gz `archive` into `folder`; refuse one that lacks a file of `name`'s layout."""
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            # "data": nothing outside `folder`, no devices, no set-uid bits (Python's safe filter).
+            tar.extractall(folder, filter="data")
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        if isinstance(error, OSError) and error.errno is not None:
+            raise  # the disk's, not the archive's (gzip's own errors have no errno)
+        raise DatasetUnavailable(f"the archive from {origin} cannot be extracted ({error}): run again") from None
+    inside = os.path.relpath(os.path.join(os.path.dirname(path), LAYOUTS[name].folder), path)
+    missing = [file for file in LAYOUTS[name].files if not os.path.isfile(os.path.join(folder, inside, file))]
+    if missing:
+        raise DatasetUnavailable(
+            f"the archive from {origin} has no {', '.join(os.path.join(inside, file) for file in missing)}, "
+            f"so {path} was not written: put {LAYOUTS[name].description} in {os.path.dirname(path)} yourself"
+        )
+
+
+# Reading what is in the cache.
+
+
+def _read(name, datasets_dir):
+    """Read data set `name` from the cache and check its shapes; uint8, images channels-last."""
+    layout = LAYOUTS[name]
+    folder = os.path.join(datasets_dir, layout.folder).rstrip(os.sep)
+    reader = {
+        "mnist": _read_mnist,
+        "fashion_mnist": _read_fashion_mnist,
+        "cifar10": _read_cifar10,
+        "cifar100": _read_cifar100,
+    }[name]
+    (train_x, train_y), (test_x, test_y) = reader(folder, name)
+    image_shape = (32, 32, 3) if name.startswith("cifar") else (28, 28)
+    shapes_fit = all(
+        images.shape[1:] == image_shape and labels.ndim == 1 and len(images) == len(labels)
+        for images, labels in ((train_x, train_y), (test_x, test_y))
+    )
+    if not shapes_fit:
+        raise DatasetUnavailable(
+            f"{name} in {folder} has {train_x.shape} training images with {train_y.shape} labels and "
+            f"{test_x.shape} test images with {test_y.shape} labels, not (N, {', '.join(map(str, image_shape))}) "
+            f"with (N,): delete {layout.description} in {_folder_to_fill(name, datasets_dir)} and run "
+            f"`python fetch_data.py {name}` to download it afresh, or put good copies there"
+        )
     return (train_x, train_y), (test_x, test_y)
 
 
 @contextlib.contextmanager
-def _damaged_file_reported(path, kind):
+def _damaged_file_reported(path, kind, name):
     """Turn any failure to read the cached file `path` into one line that says what to do."""
     try:
         yield
@@ -203,21 +440,21 @@ def _damaged_file_reported(path, kind):
         raise
     except Exception as error:
         raise DatasetUnavailable(
-            f"{path} is not a readable {kind} (damaged or cut short?): delete it and run again "
-            "to download it afresh, or put a good copy there"
+            f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+            f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
         ) from error
 
 
-def _read_mnist(folder):
+def _read_mnist(folder, name):
     path = os.path.join(folder, "mnist.npz")
-    with _damaged_file_reported(path, "MNIST .npz archive"), np.load(path, allow_pickle=False) as data:
+    with _damaged_file_reported(path, "MNIST .npz archive", name), np.load(path, allow_pickle=False) as data:
         return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
 
 
-def _read_fashion_mnist(folder):
+def _read_fashion_mnist(folder, name):
     def read_idx(file, shape):
         path = os.path.join(folder, file)
-        with _damaged_file_reported(path, "gzipped Fashion-MNIST idx file"), gzip.open(path) as f:
+        with _damaged_file_reported(path, "gzipped Fashion-MNIST idx file", name), gzip.open(path) as f:
             header_bytes = 16 if "images" in file else 8
             return np.frombuffer(f.read(), np.uint8, offset=header_bytes).reshape(shape)
 
@@ -227,17 +464,17 @@ def _read_fashion_mnist(folder):
     return (train_x, train_y), (test_x, test_y)
 
 
-def _read_cifar10(folder):
-    batches = [_read_cifar_batch(os.path.join(folder, f"data_batch_{i}")) for i in range(1, 6)]
+def _read_cifar10(folder, name):
+    batches = [_read_cifar_batch(os.path.join(folder, f"data_batch_{i}"), name) for i in range(1, 6)]
     train_x = np.concatenate([images for images, _ in batches])
     train_y = np.concatenate([labels for _, labels in batches])
-    return (train_x, train_y), _read_cifar_batch(os.path.join(folder, "test_batch"))
+    return (train_x, train_y), _read_cifar_batch(os.path.join(folder, "test_batch"), name)
 
 
-def _read_cifar100(folder):
+def _read_cifar100(folder, name):
     return (
-        _read_cifar_batch(os.path.join(folder, "train"), label_key="fine_labels"),
-        _read_cifar_batch(os.path.join(folder, "test"), label_key="fine_labels"),
+        _read_cifar_batch(os.path.join(folder, "train"), name, label_key="fine_labels"),
+        _read_cifar_batch(os.path.join(folder, "test"), name, label_key="fine_labels"),
     )
 
 
@@ -257,11 +494,56 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
 
 
-def _read_cifar_batch(path, label_key="labels"):
+def _read_cifar_batch(path, name, label_key="labels"):
     """Read one CIFAR pickle: rows of 3072 bytes (1024 red, 1024 green, 1024 blue)."""
-    with _damaged_file_reported(path, "CIFAR batch"), open(path, "rb") as f:
+    with _damaged_file_reported(path, "CIFAR batch", name), open(path, "rb") as f:
         # The batches were pickled by Python 2; "bytes" keeps their str keys as bytes.
         batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
         images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[label_key.encode()], dtype=np.uint8)
     return images.transpose(0, 2, 3, 1), labels
+
+
+# Preprocessing. OpenCV and scikit-learn are imported where they are used: fetch_data.py needs
+# neither, and they take seconds to import.
+
+
+def _load_digits():
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    train_x, test_x, train_y, test_y = train_test_split(
+        digits.images, digits.target, test_size=0.25, stratify=digits.target, random_state=42
+    )
+    train_x = _resize_to_32((train_x / 16.0).astype("float32"))
+    test_x = _resize_to_32((test_x / 16.0).astype("float32"))
+    return _finish(train_x, train_y, test_x, test_y, MNIST_LABELS)
+
+
+def _resize_to_32(images):
+    """Resize each image to 32x32 with OpenCV's default (bilinear); float32, values unchanged."""
+    import cv2
+
+    resized = np.empty((len(images), 32, 32), np.float32)
+    for i, image in enumerate(images):
+        resized[i] = cv2.resize(image, (32, 32))
+    return resized
+
+
+def _finish(train_x, train_y, test_x, test_y, label_names):
+    """Add the grey channel axis, make float32 (without copying what is) and one-hot encode the labels."""
+    from sklearn.preprocessing import LabelBinarizer
+
+    if train_x.ndim == 3:
+        train_x, test_x = train_x[..., np.newaxis], test_x[..., np.newaxis]
+    binarizer = LabelBinarizer()
+    train_y = binarizer.fit_transform(np.ravel(train_y)).astype("float32")
+    test_y = binarizer.transform(np.ravel(test_y)).astype("float32")
+    return Dataset(
+        train_x.astype(np.float32, copy=False),
+        train_y,
+        test_x.astype(np.float32, copy=False),
+        test_y,
+        list(label_names),
+    )

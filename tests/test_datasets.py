@@ -1,19 +1,25 @@
 """Tests for pyimagesearch.datasets, on tiny files written in Keras' own cache formats.
 
-No test downloads anything: every test gets an empty KERAS_HOME and a `load_data` that fails.
+No test reaches the network: every test gets an empty KERAS_HOME, and every download comes from a
+file:// URL in the test's own folder, where nothing lies until the test puts it there.
 """
 
+import errno
 import gzip
+import hashlib
 import os
 import pickle
+import shutil
+import tarfile
+import time
 
 import cv2
-import keras
 import numpy as np
 import pytest
 
 from pyimagesearch import datasets
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, load_dataset
+from pyimagesearch.errors import UserError
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -28,13 +34,37 @@ TEST_LEVELS = 250 - np.arange(10, dtype=np.uint8) * 7
 def keras_home(tmp_path, monkeypatch):
     home = tmp_path / "keras-home"
     monkeypatch.setenv("KERAS_HOME", str(home))
-
-    def no_download(*args, **kwargs):
-        raise AssertionError("a test tried to download a dataset")
-
-    for name in KERAS_DATASETS:
-        monkeypatch.setattr(getattr(keras.datasets, name), "load_data", no_download)
     return home
+
+
+@pytest.fixture(autouse=True)
+def origin(tmp_path, monkeypatch):
+    """The folder every download comes from (as file:// URLs), empty until a test serves files."""
+    folder = tmp_path / "origin"
+    folder.mkdir()
+    local = {
+        name: {path: (f"file://{folder}/{os.path.basename(url)}", sha256) for path, (url, sha256) in files.items()}
+        for name, files in datasets.DOWNLOADS.items()
+    }
+    monkeypatch.setattr(datasets, "DOWNLOADS", local)
+    return folder
+
+
+def serve(name, origin, tmp_path):
+    """Put data set `name`'s tiny test files at its origin, as Keras downloads them, with their hashes."""
+    staging = tmp_path / "staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    write_cached(name, staging)
+    for path, (url, published) in datasets.DOWNLOADS[name].items():
+        served = origin / os.path.basename(url)
+        if url.endswith(".tar.gz"):
+            with tarfile.open(served, "w:gz") as archive:  # holding cifar-10-batches-py/..., say
+                for inside in (staging / path).iterdir():
+                    archive.add(inside, arcname=inside.name)
+        else:
+            shutil.copyfile(staging / path, served)
+        if published:  # Keras publishes none for Fashion-MNIST
+            datasets.DOWNLOADS[name][path] = (url, hashlib.sha256(served.read_bytes()).hexdigest())
 
 
 def constant_grey_images(levels):
@@ -258,29 +288,55 @@ EXPECTED_IN_MESSAGE = {
     "cifar10": ("cifar-10-batches-py/ (data_batch_1..5, test_batch)", "cifar-10-batches-py-target"),
     "cifar100": ("cifar-100-python/ (train, test)", "cifar-100-python-target"),
 }
+FIRST_DOWNLOAD = {
+    "mnist": "mnist.npz",
+    "fashion_mnist": "train-images-idx3-ubyte.gz",
+    "cifar10": "cifar-10-python.tar.gz",
+    "cifar100": "cifar-100-python.tar.gz",
+}
 
 
 @pytest.mark.parametrize("name", KERAS_DATASETS)
-def test_absent_and_not_downloadable(name, keras_home, monkeypatch):
-    calls = []
-
-    def failing_download(*args, **kwargs):
-        calls.append(name)
-        raise Exception("URL fetch failure on https://example.invalid: None -- no network")
-
-    monkeypatch.setattr(getattr(keras.datasets, name), "load_data", failing_download)
-
+def test_absent_and_not_downloadable(name, keras_home, origin):
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset(name)
 
-    assert calls == [name]
-    message = str(raised.value)
     datasets_dir = os.path.join(str(keras_home), "datasets")
     files, subfolder = EXPECTED_IN_MESSAGE[name]
     folder = os.path.join(datasets_dir, subfolder) if subfolder else datasets_dir
-    assert "\n" not in message
-    assert message.startswith(f"{name} is not in {datasets_dir} and could not be downloaded")
-    assert f"put {files} in {folder}, or connect to the internet" in message
+    missing = origin / FIRST_DOWNLOAD[name]
+    assert str(raised.value) == (
+        f"{name} is not in {datasets_dir} and could not be downloaded from file://{missing} "
+        f"([Errno 2] No such file or directory: '{missing}'): connect to the internet, or run "
+        f"`python fetch_data.py {name}` on a machine with internet access that shares this folder, "
+        f"or put {files} in {folder}"
+    )
+    assert isinstance(raised.value, UserError)
+    left = [str(path) for path in (keras_home / "datasets").rglob("*") if not path.is_dir()]
+    assert left == [os.path.join(datasets_dir, f".{name}.lock")]  # not even a temporary file
+
+
+@pytest.mark.parametrize("name", KERAS_DATASETS)
+def test_without_download_a_missing_data_set_names_fetch_data(name, keras_home, origin, tmp_path):
+    serve(name, origin, tmp_path)  # it could be downloaded, but must not be
+
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset(name, download=False)
+
+    datasets_dir = os.path.join(str(keras_home), "datasets")
+    files, subfolder = EXPECTED_IN_MESSAGE[name]
+    folder = os.path.join(datasets_dir, subfolder) if subfolder else datasets_dir
+    assert str(raised.value) == (
+        f"{name} is not in {datasets_dir}: run `python fetch_data.py {name}` on a machine with "
+        f"internet access (a cluster's login node, say) that shares this folder, or put {files} in {folder}"
+    )
+    assert not os.path.exists(datasets_dir)
+
+
+@pytest.mark.parametrize("name", KERAS_DATASETS)
+def test_a_data_set_present_is_read_without_downloading(name, keras_home):
+    write_cached(name, keras_home / "datasets")  # and nothing at the origin: a download would fail
+    assert len(load_dataset(name, download=False).train_x) == (100 if name == "cifar100" else 20)
 
 
 CACHED_FILES = {
@@ -318,8 +374,8 @@ def test_a_damaged_cached_file_is_named_in_one_line(name, damage, keras_home):
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset(name)
     assert str(raised.value) == (
-        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run again to "
-        "download it afresh, or put a good copy there"
+        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+        f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
     )
 
 
@@ -352,65 +408,185 @@ def test_images_and_labels_of_different_lengths_are_refused(keras_home):
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset("mnist")
     assert str(raised.value) == (
-        f"mnist in {datasets_dir} has 20 training and 10 test images but 20 and 9 labels: "
-        f"delete mnist.npz in {datasets_dir} and run again to download it afresh, or put good "
+        f"mnist in {datasets_dir} has (20, 28, 28) training images with (20,) labels and (10, 28, 28) "
+        "test images with (9,) labels, not (N, 28, 28) with (N,): delete mnist.npz in "
+        f"{datasets_dir} and run `python fetch_data.py mnist` to download it afresh, or put good "
         "copies there"
     )
 
 
-def test_incomplete_cache_falls_back_to_download(keras_home, monkeypatch):
+def test_images_of_another_size_are_refused(keras_home):
+    datasets_dir = keras_home / "datasets"
+    write_mnist(datasets_dir, constant_grey_images(TRAIN_LEVELS[:1])[0])
+    with np.load(datasets_dir / "mnist.npz") as data:
+        arrays = dict(data)
+    np.savez(datasets_dir / "mnist.npz", **dict(arrays, x_train=np.zeros((20, 32, 32), np.uint8)))
+    with pytest.raises(DatasetUnavailable, match=r"has \(20, 32, 32\) training images with \(20,\) labels"):
+        load_dataset("mnist")
+
+
+@pytest.mark.parametrize("name", KERAS_DATASETS)
+def test_a_download_is_laid_out_as_keras_lays_it_out_and_read(name, keras_home, origin, tmp_path, capsys):
+    serve(name, origin, tmp_path)
+
+    data = load_dataset(name)
+
+    if name == "cifar100":
+        assert_one_hot(data.train_y, CIFAR100_TRAIN_LABELS)
+        assert_cifar_pixels(data.train_x, CIFAR100_TRAIN_LEVELS)
+    else:
+        assert_one_hot(data.train_y, TRAIN_LABELS_10)
+        assert_one_hot(data.test_y, TEST_LABELS_10)
+        if name.startswith("cifar"):
+            assert_cifar_pixels(data.test_x, TEST_LEVELS)
+        else:
+            assert_constant_images(data.test_x, TEST_LEVELS)
+    datasets_dir = keras_home / "datasets"
+    layout = datasets.LAYOUTS[name]
+    cached = sorted(str(path.relative_to(datasets_dir)) for path in datasets_dir.rglob("*"))
+    folders = [layout.folder] if name == "fashion_mnist" else [os.path.dirname(layout.folder), layout.folder]
+    expected = [f".{name}.lock"] + [os.path.join(layout.folder, file) for file in layout.files]
+    assert cached == sorted(expected + [folder for folder in folders if folder])  # no archive, no temporaries
+    downloads = [url for url, _ in datasets.DOWNLOADS[name].values()]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[::2] == [f"{name}: downloading {url}" for url in downloads]
+    checked = ", SHA-256 checked" if name != "fashion_mnist" else ""
+    assert all(line.startswith(f"{name}: ") and line.endswith(f" s{checked}") for line in printed[1::2])
+
+
+def test_an_incomplete_cifar_folder_is_extracted_again_and_replaced(keras_home, origin, tmp_path):
     datasets_dir = keras_home / "datasets"
     write_cifar10(datasets_dir)
-    os.remove(datasets_dir / "cifar-10-batches-py-target" / "cifar-10-batches-py" / "test_batch")
-
-    def failing_download():
-        raise OSError("no network")
-
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", failing_download)
-    with pytest.raises(DatasetUnavailable, match="cifar10 is not in"):
-        load_dataset("cifar10")
-
-
-def test_downloaded_data_is_used(monkeypatch):
-    train_x = np.full((10, 32, 32, 3), 51, dtype=np.uint8)
-    test_x = np.full((10, 32, 32, 3), 102, dtype=np.uint8)
-    labels = np.arange(10, dtype=np.uint8).reshape(10, 1)  # Keras gives CIFAR labels as (N, 1)
-    monkeypatch.setattr(
-        keras.datasets.cifar10, "load_data", lambda: ((train_x, labels), (test_x, labels[::-1]))
-    )
+    folder = datasets_dir / "cifar-10-batches-py-target" / "cifar-10-batches-py"
+    os.remove(folder / "test_batch")
+    (folder / "stray").write_text("from before")
+    serve("cifar10", origin, tmp_path)
 
     data = load_dataset("cifar10")
 
-    assert_common(data, 10, 10, 3, 10)
-    assert_one_hot(data.train_y, np.arange(10))
-    assert_one_hot(data.test_y, np.arange(10)[::-1])
-    np.testing.assert_allclose(data.train_x, 0.2)
-    np.testing.assert_allclose(data.test_x, 0.4)
+    assert_cifar_pixels(data.test_x, TEST_LEVELS)
+    assert sorted(os.listdir(folder)) == sorted(datasets.CIFAR10_FILES)
+    assert sorted(os.listdir(datasets_dir)) == [".cifar10.lock", "cifar-10-batches-py-target"]
 
 
-def test_downloaded_channels_first_data_is_made_channels_last(monkeypatch):
-    images = np.zeros((10, 3, 32, 32), dtype=np.uint8)
-    images[:, 2] = 255  # blue plane
-    labels = np.arange(10, dtype=np.uint8).reshape(10, 1)
-    monkeypatch.setattr(keras.config, "image_data_format", lambda: "channels_first")
-    monkeypatch.setattr(
-        keras.datasets.cifar10, "load_data", lambda: ((images, labels), (images, labels))
+def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home, origin, tmp_path):
+    serve("mnist", origin, tmp_path)
+    url, _ = datasets.DOWNLOADS["mnist"]["mnist.npz"]
+    datasets.DOWNLOADS["mnist"]["mnist.npz"] = (url, "0" * 64)
+    actual = hashlib.sha256((origin / "mnist.npz").read_bytes()).hexdigest()
+
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+
+    datasets_dir = keras_home / "datasets"
+    assert str(raised.value) == (
+        f"the download of {url} has SHA-256 {actual}, not the {'0' * 64} that Keras publishes, so "
+        f"{datasets_dir / 'mnist.npz'} was not written: run again to download it afresh, or put a "
+        "good copy there"
+    )
+    assert os.listdir(datasets_dir) == [".mnist.lock"]
+
+
+def test_an_archive_without_the_data_set_is_refused(keras_home, origin):
+    (origin / "notes.txt").write_text("not CIFAR")
+    with tarfile.open(origin / "cifar-100-python.tar.gz", "w:gz") as archive:
+        archive.add(origin / "notes.txt", arcname="cifar-100-python/notes.txt")
+    url, _ = datasets.DOWNLOADS["cifar100"]["cifar-100-python-target"]
+    datasets.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
+
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("cifar100")
+
+    datasets_dir = keras_home / "datasets"
+    assert str(raised.value) == (
+        f"the archive from {url} has no cifar-100-python/train, cifar-100-python/test, so "
+        f"{datasets_dir / 'cifar-100-python-target'} was not written: put cifar-100-python/ (train, "
+        f"test) in {datasets_dir} yourself"
+    )
+    assert os.listdir(datasets_dir) == [".cifar100.lock"]
+
+
+def test_only_the_missing_files_are_downloaded(keras_home, origin, tmp_path):
+    serve("fashion_mnist", origin, tmp_path)
+    write_fashion_mnist(keras_home / "datasets")
+    kept = keras_home / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
+    os.remove(keras_home / "datasets" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
+    os.remove(origin / "train-images-idx3-ubyte.gz")  # a download of the file still there would fail
+    before = kept.stat().st_mtime_ns
+
+    assert_one_hot(load_dataset("fashion_mnist").test_y, TEST_LABELS_10)
+    assert kept.stat().st_mtime_ns == before
+
+
+def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, origin, tmp_path):
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    for leftover in (".mnist.npz.k1ll3d.part", ".mnist.npz.y0ung.part", ".cifar-10-batches-py-target.x.part"):
+        (datasets_dir / leftover).write_bytes(b"half a download")
+    eleven_minutes_ago = time.time() - 660
+    for leftover in (".mnist.npz.k1ll3d.part", ".cifar-10-batches-py-target.x.part"):
+        os.utime(datasets_dir / leftover, (eleven_minutes_ago, eleven_minutes_ago))
+    serve("mnist", origin, tmp_path)
+
+    load_dataset("mnist")
+
+    # A young one may be another machine's download in progress; another data set's is not ours.
+    assert sorted(os.listdir(datasets_dir)) == [
+        ".cifar-10-batches-py-target.x.part", ".mnist.lock", ".mnist.npz.y0ung.part", "mnist.npz",
+    ]  # fmt: skip
+
+
+def test_a_file_system_without_locks_downloads_without_one(keras_home, origin, tmp_path, monkeypatch, capsys):
+    def no_locks(file, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(datasets.fcntl, "flock", no_locks)
+    serve("mnist", origin, tmp_path)
+
+    assert len(load_dataset("mnist").train_x) == 20
+    assert capsys.readouterr().out.splitlines()[0] == (
+        f"mnist: {keras_home / 'datasets'} cannot be locked (No locks available); downloading without a lock"
     )
 
-    data = load_dataset("cifar10")
 
-    assert data.input_shape == (32, 32, 3)
-    np.testing.assert_array_equal(data.train_x[:, :, :, 2], 1.0)
-    np.testing.assert_array_equal(data.train_x[:, :, :, :2], 0.0)
+def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, origin):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("KERAS_HOME", str(blocker))
+    serve("mnist", origin, tmp_path)
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == (
+        f"cannot download mnist into {blocker / 'datasets'} (Not a directory): free some space or "
+        "fix its permissions, or set KERAS_HOME to a folder that has room"
+    )
 
 
-def test_keyboard_interrupt_is_not_swallowed(monkeypatch):
-    def interrupted():
+class InterruptedResponse:
+    """A download that gets one chunk, then Ctrl-C."""
+
+    headers = {"Content-Length": "100"}
+
+    def __init__(self):
+        self.chunks = [b"x" * 50]
+
+    def read(self, size):
+        if self.chunks:
+            return self.chunks.pop()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(keras.datasets.mnist, "load_data", interrupted)
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exception):
+        return False
+
+
+def test_ctrl_c_during_a_download_leaves_nothing_behind(keras_home, monkeypatch):
+    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: InterruptedResponse())
     with pytest.raises(KeyboardInterrupt):
         load_dataset("mnist")
+    assert os.listdir(keras_home / "datasets") == [".mnist.lock"]
 
 
 def test_cache_folder_defaults_to_home_dot_keras(tmp_path, monkeypatch):
@@ -426,3 +602,26 @@ def test_unknown_name():
     assert "imagenet" in message
     for name in DATASETS:
         assert name in message
+
+
+SHARED_DATASETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "datasets")
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED_DATASETS), reason="no real data sets in ../shared/datasets")
+def test_the_real_mnist_and_fashion_mnist_are_read_as_they_are(keras_home):
+    # The shared mnist.npz is a recompressed copy: its hash is not the one Keras publishes, and
+    # it is read all the same, without a download (there is none to be had here).
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    for entry in ("mnist.npz", "fashion-mnist"):
+        os.symlink(os.path.join(SHARED_DATASETS, entry), datasets_dir / entry)
+
+    (train_x, train_y), (test_x, test_y) = datasets.fetch("mnist", download=False)
+    assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
+    assert np.bincount(train_y).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert round(float(train_x.mean()) / 255, 4) == 0.1307
+
+    (train_x, train_y), (test_x, test_y) = datasets.fetch("fashion_mnist", download=False)
+    assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
+    assert np.bincount(train_y).tolist() == [6000] * 10 and np.bincount(test_y).tolist() == [1000] * 10
+    assert round(float(train_x.mean()) / 255, 4) == 0.2860

@@ -346,11 +346,8 @@ def main_in_process(tmp_path, capsys, *extra):
 
 def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-
-    def no_network():
-        raise OSError("no route to host")
-
-    monkeypatch.setattr(keras.datasets.cifar10, "load_data", no_network)
+    unreachable = ("file:///nonexistent/cifar-10-python.tar.gz", None)
+    monkeypatch.setitem(datasets.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
     out = tmp_path / "out"
     code = train.main([*output_arguments(out, "run"), "-d", "cifar10", "-m", "minivggnet"])
     captured = capsys.readouterr()
@@ -364,7 +361,7 @@ def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
 def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
     digits = datasets.load_dataset("digits")
     poisoned = digits._replace(train_y=np.full_like(digits.train_y, np.nan))
-    monkeypatch.setattr(datasets, "load_dataset", lambda name: poisoned)
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, download: poisoned)
     code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "3")
     assert code == 1
     assert captured.err.startswith("error: the training loss became NaN or infinite in epoch 1;")
@@ -375,7 +372,7 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
 def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, capsys, monkeypatch):
     digits = datasets.load_dataset("digits")
     test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
-    monkeypatch.setattr(datasets, "load_dataset", lambda name: digits._replace(test_x=test_x, test_y=test_y))
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, download: digits._replace(test_x=test_x, test_y=test_y))
     validation_batches, predicted_batches = [], []
     predict = keras.Model.predict
 
