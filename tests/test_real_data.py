@@ -19,8 +19,8 @@ TRAIN_IMAGES, TEST_IMAGES = 3000, 1000
 
 pytestmark = pytest.mark.skipif(
     not all(os.path.isfile(os.path.join(REAL_FASHION_MNIST, name)) for name in FASHION_MNIST_FILES),
-    reason=f"the real Fashion-MNIST is not in {REAL_FASHION_MNIST}: put its four .gz files there "
-    "(or let `python train.py --dataset fashion_mnist` download them once) to run this test",
+    reason=f"the real Fashion-MNIST is not in {REAL_FASHION_MNIST}: run `python fetch_data.py fashion_mnist` "
+    "(or put its four .gz files there) to run this test",
 )
 
 
