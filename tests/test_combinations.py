@@ -2,7 +2,6 @@
 
 import os
 import pickle
-import pty
 import signal
 import subprocess
 import sys
@@ -221,15 +220,6 @@ def test_slurm_array_tasks_each_run_one_training(tmp_path):
     assert result.returncode == 1 and result.stderr == "no run for array task 2\n"
 
 
-@pytest.mark.parametrize("line", ["python train.py --report x.txt", "echo hello"])
-def test_parallel_runner_rejects_lines_without_a_history(line):
-    result = subprocess.run(
-        [sys.executable, "sweep.py"], cwd=REPO, input=line + "\n", capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert "every line must be a train.py command" in result.stderr
-
-
 def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
     script = tmp_path / "s.sh"
     result = combinations("-o", "out", "-s", str(script), "--datasets", "digits", "mnist",
@@ -242,42 +232,3 @@ def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
     assert lines[0].startswith("run python train.py --history out/resnet_adam_digits_seed1.pickle ")
     assert [line.split("--seed ")[1].split()[0] for line in lines[:3]] == ["1", "2", "3"]
     assert lines[-1].split("--history ")[1].split()[0] == "out/minivggnet_rmsprop_mnist_seed3.pickle"
-
-
-def test_a_run_that_cannot_start_fails_alone(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    lines = [
-        f"pyhton train.py --history={tmp_path / 'a.pickle'}",  # a misspelt program
-        f"echo --history {blocker / 'b.pickle'}",  # its log's folder is a file
-        f"echo --history {tmp_path / 'c.pickle'}",
-    ]
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, input="\n".join(lines) + "\n",
-                            capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 1
-    assert f"[1/3] FAILED to start: {lines[0]}" in result.stdout
-    assert f"[3/3] done: {lines[2]}" in result.stdout
-    failed = result.stderr.split("These runs failed:")[1].strip().splitlines()
-    assert [line.split("  (could not start: ")[0].strip() for line in failed] == lines[:2]
-    assert (tmp_path / "a.log").read_text() == "could not start: [Errno 2] No such file or directory: 'pyhton'\n"
-    assert (tmp_path / "c.log").read_text() == f"--history {tmp_path / 'c.pickle'}\n"
-
-
-def test_sweep_needs_at_least_one_run_per_gpu():
-    result = subprocess.run([sys.executable, "sweep.py", "--runs-per-gpu", "0"], cwd=REPO,
-                            input="", capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 2
-    assert result.stderr.endswith("error: --runs-per-gpu must be at least 1\n")
-
-
-def test_sweep_at_a_terminal_says_it_reads_standard_input():
-    controller, terminal = pty.openpty()
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, stdin=terminal,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
-    os.close(terminal)
-    os.close(controller)
-    assert result.returncode == 2
-    assert result.stderr.endswith(
-        "error: give the train.py commands on standard input: combinations.py --runner parallel "
-        "writes a script that does\n"
-    )
