@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import sweep
+from benchmarks import sweep_schedule
 from standins import REPO, environment, fake_programs, make_project, records, wait_for
 
 TWO_GPUS = "echo 'GPU 0: NVIDIA H200 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H200 (UUID: GPU-b)'\n"
@@ -194,3 +195,34 @@ def test_sweep_at_a_terminal_says_it_reads_standard_input():
         "writes a script that does\n"
     )
 
+
+def test_the_schedule_simulation_on_a_hand_worked_example(capsys):
+    # Runs of 4, 5, 6 and 10 s on 2 places. In that order: 4 and 5 start at once; 6 takes the
+    # place that falls free at 4 (ends at 10), 10 the one free at 5 (ends at 15). Longest first:
+    # 10 and 6 start; 5 follows 6 (ends at 11), 4 follows 10 (ends at 14).
+    assert sweep_schedule.schedule([4, 5, 6, 10], 2) == [[0, 2], [1, 3]]
+    assert sweep_schedule.makespan([4, 5, 6, 10], 2) == 15
+    assert sweep_schedule.makespan([10, 6, 5, 4], 2) == 14
+    sweep_schedule.main(["--runs-per-gpu", "2", "--seconds", "4", "5", "6", "10"])
+    assert capsys.readouterr().out == (
+        "4 runs on 2 places (2 per GPU x 1 GPU(s)); no schedule ends before all runs' seconds / "
+        "places = 25.0 / 2 = 12.5 s\n"
+        "given order:\n  place 1: 4.0 + 6.0 = 10.0 s\n  place 2: 5.0 + 10.0 = 15.0 s\n"
+        "  makespan: 15.0 s = 0.2 min\n"
+        "longest first:\n  place 1: 10.0 + 4.0 = 14.0 s\n  place 2: 6.0 + 5.0 = 11.0 s\n"
+        "  makespan: 14.0 s = 0.2 min\n"
+    )
+
+
+def test_the_simulated_sweep_is_the_generated_one_with_the_measured_run_times(capsys):
+    assert sweep_schedule.run_seconds("resnet", "mnist") == pytest.approx(63.8 + 60 * 8.96 * 1.2)
+    assert sweep_schedule.run_seconds("minivggnet", "cifar100") == pytest.approx(23.4 + 60 * 0.84)
+    runs = sweep_schedule.the_sweep()
+    assert len(runs) == 24 and runs[0][1:] == (" (resnet_adam_mnist)", "resnet")
+    models, datasets = ("resnet", "googlenet", "minivggnet"), ("mnist", "cifar10")
+    # Each model's runs: 2 optimizers on 2 data sets of 60,000 images and on 2 of 50,000.
+    four_of_each = 4 * sum(sweep_schedule.run_seconds(model, dataset) for model in models for dataset in datasets)
+    assert sum(run for run, _, _ in runs) == pytest.approx(four_of_each)
+    sweep_schedule.main([])
+    makespans = [line for line in capsys.readouterr().out.splitlines() if "makespan" in line]
+    assert makespans == ["  makespan: 2,555.8 s = 42.6 min", "  makespan: 2,571.0 s = 42.9 min"]
