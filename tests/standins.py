@@ -106,7 +106,7 @@ def records(project, event=None):
     return [line for line in lines if event is None or line["event"] == event]
 
 
-def wait_for(condition, timeout=60):
+def wait_for(condition, timeout=300):
     deadline = time.time() + timeout
     while not condition():
         assert time.time() < deadline, "timed out"
