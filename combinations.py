@@ -80,6 +80,7 @@ SLURM_HEAD = """\
 #SBATCH --gres=gpu:1
 #SBATCH --cpus-per-task=4
 #SBATCH --output={log_folder}/slurm-%A_%a.log
+#SBATCH --open-mode=append
 #SBATCH --requeue
 #SBATCH --signal=B:USR1@{warning_seconds}
 

@@ -342,7 +342,8 @@ def test_slurm_tasks_never_download_and_the_header_says_what_to_fetch_first(tmp_
     text = write_script(make_project(tmp_path / "project"), "slurm", "-o", "out", "--datasets", "digits", "mnist",
                         "--optimizers", "adam")  # fmt: skip
     assert "\n# data sets on the login node, from the project folder:\n#     python fetch_data.py mnist\n" in text
-    assert "#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n" in text
+    # A requeued task appends to its log; it is asked to stop 5 minutes before its time limit.
+    assert "#SBATCH --open-mode=append\n#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n" in text
     tasks = [line.strip() for line in text.splitlines() if "python train.py" in line]
     assert all(line.endswith(" --no-download ;;") for line in tasks) and len(tasks) == 6
     # The longest runs first: the ResNet's, MiniGoogLeNet's, MiniVGGNet's, each in the given order.
