@@ -299,11 +299,12 @@ def main(argv=None):
     except OSError as error:  # ensure_writable's errors are one line already
         raise UserError(error if error.errno is None else f"cannot write {args.script}: {error.strerror}") from None
     print(f"wrote {len(commands)} runs to {args.script}")
+    return 0
 
 
 if __name__ == "__main__":
     try:
-        main()
+        sys.exit(main())
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
