@@ -3,11 +3,12 @@
     python combinations.py --output output --script experiments.sh
     ./experiments.sh
 
-By default: the original 24 runs (4 data sets x 3 models x Adam/RAdam), one after the other. The
-script can be run again after an interruption: finished runs are skipped, an interrupted run
-resumes, a failed run does not stop the others, and the failures are named at the end.
-`--runner parallel` writes a script that runs several runs at once on every GPU (sweep.py);
-`--runner slurm` writes a Slurm job array, one task per run.
+By default: the original 24 runs (4 data sets x 3 models x Adam/RAdam), one after the other,
+after one `python fetch_data.py ...` that downloads the data sets they use. The script can be run
+again after an interruption: finished runs are skipped, an interrupted run resumes, a failed run
+does not stop the others, and the failures are named at the end. `--runner parallel` writes a
+script that runs several runs at once on every GPU, the longest first (sweep.py); `--runner
+slurm` writes a Slurm job array, one task per run, that requeues a task stopped by its time limit.
 """
 
 import argparse
@@ -17,8 +18,17 @@ import shlex
 import stat
 import sys
 
+from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
 from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from sweep import RUNS_PER_GPU, longest_first, positive_int, read_runs
+
+# Ships with scikit-learn: nothing to fetch.
+BUNDLED_DATASETS = ("digits",)
+# Seconds before a Slurm task's time limit at which train.py is asked to checkpoint and stop.
+# Slurm may signal up to 60 s earlier; train.py stops at its next step (a ResNet step takes
+# 10-20 ms), later only while it compiles (up to a minute).
+SLURM_WARNING_SECONDS = 300
 
 # The scripts call train.py and write outputs by paths relative to the project folder.
 IN_PROJECT_FOLDER = """\
@@ -28,22 +38,112 @@ if [ ! -f train.py ]; then
 fi
 
 """
-SEQUENTIAL_HEAD = """\
+SEQUENTIAL_HEAD = f"""\
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
-# stop the others when it fails; the failed runs are listed at the end.
+# stop the others when it fails. The runs that failed, and those that another process is training
+# (locked: exit {EXIT_LOCKED}), are listed at the end. A run stopped by SIGTERM saves a checkpoint
+# and exits {EXIT_STOPPED}: the script stops there, and running it again resumes.
 failed=""
-run() {
-    "$@" || failed="$failed
+locked=""
+run() {{
+    "$@"
+    status=$?
+    if [ "$status" -eq {EXIT_STOPPED} ]; then
+        echo "stopped: run this script again to resume" >&2
+        exit {EXIT_STOPPED}
+    elif [ "$status" -eq {EXIT_LOCKED} ]; then
+        locked="$locked
     $*"
-}
+    elif [ "$status" -ne 0 ]; then
+        failed="$failed
+    $*"
+    fi
+}}
 
 """
 SEQUENTIAL_TAIL = """
+if [ -n "$locked" ]; then
+    printf 'These runs are locked by another process, which is training them; ' >&2
+    printf 'run this script again once it has finished:%s\\n' "$locked" >&2
+fi
 if [ -n "$failed" ]; then
     printf 'These runs failed:%s\\n' "$failed" >&2
+fi
+if [ -n "$failed$locked" ]; then
     exit 1
 fi
 """
+SLURM_HEAD = """\
+#!/bin/bash
+#SBATCH --job-name=adam-vs-radam
+#SBATCH --array=0-{last_task}%{max_running}
+#SBATCH --gres=gpu:1
+#SBATCH --cpus-per-task=4
+#SBATCH --output={log_folder}/slurm-%A_%a.log
+#SBATCH --open-mode=append
+#SBATCH --requeue
+#SBATCH --signal=B:USR1@{warning_seconds}
+
+# One array task per run, the longest runs first. {before_sbatch}
+# {warning_minutes} minutes before a task's time limit, Slurm sends this script USR1 (--signal
+# above), which passes SIGTERM on to train.py: the run saves a checkpoint and exits {stopped}, and
+# the script requeues its task, which resumes the run. A task run again skips or resumes its run
+# like train.py does.
+cd "${{SLURM_SUBMIT_DIR:-.}}" || exit 1
+"""
+# A Slurm task runs train.py in the background and waits for it, because bash runs a trap only
+# between commands: a trap set for a foreground train.py would run after it had finished.
+SLURM_RUN = f"""\
+requeue=""
+run() {{
+    child=""
+    trap 'requeue=yes; signalled=yes; kill -TERM "$child" 2>/dev/null' USR1
+    trap 'signalled=yes; kill -TERM "$child" 2>/dev/null' TERM
+    signalled=""
+    "$@" &
+    child=$!
+    wait "$child"
+    status=$?
+    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
+        signalled=""
+        wait "$child"
+        status=$?
+    done
+    if [ "$status" -eq {EXIT_LOCKED} ]; then
+        echo "locked by another process, which is training this run: $*" >&2
+    elif [ "$status" -eq {EXIT_STOPPED} ] && [ -n "$requeue" ]; then
+        echo "stopped before the time limit after a checkpoint: requeueing this task, which resumes the run" >&2
+        scontrol requeue "${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}"
+    elif [ "$status" -eq {EXIT_STOPPED} ]; then
+        echo "stopped after a checkpoint: run this task again to resume" >&2
+    fi
+    exit "$status"
+}}
+
+"""
+
+
+def output_folder(text):
+    """argparse type: a folder path that a line of a script can carry."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a folder")
+    if "\n" in text or "\r" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} has a line break; choose a folder without one")
+    return text
+
+
+def script_path(text):
+    """argparse type: a path that is not blank."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a path")
+    return text
+
+
+def radam_total_steps(text):
+    """argparse type: a whole number (ASCII digits) or 'auto', as train.py takes."""
+    if text != "auto" and not re.fullmatch("[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
+    return text
 
 
 def warmup_steps(text):
@@ -55,44 +155,32 @@ def warmup_steps(text):
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", required=True, help="folder for the runs' outputs")
-    parser.add_argument("-s", "--script", required=True, help="path of the script to write")
+    parser.add_argument("-o", "--output", required=True, type=output_folder,
+                        help="the folder for the runs' outputs (here -o is --output; in train.py "
+                        "it is --optimizer)")
+    parser.add_argument("-s", "--script", required=True, type=script_path, help="path of the script to write")
     parser.add_argument("--datasets", nargs="+", default=ORIGINAL_DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
-    parser.add_argument("--epochs", type=int, help="passed to every run (train.py's default: 60)")
-    parser.add_argument("--seeds", type=int, default=1, help="runs per combination, each with its own seed")
-    parser.add_argument("--batch-size", type=int, help="passed to every run (train.py's default: 128)")
-    parser.add_argument("--radam-total-steps", help="passed to every RAdam run: a number, or 'auto'")
+    parser.add_argument("--epochs", type=positive_int, help="passed to every run (train.py's default: 60)")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="runs per combination, each with its own seed")
+    parser.add_argument("--batch-size", type=positive_int, help="passed to every run (train.py's default: 128)")
+    parser.add_argument("--radam-total-steps", type=radam_total_steps,
+                        help="passed to every RAdam run: a whole number, or 'auto'")
     parser.add_argument("--warmup-steps", type=warmup_steps, metavar="N",
                         help="passed to every adam-warmup run (train.py's default: 2000)")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false",
                         help="passed to every run")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="passed to every run: compute in bfloat16 (train.py's default: float32)")
-    parser.add_argument("--checkpoint-every", type=int, metavar="N",
+    parser.add_argument("--checkpoint-every", type=positive_int, metavar="N",
                         help="passed to every run (train.py's default: 5 epochs)")
     parser.add_argument("--runner", choices=("sequential", "parallel", "slurm"), default="sequential")
-    parser.add_argument("--runs-per-gpu", type=int, default=3, help="with --runner parallel")
-    parser.add_argument("--max-running", type=int, default=8, help="with --runner slurm: array tasks at once")
-    args = parser.parse_args(argv)
-    if args.seeds < 1 or args.runs_per_gpu < 1 or args.max_running < 1:
-        parser.error("--seeds, --runs-per-gpu and --max-running must be at least 1")
-    # What train.py would refuse in every run.
-    if any(value is not None and value < 1 for value in (args.epochs, args.batch_size, args.checkpoint_every)):
-        parser.error("--epochs, --batch-size and --checkpoint-every must be at least 1")
-    if args.radam_total_steps not in (None, "auto") and not re.fullmatch("[0-9]+", args.radam_total_steps):
-        parser.error("--radam-total-steps takes a whole number or 'auto'")
-    if not args.output.strip() or not args.script.strip():
-        parser.error("--output and --script need a path")
-    if args.runner == "slurm" and any(character in args.output for character in " \t'\""):
-        parser.error(f"--output {args.output!r} has a space or quote, which an #SBATCH line cannot carry; choose a folder without one")
-    return args
-
-
-def fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    return 1
+    parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
+                        help="with --runner parallel (default %(default)s)")
+    parser.add_argument("--max-running", type=positive_int, default=8,
+                        help="with --runner slurm: array tasks at once (default %(default)s)")
+    return parser.parse_args(argv)
 
 
 def train_commands(args):
@@ -125,73 +213,109 @@ def train_commands(args):
                         words += ["--radam-total-steps", args.radam_total_steps]
                     if args.warmup_steps is not None and optimizer == "adam-warmup":
                         words += ["--warmup-steps", str(args.warmup_steps)]
+                    if args.runner == "slurm":  # the data sets are fetched before sbatch
+                        words.append("--no-download")
                     commands.append(shlex.join(words))
     return commands
 
 
-def sequential_script(commands):
+def fetch_command(datasets):
+    """`python fetch_data.py ...` for the data sets that need downloading, or "" if none does."""
+    to_fetch = [dataset for dataset in dict.fromkeys(datasets) if dataset not in BUNDLED_DATASETS]
+    return shlex.join(["python", "fetch_data.py", *to_fetch]) if to_fetch else ""
+
+
+def fetch_first(datasets):
+    """The scripts' lines that fetch the data sets once, before any run, and stop if that fails."""
+    command = fetch_command(datasets)
+    return f"# The data sets, downloaded once before any run.\n{command} || exit 1\n\n" if command else ""
+
+
+def sequential_script(commands, datasets):
     lines = "".join(f"run {command}\n" for command in commands)
-    return "#!/bin/sh\n\n" + IN_PROJECT_FOLDER + SEQUENTIAL_HEAD + lines + SEQUENTIAL_TAIL
+    return "#!/bin/sh\n\n" + IN_PROJECT_FOLDER + fetch_first(datasets) + SEQUENTIAL_HEAD + lines + SEQUENTIAL_TAIL
 
 
-def parallel_script(commands, runs_per_gpu):
+def parallel_script(commands, datasets, runs_per_gpu):
     lines = "".join(f"{command}\n" for command in commands)
     return (
         "#!/bin/sh\n\n"
         + IN_PROJECT_FOLDER
-        + f"# {runs_per_gpu} runs at a time on every visible GPU; see sweep.py.\n"
+        + fetch_first(datasets)
+        + f"# {runs_per_gpu} runs at a time on every visible GPU, the longest first; see sweep.py.\n"
         f"exec python sweep.py --runs-per-gpu {runs_per_gpu} <<'RUNS'\n{lines}RUNS\n"
     )
 
 
-def slurm_script(commands, max_running, log_folder):
-    cases = "".join(f"    {task}) {command} ;;\n" for task, command in enumerate(commands))
-    return (
-        "#!/bin/bash\n"
-        "#SBATCH --job-name=adam-vs-radam\n"
-        f"#SBATCH --array=0-{len(commands) - 1}%{max_running}\n"
-        "#SBATCH --gres=gpu:1\n"
-        "#SBATCH --cpus-per-task=4\n"
-        f"#SBATCH --output={log_folder}/slurm-%A_%a.log\n"
-        "\n"
-        "# One array task per run; submit from the project folder with `sbatch <this file>`.\n"
-        "# A task that is requeued or run again resumes or skips its run like train.py does.\n"
-        'cd "${SLURM_SUBMIT_DIR:-.}" || exit 1\n'
-        f"{IN_PROJECT_FOLDER}"
-        'case "$SLURM_ARRAY_TASK_ID" in\n'
-        f"{cases}"
-        '    *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 1 ;;\n'
-        "esac\n"
+def slurm_script(commands, datasets, max_running, log_folder):
+    fetch = fetch_command(datasets)
+    if fetch:
+        before_sbatch = (
+            "The tasks do not download: first fetch the\n"
+            f"# data sets on the login node, from the project folder:\n#     {fetch}\n"
+            "# then submit from there with `sbatch <this file>`."
+        )
+    else:
+        before_sbatch = (
+            "Its data set ships with scikit-learn: submit\n# from the project folder with `sbatch <this file>`."
+        )
+    cases = "".join(f"    {task}) run {command} ;;\n" for task, command in enumerate(commands))
+    return SLURM_HEAD.format(
+        last_task=len(commands) - 1,
+        max_running=max_running,
+        log_folder=log_folder.replace("%", "%%"),  # Slurm's "%" in a file name; %A and %a are its own
+        warning_seconds=SLURM_WARNING_SECONDS,
+        warning_minutes=SLURM_WARNING_SECONDS // 60,
+        before_sbatch=before_sbatch,
+        stopped=EXIT_STOPPED,
+    ) + (
+        IN_PROJECT_FOLDER
+        + SLURM_RUN
+        + 'case "$SLURM_ARRAY_TASK_ID" in\n'
+        + cases
+        + '    *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 1 ;;\n'
+        + "esac\n"
     )
 
 
 def main(argv=None):
     args = parse_arguments(argv)
+    if args.runner == "slurm" and re.search(r"[\s'\"\\]", args.output):
+        raise UserError(
+            f"--output {args.output!r} has a space, quote or backslash, which an #SBATCH line cannot "
+            "carry; choose a folder without one"
+        )
     commands = train_commands(args)
     if args.runner == "sequential":
-        script = sequential_script(commands)
+        script = sequential_script(commands, args.datasets)
     elif args.runner == "parallel":
-        script = parallel_script(commands, args.runs_per_gpu)
+        script = parallel_script(commands, args.datasets, args.runs_per_gpu)
     else:
-        script = slurm_script(commands, args.max_running, args.output.rstrip("/"))
+        # Slurm starts array tasks about in index order: the longest runs first, as sweep.py does.
+        commands = [command for command, _, _ in longest_first(read_runs(commands))]
+        script = slurm_script(commands, args.datasets, args.max_running, args.output.rstrip("/"))
     try:
         os.makedirs(args.output, exist_ok=True)  # Slurm cannot start a task whose log folder is missing
     except OSError as error:
         reason = {FileExistsError: "it is a file", NotADirectoryError: "part of it is a file"}
-        return fail(
+        raise UserError(
             f"cannot make the --output folder {args.output}: "
             f"{reason.get(type(error), error.strerror)}; choose another folder"
-        )
+        ) from None
     try:
         ensure_writable(args.script)
         write_atomically(args.script, script)
         mode = os.stat(args.script).st_mode
         os.chmod(args.script, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     except OSError as error:  # ensure_writable's errors are one line already
-        return fail(error if error.errno is None else f"cannot write {args.script}: {error.strerror}")
+        raise UserError(error if error.errno is None else f"cannot write {args.script}: {error.strerror}") from None
     print(f"wrote {len(commands)} runs to {args.script}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

@@ -5,12 +5,28 @@ if [ ! -f train.py ]; then
     exit 1
 fi
 
+# The data sets, downloaded once before any run.
+python fetch_data.py mnist fashion_mnist cifar10 cifar100 || exit 1
+
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
-# stop the others when it fails; the failed runs are listed at the end.
+# stop the others when it fails. The runs that failed, and those that another process is training
+# (locked: exit 3), are listed at the end. A run stopped by SIGTERM saves a checkpoint
+# and exits 75: the script stops there, and running it again resumes.
 failed=""
+locked=""
 run() {
-    "$@" || failed="$failed
+    "$@"
+    status=$?
+    if [ "$status" -eq 75 ]; then
+        echo "stopped: run this script again to resume" >&2
+        exit 75
+    elif [ "$status" -eq 3 ]; then
+        locked="$locked
     $*"
+    elif [ "$status" -ne 0 ]; then
+        failed="$failed
+    $*"
+    fi
 }
 
 run python train.py --history output/resnet_adam_mnist.pickle --report output/resnet_adam_mnist.txt --dataset mnist --model resnet --optimizer adam
@@ -38,7 +54,13 @@ run python train.py --history output/googlenet_radam_cifar100.pickle --report ou
 run python train.py --history output/minivggnet_adam_cifar100.pickle --report output/minivggnet_adam_cifar100.txt --dataset cifar100 --model minivggnet --optimizer adam
 run python train.py --history output/minivggnet_radam_cifar100.pickle --report output/minivggnet_radam_cifar100.txt --dataset cifar100 --model minivggnet --optimizer radam
 
+if [ -n "$locked" ]; then
+    printf 'These runs are locked by another process, which is training them; ' >&2
+    printf 'run this script again once it has finished:%s\n' "$locked" >&2
+fi
 if [ -n "$failed" ]; then
     printf 'These runs failed:%s\n' "$failed" >&2
+fi
+if [ -n "$failed$locked" ]; then
     exit 1
 fi

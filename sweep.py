@@ -1,22 +1,117 @@
-"""Run many training runs at once: several on every visible GPU.
+"""Run many training runs at once: several on every visible GPU, the longest first.
 
     python combinations.py --output output --script parallel.sh --runner parallel
     ./parallel.sh        # which is: python sweep.py --runs-per-gpu 3 < (the train.py lines)
 
-Reads the train.py commands on standard input, one a line. Each run's output goes to
-`<history stem>.log`.
+Reads the train.py commands on standard input, one a line, and starts the ResNet's runs first,
+then MiniGoogLeNet's, then MiniVGGNet's (in the given order within each model), so that a sweep
+does not end with one long run alone on a GPU. Each run's output goes to `<history stem>.log`.
 Like experiments.sh: finished runs are skipped (train.py does that), interrupted runs resume, a
-failed run does not stop the others, and the failed ones are named at the end (exit code 1).
-Small networks leave most of a modern GPU idle, so sharing it between runs raises throughput
-(docs/benchmarks.md has the measurements behind the default of 3).
+failed run does not stop the others. The runs that failed, and those that another process is
+training (locked), are named at the end, and the exit code is then 1.
+SIGTERM or Ctrl-C stops the sweep: no new run starts, the running ones get SIGTERM, save a
+checkpoint and exit (or are killed after --grace-seconds), and the same script resumes them.
 """
 
 import argparse
 import os
+import re
 import shlex
+import signal
 import subprocess
 import sys
 import time
+
+from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
+
+# Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
+# (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
+# against about 3.75 s for one ResNet alone (1.25x as many images a second). On an H100, 3
+# ResNets at once trained 1.93x as many images a second as one, and 4 at once (in another call)
+# 1.66x. No other number of runs was timed on all three networks, and with 3 at once the 24-run
+# sweep ends within 1% of its total run time divided by 3 (benchmarks/sweep_schedule.py): no idle
+# tail argues for fewer.
+RUNS_PER_GPU = 3
+# Seconds between SIGTERM and SIGKILL when the sweep stops. train.py saves its checkpoint at the
+# next step boundary (a save takes 0.1-0.7 s), later only while it is compiling its first step.
+GRACE_SECONDS = 60
+# The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
+# sharing an H200 (benchmarks/sweep_schedule.py).
+LONGEST_FIRST = ("resnet", "googlenet", "minivggnet")
+
+
+def positive_int(text):
+    """argparse type: a whole number of at least 1, in ASCII digits."""
+    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def seconds(text):
+    """argparse type: a number of seconds, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"takes a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input."
+    )
+    parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
+                        help="runs sharing each GPU (default %(default)s; one at a time without a GPU)")
+    parser.add_argument("--grace-seconds", type=seconds, default=GRACE_SECONDS,
+                        help="when stopped, how long runs get to save a checkpoint before they are "
+                        "killed (default %(default)s)")
+    return parser.parse_args(argv)
+
+
+def option_value(words, long, short, default=None):
+    """The value a command line gives an option: `--model X`, `--model=X`, `-m X` or `-mX`.
+
+    The last one wins, as in argparse.
+    """
+    value = default
+    for index, word in enumerate(words):
+        if word in (long, short) and index + 1 < len(words):
+            value = words[index + 1]
+        elif word.startswith(long + "="):
+            value = word[len(long) + 1 :]
+        elif word.startswith(short) and not word.startswith("--") and len(word) > len(short):
+            value = word[len(short) :]
+    return value
+
+
+def read_runs(lines):
+    """(command, log path, model) for each train.py command; the log is `<history stem>.log`."""
+    runs = []
+    for line in lines:
+        command = line.strip()
+        if not command or command.startswith("#"):
+            continue
+        try:
+            words = shlex.split(command)
+        except ValueError as error:  # an unbalanced quote
+            raise UserError(f"cannot read {command!r} ({error}); every line must be a train.py command")
+        history = option_value(words, "--history", "-i")
+        if history is None:
+            raise UserError(f"no --history in {command!r}; every line must be a train.py command")
+        model = option_value(words, "--model", "-m", default="resnet")  # train.py's default
+        runs.append((command, os.path.splitext(history)[0] + ".log", model))
+    return runs
+
+
+def longest_first(runs):
+    """The runs ordered by model, the longest first; the given order within a model."""
+    def rank(run):
+        model = run[2]
+        return LONGEST_FIRST.index(model) if model in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    return sorted(runs, key=rank)
 
 
 def visible_gpus():
@@ -40,94 +135,121 @@ def run_environment(gpu, runs_per_gpu):
     return environment
 
 
-def log_path(command):
-    """`<history stem>.log` for a train.py command, so each run's output lies beside its results."""
-    words = shlex.split(command)
-    for index, word in enumerate(words):
-        if word in ("--history", "-i") and index + 1 < len(words):
-            history = words[index + 1]
-        elif word.startswith("--history="):
-            history = word.split("=", 1)[1]
-        else:
-            continue
-        return os.path.splitext(history)[0] + ".log"
-    raise ValueError(f"no --history in {command!r}")
-
-
 def start(command, path, environment):
     """Start one run with its output going to the log at `path`; OSError if it cannot start."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     log = open(path, "a")
     try:
-        return subprocess.Popen(shlex.split(command), stdout=log, stderr=subprocess.STDOUT, env=environment), log
+        # In a process group of its own, so that Ctrl-C at the terminal reaches the sweep alone,
+        # which then asks the run to save a checkpoint (SIGTERM) instead of letting it die.
+        process = subprocess.Popen(
+            shlex.split(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=environment, process_group=0,
+        )
     except OSError as error:
         print(f"could not start: {error}", file=log)
         log.close()
         raise
+    return process, log
+
+
+def outcome(returncode):
+    if returncode == 0:
+        return "done"
+    if returncode == EXIT_LOCKED:
+        return "locked by another process"
+    if returncode == EXIT_STOPPED:
+        return "stopped after a checkpoint (the same script resumes it)"
+    if returncode < 0:
+        return f"FAILED (killed by {signal.Signals(-returncode).name})"
+    return f"FAILED ({returncode})"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input."
-    )
-    parser.add_argument("--runs-per-gpu", type=int, default=3)
-    args = parser.parse_args(argv)
-    if args.runs_per_gpu < 1:
-        parser.error("--runs-per-gpu must be at least 1")
+    args = parse_arguments(argv)
     if sys.stdin.isatty():
-        parser.error("give the train.py commands on standard input: combinations.py --runner parallel writes a script that does")
-    commands = [line.strip() for line in sys.stdin if line.strip() and not line.startswith("#")]
-    try:
-        logs = [log_path(command) for command in commands]
-    except ValueError as error:
-        print(f"error: {error}; every line must be a train.py command", file=sys.stderr)
-        return 2
-
+        raise UserError(
+            "give the train.py commands on standard input: "
+            "combinations.py --runner parallel writes a script that does"
+        )
+    waiting = longest_first(read_runs(sys.stdin))
+    total = len(waiting)
     gpus = visible_gpus()
     slots = [gpu for _ in range(args.runs_per_gpu) for gpu in gpus] or [None]  # no GPU: one at a time
-    print(f"{len(commands)} runs, {len(slots)} at a time on {len(gpus) or 'no'} GPU(s)", flush=True)
+    where = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
+    print(f"{total} runs, {len(slots)} at a time on {where}, the longest first", flush=True)
 
-    waiting = list(zip(commands, logs))
+    stop = []  # the signal that stops the sweep, once one has come
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda signum, frame: stop.append(signum))
+
     running = {}  # slot index -> (process, command, log file)
-    failed = []
-    finished = 0
-    try:
-        while waiting or running:
-            for slot, gpu in enumerate(slots):
-                if slot not in running and waiting:
-                    command, path = waiting.pop(0)
-                    try:
-                        process, log = start(command, path, run_environment(gpu, args.runs_per_gpu))
-                    except OSError as error:  # a misspelt program, a log folder it cannot write
-                        finished += 1
-                        failed.append(f"{command}  (could not start: {error})")
-                        print(f"[{finished}/{len(commands)}] FAILED to start: {command}", flush=True)
-                        continue
-                    running[slot] = (process, command, log)
-                    where = "" if gpu is None else f" on GPU {gpu}"
-                    print(f"started{where}: {command}  (log: {path})", flush=True)
-            time.sleep(1)
-            for slot, (process, command, log) in list(running.items()):
-                if process.poll() is None:
-                    continue
-                log.close()
-                del running[slot]
-                finished += 1
-                if process.returncode != 0:
-                    failed.append(f"{command}  (see {log.name})")
-                status = "done" if process.returncode == 0 else f"FAILED ({process.returncode})"
-                print(f"[{finished}/{len(commands)}] {status}: {command}", flush=True)
-    except KeyboardInterrupt:
-        for process, _, _ in running.values():
-            process.terminate()
-        print("interrupted: run the same script again to resume", file=sys.stderr)
-        return 130
+    failed, locked = [], []
+    ended = 0
+    kill_at = None
+    while running or (waiting and not stop):
+        for slot, gpu in enumerate(slots):
+            if slot in running or not waiting or stop:
+                continue
+            command, path, _ = waiting.pop(0)
+            try:
+                process, log = start(command, path, run_environment(gpu, args.runs_per_gpu))
+            except OSError as error:  # a misspelt program, a log folder it cannot write
+                ended += 1
+                failed.append(f"{command}  (could not start: {error})")
+                print(f"[{ended}/{total}] FAILED to start: {command}", flush=True)
+                continue
+            running[slot] = (process, command, log)
+            where = "" if gpu is None else f" on GPU {gpu}"
+            print(f"started{where}: {command}  (log: {path})", flush=True)
 
+        time.sleep(0.5)
+        if stop and kill_at is None:
+            for process, _, _ in running.values():
+                process.send_signal(signal.SIGTERM)
+            kill_at = time.monotonic() + args.grace_seconds
+        if kill_at is not None and time.monotonic() >= kill_at:
+            for process, command, _ in running.values():
+                if process.poll() is None:
+                    process.kill()
+                    print(f"killed after {args.grace_seconds:g} s without exiting: {command}",
+                          file=sys.stderr, flush=True)  # fmt: skip
+            kill_at = float("inf")
+
+        for slot, (process, command, log) in list(running.items()):
+            if process.poll() is None:
+                continue
+            log.close()
+            del running[slot]
+            ended += 1
+            if process.returncode == EXIT_LOCKED:
+                locked.append(command)
+            elif process.returncode != 0 and not stop:
+                failed.append(f"{command}  (see {log.name})")
+            print(f"[{ended}/{total}] {outcome(process.returncode)}: {command}", flush=True)
+
+    if stop:
+        print("stopped: run the same script again to resume", file=sys.stderr)
+        if stop[0] == signal.SIGINT:
+            raise KeyboardInterrupt
+        return EXIT_STOPPED
+    print(f"{total - len(failed) - len(locked)} done, {len(failed)} failed, "
+          f"{len(locked)} locked by another process")  # fmt: skip
+    if locked:
+        print("These runs are locked by another process, which is training them; run the script again "
+              "once it has finished:\n    " + "\n    ".join(locked), file=sys.stderr)  # fmt: skip
     if failed:
         print("These runs failed:\n    " + "\n    ".join(failed), file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or locked else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)
+    except KeyboardInterrupt:
+        # Die of the signal, as train.py does: a shell running the sweep's script stops too.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)

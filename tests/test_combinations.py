@@ -2,7 +2,6 @@
 
 import os
 import pickle
-import pty
 import signal
 import subprocess
 import sys
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from standins import REPO, environment, fake_programs, files_under, make_project, records, wait_for
 ORIGINAL_ORDER = [
     (dataset, model, optimizer)
     for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -23,11 +22,6 @@ def combinations(*arguments):
     return subprocess.run(
         [sys.executable, "combinations.py", *arguments], cwd=REPO, capture_output=True, text=True
     )
-
-
-def shell_environment():
-    # The scripts call `python`, as the original's did: make it this interpreter.
-    return dict(os.environ, PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
 
 
 def run_lines(script_text):
@@ -90,19 +84,34 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--epochs", "0"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
-    (["--batch-size", "-3"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
-    (["--checkpoint-every", "0"], "--epochs, --batch-size and --checkpoint-every must be at least 1"),
-    (["--radam-total-steps", "banana"], "--radam-total-steps takes a whole number or 'auto'"),
-    (["--radam-total-steps", "\u00b2"], "--radam-total-steps takes a whole number or 'auto'"),
-    (["--runner", "slurm", "-o", "my out"], "--output 'my out' has a space or quote, which an "
-     "#SBATCH line cannot carry; choose a folder without one"),
+    (["--epochs", "0"], "argument --epochs: takes a whole number of at least 1, not '0'"),
+    (["--batch-size", "-3"], "argument --batch-size: takes a whole number of at least 1, not '-3'"),
+    (["--checkpoint-every", "0"], "argument --checkpoint-every: takes a whole number of at least 1, not '0'"),
+    (["--seeds", "\u00b2"], "argument --seeds: takes a whole number of at least 1, not '\u00b2'"),
+    (["--runs-per-gpu", "0"], "argument --runs-per-gpu: takes a whole number of at least 1, not '0'"),
+    (["--max-running", "1.5"], "argument --max-running: takes a whole number of at least 1, not '1.5'"),
+    (["--radam-total-steps", "banana"], "argument --radam-total-steps: takes a whole number or 'auto', not 'banana'"),
+    (["--radam-total-steps", "\u00b2"], "argument --radam-total-steps: takes a whole number or 'auto', not '\u00b2'"),
+    (["-o", "a\nb"], "argument -o/--output: 'a\\nb' has a line break; choose a folder without one"),
+    (["-o", " "], "argument -o/--output: needs a folder"),
+    (["-s", ""], "argument -s/--script: needs a path"),
 ])  # fmt: skip
 def test_what_every_run_would_refuse_is_refused_before_writing(tmp_path, arguments, message):
     result = combinations("-o", "out", "-s", str(tmp_path / "s.sh"), *arguments)
     assert result.returncode == 2
-    assert result.stderr.endswith(f"error: {message}\n")
+    assert result.stderr.endswith(f"combinations.py: error: {message}\n")
     assert not (tmp_path / "s.sh").exists()
+
+
+@pytest.mark.parametrize("output", ["my out", "it's", 'say"what', "back\\slash", "tab\there"])
+def test_slurm_refuses_an_output_folder_that_an_sbatch_line_cannot_carry(tmp_path, output):
+    result = combinations("--runner", "slurm", "-o", str(tmp_path / output), "-s", str(tmp_path / "s.sh"))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: --output {str(tmp_path / output)!r} has a space, quote or backslash, which an #SBATCH "
+        "line cannot carry; choose a folder without one\n"
+    )
+    assert os.listdir(tmp_path) == []
 
 
 def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
@@ -134,13 +143,6 @@ def test_unwritable_script_path_is_one_line(tmp_path):
     assert result.stderr.startswith(f"error: cannot write {blocker / 's.sh'}")
 
 
-def wait_for(condition, timeout=300):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def csv_rows(path):
     return len(path.read_text().splitlines()) - 1 if path.exists() else 0
 
@@ -155,7 +157,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     (out / "minivggnet_sgd_digits.txt").mkdir(parents=True)  # this run cannot write its report
 
     sweep = subprocess.Popen(
-        [str(script)], cwd=REPO, env=shell_environment(), start_new_session=True,
+        [str(script)], cwd=REPO, env=environment(), start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     wait_for(lambda: csv_rows(out / "minivggnet_radam_digits.csv") >= 1)
@@ -164,7 +166,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     assert (out / "minivggnet_adam_digits.pickle").exists()
     assert not (out / "minivggnet_radam_digits.pickle").exists()
 
-    rerun = subprocess.run([str(script)], cwd=REPO, env=shell_environment(), capture_output=True, text=True)
+    rerun = subprocess.run([str(script)], cwd=REPO, env=environment(), capture_output=True, text=True)
     assert rerun.returncode == 1
     assert "minivggnet_adam_digits.txt exist already: skipping" in rerun.stdout
     assert "resuming" in rerun.stdout and "minivggnet_radam_digits.pickle after epoch" in rerun.stdout
@@ -187,8 +189,8 @@ def test_parallel_runner_shares_a_gpu_and_names_failures(tmp_path):
     (out / "minivggnet_radam_digits.txt").mkdir(parents=True)
 
     # A made-up GPU index: the runs train on the CPU, but the runner still starts two at once.
-    environment = dict(shell_environment(), CUDA_VISIBLE_DEVICES="0")
-    result = subprocess.run([str(script)], cwd=REPO, env=environment, capture_output=True, text=True)
+    env = dict(environment(), CUDA_VISIBLE_DEVICES="0")
+    result = subprocess.run([str(script)], cwd=REPO, env=env, capture_output=True, text=True)
     assert result.returncode == 1
     assert "2 runs, 2 at a time on 1 GPU(s)" in result.stdout
     failed = result.stderr.split("These runs failed:")[1].strip().splitlines()
@@ -212,22 +214,13 @@ def test_slurm_array_tasks_each_run_one_training(tmp_path):
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
 
     for task, optimizer in enumerate(("adam", "radam")):
-        environment = dict(shell_environment(), SLURM_ARRAY_TASK_ID=str(task), SLURM_SUBMIT_DIR=REPO)
-        result = subprocess.run(["bash", str(script)], env=environment, capture_output=True, text=True)
+        env = dict(environment(), SLURM_ARRAY_TASK_ID=str(task), SLURM_SUBMIT_DIR=REPO)
+        result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
         assert result.returncode == 0, result.stderr
         assert (out / f"minivggnet_{optimizer}_digits.pickle").exists()
-    environment = dict(shell_environment(), SLURM_ARRAY_TASK_ID="2", SLURM_SUBMIT_DIR=REPO)
-    result = subprocess.run(["bash", str(script)], env=environment, capture_output=True, text=True)
+    env = dict(environment(), SLURM_ARRAY_TASK_ID="2", SLURM_SUBMIT_DIR=REPO)
+    result = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
     assert result.returncode == 1 and result.stderr == "no run for array task 2\n"
-
-
-@pytest.mark.parametrize("line", ["python train.py --report x.txt", "echo hello"])
-def test_parallel_runner_rejects_lines_without_a_history(line):
-    result = subprocess.run(
-        [sys.executable, "sweep.py"], cwd=REPO, input=line + "\n", capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert "every line must be a train.py command" in result.stderr
 
 
 def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
@@ -244,40 +237,180 @@ def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
     assert lines[-1].split("--history ")[1].split()[0] == "out/minivggnet_rmsprop_mnist_seed3.pickle"
 
 
-def test_a_run_that_cannot_start_fails_alone(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    lines = [
-        f"pyhton train.py --history={tmp_path / 'a.pickle'}",  # a misspelt program
-        f"echo --history {blocker / 'b.pickle'}",  # its log's folder is a file
-        f"echo --history {tmp_path / 'c.pickle'}",
-    ]
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, input="\n".join(lines) + "\n",
-                            capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 1
-    assert f"[1/3] FAILED to start: {lines[0]}" in result.stdout
-    assert f"[3/3] done: {lines[2]}" in result.stdout
-    failed = result.stderr.split("These runs failed:")[1].strip().splitlines()
-    assert [line.split("  (could not start: ")[0].strip() for line in failed] == lines[:2]
-    assert (tmp_path / "a.log").read_text() == "could not start: [Errno 2] No such file or directory: 'pyhton'\n"
-    assert (tmp_path / "c.log").read_text() == f"--history {tmp_path / 'c.pickle'}\n"
-
-
-def test_sweep_needs_at_least_one_run_per_gpu():
-    result = subprocess.run([sys.executable, "sweep.py", "--runs-per-gpu", "0"], cwd=REPO,
-                            input="", capture_output=True, text=True)  # fmt: skip
-    assert result.returncode == 2
-    assert result.stderr.endswith("error: --runs-per-gpu must be at least 1\n")
-
-
-def test_sweep_at_a_terminal_says_it_reads_standard_input():
-    controller, terminal = pty.openpty()
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, stdin=terminal,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
-    os.close(terminal)
-    os.close(controller)
-    assert result.returncode == 2
-    assert result.stderr.endswith(
-        "error: give the train.py commands on standard input: combinations.py --runner parallel "
-        "writes a script that does\n"
+def test_help_says_that_here_o_is_the_output_folder():
+    result = combinations("--help")
+    assert "-o OUTPUT, --output OUTPUT" in result.stdout
+    assert "the folder for the runs' outputs (here -o is --output; in train.py it is --optimizer)" in " ".join(
+        result.stdout.split()
     )
+
+
+# The scripts below run for real, in a copy of the project folder whose train.py and
+# fetch_data.py are stand-ins (tests/standins.py): no run trains.
+
+
+def write_script(project, runner, *arguments):
+    """combinations.py run in `project`, writing `project/script.sh`; its text."""
+    result = subprocess.run(
+        [sys.executable, os.path.join(REPO, "combinations.py"), "-s", "script.sh", "--runner", runner, *arguments],
+        cwd=project, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    with open(os.path.join(project, "script.sh")) as file:
+        return file.read()
+
+
+def run_slurm_task(project, task, programs=None, **options):
+    """The Slurm script as array task `task` of job 4242 would run it, fake programs first on PATH."""
+    env = environment(programs) if programs else environment()
+    env.update(SLURM_ARRAY_JOB_ID="4242", SLURM_ARRAY_TASK_ID=str(task), SLURM_SUBMIT_DIR=str(project))
+    return subprocess.Popen(["bash", os.path.join(project, "script.sh")], cwd="/", env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **options)  # fmt: skip
+
+
+# Words that a shell would run or split if the scripts did not quote them.
+ODD_FOLDER = "odd dir 'single' \"double\" $(touch pwned) `touch pwned2`; touch pwned3 & \\ %x *"
+ODD_FOR_SLURM = "odd;$(touch${IFS}pwned)`touch${IFS}pwned2`&touch${IFS}pwned3%x*"  # no space, quote or \
+
+
+@pytest.mark.parametrize("runner", ["sequential", "parallel", "slurm"])
+def test_odd_output_folders_run_from_every_script(tmp_path, runner):
+    project = make_project(tmp_path / "project")
+    output = ODD_FOR_SLURM if runner == "slurm" else ODD_FOLDER
+    text = write_script(project, runner, "-o", output, "--datasets", "digits", "--models", "minivggnet")
+    if runner == "slurm":
+        assert f"#SBATCH --output={output.replace('%', '%%')}/slurm-%A_%a.log\n" in text
+        for task in (0, 1):
+            task_run = run_slurm_task(project, task)
+            assert task_run.wait(timeout=60) == 0, task_run.stderr.read()
+    else:
+        result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+
+    stems = ["minivggnet_adam_digits", "minivggnet_radam_digits"]
+    extensions = [".log", ".pickle", ".txt"] if runner == "parallel" else [".pickle", ".txt"]
+    expected = [stem + extension for stem in stems for extension in extensions]
+    assert files_under(os.path.join(project, output)) == expected
+    histories = sorted(record["history"] for record in records(project, "start"))
+    assert histories == [f"{output}/{stem}.pickle" for stem in stems]
+    assert not {"pwned", "pwned2", "pwned3"} & {os.path.basename(path) for path in files_under(tmp_path)}
+
+
+@pytest.mark.parametrize("runner", ["sequential", "parallel"])
+def test_the_data_sets_are_fetched_once_before_any_run(tmp_path, runner):
+    project = make_project(tmp_path / "project")
+    text = write_script(project, runner, "-o", "out", "--datasets", "mnist", "digits", "cifar10",
+                        "--models", "minivggnet", "--optimizers", "adam")  # fmt: skip
+    assert text.count("fetch_data.py") == 1
+    assert "\npython fetch_data.py mnist cifar10 || exit 1\n" in text
+    result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    events = [(record["event"], record.get("history")) for record in records(project)]
+    assert events[0] == ("fetch", None) and records(project, "fetch")[0]["argv"] == ["mnist", "cifar10"]
+    assert sorted(events[1:]) == sorted(
+        (event, f"out/minivggnet_adam_{dataset}.pickle")
+        for event in ("start", "end") for dataset in ("mnist", "digits", "cifar10")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("runner", ["sequential", "parallel"])
+def test_a_failed_fetch_stops_the_script_with_its_message_before_any_run(tmp_path, runner):
+    message = "error: cannot download mnist (no network); run `python fetch_data.py mnist` where there is one"
+    project = make_project(tmp_path / "project", {"fetch_data.py": {"exit": 1, "message": message}})
+    write_script(project, runner, "-o", "out", "--datasets", "mnist", "--models", "minivggnet")
+    result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr == message + "\n"
+    assert [record["event"] for record in records(project)] == ["fetch"]
+    assert os.listdir(os.path.join(project, "out")) == []
+
+
+@pytest.mark.parametrize("runner", ["sequential", "parallel", "slurm"])
+def test_a_sweep_of_bundled_data_alone_fetches_nothing(tmp_path, runner):
+    text = write_script(make_project(tmp_path / "project"), runner, "-o", "out", "--datasets", "digits")
+    assert "fetch_data.py" not in text
+    if runner == "slurm":
+        assert "# One array task per run, the longest runs first. Its data set ships with scikit-learn" in text
+
+
+def test_slurm_tasks_never_download_and_the_header_says_what_to_fetch_first(tmp_path):
+    text = write_script(make_project(tmp_path / "project"), "slurm", "-o", "out", "--datasets", "digits", "mnist",
+                        "--optimizers", "adam")  # fmt: skip
+    assert "\n# data sets on the login node, from the project folder:\n#     python fetch_data.py mnist\n" in text
+    # A requeued task appends to its log; it is asked to stop 5 minutes before its time limit.
+    assert "#SBATCH --open-mode=append\n#SBATCH --requeue\n#SBATCH --signal=B:USR1@300\n" in text
+    tasks = [line.strip() for line in text.splitlines() if "python train.py" in line]
+    assert all(line.endswith(" --no-download ;;") for line in tasks) and len(tasks) == 6
+    # The longest runs first: the ResNet's, MiniGoogLeNet's, MiniVGGNet's, each in the given order.
+    stems = [line.split("--history out/")[1].split(".pickle")[0] for line in tasks]
+    assert stems == [f"{model}_adam_{dataset}" for model in ("resnet", "googlenet", "minivggnet")
+                     for dataset in ("digits", "mnist")]  # fmt: skip
+    assert [line.split(")")[0] for line in tasks] == [str(task) for task in range(6)]
+
+
+SCONTROL = 'echo "$@" >> "$(dirname "$0")/scontrol.calls"\n'
+
+
+def test_a_slurm_task_near_its_time_limit_checkpoints_and_requeues_itself(tmp_path):
+    project = make_project(tmp_path / "project", {"minivggnet_radam_digits.pickle": {"seconds": 60}})
+    programs = fake_programs(tmp_path / "bin", scontrol=SCONTROL)
+    write_script(project, "slurm", "-o", "out", "--datasets", "digits", "--models", "minivggnet")
+    task = run_slurm_task(project, 1, programs)
+    wait_for(lambda: records(project, "start"))
+    task.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@300 sends 5 minutes before the limit
+    _, stderr = task.communicate(timeout=30)
+    assert task.returncode == 75
+    assert [(r["history"], r["exit"], r["stopped"]) for r in records(project, "end")] == [
+        ("out/minivggnet_radam_digits.pickle", 75, True)
+    ]  # train.py was asked to stop (SIGTERM) and did
+    assert (tmp_path / "bin" / "scontrol.calls").read_text() == "requeue 4242_1\n"
+    assert stderr == "stopped before the time limit after a checkpoint: requeueing this task, which resumes the run\n"
+
+
+@pytest.mark.parametrize("how, plan, code, message", [
+    ("SIGTERM", {"seconds": 60}, 75, "stopped after a checkpoint: run this task again to resume"),  # scancel
+    ("exit 75", {"exit": 75}, 75, "stopped after a checkpoint: run this task again to resume"),
+    ("exit 3", {"exit": 3}, 3, "locked by another process, which is training this run: python train.py "
+     "--history out/minivggnet_adam_digits.pickle --report out/minivggnet_adam_digits.txt --dataset digits "
+     "--model minivggnet --optimizer adam --no-download"),
+])  # fmt: skip
+def test_a_slurm_task_stopped_otherwise_or_locked_is_not_requeued(tmp_path, how, plan, code, message):
+    project = make_project(tmp_path / "project", {"minivggnet_adam_digits.pickle": plan})
+    programs = fake_programs(tmp_path / "bin", scontrol=SCONTROL)
+    write_script(project, "slurm", "-o", "out", "--datasets", "digits", "--models", "minivggnet")
+    task = run_slurm_task(project, 0, programs)
+    if how == "SIGTERM":
+        wait_for(lambda: records(project, "start"))
+        task.send_signal(signal.SIGTERM)
+    _, stderr = task.communicate(timeout=30)
+    assert task.returncode == code
+    assert stderr == message + "\n"
+    assert not (tmp_path / "bin" / "scontrol.calls").exists()
+
+
+def test_the_sequential_script_lists_locked_runs_apart_from_failed_ones(tmp_path):
+    plan = {"minivggnet_adam_digits.pickle": {"exit": 3}, "minivggnet_radam_digits.pickle": {"exit": 1}}
+    project = make_project(tmp_path / "project", plan)
+    write_script(project, "sequential", "-o", "out", "--datasets", "digits", "--models", "minivggnet",
+                 "--optimizers", "adam", "radam", "sgd")  # fmt: skip
+    result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 1
+    run = "python train.py --history out/minivggnet_{0}_digits.pickle --report out/minivggnet_{0}_digits.txt " \
+          "--dataset digits --model minivggnet --optimizer {0}"  # fmt: skip
+    assert result.stderr == (
+        "These runs are locked by another process, which is training them; run this script again once it "
+        f"has finished:\n    {run.format('adam')}\nThese runs failed:\n    {run.format('radam')}\n"
+    )
+    assert files_under(os.path.join(project, "out")) == ["minivggnet_sgd_digits.pickle", "minivggnet_sgd_digits.txt"]
+
+
+def test_the_sequential_script_stops_at_a_run_stopped_by_sigterm(tmp_path):
+    project = make_project(tmp_path / "project", {"minivggnet_radam_digits.pickle": {"exit": 75}})
+    write_script(project, "sequential", "-o", "out", "--datasets", "digits", "--models", "minivggnet",
+                 "--optimizers", "adam", "radam", "sgd")  # fmt: skip
+    result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
+    assert result.returncode == 75
+    assert result.stderr == "stopped: run this script again to resume\n"
+    assert [record["history"] for record in records(project, "start")] == [
+        "out/minivggnet_adam_digits.pickle", "out/minivggnet_radam_digits.pickle",
+    ]  # fmt: skip
