@@ -249,7 +249,8 @@ def run_slot(chosen, sharing, seconds, facts, slot):
     ended = []
     # The runs' `python` is this one, as when a sweep script runs inside an activated venv.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    sweep = subprocess.Popen([sys.executable, "sweep.py", "--runs-per-gpu", str(sharing)], env=dict(os.environ, PATH=path),
+    sweep = subprocess.Popen([sys.executable, "sweep.py", "--runs-per-gpu", str(sharing), "--grace-seconds", "10"],
+                             env=dict(os.environ, PATH=path),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sweep.stdin.write("".join(run["command"] + "\n" for run in chosen))
     sweep.stdin.close()
