@@ -76,7 +76,7 @@ def history_paths(script):
     paths = []
     with open(script) as file:
         for line in file:
-            words = shlex.split(line, comments=True)
+            words = shlex.split(line) if "--history" in line else []
             if "train.py" in words and "--history" in words:
                 paths.append(words[words.index("--history") + 1])
     return paths

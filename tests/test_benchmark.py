@@ -22,7 +22,7 @@ from pyimagesearch.names import MODELS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# shared/spec/architectures.md: trainable parameters for 32x32x3 inputs and 10 classes.
+# The networks' trainable parameters for 32x32x3 inputs and 10 classes, as the original's.
 SPEC_TRAINABLE = {"minivggnet": 2_169_770, "googlenet": 1_652_826, "resnet": 873_872}
 
 
