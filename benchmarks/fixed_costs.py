@@ -132,7 +132,7 @@ def loading_28x28(keras_home, name="mnist"):
     return time.perf_counter() - started
 
 
-def markdown(results, mnist_s, facts):
+def markdown(results, mnist_s, facts, args):
     networks = list(results)
     rows = [[label] + [f"{results[name][key]:.2f}" for name in networks]
             for key, label in PHASES.items()]  # fmt: skip
@@ -141,8 +141,9 @@ def markdown(results, mnist_s, facts):
         "## A run's fixed costs, seconds by phase",
         environment_lines(facts),
         table(["phase"] + networks, rows),
-        f"Loading MNIST-shaped data instead of CIFAR-10 (60,000 + 10,000 images of 28x28, resized "
-        f"to 32x32): {mnist_s:.2f} s.",
+        f"Data: {args.train_images or 50_000:,} training and {args.test_images or 10_000:,} test "
+        f"images. Loading MNIST-shaped data instead ({args.train_images or 60_000:,} + "
+        f"{args.test_images or 10_000:,} images of 28x28, resized to 32x32): {mnist_s:.2f} s.",
     ])  # fmt: skip
 
 
@@ -168,12 +169,12 @@ def main(argv=None):
             for _ in range(args.repeats):
                 seconds, xla_flags = time_one_run(name, keras_home)
                 repeats.append(seconds)
-                print(f"{name}: {seconds['total']:.1f} s", flush=True)
+                print(f"{name}: {sum(seconds.values()):.1f} s", flush=True)
             results[name] = {key: min(seconds[key] for seconds in repeats) for key in PHASES}
             results[name]["total"] = sum(results[name].values())
         mnist_s = loading_28x28(keras_home)
     facts = environment(os.environ.get("KERAS_BACKEND", "Keras' default backend"), xla_flags)
-    report(args.results, "fixed_costs", markdown(results, mnist_s, facts),
+    report(args.results, "fixed_costs", markdown(results, mnist_s, facts, args),
            dict(environment=facts, results=results, mnist_loading_s=mnist_s))  # fmt: skip
 
 
