@@ -3,7 +3,7 @@
     KERAS_BACKEND=jax python benchmarks/whole_sweep.py --results FOLDER     # about 9 min, one H200
 
 `combinations.py --runner parallel --epochs N` writes the script and the script runs, from the
-project folder, all 24 runs (by default) with sweep.py's defaults: augmentation on, validation
+project folder, all 24 runs (by default) with the scripts' defaults: augmentation on, validation
 after every epoch, checkpoints as train.py makes them. The data are synthetic images with the
 real data sets' counts and shapes, written into a Keras home of the benchmark's own in Keras'
 cache formats; JAX's compilation cache starts empty there, as on a first sweep.
@@ -13,7 +13,9 @@ start and end are the times sweep.py's output first and last names it; its histo
 epoch times. Per run: steady epoch = the median of the epochs after the first (which compiles);
 fixed = wall - N x steady epoch; a 60-epoch run = fixed + 60 x steady epoch. The estimate places
 these runs, in the order they started, on as many lanes as ran at once (each run goes to the lane
-that frees first, as sweep.py starts them), plus the script's time outside its runs.
+that frees first, as sweep.py starts them), plus the script's time outside its runs. What a run
+does between epochs outside the epoch time its history records (handing over a checkpoint) lands
+in fixed, N times rather than 60: benchmarks/checkpoint_cost.py says what that leaves out.
 """
 
 import argparse
