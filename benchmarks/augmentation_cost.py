@@ -23,6 +23,7 @@ import numpy as np
 
 from benchmarks.step_breakdown import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
+from pyimagesearch.errors import EXIT_USER_ERROR, UserError
 from pyimagesearch.training import AUGMENTATION
 
 
@@ -43,7 +44,7 @@ def main():
     parser.add_argument("--repeats", type=int, default=50)
     args = parser.parse_args()
     if keras.backend.backend() != "jax":
-        sys.exit("error: this script reads XLA's compiled program; run it with KERAS_BACKEND=jax")
+        raise UserError("this script reads XLA's compiled program; run it with KERAS_BACKEND=jax")
 
     layer = AffineAugmentation(**AUGMENTATION, seed=1)
     images = jax.numpy.asarray(
@@ -73,4 +74,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

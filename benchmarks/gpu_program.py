@@ -1,22 +1,22 @@
 """What XLA's GPU compiler makes of each network's train step for an H100, without one (JAX only).
 
     pip install "jax[cuda13]==$(python -c 'import jax; print(jax.__version__)')"  # 4.6 GB, once
-    KERAS_BACKEND=jax python benchmarks/gpu_program.py [--hlo-folder FOLDER] [--mixed-precision]
+    KERAS_BACKEND=jax python benchmarks/gpu_program.py [--parts] [--mixed-precision]
 
 JAX's CUDA plugin compiles for a GPU it is told about (H100 below: an H100 SXM's figures as
 XLA's device description holds them) when no GPU is present: deviceless ahead-of-time
 compilation. It runs XLA's GPU passes, so its fusion decisions should be a real H100's; what it
 cannot do is autotune, which picks among cuDNN's convolution algorithms on the device.
 `step_breakdown.py` run on a GPU counts the launches of the program the GPU really gets. Per
-network (batch 128, augmentation on, Adam, the state donated as Keras does unless
-`--no-donation`) it reports:
+network (batch 128, augmentation on, Adam, the state donated as Keras' trainer donates it) it
+reports:
 
 - launches: the operations the step runs one after another (fused kernels, cuDNN convolutions,
   copies), each a kernel the host starts unless a CUDA graph takes up a run of them; and how
   many of them move under 1 MB, so that starting them costs more than their bytes;
 - GB: what the launches read and write, each operand and output counted once (the rule of
   XLA's cost analysis, which deviceless programs lack: `step_breakdown.launches`);
-- the bandwidth floor: that many bytes at the 3.0 TB/s an H100 here copied at.
+- the bandwidth floor: that many bytes at 3.0 TB/s, what a large copy reached on an H100.
 
 `--parts` also splits each network's launches by what they belong to (`part`).
 
@@ -39,6 +39,7 @@ import jax
 
 from benchmarks.step_breakdown import (PATTERNS, built_model, compiled_step, count_program,
                                       launches, parse, print_heading, shared_parser, step_state)
+from pyimagesearch.errors import EXIT_USER_ERROR, UserError
 
 H100 = """
 gpu_device_info {
@@ -55,7 +56,7 @@ dnn_version_info { major: 9 minor: 28 }
 runtime_version { major: 13 }
 device_description_str: "NVIDIA H100 80GB HBM3"
 """
-COPY_TB_PER_S = 3.0  # an H100 of this workplace's device machine, copying (its KINDS.md)
+COPY_TB_PER_S = 3.0  # what a large copy reached on an H100 SXM (its peak: 3.35 TB/s)
 SMALL_BYTES = 1e6
 
 
@@ -69,8 +70,8 @@ def h100_placement():
         )
     except (NotImplementedError, RuntimeError) as error:
         version = jax.__version__
-        sys.exit(f"error: compiling for a GPU needs JAX's CUDA plugin ({error}); install it with "
-                 f"pip install \"jax[cuda13]=={version}\", or pass --cpu")  # fmt: skip
+        raise UserError(f"compiling for a GPU needs JAX's CUDA plugin ({error}); install it with "
+                        f"pip install \"jax[cuda13]=={version}\", or pass --cpu")  # fmt: skip
     mesh = topologies.make_mesh(topology, (1,), ("gpu",))
     return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
@@ -84,7 +85,7 @@ def compiled_program(name, args, placement):
         describe = lambda array: jax.ShapeDtypeStruct(array.shape, array.dtype, sharding=placement)
         inputs = jax.tree.map(describe, inputs)
     started = time.perf_counter()
-    step = compiled_step(model, *inputs, not args.no_donation, args.hlo_folder, name)
+    step = compiled_step(model, *inputs, args.hlo_folder, name)
     return step.as_text(), time.perf_counter() - started, model.layers[-1].name
 
 
@@ -140,4 +141,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

@@ -10,8 +10,6 @@ Per network (batch 128, augmentation on, Adam), it compiles Keras' own train ste
   operations it runs one after another, each a kernel or library call the host starts (a run of
   them may go out as one CUDA graph, which XLA now forms after the program's text is final, so
   the text does not show it);
-- the bytes a program would still move if it fused everything but the convolutions (a hand count,
-  `fused_estimate_gb`): against XLA's count, what better fusion could save;
 - device ms: the compiled step alone, back to back with the data already on the device;
 - the host's time per step, which JAX's asynchronous dispatch overlaps with the device's: the
   step's call until it returns, data handed over from NumPy, with nothing queued before it; and
@@ -38,11 +36,11 @@ if __name__ == "__main__":
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
-import jax.numpy as jnp
 import keras
 import numpy as np
 
 from pyimagesearch import training
+from pyimagesearch.errors import EXIT_USER_ERROR, UserError
 from pyimagesearch.names import MODELS
 
 # What to count in XLA's optimized program text.
@@ -109,26 +107,6 @@ def launches(text):
     return result
 
 
-def fused_estimate_gb(network, batch_size):
-    """Bytes a training step moves if everything but the convolutions is fused into them, each
-    value in its layer's compute dtype. Per convolution with input X and output Y: forward, X read
-    twice (BatchNorm's statistics, then normalizing), the activated X written and read by the
-    convolution, Y written; backward, Y's gradient read twice (input and weight gradients), X's
-    gradient written, the activated X read again, and BatchNorm's backward reading X and the
-    gradient twice and writing once: 11 X + 3 Y. Each residual addition: 3 tensors forward, 3
-    backward. Pooling, dense layers and concatenations are left out, so it is low for networks
-    rich in them."""
-    total = 0
-    for layer in network.layers:
-        size = jax.numpy.dtype(layer.compute_dtype).itemsize
-        if isinstance(layer, keras.layers.Conv2D):
-            values = 11 * math.prod(layer.input.shape[1:]) + 3 * math.prod(layer.output.shape[1:])
-            total += values * size
-        elif isinstance(layer, keras.layers.Add):
-            total += 6 * math.prod(layer.output.shape[1:]) * size
-    return total * batch_size / 1e9
-
-
 def keras_loop_ms(model, batches):
     """Median ms per step of Keras' fit loop with the compiled step replaced by a stub that only
     takes its batch (from `batches`, and on a GPU Keras' copy of the next one to the device); the
@@ -164,22 +142,21 @@ def step_state(model):
     return tuple([variable.value for variable in group] for group in groups)
 
 
-def compiled_step(model, state, batch, donate, hlo_folder, name):
+def compiled_step(model, state, batch, hlo_folder, name):
     """Keras' train step compiled for the state and batch given (arrays, or shapes placed on a
-    device), the state donated as Keras does unless not `donate`; its optimized program is
-    written to `hlo_folder`, if any, as NAME_train_step.hlo.txt."""
-    donated = dict(donate_argnums=0) if donate else {}
-    step = jax.jit(model.train_step, **donated).lower(state, batch).compile()
+    device), the state donated as Keras' trainer donates it; its optimized program is written to
+    `hlo_folder`, if any, as NAME_train_step.hlo.txt."""
+    step = jax.jit(model.train_step, donate_argnums=0).lower(state, batch).compile()
     if hlo_folder:
         with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
             file.write(step.as_text())
     return step
 
 
-def breakdown(name, batch_size, steps, calls, hlo_folder, donate=True):
+def breakdown(name, batch_size, steps, calls, hlo_folder):
     model, host_batch, loop_ms = built_model(name, batch_size, steps)
     state = step_state(model)
-    step = compiled_step(model, state, host_batch, donate, hlo_folder, name)
+    step = compiled_step(model, state, host_batch, hlo_folder, name)
     program = step.as_text()
 
     device_batch = jax.device_put(host_batch)
@@ -201,31 +178,16 @@ def breakdown(name, batch_size, steps, calls, hlo_folder, donate=True):
     arrays = sum(len(group) for group in state)
     cost = step.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost  # older JAX: one dict per program
-    network = model.layers[-1]  # after the augmentation layer
-    cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9,
-                fused_gb=fused_estimate_gb(network, batch_size))  # fmt: skip
+    cost = dict(gflop=cost["flops"] / 1e9, gb=cost["bytes accessed"] / 1e9)
     times = dict(device_ms=device_ms, call_ms=call_ms, loop_ms=loop_ms, host_ms=call_ms + loop_ms)
     counts = dict(launches=len(launches(program)), **count_program(program))
     return dict(arrays=arrays, **cost, **counts, **times)
 
 
-COLUMNS = ("state arrays", "GFLOP", "GB", "GB if fused", "launches", "kernels", "convolutions",
-           "gemms", "device ms", "step call ms", "loop ms", "host ms")  # fmt: skip
+COLUMNS = ("state arrays", "GFLOP", "GB", "launches", "kernels", "convolutions", "gemms",
+           "device ms", "step call ms", "loop ms", "host ms")  # fmt: skip
 COUNTS = ("launches", *PATTERNS)
 TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
-
-
-def one_pass_moments(x, axes, keepdims=False, synchronized=False):
-    """Keras' JAX `moments` with the variance taken in the same pass as the mean, as
-    E[x^2] - E[x]^2: Keras takes the mean first, then the mean square of the differences from it.
-    A trial of fewer BatchNorm launches (`--one-pass-variance`), not what train.py runs."""
-    if synchronized:
-        raise NotImplementedError("Argument synchronized=True is not supported with JAX.")
-    values = x.astype("float32")  # as Keras computes the statistics of bfloat16 values
-    mean = jnp.mean(values, axes, keepdims=keepdims)
-    mean_square = jnp.mean(jnp.square(values), axes, keepdims=keepdims)
-    variance = jnp.maximum(mean_square - jnp.square(mean), 0.0)  # rounding can take it below 0
-    return mean.astype(x.dtype), variance.astype(x.dtype)
 
 
 def shared_parser(description):
@@ -235,10 +197,6 @@ def shared_parser(description):
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hlo-folder", help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
-    parser.add_argument("--no-donation", action="store_true",
-                        help="compile the step without donating its state (Keras donates it)")
-    parser.add_argument("--one-pass-variance", action="store_true",
-                        help="a trial: BatchNorm's variance in one pass (one_pass_moments)")
     return parser
 
 
@@ -250,22 +208,18 @@ def parse(parser, argv):
         if name not in MODELS:
             parser.error(f"unknown model {name!r}: choose from {', '.join(MODELS)}")
     if keras.backend.backend() != "jax":
-        sys.exit("error: this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
+        raise UserError("this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    if args.one_pass_variance:
-        keras.src.backend.jax.nn.moments = one_pass_moments  # what keras.ops.moments calls
     return args
 
 
 def print_heading(target, args, columns):
     """The first line says what was compiled, for what and how; the second names the columns."""
     precision = "mixed bfloat16" if args.mixed_precision else "float32"
-    variants = ", state not donated" if args.no_donation else ""
-    variants += ", one-pass BatchNorm variance" if args.one_pass_variance else ""
     versions = f"JAX {jax.__version__}, Keras {keras.__version__}"
     flags = "XLA_FLAGS " + os.environ.get("XLA_FLAGS", "(none)")
-    print(f"{target}, batch {args.batch_size}, {precision}{variants}, {versions}, {flags}")
+    print(f"{target}, batch {args.batch_size}, {precision}, {versions}, {flags}")
     print(f"{'model':11}" + "".join(f"{column:>14}" for column in columns))
 
 
@@ -277,13 +231,16 @@ def main(argv=None):
 
     print_heading(jax.devices()[0].device_kind, args, COLUMNS)
     for name in args.models.split(","):
-        row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder,
-                        donate=not args.no_donation)  # fmt: skip
-        counts = f"{row['arrays']:14d}{row['gflop']:14.1f}{row['gb']:14.2f}{row['fused_gb']:14.2f}"
+        row = breakdown(name, args.batch_size, args.steps, args.calls, args.hlo_folder)
+        counts = f"{row['arrays']:14d}{row['gflop']:14.1f}{row['gb']:14.2f}"
         counts += "".join(f"{row[key]:14d}" for key in COUNTS)
         times = "".join(f"{row[key]:14.3f}" for key in TIMES)
         print(f"{name:11}{counts}{times}", flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(EXIT_USER_ERROR)

@@ -1,7 +1,7 @@
 """The experiment's three networks in plain eager PyTorch, for the benchmark's comparison.
 
-Same layers and the same trainable parameters as the Keras networks in `pyimagesearch/`
-(shared/spec/architectures.md), channels-first. Differences that do not change the work:
+Same layers and the same trainable parameters as the Keras networks in `pyimagesearch/`,
+channels-first. Differences that do not change the work:
 
 - The networks return logits; `nn.CrossEntropyLoss` applies the softmax.
 - Keras' BatchNormalization `momentum` is PyTorch's `1 - momentum`.

@@ -20,11 +20,12 @@ import keras
 import numpy as np
 
 from pyimagesearch import training
+from pyimagesearch.names import MODELS
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="resnet,googlenet,minivggnet")
+    parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-sizes", default="128,1000")
     parser.add_argument("--images", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)

@@ -1,0 +1,197 @@
+"""What the benchmarks share: synthetic data, Markdown tables, the facts of the machine, results.
+
+Synthetic images cost a network as much as real ones, so every benchmark runs without a download.
+`write_keras_datasets` writes them in the formats of Keras' download cache, with the real data
+sets' image counts, so that train.py reads them as it reads the real ones.
+"""
+
+import datetime
+import gzip
+import importlib.metadata
+import json
+import os
+import pickle
+import platform
+import struct
+import subprocess
+import sys
+
+import numpy as np
+
+from pyimagesearch.datasets import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
+from pyimagesearch.files import write_atomically
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+IMAGE_SHAPE = (32, 32, 3)
+CLASSES = 10
+
+# Training images, test images, the shape of one image as Keras caches it, classes.
+DATASET_SHAPES = {
+    "mnist": (60_000, 10_000, (28, 28), 10),
+    "fashion_mnist": (60_000, 10_000, (28, 28), 10),
+    "cifar10": (50_000, 10_000, (32, 32, 3), 10),
+    "cifar100": (50_000, 10_000, (32, 32, 3), 100),
+}
+
+
+def synthetic_images(count, seed=0):
+    """`count` random 32x32x3 float32 images in [0, 1] and one-hot labels of 10 classes."""
+    rng = np.random.default_rng(seed)
+    images = rng.random((count,) + IMAGE_SHAPE, dtype=np.float32)
+    labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, count)]
+    return images, labels
+
+
+def write_keras_datasets(datasets_dir, names, train_images=None, test_images=None, seed=0):
+    """Random uint8 images for each data set in `names`, written into `datasets_dir` (a Keras
+    home's `datasets` folder) in Keras' cache formats: the real counts unless given (at least as
+    many as classes: CIFAR-100 has 100). Returns what
+    was written: per data set, ((train images, labels), (test images, labels))."""
+    rng = np.random.default_rng(seed)
+    written = {}
+    for name in names:
+        train_count, test_count, shape, classes = DATASET_SHAPES[name]
+        splits = []
+        for count in (train_images or train_count, test_images or test_count):
+            images = rng.integers(0, 256, (count,) + shape, dtype=np.uint8)
+            # Every class as often as the count allows, as in the real sets: the one-hot labels
+            # train.py makes have a column per class seen.
+            labels = rng.permutation(np.arange(count) % classes).astype(np.uint8)
+            splits.append((images, labels))
+        if name == "mnist":
+            os.makedirs(datasets_dir, exist_ok=True)
+            (x_train, y_train), (x_test, y_test) = splits
+            np.savez(os.path.join(datasets_dir, "mnist.npz"),
+                     x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)  # fmt: skip
+        elif name == "fashion_mnist":
+            write_idx_files(os.path.join(datasets_dir, FASHION_MNIST_DIR), splits)
+        else:
+            folder = os.path.join(datasets_dir, CIFAR10_DIR if name == "cifar10" else CIFAR100_DIR)
+            write_cifar_batches(folder, name, splits)
+        written[name] = splits
+    return written
+
+
+def write_idx_files(folder, splits):
+    """Fashion-MNIST's four gzipped idx files: a big-endian header, then the bytes."""
+    os.makedirs(folder, exist_ok=True)
+    for prefix, (images, labels) in zip(("train", "t10k"), splits):
+        count = len(images)
+        for kind, header, array in (
+            ("images-idx3", struct.pack(">IIII", 2051, count, 28, 28), images),
+            ("labels-idx1", struct.pack(">II", 2049, count), labels),
+        ):
+            # Random bytes do not compress: the fastest level is as good as any.
+            with gzip.open(os.path.join(folder, f"{prefix}-{kind}-ubyte.gz"), "wb", 1) as file:
+                file.write(header + array.tobytes())
+
+
+def write_cifar_batches(folder, name, splits):
+    """CIFAR's pickled batches: rows of 3,072 bytes (1,024 red, 1,024 green, 1,024 blue)."""
+    os.makedirs(folder, exist_ok=True)
+    (train_x, train_y), (test_x, test_y) = splits
+    if name == "cifar10":
+        files = [(f"data_batch_{i + 1}", part) for i, part in enumerate(
+            zip(np.array_split(train_x, 5), np.array_split(train_y, 5)))]  # fmt: skip
+        files.append(("test_batch", (test_x, test_y)))
+        label_key = b"labels"
+    else:
+        files = [("train", (train_x, train_y)), ("test", (test_x, test_y))]
+        label_key = b"fine_labels"
+    for file_name, (images, labels) in files:
+        batch = {
+            b"data": images.transpose(0, 3, 1, 2).reshape(len(images), 3072),
+            label_key: [int(label) for label in labels],
+        }
+        if name == "cifar100":
+            batch[b"coarse_labels"] = [int(label) // 5 for label in labels]
+        with open(os.path.join(folder, file_name), "wb") as file:
+            pickle.dump(batch, file, protocol=4)
+
+
+def read_epoch_times(history_path):
+    """The seconds of each epoch a train.py run recorded in its history pickle.
+
+    The one place the benchmarks read a history pickle."""
+    with open(history_path, "rb") as file:
+        return list(pickle.load(file)["epoch_time"])
+
+
+def table(headers, rows):
+    """A Markdown table, its columns padded so that it also reads well in a terminal."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = [headers, ["-" * width for width in widths]] + rows
+    return "\n".join(
+        "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(line, widths)) + " |"
+        for line in lines
+    )
+
+
+def device_name():
+    """The GPUs nvidia-smi lists, or the CPU when there is none."""
+    try:
+        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                 capture_output=True, text=True, timeout=30)  # fmt: skip
+        names = [line.strip() for line in listing.stdout.splitlines() if line.strip()]
+        if listing.returncode == 0 and names:
+            return ", ".join(names)
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return f"no GPU: {cpu_name()}"
+
+
+def cpu_name():
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def environment(backend, xla_flags=None):
+    """The facts a measurement is read against: date, device, software, backend, and XLA_FLAGS
+    (this process's unless given)."""
+    return dict(
+        date=datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        device=device_name(),
+        cpu=cpu_name(),
+        backend=backend,
+        python=platform.python_version(),
+        keras=version("keras"),
+        jax=version("jax"),
+        torch=version("torch"),
+        xla_flags=os.environ.get("XLA_FLAGS", "") if xla_flags is None else xla_flags,
+        command=" ".join(["python"] + [os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
+    )
+
+
+def environment_lines(facts):
+    host = "" if facts["device"].startswith("no GPU") else f"; host CPU: {facts['cpu']}"
+    return "\n".join([
+        f"- {facts['date']}, {facts['device']}{host}",
+        f"- Keras {facts['keras']} on {facts['backend']}; JAX {facts['jax']}; "
+        f"PyTorch {facts['torch']}; Python {facts['python']}; "
+        f"XLA_FLAGS: `{facts['xla_flags'] or '(none)'}`",
+        f"- command: `{facts['command']}`",
+    ])  # fmt: skip
+
+
+def report(results_folder, name, markdown, data):
+    """Print the Markdown; with a results folder, also write it and the data as NAME.md and
+    NAME.json there."""
+    print(markdown, flush=True)
+    if results_folder:
+        write_atomically(os.path.join(results_folder, f"{name}.md"), markdown + "\n")
+        write_atomically(os.path.join(results_folder, f"{name}.json"),
+                         json.dumps(data, indent=2, default=str) + "\n")  # fmt: skip
