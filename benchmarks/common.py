@@ -20,6 +20,7 @@ import numpy as np
 
 from pyimagesearch.datasets import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
 from pyimagesearch.files import write_atomically
+from pyimagesearch.histories import read_history
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -111,11 +112,8 @@ def write_cifar_batches(folder, name, splits):
 
 
 def read_epoch_times(history_path):
-    """The seconds of each epoch a train.py run recorded in its history pickle.
-
-    The one place the benchmarks read a history pickle."""
-    with open(history_path, "rb") as file:
-        return list(pickle.load(file)["epoch_time"])
+    """The seconds of each epoch a train.py run recorded in its history pickle."""
+    return list(read_history(history_path)["epoch_time"])
 
 
 def table(headers, rows):

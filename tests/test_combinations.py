@@ -1,14 +1,13 @@
 """combinations.py's scripts, and the sweeps they run: sequential, parallel (sweep.py) and Slurm."""
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
+from pyimagesearch.histories import read_history
 from standins import REPO, environment, fake_programs, files_under, make_project, records, wait_for
 ORIGINAL_ORDER = [
     (dataset, model, optimizer)
@@ -172,8 +171,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     assert "resuming" in rerun.stdout and "minivggnet_radam_digits.pickle after epoch" in rerun.stdout
     failures = rerun.stderr.split("These runs failed:")[1].strip().splitlines()
     assert len(failures) == 1 and "--optimizer sgd" in failures[0]
-    with open(out / "minivggnet_radam_digits.pickle", "rb") as file:
-        assert len(pickle.load(file)["loss"]) == 2
+    assert len(read_history(out / "minivggnet_radam_digits.pickle")["loss"]) == 2
     assert csv_rows(out / "minivggnet_radam_digits.csv") == 2
     assert not (out / "minivggnet_radam_digits.pickle.checkpoint").exists()
 

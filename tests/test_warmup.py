@@ -10,6 +10,7 @@ import combinations
 import plot
 import train
 from pyimagesearch import training
+from pyimagesearch.histories import read_history
 from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
 
@@ -88,8 +89,7 @@ def test_a_digits_run_records_the_ramp_and_resumes_on_it(tmp_path, capsys, monke
 
     assert train.main(arguments) == 0
     assert "resuming" in capsys.readouterr().out
-    with open(out / "run.pickle", "rb") as file:
-        history = pickle.load(file)
+    history = read_history(out / "run.pickle")
     assert history["learning_rate"] == pytest.approx([1e-3 * 10 / 15, 1e-3], rel=1e-6)
     assert np.all(np.isfinite(history["loss"]))
 
