@@ -229,10 +229,12 @@ def draw_summary_figure(runs):
     if runs_with_rate:
         axis = figure.add_subplot(grid[-1, :], title="Learning rate applied per epoch", yscale="log",
                                   xlabel="Epoch #", ylabel="Learning rate")
-        # The rate depends on the dataset (steps per epoch), not on the model: one line per dataset.
-        # Adam, SGD and RMSprop may share one constant rate, so earlier optimizers are drawn wider.
+        # The rate depends on the dataset (steps per epoch) and the run's length, not on the model:
+        # one line per dataset, from its longest run. Adam, SGD and RMSprop may share one constant
+        # rate, so earlier optimizers are drawn wider.
         for (dataset, optimizer), rate_runs in group(runs_with_rate, "dataset", "optimizer").items():
-            draw_curve(axis, rate_runs[:1], "learning_rate", color=OPTIMIZER_COLORS[optimizer],
+            longest = max(rate_runs, key=lambda run: len(run["history"]["learning_rate"]))
+            draw_curve(axis, [longest], "learning_rate", color=OPTIMIZER_COLORS[optimizer],
                        linestyle=DATASET_LINESTYLES[dataset], label=f"{display_name(optimizer)} on {dataset}",
                        linewidth=len(OPTIMIZERS) - OPTIMIZERS.index(optimizer))
         dataset_keys = [plt.Line2D([], [], color="black", linestyle=DATASET_LINESTYLES[dataset], label=dataset)

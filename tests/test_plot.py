@@ -248,7 +248,7 @@ def test_the_pair_figure_draws_each_curve_as_the_mean_over_seeds_with_a_min_max_
 
 def test_the_summary_draws_validation_accuracy_per_panel_and_the_learning_rates(tmp_path):
     write_seeds(tmp_path, "resnet", "cifar10")
-    write_run(tmp_path, "minivggnet", "adam", "cifar10", val_accuracy=[0.2, 0.3])
+    write_run(tmp_path, "minivggnet", "adam", "cifar10", val_accuracy=[0.2, 0.3, 0.35, 0.4])
     write_run(tmp_path, "resnet", "radam", "mnist", val_accuracy=[0.9, 0.95], curves=dict(
         learning_rate=[1e-4, 1e-3]))
     runs, _ = plot.load_runs(str(tmp_path))
@@ -262,7 +262,7 @@ def test_the_summary_draws_validation_accuracy_per_panel_and_the_learning_rates(
     assert list(lines["resnet on mnist"]) == ["RAdam"] and not lines["minivggnet on mnist"]
     assert lines["resnet on mnist"]["RAdam"].get_ydata() == pytest.approx([0.9, 0.95])
     assert list(lines["minivggnet on cifar10"]) == ["Adam"]
-    assert lines["minivggnet on cifar10"]["Adam"].get_ydata() == pytest.approx([0.2, 0.3])
+    assert lines["minivggnet on cifar10"]["Adam"].get_ydata() == pytest.approx([0.2, 0.3, 0.35, 0.4])
     pair = panels["resnet on cifar10"]
     assert list(lines["resnet on cifar10"]) == ["Adam", "RAdam"]
     for name, label in [("Adam", "adam_val_acc"), ("RAdam", "radam_val_acc")]:
@@ -271,12 +271,13 @@ def test_the_summary_draws_validation_accuracy_per_panel_and_the_learning_rates(
         assert line.get_ydata() == pytest.approx(mean)
         assert band(pair, line) == (pytest.approx(lowest), pytest.approx(highest))
         assert line.get_color() == plot.OPTIMIZER_COLORS[name.lower()]
-    # One line per data set and optimizer: write_run's learning rates (Adam constant, RAdam / 4 per epoch).
+    # One line per data set and optimizer, from its longest run (Adam on cifar10: MiniVGGNet's 4
+    # epochs, not the ResNet's 3): write_run's learning rates (Adam constant, RAdam / 4 per epoch).
     rates = panels["Learning rate applied per epoch"]
     assert (rates.get_yscale(), rates.get_ylabel()) == ("log", "Learning rate")
     assert {label: line.get_ydata().tolist() for label, line in lines["Learning rate applied per epoch"].items()} == {
         "RAdam on mnist": [1e-4, 1e-3],
-        "Adam on cifar10": [1e-3, 1e-3, 1e-3],
+        "Adam on cifar10": [1e-3, 1e-3, 1e-3, 1e-3],
         "RAdam on cifar10": [1e-3, 2.5e-4, 6.25e-5],
     }
     assert [text.get_text() for text in rates.get_legend().get_texts()] == ["mnist", "cifar10"]
