@@ -3,6 +3,7 @@ the callback that records, logs and checkpoints every epoch, and the loop that f
 from wherever its checkpoint left it."""
 
 import csv
+import gc
 import importlib.metadata
 import os
 import sys
@@ -221,6 +222,7 @@ class RunRecorder(keras.callbacks.Callback):
         self.ctrl_c_pressed = ctrl_c_pressed
         self.sigterm_received = sigterm_received
         self.diverged_epoch = None
+        self.stopped_at = None
         # Training starts `first_step` steps into the epoch after the history's last, `earlier_seconds`
         # into its time, with the metrics' values of its earlier steps (SIGTERM stopped it there).
         self.first_step = state["steps"] if state else 0
@@ -257,6 +259,8 @@ class RunRecorder(keras.callbacks.Callback):
         values.append(self.earlier_seconds + time.perf_counter() - self.started)
         for key, value in zip(HISTORY_KEYS, values):
             self.history[key].append(value)
+        if self.first_step:  # the rest of a stopped epoch, fit on its own: whole epochs need another fit
+            self.model.stop_training = True
         self.first_step, self.earlier_seconds = 0, 0.0
         if (epoch + 1) % self.checkpoint_every == 0:
             self.checkpoint(steps=0, seconds=0.0)
@@ -351,13 +355,18 @@ def fit(model, data, args, recorder):
             # The recorder sets the metrics' running sums as the epoch starts: they must exist by
             # then. Fit builds them so on JAX; on TensorFlow only as it traces its first step.
             model._symbolic_build(data_batch=batches[0])
-            model.fit(batches, steps_per_epoch=steps - first_step, epochs=epochs_done + 1, initial_epoch=epochs_done,
+            model.fit(batches, steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
                       **common)  # fmt: skip
             epochs_done += 1
         if epochs_done < args.epochs and recorder.diverged_epoch is None:
             batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps)
             model.fit(batches, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=epochs_done, **common)
     except StopRequested:
+        pass
+    if recorder.stopped_at is not None:
+        # The interrupted fit's data pipeline, in reference cycles, is collected now: TensorFlow
+        # would otherwise finalize it at exit, and complain after the stop's message.
+        gc.collect()
         epochs_done, step = recorder.stopped_at
         if recorder.stopped_at != recorder.saved:
             recorder.checkpoint(step, recorder.stopped_seconds)
@@ -366,7 +375,7 @@ def fit(model, data, args, recorder):
             where = f"after step {step} of {steps} in epoch {epochs_done + 1} of {args.epochs}"
         else:
             where = f"after epoch {epochs_done} of {args.epochs}" if epochs_done else "before its first step"
-        raise interruptions.Stopped(f"stopped by SIGTERM {where}; give the same command again to resume") from None
+        raise interruptions.Stopped(f"stopped by SIGTERM {where}; give the same command again to resume")
     if recorder.diverged_epoch is not None:
         raise UserError(
             f"the training loss became NaN or infinite in epoch {recorder.diverged_epoch}; no outputs "
