@@ -96,9 +96,10 @@ def run_settings(args):
 def main(argv=None):
     args = parse_arguments(argv)
     files = RunFiles(args.history, args.report)
-    files.check()
+    files.check_paths()
     if files.finished():
         return files.skip()
+    files.check_writable()
     with run_lock(files.lock):
         if files.finished():  # it finished while this process looked
             return files.skip()
@@ -115,9 +116,10 @@ def main(argv=None):
             data = load_dataset(args.dataset)
         except DatasetUnavailable as error:
             raise UserError(str(error)) from None
-        state = checkpoints.read_checkpoint(files.checkpoint_folder, run_settings(args))
+        settings = run_settings(args)
+        state = checkpoints.read_checkpoint(files.checkpoint_folder, settings)
         model = training.build_run_model(args, data)
-        recorder = training.resume(model, state, args, files, run_settings(args))
+        recorder = training.resume(model, state, args, files, settings)
         with files.disk_errors_in_one_line(), recorder.writer:
             training.fit(model, data, args, recorder)
 

@@ -24,6 +24,9 @@ def leftover_temporaries(path):
 
 
 class RunFiles:
+    """The paths of one run: `--history` and `--report`, and beside the history its log, its
+    checkpoint folder and its lock file."""
+
     def __init__(self, history, report):
         self.history = history
         self.report = report
@@ -32,9 +35,8 @@ class RunFiles:
         self.checkpoint_folder = history + ".checkpoint"
         self.lock = history + ".lock"
 
-    def check(self):
-        """Raise UserError unless the outputs and the log are three writable files apart from the
-        run's own (its folders are created if need be)."""
+    def check_paths(self):
+        """Raise UserError unless the outputs and the log are three files apart from the run's own."""
         outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log)]
         inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
         if (
@@ -47,6 +49,9 @@ class RunFiles:
                 f"files, outside the checkpoint folder ({self.checkpoint_folder}) and other than the "
                 f"lock file ({self.lock}); choose other paths"
             )
+
+    def check_writable(self):
+        """Create the outputs' folders and raise UserError unless the outputs can be written there."""
         for path in (self.history, self.report, self.log):
             try:
                 ensure_writable(path)

@@ -159,6 +159,11 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     assert len(csv_rows(tmp_path / "run.csv")) == 1
     monkeypatch.undo()
 
+    # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
+    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]
+    for name in temporaries + [".run.x.k2j4_9xq.tmp.pickle"]:  # the last one another run's, run.x.pickle
+        (tmp_path / name).write_text("half")
+
     interruptions.ctrl_c_pressed.clear()
     trained = count_steps(monkeypatch)
     assert main_in_process(tmp_path, *RUN) == 0
@@ -167,7 +172,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     assert all(len(history[key]) == 2 for key in HISTORY_KEYS)
     assert_same_run(history, uninterrupted)
     assert len(csv_rows(tmp_path / "run.csv")) == 2
-    assert leftovers(tmp_path) == []
+    assert leftovers(tmp_path) == [".run.x.k2j4_9xq.tmp.pickle"]
 
 
 def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp_path, monkeypatch, capsys,
