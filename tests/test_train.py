@@ -477,12 +477,13 @@ def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path
 
 def test_a_second_process_for_the_same_run_is_refused_before_keras_starts(tmp_path):
     lock = tmp_path / "run.pickle.lock"
+    refused_at_once = ["-d", "digits", "--batch-size", "5000"]  # unlocked, it would stop later, at the batch size
     with run_lock.run_lock(str(lock)):
         with pytest.raises(run_lock.RunLocked, match=f"^process {os.getpid()} on .* is training this run already"):
-            main_in_process(tmp_path, "-d", "digits")
+            main_in_process(tmp_path, *refused_at_once)
         # The real entry point: exit code 3, one line, and Keras never imported.
         result = subprocess.run(
-            [sys.executable, "-c", KERAS_AT_EXIT, *output_arguments(tmp_path), "-d", "digits"],
+            [sys.executable, "-c", KERAS_AT_EXIT, *output_arguments(tmp_path), *refused_at_once],
             cwd=REPO, capture_output=True, text=True,
         )  # fmt: skip
     assert result.returncode == 3
