@@ -199,7 +199,7 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
     )
 
     state_file.write_text("{not json")
-    with pytest.raises(UserError, match=f"^{tmp_path} is not a readable checkpoint \\(Expecting"):
+    with pytest.raises(UserError, match=f"^{tmp_path} is not a readable checkpoint \\(.+\\); delete it to start again$"):
         checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
 
     state = state_after(2, steps=5)

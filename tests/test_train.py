@@ -108,19 +108,20 @@ def uninterrupted(tmp_path_factory):
     return read_history(folder / "run.pickle")
 
 
-@pytest.mark.parametrize("model", ["minivggnet", "googlenet", "resnet"])
-def test_each_model_trains_two_epochs_and_leaves_valid_outputs(tmp_path, model):
+# The two larger networks train one epoch only: on a CPU they take most of this file's time.
+@pytest.mark.parametrize("model, epochs", [("minivggnet", 2), ("googlenet", 1), ("resnet", 1)])
+def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
     out = tmp_path / "out"
     stem = f"{model}_adam_digits"
-    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", "2")
+    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs))
     assert result.returncode == 0, result.stderr
 
     history = read_history(out / f"{stem}.pickle")
     assert type(history) is dict and sorted(history) == sorted(HISTORY_KEYS)
     for key in HISTORY_KEYS:
-        assert len(history[key]) == 2 and all(type(value) is float for value in history[key])
+        assert len(history[key]) == epochs and all(type(value) is float for value in history[key])
         assert np.all(np.isfinite(history[key]))
-    assert history["learning_rate"] == pytest.approx([1e-3, 1e-3])
+    assert history["learning_rate"] == pytest.approx([1e-3] * epochs)
     assert all(0 <= value <= 1 for value in history["accuracy"] + history["val_accuracy"])
     assert all(seconds > 0 for seconds in history["epoch_time"])
 
@@ -130,11 +131,13 @@ def test_each_model_trains_two_epochs_and_leaves_valid_outputs(tmp_path, model):
     assert "    accuracy " in report and "   macro avg " in report and report.rstrip().endswith("450")
 
     # Not a terminal: one line per epoch, no progress bar.
-    assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
-    assert "━" not in result.stdout
+    if epochs == 2:
+        assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
+    assert "━" not in result.stdout and result.stdout.count("\n10/10 - ") == epochs
 
     rows = csv_rows(out / f"{stem}.csv")
-    assert [float(value) for value in rows[1].split(",")[:3]] == [2, history["loss"][1], history["accuracy"][1]]
+    last = [float(value) for value in rows[-1].split(",")[:3]]
+    assert len(rows) == epochs and last == [epochs, history["loss"][-1], history["accuracy"][-1]]
     # Its checkpoint folder and lock file are gone.
     assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "pickle", "txt"))
 
@@ -534,6 +537,7 @@ def test_unwritable_output_fails_before_keras_starts_with_one_line(tmp_path):
     assert not (tmp_path / "run.txt").exists()
 
 
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compilation cache")
 def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path):
     # Every program is cached, not only those that took over a second to compile: a program
     # near that threshold could otherwise be cached by the second run only.
@@ -546,11 +550,8 @@ def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path)
                            "--epochs", "1", "--seed", seed, env=environment)
         assert result.returncode == 0, result.stderr
         compiled.append(sorted(os.listdir(cache)) if cache.exists() else [])
-    if keras.backend.backend() == "jax":
-        assert any(name.startswith("jit_train_step-") for name in compiled[0])
-        assert compiled[1] == compiled[0]  # another seed: nothing new to compile
-    else:
-        assert compiled == [[], []]
+    assert any(name.startswith("jit_train_step-") for name in compiled[0])
+    assert compiled[1] == compiled[0]  # another seed: nothing new to compile
 
 
 @pytest.mark.parametrize(
@@ -592,7 +593,7 @@ def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
     )  # fmt: skip
     if keras.backend.backend() == "jax":
         assert result.returncode != 0
-        assert "Illegal value for --xla_gpu_enable_command_buffer 'NOT_A_COMMAND'" in result.stderr
+        assert "NOT_A_COMMAND" in result.stderr  # XLA read the flags and stopped at that value
         assert not (tmp_path / "run.pickle").exists()
     else:
         assert result.returncode == 0, result.stderr
