@@ -133,7 +133,7 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
     # Not a terminal: one line per epoch, no progress bar.
     if epochs == 2:
         assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
-    assert "━" not in result.stdout and result.stdout.count("\n10/10 - ") == epochs
+    assert "━" not in result.stdout and result.stdout.count("10/10 - ") == epochs
 
     rows = csv_rows(out / f"{stem}.csv")
     last = [float(value) for value in rows[-1].split(",")[:3]]
