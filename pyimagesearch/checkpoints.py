@@ -10,8 +10,8 @@
 
 The model itself is rebuilt from the run's settings, so a checkpoint holds numbers only: one
 uncompressed .npz, written from a copy in host memory by a background thread while the next
-epoch trains. Keras' `.keras` file (model config, weights, optimizer) took 0.1-0.7 s to save on
-the training thread, and `BackupAndRestore`'s `.weights.h5` is written in place, synchronously,
+epoch trains. Keras' `.keras` file (model config, weights, optimizer) takes 0.1-0.7 s to save on
+the training thread (benchmarks/checkpoint_cost.py), and `BackupAndRestore`'s `.weights.h5` is written in place, synchronously,
 without the history, and resumes at an epoch's start only.
 """
 
@@ -30,7 +30,8 @@ from pyimagesearch.files import replaced_atomically, write_atomically
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time")
 STATE_FILE = "state.json"
-# The variables file's name says how far the run got: it never replaces a file of the same name.
+# The variables file's name says how far the run got, so a new checkpoint never replaces the
+# file that state.json names.
 VARIABLES_FILE = re.compile(r"variables-epoch\d+(-step\d+)?\.npz")
 # What files.replaced_atomically leaves behind when a process dies while writing.
 TEMPORARY_FILE = re.compile(r"\..+\.tmp(\.[a-z]+)?")
