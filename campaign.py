@@ -38,6 +38,7 @@ import threading
 import time
 
 import combinations
+from pyimagesearch.arguments import minutes, positive_int
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically, write_atomically
 from pyimagesearch.histories import read_history
@@ -72,26 +73,16 @@ MARGIN = 1.1
 RESERVE_SECONDS = 20
 
 
-def positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"{text} is not more than 0")
-        return value
-
-    return parse
-
-
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=positive(float), required=True, help="the slot's length, everything included")
+    parser.add_argument("--minutes", type=minutes, required=True, help="the slot's length, everything included")
     parser.add_argument("--archive", required=True, help="the .tar.gz to write the finished runs into")
     parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
-    parser.add_argument("--runs-per-gpu", type=positive(int), default=3, help="at most this many runs share a GPU")
+    parser.add_argument("--runs-per-gpu", type=positive_int, default=3, help="at most this many runs share a GPU")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=DATASETS,
                         help="to try the campaign itself on other data, e.g. digits")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--epochs", type=positive(int), help="to try the campaign itself: passed to every run")
+    parser.add_argument("--epochs", type=positive_int, help="to try the campaign itself: passed to every run")
     parser.add_argument("--commit", help="the project's commit, where the folder is not a git checkout")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     return parser.parse_args(argv)

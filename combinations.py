@@ -18,10 +18,11 @@ import shlex
 import stat
 import sys
 
+from pyimagesearch.arguments import positive_int, radam_total_steps
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
 from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
-from sweep import RUNS_PER_GPU, longest_first, positive_int, read_runs
+from sweep import RUNS_PER_GPU, longest_first, read_runs
 
 # Ships with scikit-learn: nothing to fetch.
 BUNDLED_DATASETS = ("digits",)
@@ -139,20 +140,6 @@ def script_path(text):
     return text
 
 
-def radam_total_steps(text):
-    """argparse type: a whole number (ASCII digits) or 'auto', as train.py takes."""
-    if text != "auto" and not re.fullmatch("[0-9]+", text):
-        raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
-    return text
-
-
-def warmup_steps(text):
-    """argparse type of --warmup-steps: a whole number of steps, at least 1 (as train.py takes)."""
-    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number of steps, at least 1, not {text!r}")
-    return int(text)
-
-
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-o", "--output", required=True, type=output_folder,
@@ -167,7 +154,7 @@ def parse_arguments(argv):
     parser.add_argument("--batch-size", type=positive_int, help="passed to every run (train.py's default: 128)")
     parser.add_argument("--radam-total-steps", type=radam_total_steps,
                         help="passed to every RAdam run: a whole number, or 'auto'")
-    parser.add_argument("--warmup-steps", type=warmup_steps, metavar="N",
+    parser.add_argument("--warmup-steps", type=positive_int, metavar="N",
                         help="passed to every adam-warmup run (train.py's default: 2000)")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false",
                         help="passed to every run")

@@ -15,13 +15,13 @@ checkpoint and exit (or are killed after --grace-seconds), and the same script r
 
 import argparse
 import os
-import re
 import shlex
 import signal
 import subprocess
 import sys
 import time
 
+from pyimagesearch.arguments import positive_int, seconds
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
 
 # Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
@@ -38,24 +38,6 @@ GRACE_SECONDS = 60
 # The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
 # sharing an H200 (benchmarks/sweep_schedule.py).
 LONGEST_FIRST = ("resnet", "googlenet", "minivggnet")
-
-
-def positive_int(text):
-    """argparse type: a whole number of at least 1, in ASCII digits."""
-    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
-    return int(text)
-
-
-def seconds(text):
-    """argparse type: a number of seconds, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"takes a number of seconds, 0 or more, not {text!r}")
-    return value
 
 
 def parse_arguments(argv):

@@ -112,7 +112,7 @@ def cifar_rows(levels):
     return images.reshape(-1, 3072)
 
 
-def write_cifar_batch(path, levels, labels, label_key):
+def write_cifar_batch(path, levels, labels, label_key, **more_labels):
     # Python 2 pickled these with str keys, which Python 3 reads as bytes (encoding="bytes").
     batch = {
         b"batch_label": b"test batch",
@@ -120,6 +120,7 @@ def write_cifar_batch(path, levels, labels, label_key):
         b"data": cifar_rows(levels),
         b"filenames": [f"image_{i}.png".encode() for i in range(len(labels))],
     }
+    batch.update({key.encode(): values for key, values in more_labels.items()})
     with open(path, "wb") as f:
         pickle.dump(batch, f, protocol=4)
 
@@ -147,13 +148,9 @@ def write_cifar100(datasets_dir):
         ("train", CIFAR100_TRAIN_LEVELS, CIFAR100_TRAIN_LABELS),
         ("test", TEST_LEVELS, CIFAR100_TEST_LABELS),
     ):
-        write_cifar_batch(folder / file, levels, labels, b"fine_labels")
         # The coarse labels are there too and must not be the ones read.
-        with open(folder / file, "rb") as f:
-            batch = pickle.load(f, encoding="bytes")
-        batch[b"coarse_labels"] = [int(label) // 5 for label in labels]
-        with open(folder / file, "wb") as f:
-            pickle.dump(batch, f, protocol=4)
+        write_cifar_batch(folder / file, levels, labels, b"fine_labels",
+                          coarse_labels=[int(label) // 5 for label in labels])
 
 
 def assert_common(data, train_n, test_n, channels, num_classes):

@@ -1,26 +1,38 @@
-"""train.py end to end on scikit-learn's digits: outputs, resuming, reproducibility, bad input."""
+"""train.py on scikit-learn's digits: outputs, resuming, stopping, reproducibility, bad input."""
 
+import contextlib
 import errno
 import json
 import os
-import pickle
 import signal
+import socket
 import subprocess
 import sys
 import time
-import zipfile
 
 import keras
 import numpy as np
 import pytest
 
 import train
-from pyimagesearch import datasets, training
+from pyimagesearch import checkpoints, datasets, interruptions, run_lock, training
+from pyimagesearch.augmentation import AffineAugmentation
+from pyimagesearch.errors import UserError
+from pyimagesearch.histories import read_history
 
 pytestmark = pytest.mark.backend
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
+# The run that the resume and seed tests compare with: 1,347 digits in batches of 64 are 21 steps
+# an epoch; augmentation, dropout and RAdam's schedule all depend on where the run stands.
+RUN = ["-d", "digits", "-m", "minivggnet", "-o", "radam", "--radam-total-steps", "auto", "--epochs", "2",
+       "--batch-size", "64"]  # fmt: skip
+STEPS = 1347 // 64
+# How closely a resumed run's numbers match an uninterrupted one's. On the CPU both backends give
+# the same numbers to the last bit (a resume restores every variable, the random streams and the
+# metrics' running sums exactly); the tolerance only keeps a failure's message readable.
+SAME = dict(rel=0, abs=0)
 
 
 def run_train(*arguments, env=None):
@@ -29,32 +41,82 @@ def run_train(*arguments, env=None):
     )
 
 
-def output_arguments(folder, stem):
+def output_arguments(folder, stem="run"):
     return ["--history", str(folder / f"{stem}.pickle"), "--report", str(folder / f"{stem}.txt")]
-
-
-def read_history(path):
-    with open(path, "rb") as file:
-        return pickle.load(file)
 
 
 def csv_rows(path):
     return path.read_text().splitlines()[1:] if path.exists() else []
 
 
-@pytest.mark.parametrize("model", ["minivggnet", "googlenet", "resnet"])
-def test_each_model_trains_two_epochs_and_leaves_valid_outputs(tmp_path, model):
+def assert_same_run(history, expected, keys=HISTORY_KEYS[:5]):
+    for key in keys:
+        assert history[key] == pytest.approx(expected[key], **SAME), key
+
+
+def leftovers(folder):
+    """What a finished run must not leave: its checkpoint, its lock, temporary files."""
+    return [name for name in os.listdir(folder) if name.endswith((".checkpoint", ".lock")) or ".tmp" in name]
+
+
+@pytest.fixture(autouse=True)
+def no_signal_yet():
+    for event in (interruptions.ctrl_c_pressed, interruptions.sigterm_received):
+        event.clear()
+    yield
+    for event in (interruptions.ctrl_c_pressed, interruptions.sigterm_received):
+        event.clear()
+
+
+def main_in_process(folder, *arguments):
+    return train.main([*output_arguments(folder), *arguments])
+
+
+def signal_at(monkeypatch, event, epoch, step):
+    """Set `event` (Ctrl-C's or SIGTERM's) as step `step` (from 0) of epoch `epoch` (from 1) starts."""
+    original = training.RunRecorder.on_train_batch_begin
+
+    def on_train_batch_begin(recorder, batch, logs=None):
+        if (len(recorder.history["loss"]) + 1, recorder.first_step + batch) == (epoch, step):
+            event.set()
+        original(recorder, batch, logs)
+
+    monkeypatch.setattr(training.RunRecorder, "on_train_batch_begin", on_train_batch_begin)
+
+
+def count_steps(monkeypatch):
+    """The (epoch, step) pairs that training steps are taken at, from 1 and 0."""
+    trained, original = [], training.RunRecorder.on_train_batch_begin
+
+    def on_train_batch_begin(recorder, batch, logs=None):
+        original(recorder, batch, logs)
+        trained.append((len(recorder.history["loss"]) + 1, recorder.first_step + batch))
+
+    monkeypatch.setattr(training.RunRecorder, "on_train_batch_begin", on_train_batch_begin)
+    return trained
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("uninterrupted")
+    assert main_in_process(folder, *RUN) == 0
+    return read_history(folder / "run.pickle")
+
+
+# The two larger networks train one epoch only: on a CPU they take most of this file's time.
+@pytest.mark.parametrize("model, epochs", [("minivggnet", 2), ("googlenet", 1), ("resnet", 1)])
+def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
     out = tmp_path / "out"
     stem = f"{model}_adam_digits"
-    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", "2")
+    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs))
     assert result.returncode == 0, result.stderr
 
     history = read_history(out / f"{stem}.pickle")
     assert type(history) is dict and sorted(history) == sorted(HISTORY_KEYS)
     for key in HISTORY_KEYS:
-        assert len(history[key]) == 2 and all(type(value) is float for value in history[key])
+        assert len(history[key]) == epochs and all(type(value) is float for value in history[key])
         assert np.all(np.isfinite(history[key]))
-    assert history["learning_rate"] == pytest.approx([1e-3, 1e-3])
+    assert history["learning_rate"] == pytest.approx([1e-3] * epochs)
     assert all(0 <= value <= 1 for value in history["accuracy"] + history["val_accuracy"])
     assert all(seconds > 0 for seconds in history["epoch_time"])
 
@@ -64,196 +126,413 @@ def test_each_model_trains_two_epochs_and_leaves_valid_outputs(tmp_path, model):
     assert "    accuracy " in report and "   macro avg " in report and report.rstrip().endswith("450")
 
     # Not a terminal: one line per epoch, no progress bar.
-    assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
-    assert "━" not in result.stdout
+    if epochs == 2:
+        assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
+    assert "━" not in result.stdout and result.stdout.count("10/10 - ") == epochs
 
     rows = csv_rows(out / f"{stem}.csv")
-    assert [float(value) for value in rows[1].split(",")[:3]] == [2, history["loss"][1], history["accuracy"][1]]
+    last = [float(value) for value in rows[-1].split(",")[:3]]
+    assert len(rows) == epochs and last == [epochs, history["loss"][-1], history["accuracy"][-1]]
+    # Its checkpoint folder and lock file are gone.
     assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "pickle", "txt"))
 
 
-def test_radam_records_the_rate_its_schedule_applied(tmp_path):
-    # digits: 1347 // 128 = 10 steps an epoch. With --radam-total-steps auto and 3 epochs,
-    # total_steps = 30: warm-up over 3 steps, then a linear decay reaching min_lr at step 30.
-    out = tmp_path / "out"
-    result = run_train(
-        *output_arguments(out, "r"), "-d", "digits", "-m", "minivggnet", "-o", "radam",
-        "--epochs", "3", "--radam-total-steps", "auto",
-    )
-    assert result.returncode == 0, result.stderr
-    decay_per_step = (1e-5 - 1e-3) / 27
-    expected = [1e-3 + decay_per_step * 7, 1e-3 + decay_per_step * 17, 1e-5]
-    assert read_history(out / "r.pickle")["learning_rate"] == pytest.approx(expected, rel=1e-5)
+def test_radam_records_the_rate_its_schedule_applied(uninterrupted):
+    # 21 steps an epoch, --radam-total-steps auto over 2 epochs: total_steps = 42, warm-up over
+    # 4.2 steps, then a linear decay reaching min_lr at step 42.
+    decay_per_step = (1e-5 - 1e-3) / (42 - 4.2)
+    assert uninterrupted["learning_rate"] == pytest.approx([1e-3 + decay_per_step * (21 - 4.2), 1e-5], rel=1e-5)
 
 
-def test_same_seed_same_result_on_the_cpu(tmp_path):
-    histories = []
-    for attempt in ("a", "b"):
-        arguments = output_arguments(tmp_path / attempt, "run")
-        result = run_train(*arguments, "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--seed", "3")
-        assert result.returncode == 0, result.stderr
-        histories.append(read_history(tmp_path / attempt / "run.pickle"))
-    for key in HISTORY_KEYS[:5]:
-        assert histories[0][key] == histories[1][key]
-    assert (tmp_path / "a" / "run.txt").read_text() == (tmp_path / "b" / "run.txt").read_text()
+def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(tmp_path, monkeypatch, uninterrupted):
+    # Killed (here: Ctrl-C's KeyboardInterrupt, which like a kill saves nothing) at step 12 of
+    # epoch 2: epoch 1's checkpoint is on disk, and the same seed gave the same epoch 1.
+    signal_at(monkeypatch, interruptions.ctrl_c_pressed, epoch=2, step=12)
+    with pytest.raises(KeyboardInterrupt):
+        main_in_process(tmp_path, *RUN)
+    state = json.loads((tmp_path / "run.pickle.checkpoint" / "state.json").read_text())
+    assert (state["steps"], state["variables_file"]) == (0, "variables-epoch1.npz")
+    assert_same_run({key: values[:1] for key, values in state["history"].items()},
+                    {key: values[:1] for key, values in uninterrupted.items()})  # fmt: skip
+    assert len(csv_rows(tmp_path / "run.csv")) == 1
+    monkeypatch.undo()
+
+    # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
+    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]
+    for name in temporaries + [".run.x.k2j4_9xq.tmp.pickle"]:  # the last one another run's, run.x.pickle
+        (tmp_path / name).write_text("half")
+
+    interruptions.ctrl_c_pressed.clear()
+    trained = count_steps(monkeypatch)
+    assert main_in_process(tmp_path, *RUN) == 0
+    assert trained == [(2, step) for step in range(STEPS)]  # epoch 2 again, in full
+    history = read_history(tmp_path / "run.pickle")
+    assert all(len(history[key]) == 2 for key in HISTORY_KEYS)
+    assert_same_run(history, uninterrupted)
+    assert len(csv_rows(tmp_path / "run.csv")) == 2
+    assert leftovers(tmp_path) == [".run.x.k2j4_9xq.tmp.pickle"]
 
 
-def started_until_its_first_epoch(arguments, log, stderr):
-    """A train.py process, once its first epoch is in its log."""
-    process = subprocess.Popen([sys.executable, *arguments], cwd=REPO, text=True,
-                               stdout=subprocess.DEVNULL, stderr=stderr)  # fmt: skip
-    deadline = time.time() + 300
-    while len(csv_rows(log)) < 1:
-        assert process.poll() is None and time.time() < deadline
+def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp_path, monkeypatch, capsys,
+                                                                             uninterrupted):  # fmt: skip
+    signal_at(monkeypatch, interruptions.sigterm_received, epoch=2, step=7)
+    with pytest.raises(interruptions.Stopped) as stopped:
+        main_in_process(tmp_path, *RUN)
+    assert str(stopped.value) == "stopped by SIGTERM after step 7 of 21 in epoch 2 of 2; give the same command again to resume"
+    assert stopped.value.exit_code == 75
+    folder = tmp_path / "run.pickle.checkpoint"
+    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch1-step7.npz"]
+    state = json.loads((folder / "state.json").read_text())
+    assert state["steps"] == 7 and state["seconds"] > 0 and len(state["history"]["loss"]) == 1
+    assert not (tmp_path / "run.lock").exists() and not (tmp_path / "run.pickle.lock").exists()
+    monkeypatch.undo()
+
+    interruptions.sigterm_received.clear()
+    capsys.readouterr()
+    trained = count_steps(monkeypatch)
+    assert main_in_process(tmp_path, *RUN) == 0
+    assert f"resuming {tmp_path / 'run.pickle'} in epoch 2 of 2, after its step 7\n" in capsys.readouterr().out
+    assert trained == [(2, step) for step in range(7, STEPS)]
+    # The split epoch's loss and accuracy average all its 21 steps, as if it had not been split.
+    history = read_history(tmp_path / "run.pickle")
+    assert_same_run(history, uninterrupted)
+    assert history["epoch_time"][1] > state["seconds"]  # both parts' seconds
+    assert leftovers(tmp_path) == []
+
+
+def test_sigterm_before_the_first_step_saves_nothing(tmp_path):
+    interruptions.sigterm_received.set()
+    with pytest.raises(interruptions.Stopped, match="^stopped by SIGTERM before its first step; give the same"):
+        main_in_process(tmp_path, *RUN)
+    assert not (tmp_path / "run.pickle.checkpoint").exists()
+    assert leftovers(tmp_path) == []
+
+
+# train.py with one batch held back until a file appears: a test can then signal a run at a known
+# point, however fast the machine. (TensorFlow fetches batches in a thread of its own, so the
+# batch is held without holding the main thread's signal handlers back once it is released.)
+HELD_BATCH = """
+import os, runpy, sys, time
+from pyimagesearch import training
+epoch, step, held, release = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+getitem = training.RunBatches.__getitem__
+def held_back(batches, index):
+    if divmod(batches.first_step + index, batches.steps_per_epoch) == (epoch, step):
+        open(held, "w").close()
+        while not os.path.exists(release):
+            time.sleep(0.01)
+    return getitem(batches, index)
+training.RunBatches.__getitem__ = held_back
+sys.argv = sys.argv[5:]
+runpy.run_path("train.py", run_name="__main__")
+"""
+
+
+def train_holding_a_batch(folder, epoch, step, *arguments):
+    """A train.py process, once it has asked for step `step` (from 0) of epoch `epoch` (from 1)."""
+    held, release = folder / f"held-{epoch}-{step}", folder / f"release-{epoch}-{step}"
+    process = subprocess.Popen(
+        [sys.executable, "-c", HELD_BATCH, str(epoch - 1), str(step), str(held), str(release), "train.py",
+         *output_arguments(folder), *arguments],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),  # its output up to a SIGKILL
+    )  # fmt: skip
+    deadline = time.time() + 600
+    while not held.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.time() < deadline
         time.sleep(0.05)
+    process.release = lambda: release.touch()
     return process
 
 
-def test_a_killed_run_resumes_after_its_last_finished_epoch(tmp_path):
-    out = tmp_path / "out"
-    arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
-                 "-o", "radam", "--epochs", "3", "--checkpoint-every", "1"]
-    process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.DEVNULL)
+def checkpointed_epochs(folder):
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        state = json.loads((folder / "run.pickle.checkpoint" / "state.json").read_text())
+        return len(state["history"]["loss"]), state["steps"]
+
+
+def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path, monkeypatch, uninterrupted):
+    # SIGTERM while step 10 of epoch 1 waits for its batch: the run stops at the next step boundary.
+    process = train_holding_a_batch(tmp_path, 1, 10, *RUN)
+    process.send_signal(signal.SIGTERM)
+    process.release()
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 75, errors
+    first_part = checkpointed_epochs(tmp_path)[1]
+    assert 0 < first_part < STEPS
+    assert errors.endswith(
+        f"error: stopped by SIGTERM after step {first_part} of 21 in epoch 1 of 2; give the same command "
+        "again to resume\n"
+    )
+
+    # The same command resumes at that step; SIGKILL in epoch 2, once epoch 1's checkpoint is on disk.
+    process = train_holding_a_batch(tmp_path, 2, 3, *RUN)
+    deadline = time.time() + 60
+    while checkpointed_epochs(tmp_path) != (1, 0):
+        assert time.time() < deadline
+        time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
-    process.wait()
-    first_epoch = csv_rows(out / "run.csv")[0]
-    finished = len(csv_rows(out / "run.csv"))
-    assert finished < 3, "the run ended before it could be killed"
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
-    assert (out / "run.pickle.checkpoint" / "state.json").exists()
+    output, _ = process.communicate()
+    rest = STEPS - first_part
+    assert f"in epoch 1 of 2, after its step {first_part}\nEpoch 1/2\n{rest}/{rest} - " in output
+    assert len(csv_rows(tmp_path / "run.csv")) == 1 and not (tmp_path / "run.pickle").exists()
 
-    # How often to checkpoint does not change the results: another value resumes the same run.
-    result = run_train(*arguments[1:-1], "2")
-    assert result.returncode == 0, result.stderr
-    assert f"resuming {out / 'run.pickle'} after epoch {finished} of 3" in result.stdout
-    history = read_history(out / "run.pickle")
-    assert all(len(history[key]) == 3 for key in HISTORY_KEYS)
-    assert history["learning_rate"] == pytest.approx([2e-5, 4e-5, 6e-5], rel=1e-5)  # 10, 20, 30 of 500 warm-up steps
-    rows = csv_rows(out / "run.csv")
-    assert len(rows) == 3 and rows[0] == first_epoch
-    assert not (out / "run.pickle.checkpoint").exists()
-
-    again = run_train(*arguments[1:])
-    assert again.returncode == 0 and "exist already: skipping" in again.stdout
+    trained = count_steps(monkeypatch)
+    assert main_in_process(tmp_path, *RUN) == 0
+    assert trained == [(2, step) for step in range(STEPS)]
+    assert_same_run(read_history(tmp_path / "run.pickle"), uninterrupted)
+    assert len(csv_rows(tmp_path / "run.csv")) == 2
+    assert leftovers(tmp_path) == []
 
 
-def test_ctrl_c_says_in_one_line_how_to_resume(tmp_path):
-    out = tmp_path / "out"
-    arguments = ["train.py", *output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
-                 "--epochs", "20", "--checkpoint-every", "1"]
-    process = started_until_its_first_epoch(arguments, out / "run.csv", stderr=subprocess.PIPE)
+def test_ctrl_c_says_in_one_line_how_to_resume_and_dies_of_it(tmp_path):
+    process = train_holding_a_batch(tmp_path, 2, 2, *RUN)
     process.send_signal(signal.SIGINT)
-    _, errors = process.communicate(timeout=60)
+    process.release()
+    _, errors = process.communicate(timeout=300)
     assert process.returncode == -signal.SIGINT, errors  # killed by it, so a sweep script stops too
-    assert "error: interrupted: give the same command again to resume from the last checkpoint\n" in errors
+    assert errors.endswith("error: interrupted: give the same command again to resume from the last checkpoint\n")
     assert "Traceback" not in errors
-    assert (out / "run.pickle.checkpoint" / "state.json").exists()
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    # Epoch 1's checkpoint was finished before the process died.
+    assert sorted(os.listdir(tmp_path / "run.pickle.checkpoint")) == ["state.json", "variables-epoch1.npz"]
+    assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
+
+
+def test_the_seed_decides_the_run(tmp_path, monkeypatch, uninterrupted):
+    # The same seed gave the same epoch 1 in the kill test; another seed gives another one.
+    signal_at(monkeypatch, interruptions.sigterm_received, epoch=2, step=0)
+    with pytest.raises(interruptions.Stopped, match="^stopped by SIGTERM after epoch 1 of 2;"):
+        main_in_process(tmp_path, *RUN, "--seed", "7")
+    epoch_1 = [float(value) for value in csv_rows(tmp_path / "run.csv")[0].split(",")[1:5]]
+    for key, value in zip(HISTORY_KEYS[:4], epoch_1):
+        assert value != uninterrupted[key][0], key
 
 
 class DropsCtrlC:
     """Presses Ctrl-C inside a finalizer, where Python drops the KeyboardInterrupt it raises."""
 
     def __del__(self):
-        train.on_ctrl_c(signal.SIGINT, None)
+        interruptions.on_ctrl_c(signal.SIGINT, None)
 
 
 @pytest.mark.parametrize("method", ["on_epoch_begin", "on_train_end"])
 def test_a_ctrl_c_that_a_finalizer_drops_still_stops_the_run(tmp_path, capsys, monkeypatch, method):
-    monkeypatch.setattr(train, "ctrl_c_pressed", train.threading.Event())
-    monkeypatch.setattr(sys, "unraisablehook", train.silent_about_ctrl_c)
+    monkeypatch.setattr(sys, "unraisablehook", interruptions.silent_about_ctrl_c)
     dropped = []
-    original = getattr(training.EpochRecorder, method)
+    original = getattr(training.RunRecorder, method)
 
     def press_ctrl_c_in_a_finalizer(recorder, *arguments):
         original(recorder, *arguments)
         DropsCtrlC()  # freed at once: its KeyboardInterrupt goes to sys.unraisablehook
         dropped.append(True)
 
-    monkeypatch.setattr(training.EpochRecorder, method, press_ctrl_c_in_a_finalizer)
+    monkeypatch.setattr(training.RunRecorder, method, press_ctrl_c_in_a_finalizer)
     with pytest.raises(KeyboardInterrupt):
-        main_in_process(tmp_path, capsys, "--epochs", "2", "--checkpoint-every", "1")
-    out = tmp_path / "out"
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1")
     assert dropped == [True]  # the finalizer's interrupt did not stop the run by itself
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
     if method == "on_epoch_begin":  # stopped at the first batch: epoch 1 is not recorded
-        assert csv_rows(out / "run.csv") == []
-        assert not (out / "run.pickle.checkpoint" / "state.json").exists()
+        assert csv_rows(tmp_path / "run.csv") == []
+        assert not (tmp_path / "run.pickle.checkpoint" / "state.json").exists()
     else:  # stopped before writing the outputs, which the same command then resumes to write
-        assert len(csv_rows(out / "run.csv")) == 2
+        assert len(csv_rows(tmp_path / "run.csv")) == 1
     assert "KeyboardInterrupt" not in capsys.readouterr().err  # no traceback from the finalizer
 
 
-def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, capsys, monkeypatch):
-    out = tmp_path / "out"
+def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, monkeypatch):
+    folder = tmp_path / "run.pickle.checkpoint"
 
-    def disk_full(recorder, epochs_done):
-        raise OSError(errno.ENOSPC, "No space left on device", str(out / "run.pickle.checkpoint" / "x"))
+    def disk_full(checkpoint_folder, state, arrays):  # in the writer's thread
+        raise OSError(errno.ENOSPC, "No space left on device", os.path.join(checkpoint_folder, "x.npz"))
 
-    monkeypatch.setattr(training.EpochRecorder, "save_checkpoint", disk_full)
-    code, captured, _ = main_in_process(tmp_path, capsys, "--epochs", "1", "--checkpoint-every", "1")
-    assert code == 1
-    assert captured.err == (
-        f"error: cannot write in {out / 'run.pickle.checkpoint'} (No space left on device); free "
-        "some space or fix its permissions, then give the same command again to resume from the "
-        "last checkpoint\n"
+    monkeypatch.setattr(checkpoints, "write_checkpoint", disk_full)
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1")
+    assert str(refused.value) == (
+        f"cannot write in {folder} (No space left on device); free some space or fix its permissions, "
+        "then give the same command again to resume from the last checkpoint"
     )
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
-
+    assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
     monkeypatch.undo()
 
     def no_space(path, data):  # an error of a write, which names no file
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(train, "write_atomically", no_space)
-    code, captured, _ = main_in_process(tmp_path, capsys, "--epochs", "1")
-    assert code == 1
-    assert captured.err.startswith(f"error: cannot write in {out} (No space left on device); free")
+    with pytest.raises(UserError, match=f"^cannot write in {tmp_path} \\(No space left on device\\); free"):
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1")
+    assert leftovers(tmp_path) == ["run.pickle.checkpoint"]  # the lock went; the checkpoint stays
 
 
-def test_outputs_that_share_a_path_are_refused(tmp_path, capsys):
+def test_outputs_that_share_a_path_are_refused(tmp_path):
     out = tmp_path / "out"
     for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt"),
-                            ("run.pickle", "run.pickle.checkpoint/r.txt")):  # fmt: skip
-        code = train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
-        captured = capsys.readouterr()
-        assert code == 1 and captured.err.count("\n") == 1
-        assert captured.err.startswith("error: --history, --report and the per-epoch log (")
-        assert captured.err.endswith("must be three different files outside the checkpoint folder "
-                                     f"({out / history}.checkpoint); choose other paths\n")
+                            ("run.pickle", "run.pickle.checkpoint/r.txt"), ("run.pickle", "run.pickle.lock")):  # fmt: skip
+        with pytest.raises(UserError) as refused:
+            train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
+        log = out / (os.path.splitext(history)[0] + ".csv")
+        assert str(refused.value) == (
+            f"--history, --report and the per-epoch log ({log}) must be three different files, outside "
+            f"the checkpoint folder ({out / history}.checkpoint) and other than the lock file "
+            f"({out / history}.lock); choose other paths"
+        )
     assert not out.exists()
 
 
-@pytest.mark.parametrize("seed", ["-1", "2147483648"])
-def test_a_seed_keras_cannot_take_is_refused(seed, capsys):
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--epochs", "0"], "argument --epochs: takes a whole number of at least 1, not '0'"),
+        (["--batch-size", "0"], "argument --batch-size: takes a whole number of at least 1, not '0'"),
+        (["--checkpoint-every", "-2"], "argument --checkpoint-every: takes a whole number of at least 1, not '-2'"),
+        (["--epochs", "2.5"], "argument --epochs: takes a whole number of at least 1, not '2.5'"),
+        (["--radam-total-steps", "lots"], "argument --radam-total-steps: takes a whole number or 'auto', not 'lots'"),
+        (["--radam-total-steps", "1e4"], "argument --radam-total-steps: takes a whole number or 'auto', not '1e4'"),
+        (["--seed", "-1"], "argument --seed: takes a whole number from 0 to 4294967295, not '-1'"),
+        (["--seed", "4294967296"], "argument --seed: takes a whole number from 0 to 4294967295, not '4294967296'"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(arguments, message, capsys):
     with pytest.raises(SystemExit) as raised:
-        train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", "--seed", seed])
+        train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", *arguments])
     assert raised.value.code == 2
-    assert capsys.readouterr().err.endswith("error: --seed takes a whole number from 0 to 2147483647\n")
+    assert capsys.readouterr().err.endswith(f" error: {message}\n")
+
+
+def test_an_unknown_choice_is_argparses_to_refuse(capsys):
+    with pytest.raises(SystemExit) as raised:
+        train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", "--model", "alexnet"])
+    assert raised.value.code == 2
+    assert " error: argument -m/--model: invalid choice: 'alexnet'" in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_the_data_set_is_refused(tmp_path):
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, "-d", "digits", "--batch-size", "1348")
+    assert str(refused.value) == "--batch-size 1348 is more than the 1347 training images; give a smaller one"
+    assert training.steps_per_epoch(1347, 1347) == 1
+
+
+def test_no_augmentation_reaches_the_model_and_augmentation_changes_the_training_inputs():
+    digits = datasets.load_dataset("digits")
+    images = digits.train_x[:16]
+    for arguments, augmented in (([], True), (["--no-augmentation"], False)):
+        args = train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", "-d", "digits", "-m", "minivggnet", *arguments])
+        model = training.build_run_model(args, digits)
+        first = model.layers[0]
+        assert isinstance(first, AffineAugmentation) is augmented
+        if augmented:
+            assert not np.allclose(keras.ops.convert_to_numpy(first(images, training=True)), images)
+            np.testing.assert_array_equal(keras.ops.convert_to_numpy(first(images, training=False)), images)
+
+
+def test_each_epoch_has_its_own_order_and_a_resumed_run_the_same_batches():
+    x, y = np.arange(40).reshape(20, 2), np.arange(20)
+    run = training.RunBatches(x, y, batch_size=4, seed=3)
+    assert run.num_batches is None and run.steps_per_epoch == 5
+    labels = [run[step][1] for step in range(15)]
+    epochs = [np.concatenate(labels[epoch * 5 : epoch * 5 + 5]) for epoch in range(3)]
+    assert all(sorted(order) == list(range(20)) for order in epochs)
+    assert len({tuple(order) for order in epochs}) == 3
+    # Resumed at step 2 of epoch 2, and asked out of order and ahead, as Keras may ask.
+    resumed = training.RunBatches(x, y, batch_size=4, seed=3, first_step=7)
+    for index in (5, 0, 7, 1, 2, 3, 4, 6):
+        np.testing.assert_array_equal(resumed[index][1], labels[7 + index])
+    resumed.on_epoch_end()  # Keras' epoch ends change nothing
+    np.testing.assert_array_equal(resumed[0][1], labels[7])
+    other_seed = training.RunBatches(x, y, batch_size=4, seed=4)
+    assert not np.array_equal(np.concatenate([other_seed[step][1] for step in range(5)]), epochs[0])
 
 
 def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path):
     folder, log = tmp_path / "run.pickle.checkpoint", tmp_path / "run.csv"
     history = {key: [] for key in HISTORY_KEYS}
     training.write_log(str(log), history)
-    recorder = training.EpochRecorder(history, str(folder), str(log), {"model": "tiny"}, checkpoint_every=2)
     saved = []
+
+    class CountingWriter(checkpoints.CheckpointWriter):
+        def save(self, state, arrays):
+            saved.append(len(state["history"]["loss"]))
+            super().save(state, arrays)
+
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
-    original_save = model.save
-    model.save = lambda path: (saved.append(len(history["loss"])), original_save(path))
     x = np.random.default_rng(0).random((8, 4), dtype="float32")
     y = keras.utils.to_categorical(np.arange(8) % 2, 2)
-    model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder], verbose=0)
+    with CountingWriter(str(folder)) as writer:
+        recorder = training.RunRecorder(history, str(log), writer, {"model": "tiny"}, 2,
+                                        interruptions.ctrl_c_pressed, interruptions.sigterm_received)  # fmt: skip
+        model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder], verbose=0)
 
     assert saved == [2, 4]
-    assert sorted(os.listdir(folder)) == ["model-epoch4.keras", "state.json"]
+    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch4.npz"]
     state = json.loads((folder / "state.json").read_text())
-    assert state["model_file"] == "model-epoch4.keras" and state["run"] == {"model": "tiny"}
+    assert state["run"] == {"model": "tiny"} and state["steps"] == 0
     assert state["history"]["loss"] == history["loss"][:4]
     assert [row.split(",")[0] for row in csv_rows(log)] == ["1", "2", "3", "4", "5"]
 
 
+def test_a_second_process_for_the_same_run_is_refused_before_keras_starts(tmp_path):
+    lock = tmp_path / "run.pickle.lock"
+    refused_at_once = ["-d", "digits", "--batch-size", "5000"]  # unlocked, it would stop later, at the batch size
+    with run_lock.run_lock(str(lock)):
+        with pytest.raises(run_lock.RunLocked, match=f"^process {os.getpid()} on .* is training this run already"):
+            main_in_process(tmp_path, *refused_at_once)
+        # The real entry point: exit code 3, one line, and Keras never imported.
+        result = subprocess.run(
+            [sys.executable, "-c", KERAS_AT_EXIT, *output_arguments(tmp_path), *refused_at_once],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+    assert result.returncode == 3
+    assert result.stderr == (
+        f"error: process {os.getpid()} on {socket.gethostname()} is training this run already (it holds "
+        f"{lock}); let it finish or stop it, then give this command again\n"
+    )
+    assert result.stdout == "keras imported: False\n"
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+def test_a_run_that_finished_while_this_one_waited_for_its_lock_is_skipped(tmp_path, monkeypatch, capsys):
+    @contextlib.contextmanager
+    def the_other_process_finishes_first(path):
+        (tmp_path / "run.pickle").write_bytes(b"")
+        (tmp_path / "run.txt").write_text("")
+        with run_lock.run_lock(path):
+            yield
+
+    monkeypatch.setattr(train, "run_lock", the_other_process_finishes_first)
+    assert main_in_process(tmp_path, "-d", "digits") == 0
+    assert "exist already: skipping" in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path)) == ["run.pickle", "run.txt"]  # no log: it never trained
+
+
+# Runs train.py as its own entry point and says afterwards whether Keras was imported.
+KERAS_AT_EXIT = (
+    "import atexit, runpy, sys\n"
+    "atexit.register(lambda: print('keras imported:', 'keras' in sys.modules))\n"
+    "sys.argv = ['train.py'] + sys.argv[1:]\n"
+    "runpy.run_path('train.py', run_name='__main__')\n"
+)
+
+
+def test_unwritable_output_fails_before_keras_starts_with_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = subprocess.run(
+        [sys.executable, "-c", KERAS_AT_EXIT, "--history", str(blocker / "run.pickle"), "--report",
+         str(tmp_path / "run.txt"), "-d", "digits"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: cannot write {blocker / 'run.pickle'}: part of {blocker} is a file, not a folder; choose another path\n"
+    )
+    assert result.stdout == "keras imported: False\n"
+    assert not (tmp_path / "run.txt").exists()
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compilation cache")
 def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path):
     # Every program is cached, not only those that took over a second to compile: a program
     # near that threshold could otherwise be cached by the second run only.
@@ -266,11 +545,8 @@ def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path)
                            "--epochs", "1", "--seed", seed, env=environment)
         assert result.returncode == 0, result.stderr
         compiled.append(sorted(os.listdir(cache)) if cache.exists() else [])
-    if keras.backend.backend() == "jax":
-        assert any(name.startswith("jit_train_step-") for name in compiled[0])
-        assert compiled[1] == compiled[0]  # another seed: nothing new to compile
-    else:
-        assert compiled == [[], []]
+    assert any(name.startswith("jit_train_step-") for name in compiled[0])
+    assert compiled[1] == compiled[0]  # another seed: nothing new to compile
 
 
 @pytest.mark.parametrize(
@@ -312,140 +588,76 @@ def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
     )  # fmt: skip
     if keras.backend.backend() == "jax":
         assert result.returncode != 0
-        assert "Illegal value for --xla_gpu_enable_command_buffer 'NOT_A_COMMAND'" in result.stderr
+        assert "NOT_A_COMMAND" in result.stderr  # XLA read the flags and stopped at that value
         assert not (tmp_path / "run.pickle").exists()
     else:
         assert result.returncode == 0, result.stderr
         assert (tmp_path / "run.pickle").exists()
 
 
-def test_unknown_choice_exits_2_with_argparse_message(tmp_path):
-    result = run_train(*output_arguments(tmp_path, "x"), "--model", "alexnet")
-    assert result.returncode == 2
-    assert "argument -m/--model: invalid choice: 'alexnet'" in result.stderr
-
-
-def test_unwritable_output_fails_at_once_with_one_line(tmp_path):
-    blocker = tmp_path / "a-file"
-    blocker.write_text("")
-    started = time.time()
-    result = run_train("--history", str(blocker / "run.pickle"), "--report", str(tmp_path / "run.txt"),
-                       "-d", "digits")
-    assert result.returncode == 1
-    assert time.time() - started < 20  # before Keras even starts
-    assert result.stderr.count("\n") == 1
-    assert result.stderr.startswith(f"error: cannot write {blocker / 'run.pickle'}: part of {blocker} is a file")
-    assert not (tmp_path / "run.txt").exists()
-
-
-def main_in_process(tmp_path, capsys, *extra):
-    out = tmp_path / "out"
-    code = train.main([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet", *extra])
-    return code, capsys.readouterr(), out
-
-
-def test_missing_dataset_is_one_line_and_exit_1(tmp_path, capsys, monkeypatch):
+def test_missing_dataset_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     unreachable = ("file:///nonexistent/cifar-10-python.tar.gz", None)
     monkeypatch.setitem(datasets.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
-    out = tmp_path / "out"
-    code = train.main([*output_arguments(out, "run"), "-d", "cifar10", "-m", "minivggnet"])
-    captured = capsys.readouterr()
-    assert code == 1
-    assert captured.err.count("\n") == 1
-    assert captured.err.startswith(f"error: cifar10 is not in {tmp_path / 'keras' / 'datasets'}")
-    assert "cifar-10-batches-py" in captured.err
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path / "out", "-d", "cifar10", "-m", "minivggnet")
+    assert "\n" not in str(refused.value)
+    assert str(refused.value).startswith(f"cifar10 is not in {tmp_path / 'keras' / 'datasets'}")
+    assert "cifar-10-batches-py" in str(refused.value)
+    assert not (tmp_path / "out" / "run.pickle").exists() and not (tmp_path / "out" / "run.txt").exists()
 
 
-def test_nan_loss_stops_the_run_without_outputs(tmp_path, capsys, monkeypatch):
+def test_nan_loss_stops_the_run_without_outputs(tmp_path, monkeypatch):
     digits = datasets.load_dataset("digits")
     poisoned = digits._replace(train_y=np.full_like(digits.train_y, np.nan))
     monkeypatch.setattr(datasets, "load_dataset", lambda name, download: poisoned)
-    code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "3")
-    assert code == 1
-    assert captured.err.startswith("error: the training loss became NaN or infinite in epoch 1;")
-    assert captured.err.count("\n") == 1
-    assert not (out / "run.pickle").exists() and not (out / "run.txt").exists()
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "3")
+    assert str(refused.value) == (
+        f"the training loss became NaN or infinite in epoch 1; no outputs were written (try another "
+        f"--seed; {tmp_path / 'run.pickle.checkpoint'}, if there, holds the last checkpoint before it)"
+    )
+    assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
 
 
-def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, capsys, monkeypatch):
+def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypatch):
     digits = datasets.load_dataset("digits")
     test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
     monkeypatch.setattr(datasets, "load_dataset", lambda name, download: digits._replace(test_x=test_x, test_y=test_y))
     validation_batches, predicted_batches = [], []
     predict = keras.Model.predict
 
-    class CountingRecorder(training.EpochRecorder):
-        def on_test_batch_end(self, batch, logs=None):
-            validation_batches.append(batch)
-
     def counting_predict(model, x, batch_size=None, **kwargs):
         predicted_batches.append(-(-len(x) // batch_size))
         return predict(model, x, batch_size=batch_size, **kwargs)
 
-    monkeypatch.setattr(training, "EpochRecorder", CountingRecorder)
+    monkeypatch.setattr(training.RunRecorder, "on_test_batch_end", lambda recorder, batch, logs=None:
+                        validation_batches.append(batch), raising=False)  # fmt: skip
     monkeypatch.setattr(keras.Model, "predict", counting_predict)
-    code, captured, out = main_in_process(tmp_path, capsys, "--epochs", "2", "--batch-size", "64")
-    assert code == 0, captured.err
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "2", "--batch-size", "64") == 0
     assert validation_batches == [0, 1, 2, 0, 1, 2]  # 2,500 images: 1,000 + 1,000 + 500, twice
     assert predicted_batches == [3]
-    assert len(read_history(out / "run.pickle")["val_accuracy"]) == 2
+    assert len(read_history(tmp_path / "run.pickle")["val_accuracy"]) == 2
 
 
-def test_checkpoint_of_another_run_is_refused(tmp_path, capsys):
-    folder = tmp_path / "out" / "run.pickle.checkpoint"
-    folder.mkdir(parents=True)
-    history = {key: [0.5] for key in HISTORY_KEYS}
-    state = dict(run=dict(dataset="mnist"), history=history, model_file="model-epoch1.keras")
+def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_path, capsys):
+    folder = tmp_path / "run.pickle.checkpoint"
+    folder.mkdir()
+    args = train.parse_arguments([*output_arguments(tmp_path), "-d", "digits", "-m", "minivggnet"])
+    state = dict(run=train.run_settings(args), history={key: [0.5] for key in HISTORY_KEYS}, steps=0, seconds=0.0,
+                 variables_file="variables-epoch1.npz")  # fmt: skip
+    (folder / "state.json").write_text(json.dumps(dict(state, run=dict(dataset="mnist"))))
+    with pytest.raises(UserError, match=f"^{folder} holds an unfinished run with other settings"):
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet")
     (folder / "state.json").write_text(json.dumps(state))
-    code, captured, out = main_in_process(tmp_path, capsys)
-    assert code == 1
-    assert captured.err.startswith(f"error: {folder} holds an unfinished run with other settings")
-    assert "delete the folder to start this one" in captured.err
-
-    (folder / "state.json").write_text("{not json")
-    code, captured, out = main_in_process(tmp_path, capsys)
-    assert code == 1
-    assert captured.err.startswith(f"error: {folder} is not a readable checkpoint")
-
-    # Valid JSON of another shape: what a resume reads is checked before it is used.
-    for other_shape in ([], None, {}, dict(state, model_file=None), dict(state, history={}),
-                        dict(state, history=dict(history, loss=[0.5, 0.4]))):  # fmt: skip
-        (folder / "state.json").write_text(json.dumps(other_shape))
-        code, captured, out = main_in_process(tmp_path, capsys)
-        assert code == 1 and captured.err.count("\n") == 1
-        assert captured.err == (
-            f"error: {folder} is not a readable checkpoint (its state.json lacks the run's "
-            "settings, history or model file); delete it to start again\n"
-        )
-
-    arguments = train.parse_arguments([*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet"])
-    settings = train.run_settings(arguments)
-    (folder / "state.json").write_text(json.dumps(dict(run=settings, history=history, model_file="m.keras")))
-    model_file = folder / "m.keras"
-    with zipfile.ZipFile(model_file, "w") as archive:
-        archive.writestr("config.json", "{}" * 2000)
-    whole_zip = model_file.read_bytes()
-    damaged = "the file is damaged or cut short: not a whole .keras zip file"
-    for contents, reason in ((b"not a zip", damaged), (whole_zip[: len(whole_zip) // 2], damaged),
-                             (None, "the file is missing")):  # fmt: skip
-        model_file.unlink(missing_ok=True)
-        if contents is not None:
-            model_file.write_bytes(contents)
-        code, captured, out = main_in_process(tmp_path, capsys)
-        assert code == 1
-        assert captured.err == (
-            f"error: {model_file} cannot be loaded ({reason}); delete {folder} to start again\n"
-        )
-
-    # A whole zip that Keras cannot read (here: not a model at all) keeps Keras' own reason.
-    model_file.write_bytes(whole_zip)
-    code, captured, out = main_in_process(tmp_path, capsys)
-    assert code == 1 and captured.err.count("\n") == 1
-    assert captured.err.startswith(f"error: {model_file} cannot be loaded (")
-    assert "damaged" not in captured.err and "missing" not in captured.err
-    assert captured.err.rstrip().endswith(f"delete {folder} to start again")
+    (folder / "variables-epoch1.npz").write_bytes(b"PK cut short")
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet")
+    assert str(refused.value) == (
+        f"{folder / 'variables-epoch1.npz'} cannot be loaded (the file is damaged or cut short: not a "
+        f"whole .npz file); delete {folder} to start again"
+    )
+    assert leftovers(tmp_path) == ["run.pickle.checkpoint"]
 
 
 def test_minivggnet_really_learns_digits(tmp_path):
@@ -461,11 +673,8 @@ def test_minivggnet_really_learns_digits(tmp_path):
 
 @pytest.mark.parametrize("optimizer, rate", [("sgd", 0.01), ("rmsprop", 0.001)])
 def test_baseline_optimizers_train_at_their_documented_rates(tmp_path, optimizer, rate):
-    out = tmp_path / "out"
-    result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
-                       "-o", optimizer, "--epochs", "1")
-    assert result.returncode == 0, result.stderr
-    history = read_history(out / "run.pickle")
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "-o", optimizer, "--epochs", "1") == 0
+    history = read_history(tmp_path / "run.pickle")
     assert history["learning_rate"] == pytest.approx([rate])
     assert np.isfinite(history["loss"][0])
 

@@ -70,18 +70,18 @@ def test_a_saved_model_keeps_its_warmup_schedule_and_step(tmp_path):
 def test_a_digits_run_records_the_ramp_and_resumes_on_it(tmp_path, capsys, monkeypatch):
     # digits: 1347 // 128 = 10 updates an epoch; with 15 warmup steps epoch 1 ends at 10/15 of
     # 1e-3 and epoch 2 at the full rate. The run is stopped after epoch 1's checkpoint and resumed
-    # from it, so the schedule also goes through the checkpoint's saved model.
+    # from it, so the schedule also goes through the checkpoint's saved optimizer.
     out = tmp_path / "out"
     arguments = ["--history", str(out / "run.pickle"), "--report", str(out / "run.txt"), "-d", "digits",
                  "-m", "minivggnet", "-o", "adam-warmup", "--warmup-steps", "15", "--epochs", "2",
                  "--checkpoint-every", "1"]  # fmt: skip
-    save_checkpoint = training.EpochRecorder.save_checkpoint
+    checkpoint = training.RunRecorder.checkpoint
 
-    def save_then_stop(recorder, epochs_done):
-        save_checkpoint(recorder, epochs_done)
+    def checkpoint_then_stop(recorder, steps, seconds):
+        checkpoint(recorder, steps, seconds)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(training.EpochRecorder, "save_checkpoint", save_then_stop)
+    monkeypatch.setattr(training.RunRecorder, "checkpoint", checkpoint_then_stop)
     with pytest.raises(KeyboardInterrupt):
         train.main(arguments)
     assert (out / "run.pickle.checkpoint" / "state.json").exists()
@@ -119,7 +119,7 @@ def test_a_warmup_that_is_not_a_whole_number_of_steps_exits_2(parse, outputs, va
     with pytest.raises(SystemExit) as stopped:
         parse([*outputs, "--warmup-steps", value])
     assert stopped.value.code == 2
-    message = f"error: argument --warmup-steps: takes a whole number of steps, at least 1, not {value!r}\n"
+    message = f"error: argument --warmup-steps: takes a whole number of at least 1, not {value!r}\n"
     assert capsys.readouterr().err.endswith(message)
 
 

@@ -1,0 +1,42 @@
+"""The argparse types the scripts share: each checks one argument and says in one line what it takes."""
+
+import argparse
+import math
+import re
+
+
+def positive_int(text):
+    """A whole number of at least 1, in ASCII digits."""
+    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
+def radam_total_steps(text):
+    """RAdam's total_steps: a whole number (0 turns its schedule off), or 'auto'."""
+    if text != "auto" and not re.fullmatch("[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
+    return text
+
+
+def seconds(text):
+    """A number of seconds, 0 or more."""
+    value = _number(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"takes a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
+def minutes(text):
+    """A number of minutes, more than 0."""
+    value = _number(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"takes a number of minutes, more than 0, not {text!r}")
+    return value
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

@@ -1,0 +1,89 @@
+"""One run's files: its two outputs, the per-epoch log, the checkpoint folder and the lock file.
+
+No Keras here: train.py checks the paths before it starts Keras, which takes seconds.
+"""
+
+import contextlib
+import os
+import re
+import shutil
+
+from pyimagesearch.errors import UserError
+from pyimagesearch.files import ensure_writable
+
+
+def leftover_temporaries(path):
+    """Temporary files that files.replaced_atomically made for `path` and a killed process left:
+    `.<stem>.<8 random characters>.tmp<extension>`, as `tempfile.mkstemp` names them."""
+    folder, name = os.path.split(os.path.abspath(path))
+    stem, extension = os.path.splitext(name)
+    pattern = re.compile(re.escape(f".{stem}.") + "[a-z0-9_]{8}" + re.escape(f".tmp{extension}"))
+    with contextlib.suppress(FileNotFoundError):
+        return [os.path.join(folder, entry) for entry in os.listdir(folder) if pattern.fullmatch(entry)]
+    return []
+
+
+class RunFiles:
+    """The paths of one run: `--history` and `--report`, and beside the history its log, its
+    checkpoint folder and its lock file."""
+
+    def __init__(self, history, report):
+        self.history = history
+        self.report = report
+        self.log = os.path.splitext(history)[0] + ".csv"
+        # Deleted when the run finishes.
+        self.checkpoint_folder = history + ".checkpoint"
+        self.lock = history + ".lock"
+
+    def check_paths(self):
+        """Raise UserError unless the outputs and the log are three files apart from the run's own."""
+        outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log)]
+        inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
+        if (
+            len(set(outputs)) < 3
+            or os.path.realpath(self.lock) in outputs
+            or any(path.startswith(inside_checkpoint) for path in outputs)
+        ):
+            raise UserError(
+                f"--history, --report and the per-epoch log ({self.log}) must be three different "
+                f"files, outside the checkpoint folder ({self.checkpoint_folder}) and other than the "
+                f"lock file ({self.lock}); choose other paths"
+            )
+
+    def check_writable(self):
+        """Create the outputs' folders and raise UserError unless the outputs can be written there."""
+        for path in (self.history, self.report, self.log):
+            try:
+                ensure_writable(path)
+            except OSError as error:
+                raise UserError(str(error)) from None
+
+    def finished(self):
+        return os.path.isfile(self.history) and os.path.isfile(self.report)
+
+    def remove_temporaries(self):
+        """Delete the temporary files that a killed process left where the outputs are written."""
+        for path in (self.history, self.report):
+            for temporary in leftover_temporaries(path):
+                with contextlib.suppress(FileNotFoundError):
+                    os.remove(temporary)
+
+    def remove_checkpoint(self):
+        shutil.rmtree(self.checkpoint_folder, ignore_errors=True)
+
+    def skip(self):
+        print(f"{self.history} and {self.report} exist already: skipping (delete them to train again)")
+        self.remove_checkpoint()
+        return 0
+
+    @contextlib.contextmanager
+    def disk_errors_in_one_line(self):
+        """Turn an OSError of writing (a full disk, permissions lost) into a UserError that says what to do."""
+        try:
+            yield
+        except OSError as error:
+            folder = os.path.dirname(os.path.abspath(error.filename or self.history))
+            raise UserError(
+                f"cannot write in {folder} ({error.strerror or error}); free some space or fix its "
+                "permissions, then give the same command again to resume from the last checkpoint"
+            ) from None
