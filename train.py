@@ -21,7 +21,7 @@ from sklearn.metrics import classification_report
 
 from pyimagesearch import interruptions
 from pyimagesearch.arguments import positive_int, radam_total_steps
-from pyimagesearch.datasets import keras_home
+from pyimagesearch.downloads import keras_home
 from pyimagesearch.errors import EXIT_USER_ERROR, UserError
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS

@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from pyimagesearch.datasets import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
+from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
 

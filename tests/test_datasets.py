@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pyimagesearch import datasets
+from pyimagesearch import datasets, downloads
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, load_dataset
 from pyimagesearch.errors import UserError
 
@@ -44,7 +44,7 @@ def origin(tmp_path, monkeypatch):
     folder.mkdir()
     local = {
         name: {path: (f"file://{folder}/{os.path.basename(url)}", sha256) for path, (url, sha256) in files.items()}
-        for name, files in datasets.DOWNLOADS.items()
+        for name, files in downloads.DOWNLOADS.items()
     }
     monkeypatch.setattr(datasets, "DOWNLOADS", local)
     return folder
@@ -55,7 +55,7 @@ def serve(name, origin, tmp_path):
     staging = tmp_path / "staging"
     shutil.rmtree(staging, ignore_errors=True)
     write_cached(name, staging)
-    for path, (url, published) in datasets.DOWNLOADS[name].items():
+    for path, (url, published) in downloads.DOWNLOADS[name].items():
         served = origin / os.path.basename(url)
         if url.endswith(".tar.gz"):
             with tarfile.open(served, "w:gz") as archive:  # holding cifar-10-batches-py/..., say
@@ -64,7 +64,7 @@ def serve(name, origin, tmp_path):
         else:
             shutil.copyfile(staging / path, served)
         if published:  # Keras publishes none for Fashion-MNIST
-            datasets.DOWNLOADS[name][path] = (url, hashlib.sha256(served.read_bytes()).hexdigest())
+            downloads.DOWNLOADS[name][path] = (url, hashlib.sha256(served.read_bytes()).hexdigest())
 
 
 def constant_grey_images(levels):
@@ -439,14 +439,14 @@ def test_a_download_is_laid_out_as_keras_lays_it_out_and_read(name, keras_home, 
         else:
             assert_constant_images(data.test_x, TEST_LEVELS)
     datasets_dir = keras_home / "datasets"
-    layout = datasets.LAYOUTS[name]
+    layout = downloads.LAYOUTS[name]
     cached = sorted(str(path.relative_to(datasets_dir)) for path in datasets_dir.rglob("*"))
     folders = [layout.folder] if name == "fashion_mnist" else [os.path.dirname(layout.folder), layout.folder]
     expected = [f".{name}.lock"] + [os.path.join(layout.folder, file) for file in layout.files]
     assert cached == sorted(expected + [folder for folder in folders if folder])  # no archive, no temporaries
-    downloads = [url for url, _ in datasets.DOWNLOADS[name].values()]
+    origins = [url for url, _ in downloads.DOWNLOADS[name].values()]
     printed = capsys.readouterr().out.splitlines()
-    assert printed[::2] == [f"{name}: downloading {url}" for url in downloads]
+    assert printed[::2] == [f"{name}: downloading {url}" for url in origins]
     checked = ", SHA-256 checked" if name != "fashion_mnist" else ""
     assert all(line.startswith(f"{name}: ") and line.endswith(f" s{checked}") for line in printed[1::2])
 
@@ -462,14 +462,14 @@ def test_an_incomplete_cifar_folder_is_extracted_again_and_replaced(keras_home, 
     data = load_dataset("cifar10")
 
     assert_cifar_pixels(data.test_x, TEST_LEVELS)
-    assert sorted(os.listdir(folder)) == sorted(datasets.CIFAR10_FILES)
+    assert sorted(os.listdir(folder)) == sorted(downloads.CIFAR10_FILES)
     assert sorted(os.listdir(datasets_dir)) == [".cifar10.lock", "cifar-10-batches-py-target"]
 
 
 def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home, origin, tmp_path):
     serve("mnist", origin, tmp_path)
-    url, _ = datasets.DOWNLOADS["mnist"]["mnist.npz"]
-    datasets.DOWNLOADS["mnist"]["mnist.npz"] = (url, "0" * 64)
+    url, _ = downloads.DOWNLOADS["mnist"]["mnist.npz"]
+    downloads.DOWNLOADS["mnist"]["mnist.npz"] = (url, "0" * 64)
     actual = hashlib.sha256((origin / "mnist.npz").read_bytes()).hexdigest()
 
     with pytest.raises(DatasetUnavailable) as raised:
@@ -488,8 +488,8 @@ def test_an_archive_without_the_data_set_is_refused(keras_home, origin):
     (origin / "notes.txt").write_text("not CIFAR")
     with tarfile.open(origin / "cifar-100-python.tar.gz", "w:gz") as archive:
         archive.add(origin / "notes.txt", arcname="cifar-100-python/notes.txt")
-    url, _ = datasets.DOWNLOADS["cifar100"]["cifar-100-python-target"]
-    datasets.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
+    url, _ = downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"]
+    downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
 
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset("cifar100")
@@ -537,7 +537,7 @@ def test_a_file_system_without_locks_downloads_without_one(keras_home, origin, t
     def no_locks(file, operation):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(datasets.fcntl, "flock", no_locks)
+    monkeypatch.setattr(downloads.fcntl, "flock", no_locks)
     serve("mnist", origin, tmp_path)
 
     assert len(load_dataset("mnist").train_x) == 20
@@ -580,7 +580,7 @@ class InterruptedResponse:
 
 
 def test_ctrl_c_during_a_download_leaves_nothing_behind(keras_home, monkeypatch):
-    monkeypatch.setattr(datasets.urllib.request, "urlopen", lambda url, timeout: InterruptedResponse())
+    monkeypatch.setattr(downloads.urllib.request, "urlopen", lambda url, timeout: InterruptedResponse())
     with pytest.raises(KeyboardInterrupt):
         load_dataset("mnist")
     assert os.listdir(keras_home / "datasets") == [".mnist.lock"]
@@ -589,7 +589,7 @@ def test_ctrl_c_during_a_download_leaves_nothing_behind(keras_home, monkeypatch)
 def test_cache_folder_defaults_to_home_dot_keras(tmp_path, monkeypatch):
     monkeypatch.delenv("KERAS_HOME")
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert datasets.keras_datasets_dir() == os.path.join(str(tmp_path), ".keras", "datasets")
+    assert downloads.keras_datasets_dir() == os.path.join(str(tmp_path), ".keras", "datasets")
 
 
 def test_unknown_name():

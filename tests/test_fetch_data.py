@@ -20,14 +20,14 @@ import pytest
 
 import fetch_data
 import train
-from pyimagesearch import datasets
+from pyimagesearch import datasets, downloads
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
 RUN_FETCH_DATA = (
     "import json, os, runpy, sys\n"
-    "from pyimagesearch import datasets\n"
-    "datasets.DOWNLOADS = json.loads(sys.argv[1])\n"
+    "from pyimagesearch import downloads\n"
+    "downloads.DOWNLOADS = json.loads(sys.argv[1])\n"
     "open(os.path.join(sys.argv[2], f'started-{os.getpid()}'), 'w').close()\n"
     "sys.argv = ['fetch_data.py', *sys.argv[3:]]\n"
     "runpy.run_path('fetch_data.py', run_name='__main__')\n"
@@ -92,7 +92,7 @@ def origin(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     server.files["/mnist.npz"] = MNIST
-    table = dict(datasets.DOWNLOADS, mnist={"mnist.npz": (server.url("/mnist.npz"), hashlib.sha256(MNIST).hexdigest())})
+    table = dict(downloads.DOWNLOADS, mnist={"mnist.npz": (server.url("/mnist.npz"), hashlib.sha256(MNIST).hexdigest())})
     monkeypatch.setattr(datasets, "DOWNLOADS", table)
     yield server
     server.closing.set()
@@ -109,7 +109,7 @@ def keras_home(tmp_path, monkeypatch):
 def start_fetch_data(tmp_path, keras_home, *names):
     environment = dict(os.environ, KERAS_HOME=str(keras_home))
     return subprocess.Popen(
-        [sys.executable, "-c", RUN_FETCH_DATA, json.dumps(datasets.DOWNLOADS), str(tmp_path), *names],
+        [sys.executable, "-c", RUN_FETCH_DATA, json.dumps(downloads.DOWNLOADS), str(tmp_path), *names],
         cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -265,7 +265,7 @@ def test_the_origins_and_hashes_are_those_of_the_installed_keras():
     import importlib.util
 
     keras_datasets = os.path.join(os.path.dirname(importlib.util.find_spec("keras").origin), "src", "datasets")
-    for name, files in datasets.DOWNLOADS.items():
+    for name, files in downloads.DOWNLOADS.items():
         with open(os.path.join(keras_datasets, f"{name}.py")) as file:
             source = file.read()
         for path, (url, sha256) in files.items():

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from pyimagesearch.datasets import FASHION_MNIST_DIR, FASHION_MNIST_FILES, keras_datasets_dir
+from pyimagesearch.downloads import FASHION_MNIST_DIR, FASHION_MNIST_FILES, keras_datasets_dir
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_FASHION_MNIST = os.path.join(keras_datasets_dir(), FASHION_MNIST_DIR)

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import train
-from pyimagesearch import checkpoints, datasets, interruptions, run_lock, training
+from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_lock, training
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
@@ -598,7 +598,7 @@ def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
 def test_missing_dataset_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     unreachable = ("file:///nonexistent/cifar-10-python.tar.gz", None)
-    monkeypatch.setitem(datasets.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
+    monkeypatch.setitem(downloads.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
     with pytest.raises(UserError) as refused:
         main_in_process(tmp_path / "out", "-d", "cifar10", "-m", "minivggnet")
     assert "\n" not in str(refused.value)
