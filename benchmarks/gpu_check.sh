@@ -35,5 +35,7 @@ step fixed_costs 150 python benchmarks/fixed_costs.py --results "$RESULTS"
 step step_breakdown 120 python benchmarks/step_breakdown.py
 step augmentation_cost 40 python benchmarks/augmentation_cost.py
 step validation_cost 60 python benchmarks/validation_cost.py
-cat "$RESULTS"/*.md "$RESULTS"/{step_breakdown,augmentation_cost,validation_cost}.log \
+# What a checkpoint after every epoch costs the training thread.
+step checkpoint_cost 60 python benchmarks/checkpoint_cost.py
+cat "$RESULTS"/*.md "$RESULTS"/{step_breakdown,augmentation_cost,validation_cost,checkpoint_cost}.log \
     "$RESULTS/steps.txt"
