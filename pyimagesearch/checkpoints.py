@@ -98,15 +98,18 @@ class CheckpointWriter:
         self.thread = None
         self.error = None
 
-    def save(self, state, arrays):
+    def save(self, state, arrays, then=None):
+        """Write the checkpoint in the background, then call `then` (if given) there."""
         self.wait()
         state = json.loads(json.dumps(state))  # a copy: the history grows while the thread writes
-        self.thread = threading.Thread(target=self._write, args=(state, arrays), name="checkpoint writer")
+        self.thread = threading.Thread(target=self._write, args=(state, arrays, then), name="checkpoint writer")
         self.thread.start()
 
-    def _write(self, state, arrays):
+    def _write(self, state, arrays, then):
         try:
             write_checkpoint(self.folder, state, arrays)
+            if then is not None:
+                then()
         except BaseException as error:  # raised again on the training thread
             self.error = error
 

@@ -210,7 +210,8 @@ class RunRecorder(keras.callbacks.Callback):
     """Records each finished epoch in the history and the log, checkpoints, and stops on request.
 
     - An epoch's end appends its metrics, the learning rate applied and its seconds to `history`
-      and a row to the log, and every `checkpoint_every` epochs hands a checkpoint to `writer`.
+      and a row to the log, and every `checkpoint_every` epochs hands a checkpoint to `writer`
+      (the row then waits for the checkpoint to be on disk).
     - An epoch whose training loss is not finite is not recorded: training stops and
       `diverged_epoch` says where. (Keras' TerminateOnNaN would look at every batch's loss,
       which makes JAX wait for every step.)
@@ -274,13 +275,22 @@ class RunRecorder(keras.callbacks.Callback):
         if self.first_step:  # the rest of a stopped epoch, fit on its own: whole epochs need another fit
             self.model.stop_training = True
         self.first_step, self.earlier_seconds = 0, 0.0
+        row = [epoch + 1] + values
         if (epoch + 1) % self.checkpoint_every == 0:
-            self.checkpoint(steps=0, seconds=0.0)
-        with open(self.log_path, "a", newline="") as file:
-            csv.writer(file).writerow([epoch + 1] + values)
+            # The log shows the epoch once its checkpoint is on disk: an epoch in the log is never
+            # lost, and a kill while the checkpoint is written loses the epoch the log lacks.
+            self.checkpoint(steps=0, seconds=0.0, then=lambda: self.log(row))
+        else:
+            self.writer.wait()  # the rows of earlier epochs first
+            self.log(row)
 
-    def checkpoint(self, steps, seconds):
-        """Hand the model's state now, `steps` into the epoch after the history's last, to the writer."""
+    def log(self, row):
+        with open(self.log_path, "a", newline="") as file:
+            csv.writer(file).writerow(row)
+
+    def checkpoint(self, steps, seconds, then=None):
+        """Hand the model's state now, `steps` into the epoch after the history's last, to the
+        writer, which calls `then` once it is on disk."""
         epochs = len(self.history["loss"])
         state = dict(
             run=self.settings,
@@ -289,7 +299,7 @@ class RunRecorder(keras.callbacks.Callback):
             seconds=seconds,
             variables_file=checkpoints.variables_file_name(epochs, steps),
         )
-        self.writer.save(state, checkpoints.snapshot(self.model, with_metrics=steps > 0))
+        self.writer.save(state, checkpoints.snapshot(self.model, with_metrics=steps > 0), then)
         self.saved = (epochs, steps)
 
 

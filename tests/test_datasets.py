@@ -46,7 +46,7 @@ def origin(tmp_path, monkeypatch):
         name: {path: (f"file://{folder}/{os.path.basename(url)}", sha256) for path, (url, sha256) in files.items()}
         for name, files in downloads.DOWNLOADS.items()
     }
-    monkeypatch.setattr(datasets, "DOWNLOADS", local)
+    monkeypatch.setattr(downloads, "DOWNLOADS", local)
     return folder
 
 

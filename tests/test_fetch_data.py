@@ -21,6 +21,7 @@ import pytest
 import fetch_data
 import train
 from pyimagesearch import datasets, downloads
+from pyimagesearch.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
@@ -93,7 +94,7 @@ def origin(monkeypatch):
     thread.start()
     server.files["/mnist.npz"] = MNIST
     table = dict(downloads.DOWNLOADS, mnist={"mnist.npz": (server.url("/mnist.npz"), hashlib.sha256(MNIST).hexdigest())})
-    monkeypatch.setattr(datasets, "DOWNLOADS", table)
+    monkeypatch.setattr(downloads, "DOWNLOADS", table)
     yield server
     server.closing.set()
     server.shutdown()
@@ -237,18 +238,17 @@ def test_fetch_data_usage_errors_exit_2(arguments, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_train_py_no_download_fails_in_one_line_naming_fetch_data(tmp_path, keras_home, origin, capsys):
+def test_train_py_no_download_fails_in_one_line_naming_fetch_data(tmp_path, keras_home, origin):
     out = tmp_path / "out"
-    code = train.main([
-        "--history", str(out / "run.pickle"), "--report", str(out / "run.txt"),
-        "-d", "mnist", "-m", "minivggnet", "--no-download",
-    ])  # fmt: skip
-    captured = capsys.readouterr()
-    assert code == 1
-    assert captured.err == (
-        f"error: mnist is not in {keras_home / 'datasets'}: run `python fetch_data.py mnist` on a "
+    with pytest.raises(UserError) as refused:
+        train.main([
+            "--history", str(out / "run.pickle"), "--report", str(out / "run.txt"),
+            "-d", "mnist", "-m", "minivggnet", "--no-download",
+        ])  # fmt: skip
+    assert str(refused.value) == (
+        f"mnist is not in {keras_home / 'datasets'}: run `python fetch_data.py mnist` on a "
         "machine with internet access (a cluster's login node, say) that shares this folder, or put "
-        f"mnist.npz in {keras_home / 'datasets'}\n"
+        f"mnist.npz in {keras_home / 'datasets'}"
     )
     assert origin.requests == []
     assert not out.joinpath("run.pickle").exists() and not out.joinpath("run.txt").exists()
