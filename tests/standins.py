@@ -15,7 +15,8 @@ import stat
 import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import REPO
+
 
 TRAIN = '''\
 import argparse, json, os, signal, sys, time

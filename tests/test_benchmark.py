@@ -19,8 +19,8 @@ from pyimagesearch import training
 from pyimagesearch.datasets import load_dataset
 from pyimagesearch.errors import UserError
 from pyimagesearch.names import MODELS
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The networks' trainable parameters for 32x32x3 inputs and 10 classes, as the original's.
 SPEC_TRAINABLE = {"minivggnet": 2_169_770, "googlenet": 1_652_826, "resnet": 873_872}

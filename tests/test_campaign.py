@@ -2,15 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 import tarfile
 
 import pytest
 
 import campaign
+from conftest import REPO, run_script
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def the_campaign(results, *arguments):
@@ -71,8 +69,7 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path):
     results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
     arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
 
-    slot = subprocess.run([sys.executable, "campaign.py", "--minutes", "4", "--archive", str(archive), *arguments],
-                          cwd=REPO, capture_output=True, text=True)
+    slot = run_script("campaign.py", "--minutes", "4", "--archive", archive, *arguments)
 
     assert slot.returncode == 0, slot.stdout + slot.stderr
     assert "0 of 21 runs are in" in slot.stdout and "runs 2 of the missing, 1 at a time" in slot.stdout
@@ -91,8 +88,7 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path):
     assert packed == sorted(files + ["results/original/manifest.json", "results/slots.json"])
 
     # The next slot goes on with the next configuration, timed by the runs of this one.
-    plan = subprocess.run([sys.executable, "campaign.py", "--minutes", "4", "--archive", str(archive), "--dry-run",
-                           *arguments], cwd=REPO, capture_output=True, text=True)
+    plan = run_script("campaign.py", "--minutes", "4", "--archive", archive, "--dry-run", *arguments)
     assert plan.returncode == 0, plan.stderr
     assert "2 of 21 runs are in" in plan.stdout and "seeds/minivggnet_adam_digits_seed1" in plan.stdout
     assert "original/" not in plan.stdout
@@ -100,8 +96,7 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path):
 
 
 def test_a_slot_too_short_for_any_missing_run_says_so(tmp_path):
-    result = subprocess.run([sys.executable, "campaign.py", "--minutes", "0.5", "--archive", str(tmp_path / "a.tgz"),
-                             "--results", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    result = run_script("campaign.py", "--minutes", "0.5", "--archive", tmp_path / "a.tgz", "--results", tmp_path)
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
         "error: no missing run fits in a slot of 0.5 minutes; give it more --minutes")

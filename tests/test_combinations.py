@@ -8,7 +8,8 @@ import sys
 import pytest
 
 from pyimagesearch.histories import read_history
-from standins import REPO, environment, fake_programs, files_under, make_project, records, wait_for
+from conftest import REPO, csv_lines, run_script
+from standins import environment, fake_programs, files_under, make_project, records, wait_for
 ORIGINAL_ORDER = [
     (dataset, model, optimizer)
     for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -18,9 +19,7 @@ ORIGINAL_ORDER = [
 
 
 def combinations(*arguments):
-    return subprocess.run(
-        [sys.executable, "combinations.py", *arguments], cwd=REPO, capture_output=True, text=True
-    )
+    return run_script("combinations.py", *arguments)
 
 
 def run_lines(script_text):
@@ -142,10 +141,6 @@ def test_unwritable_script_path_is_one_line(tmp_path):
     assert result.stderr.startswith(f"error: cannot write {blocker / 's.sh'}")
 
 
-def csv_rows(path):
-    return len(path.read_text().splitlines()) - 1 if path.exists() else 0
-
-
 def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_path):
     out = tmp_path / "out"
     script = tmp_path / "sweep.sh"
@@ -159,7 +154,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
         [str(script)], cwd=REPO, env=environment(), start_new_session=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
-    wait_for(lambda: csv_rows(out / "minivggnet_radam_digits.csv") >= 1)
+    wait_for(lambda: len(csv_lines(out / "minivggnet_radam_digits.csv")) >= 1)
     os.killpg(sweep.pid, signal.SIGKILL)  # the radam run dies after its first epoch
     sweep.wait()
     assert (out / "minivggnet_adam_digits.pickle").exists()
@@ -172,7 +167,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     failures = rerun.stderr.split("These runs failed:")[1].strip().splitlines()
     assert len(failures) == 1 and "--optimizer sgd" in failures[0]
     assert len(read_history(out / "minivggnet_radam_digits.pickle")["loss"]) == 2
-    assert csv_rows(out / "minivggnet_radam_digits.csv") == 2
+    assert len(csv_lines(out / "minivggnet_radam_digits.csv")) == 2
     assert not (out / "minivggnet_radam_digits.pickle.checkpoint").exists()
 
 

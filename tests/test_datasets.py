@@ -30,11 +30,7 @@ TRAIN_LEVELS = np.arange(20, dtype=np.uint8) * 12 + 3
 TEST_LEVELS = 250 - np.arange(10, dtype=np.uint8) * 7
 
 
-@pytest.fixture(autouse=True)
-def keras_home(tmp_path, monkeypatch):
-    home = tmp_path / "keras-home"
-    monkeypatch.setenv("KERAS_HOME", str(home))
-    return home
+pytestmark = pytest.mark.usefixtures("keras_home")
 
 
 @pytest.fixture(autouse=True)

@@ -22,8 +22,8 @@ import fetch_data
 import train
 from pyimagesearch import datasets, downloads
 from pyimagesearch.errors import UserError
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
 RUN_FETCH_DATA = (
     "import json, os, runpy, sys\n"
@@ -99,12 +99,6 @@ def origin(monkeypatch):
     server.closing.set()
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def keras_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    return tmp_path / "keras"
 
 
 def start_fetch_data(tmp_path, keras_home, *names):

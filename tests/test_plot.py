@@ -4,12 +4,9 @@ Most tests call plot.main() in-process; the few that check the exit code and std
 run it as a subprocess.
 """
 
-import csv
 import importlib
 import os
 import pickle
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -19,12 +16,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import classification_report, f1_score
 
+import plot
+from conftest import REPO, read_csv, run_script
 from pyimagesearch import names
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-import plot  # noqa: E402
 
 
 def fake_predictions(errors, total=200):
@@ -60,13 +54,8 @@ def write_run(folder, model, optimizer, dataset, *, seed=None, epochs=5, val_acc
 
 
 def run_plot(input_folder, plots_folder, cwd=REPO):
-    return subprocess.run([sys.executable, str(REPO / "plot.py"), "--input", str(input_folder), "--plots",
-                           str(plots_folder)], cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
-def read_csv(path):
-    with open(path, newline="") as file:
-        return list(csv.DictReader(file))
+    return run_script(os.path.join(REPO, "plot.py"), "--input", input_folder, "--plots", plots_folder, cwd=cwd,
+                      timeout=120)
 
 
 @pytest.fixture
@@ -640,12 +629,10 @@ def test_several_input_folders_are_read_as_one(tmp_path, capsys):
 
     plot.main(["--input", str(original), str(seeds), "--plots", str(plots)])
 
-    with open(plots / "results_mean.csv") as file:
-        means = list(csv.DictReader(file))
+    means = read_csv(plots / "results_mean.csv")
     assert [(row["model"], row["optimizer"], row["runs"]) for row in means] == [
         ("resnet", "adam", "1"), ("minivggnet", "adam", "2"), ("minivggnet", "radam", "2")]
-    with open(plots / "results_pairs.csv") as file:
-        (pair,) = csv.DictReader(file)
+    (pair,) = read_csv(plots / "results_pairs.csv")
     assert (pair["model"], pair["pairs"]) == ("minivggnet", "2")
     missing = os.path.join(str(seeds), "resnet_radam_mnist_seed1.pickle")
     assert capsys.readouterr().err.splitlines() == [f"warning: skipping resnet on mnist: {missing} is missing"]

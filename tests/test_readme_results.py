@@ -7,8 +7,8 @@ import pytest
 
 import readme_results
 from pyimagesearch.errors import UserError
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEMPLATE = f"# A README\n\n{readme_results.BEGIN}old numbers\n{readme_results.END}\nThe rest.\n"
 
 

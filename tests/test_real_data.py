@@ -6,14 +6,12 @@ Needs the real Fashion-MNIST in Keras' cache (`$KERAS_HOME/datasets/fashion-mnis
 
 import gzip
 import os
-import subprocess
-import sys
 
 import pytest
 
 from pyimagesearch.downloads import FASHION_MNIST_DIR, FASHION_MNIST_FILES, keras_datasets_dir
+from conftest import run_script
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_FASHION_MNIST = os.path.join(keras_datasets_dir(), FASHION_MNIST_DIR)
 TRAIN_IMAGES, TEST_IMAGES = 3000, 1000
 
@@ -47,12 +45,9 @@ def test_minivggnet_learns_real_fashion_mnist_in_750_steps(tmp_path):
     # (momentum 0.99, as in the original) to follow the weights. On a 2-core CPU (2026-11-30),
     # seeds 1 and 2 of 6,000 images for one such epoch gave 0.753 and 0.839, and 3,000 images for
     # two epochs 0.817; chance is 0.1.
-    result = subprocess.run(
-        [sys.executable, "train.py", "--history", str(history), "--report", str(report),
-         "--dataset", "fashion_mnist", "--model", "minivggnet", "--epochs", "2", "--batch-size", "8",
-         "--no-augmentation"],
-        cwd=REPO, capture_output=True, text=True, env=dict(os.environ, KERAS_HOME=str(keras_home)),
-    )
+    result = run_script("train.py", "--history", history, "--report", report, "--dataset", "fashion_mnist",
+                        "--model", "minivggnet", "--epochs", "2", "--batch-size", "8", "--no-augmentation",
+                        env=dict(os.environ, KERAS_HOME=str(keras_home)))
 
     assert result.returncode == 0, result.stderr
     summary = [line.split() for line in report.read_text().splitlines() if line.split()[:1] == ["accuracy"]]

@@ -12,8 +12,8 @@ import pytest
 from pyimagesearch import run_lock
 from pyimagesearch.errors import EXIT_LOCKED
 from pyimagesearch.run_lock import RunLocked
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOST = socket.gethostname()
 
 

@@ -8,8 +8,8 @@ import sys
 import time
 
 from pyimagesearch.histories import read_history
+from conftest import REPO
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNS, EPOCHS = 3, 3
 
 

@@ -13,7 +13,8 @@ import pytest
 
 import sweep
 from benchmarks import sweep_schedule
-from standins import REPO, environment, fake_programs, make_project, records, wait_for
+from conftest import run_script
+from standins import environment, fake_programs, make_project, records, wait_for
 
 TWO_GPUS = "echo 'GPU 0: NVIDIA H200 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H200 (UUID: GPU-b)'\n"
 
@@ -146,8 +147,7 @@ def test_ctrl_c_reaches_the_sweep_alone_which_stops_its_runs_at_a_checkpoint(tmp
 
 @pytest.mark.parametrize("line", ["python train.py --report x.txt", "echo hello"])
 def test_lines_without_a_history_are_refused(line):
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, input=line + "\n",
-                            capture_output=True, text=True)  # fmt: skip
+    result = run_script("sweep.py", input=line + "\n")
     assert result.returncode == 1
     assert result.stderr == f"error: no --history in {line!r}; every line must be a train.py command\n"
 
@@ -160,8 +160,7 @@ def test_a_run_that_cannot_start_fails_alone(tmp_path):
         f"echo --history {blocker / 'b.pickle'}",  # its log's folder is a file
         f"echo --history {tmp_path / 'c.pickle'}",
     ]
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, input="\n".join(lines) + "\n",
-                            capture_output=True, text=True)  # fmt: skip
+    result = run_script("sweep.py", input="\n".join(lines) + "\n")
     assert result.returncode == 1
     assert f"[1/3] FAILED to start: {lines[0]}" in result.stdout
     assert f"[3/3] done: {lines[2]}" in result.stdout
@@ -177,16 +176,14 @@ def test_a_run_that_cannot_start_fails_alone(tmp_path):
     (["--grace-seconds", "nan"], "argument --grace-seconds: takes a number of seconds, 0 or more, not 'nan'"),
 ])  # fmt: skip
 def test_bad_arguments_exit_2_with_one_line(arguments, message):
-    result = subprocess.run([sys.executable, "sweep.py", *arguments], cwd=REPO, input="",
-                            capture_output=True, text=True)  # fmt: skip
+    result = run_script("sweep.py", *arguments, input="")
     assert result.returncode == 2
     assert result.stderr.endswith(f"error: {message}\n")
 
 
 def test_sweep_at_a_terminal_says_it_reads_standard_input():
     controller, terminal = pty.openpty()
-    result = subprocess.run([sys.executable, "sweep.py"], cwd=REPO, stdin=terminal,
-                            capture_output=True, text=True, timeout=30)  # fmt: skip
+    result = run_script("sweep.py", stdin=terminal, timeout=30)
     os.close(terminal)
     os.close(controller)
     assert result.returncode == 1

@@ -20,10 +20,12 @@ from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_l
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
+from conftest import REPO, csv_lines, run_script
 
-pytestmark = pytest.mark.backend
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The tests marked `backend` run again on JAX (`make test`): those whose outcome depends on the
+# backend's arithmetic, random streams or compilation. The others test train.py's own logic
+# (arguments, files, locks, signals, messages), the same on every backend.
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
 # The run that the resume and seed tests compare with: 1,347 digits in batches of 64 are 21 steps
 # an epoch; augmentation, dropout and RAdam's schedule all depend on where the run stands.
@@ -37,17 +39,11 @@ SAME = dict(rel=0, abs=0)
 
 
 def run_train(*arguments, env=None):
-    return subprocess.run(
-        [sys.executable, "train.py", *arguments], cwd=REPO, capture_output=True, text=True, env=env
-    )
+    return run_script("train.py", *arguments, env=env)
 
 
 def output_arguments(folder, stem="run"):
     return ["--history", str(folder / f"{stem}.pickle"), "--report", str(folder / f"{stem}.txt")]
-
-
-def csv_rows(path):
-    return path.read_text().splitlines()[1:] if path.exists() else []
 
 
 def assert_same_run(history, expected, keys=HISTORY_KEYS[:5]):
@@ -111,6 +107,7 @@ ON_TENSORFLOW_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
                                         reason="the same run as on TensorFlow; MiniVGGNet's covers train.py here")
 
 
+@pytest.mark.backend
 @pytest.mark.parametrize("model, epochs", [("minivggnet", 2), pytest.param("googlenet", 1, marks=ON_TENSORFLOW_ONLY),
                                            pytest.param("resnet", 1, marks=ON_TENSORFLOW_ONLY)])
 def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
@@ -138,13 +135,14 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
         assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
     assert "━" not in result.stdout and result.stdout.count("10/10 - ") == epochs
 
-    rows = csv_rows(out / f"{stem}.csv")
+    rows = csv_lines(out / f"{stem}.csv")
     last = [float(value) for value in rows[-1].split(",")[:3]]
     assert len(rows) == epochs and last == [epochs, history["loss"][-1], history["accuracy"][-1]]
     # Its checkpoint folder and lock file are gone.
     assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "pickle", "txt"))
 
 
+@pytest.mark.backend
 def test_radam_records_the_rate_its_schedule_applied(uninterrupted):
     # 21 steps an epoch, --radam-total-steps auto over 2 epochs: total_steps = 42, warm-up over
     # 4.2 steps, then a linear decay reaching min_lr at step 42.
@@ -152,6 +150,7 @@ def test_radam_records_the_rate_its_schedule_applied(uninterrupted):
     assert uninterrupted["learning_rate"] == pytest.approx([1e-3 + decay_per_step * (21 - 4.2), 1e-5], rel=1e-5)
 
 
+@pytest.mark.backend
 def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(tmp_path, monkeypatch, uninterrupted):
     # Killed (here: Ctrl-C's KeyboardInterrupt, which like a kill saves nothing) at step 12 of
     # epoch 2: epoch 1's checkpoint is on disk, and the same seed gave the same epoch 1.
@@ -162,7 +161,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     assert (state["steps"], state["variables_file"]) == (0, "variables-epoch1.npz")
     assert_same_run({key: values[:1] for key, values in state["history"].items()},
                     {key: values[:1] for key, values in uninterrupted.items()})  # fmt: skip
-    assert len(csv_rows(tmp_path / "run.csv")) == 1
+    assert len(csv_lines(tmp_path / "run.csv")) == 1
     monkeypatch.undo()
 
     # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
@@ -177,10 +176,11 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     history = read_history(tmp_path / "run.pickle")
     assert all(len(history[key]) == 2 for key in HISTORY_KEYS)
     assert_same_run(history, uninterrupted)
-    assert len(csv_rows(tmp_path / "run.csv")) == 2
+    assert len(csv_lines(tmp_path / "run.csv")) == 2
     assert leftovers(tmp_path) == [".run.x.k2j4_9xq.tmp.pickle"]
 
 
+@pytest.mark.backend
 def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp_path, monkeypatch, capsys,
                                                                              uninterrupted):  # fmt: skip
     signal_at(monkeypatch, interruptions.sigterm_received, epoch=2, step=7)
@@ -284,13 +284,13 @@ def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path,
     output, _ = process.communicate()
     rest = STEPS - first_part
     assert f"in epoch 1 of 2, after its step {first_part}\nEpoch 1/2\n{rest}/{rest} - " in output
-    assert len(csv_rows(tmp_path / "run.csv")) == 1 and not (tmp_path / "run.pickle").exists()
+    assert len(csv_lines(tmp_path / "run.csv")) == 1 and not (tmp_path / "run.pickle").exists()
 
     trained = count_steps(monkeypatch)
     assert main_in_process(tmp_path, *RUN) == 0
     assert trained == [(2, step) for step in range(STEPS)]
     assert_same_run(read_history(tmp_path / "run.pickle"), uninterrupted)
-    assert len(csv_rows(tmp_path / "run.csv")) == 2
+    assert len(csv_lines(tmp_path / "run.csv")) == 2
     assert leftovers(tmp_path) == []
 
 
@@ -307,12 +307,13 @@ def test_ctrl_c_says_in_one_line_how_to_resume_and_dies_of_it(tmp_path):
     assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
 
 
+@pytest.mark.backend
 def test_the_seed_decides_the_run(tmp_path, monkeypatch, uninterrupted):
     # The same seed gave the same epoch 1 in the kill test; another seed gives another one.
     signal_at(monkeypatch, interruptions.sigterm_received, epoch=2, step=0)
     with pytest.raises(interruptions.Stopped, match="^stopped by SIGTERM after epoch 1 of 2;"):
         main_in_process(tmp_path, *RUN, "--seed", "7")
-    epoch_1 = [float(value) for value in csv_rows(tmp_path / "run.csv")[0].split(",")[1:5]]
+    epoch_1 = [float(value) for value in csv_lines(tmp_path / "run.csv")[0].split(",")[1:5]]
     for key, value in zip(HISTORY_KEYS[:4], epoch_1):
         assert value != uninterrupted[key][0], key
 
@@ -341,10 +342,10 @@ def test_a_ctrl_c_that_a_finalizer_drops_still_stops_the_run(tmp_path, capsys, m
     assert dropped == [True]  # the finalizer's interrupt did not stop the run by itself
     assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
     if method == "on_epoch_begin":  # stopped at the first batch: epoch 1 is not recorded
-        assert csv_rows(tmp_path / "run.csv") == []
+        assert csv_lines(tmp_path / "run.csv") == []
         assert not (tmp_path / "run.pickle.checkpoint" / "state.json").exists()
     else:  # stopped before writing the outputs, which the same command then resumes to write
-        assert len(csv_rows(tmp_path / "run.csv")) == 1
+        assert len(csv_lines(tmp_path / "run.csv")) == 1
     assert "KeyboardInterrupt" not in capsys.readouterr().err  # no traceback from the finalizer
 
 
@@ -422,6 +423,7 @@ def test_a_batch_larger_than_the_data_set_is_refused(tmp_path):
     assert training.steps_per_epoch(1347, 1347) == 1
 
 
+@pytest.mark.backend
 def test_no_augmentation_reaches_the_model_and_augmentation_changes_the_training_inputs():
     digits = datasets.load_dataset("digits")
     images = digits.train_x[:16]
@@ -478,7 +480,7 @@ def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path
     state = json.loads((folder / "state.json").read_text())
     assert state["run"] == {"model": "tiny"} and state["steps"] == 0
     assert state["history"]["loss"] == history["loss"][:4]
-    assert [row.split(",")[0] for row in csv_rows(log)] == ["1", "2", "3", "4", "5"]
+    assert [row.split(",")[0] for row in csv_lines(log)] == ["1", "2", "3", "4", "5"]
 
 
 def test_an_epoch_is_logged_once_its_checkpoint_is_on_disk(tmp_path, monkeypatch):
@@ -498,10 +500,10 @@ def test_an_epoch_is_logged_once_its_checkpoint_is_on_disk(tmp_path, monkeypatch
         recorder = training.RunRecorder(history, str(log), writer, {"model": "tiny"}, 1,
                                         interruptions.ctrl_c_pressed, interruptions.sigterm_received)  # fmt: skip
         model.fit(x, y, validation_data=(x, y), epochs=1, callbacks=[recorder], verbose=0)
-        assert csv_rows(log) == [] and not folder.exists()
+        assert csv_lines(log) == [] and not folder.exists()
         on_disk.set()
 
-    assert [row.split(",")[0] for row in csv_rows(log)] == ["1"]
+    assert [row.split(",")[0] for row in csv_lines(log)] == ["1"]
     assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch1.npz"]
 
 
@@ -564,12 +566,14 @@ def test_unwritable_output_fails_before_keras_starts_with_one_line(tmp_path):
     assert not (tmp_path / "run.txt").exists()
 
 
+@pytest.mark.backend
 @pytest.mark.skipif(keras.backend.backend() != "jax", reason="JAX's compilation cache")
 def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path):
-    # Every program is cached, not only those that took over a second to compile: a program
-    # near that threshold could otherwise be cached by the second run only.
-    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"), JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0")
+    # train.py caches every program, not only those that took over a second to compile (JAX's
+    # default), so the second run finds everything the first compiled.
+    environment = dict(os.environ, KERAS_HOME=str(tmp_path / "keras"))
     environment.pop("JAX_COMPILATION_CACHE_DIR", None)
+    environment.pop("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", None)
     cache = tmp_path / "keras" / "jax_cache"
     compiled = []
     for seed in ("1", "2"):
@@ -601,6 +605,7 @@ def test_convolution_graphs_join_xla_flags_on_jax_only(monkeypatch, backend, fla
     assert os.environ.get("XLA_FLAGS") == expected
 
 
+@pytest.mark.backend
 def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
     # A setting XLA rejects shows whether XLA read the flags after train.py set them: it stops
     # the process when JAX starts its backend. TensorFlow is left alone and trains.
@@ -627,14 +632,13 @@ def test_train_py_hands_xla_its_flags_before_jax_starts(tmp_path):
         assert (tmp_path / "run.pickle").exists()
 
 
-def test_missing_dataset_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+def test_missing_dataset_is_one_line(tmp_path, keras_home, monkeypatch):
     unreachable = ("file:///nonexistent/cifar-10-python.tar.gz", None)
     monkeypatch.setitem(downloads.DOWNLOADS, "cifar10", {"cifar-10-batches-py-target": unreachable})
     with pytest.raises(UserError) as refused:
         main_in_process(tmp_path / "out", "-d", "cifar10", "-m", "minivggnet")
     assert "\n" not in str(refused.value)
-    assert str(refused.value).startswith(f"cifar10 is not in {tmp_path / 'keras' / 'datasets'}")
+    assert str(refused.value).startswith(f"cifar10 is not in {keras_home / 'datasets'}")
     assert "cifar-10-batches-py" in str(refused.value)
     assert not (tmp_path / "out" / "run.pickle").exists() and not (tmp_path / "out" / "run.txt").exists()
 
@@ -692,6 +696,7 @@ def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_pat
     assert leftovers(tmp_path) == ["run.pickle.checkpoint"]
 
 
+@pytest.mark.backend
 def test_minivggnet_really_learns_digits(tmp_path):
     # Without augmentation (it flips digits) and with batches of 8, as `make demo` trains: the
     # BatchNormalization layers' moving statistics (momentum 0.99) need a few hundred steps to
@@ -712,6 +717,7 @@ def test_baseline_optimizers_train_at_their_documented_rates(tmp_path, optimizer
     assert np.isfinite(history["loss"][0])
 
 
+@pytest.mark.backend
 def test_mixed_precision_run_trains_and_records_its_rate(tmp_path):
     out = tmp_path / "out"
     result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",

@@ -1,0 +1,36 @@
+"""What the tests share: the project folder, running its scripts, and reading the CSV files they write."""
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_script(script, *arguments, **options):
+    """Run one of the project's scripts (train.py, combinations.py, ...) from the project folder
+    with this Python, its output captured as text; `options` go to subprocess.run."""
+    options = dict(dict(cwd=REPO, capture_output=True, text=True), **options)
+    return subprocess.run([sys.executable, script, *map(str, arguments)], **options)
+
+
+def csv_lines(path):
+    """The lines of a CSV file after its header (a per-epoch log's epochs); [] where it is missing."""
+    return path.read_text().splitlines()[1:] if os.path.exists(path) else []
+
+
+def read_csv(path):
+    """The rows of a CSV file with a header, as dicts of strings."""
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+@pytest.fixture
+def keras_home(tmp_path, monkeypatch):
+    """An empty Keras home of the test's own (KERAS_HOME), so that no test sees or fills the user's."""
+    home = tmp_path / "keras-home"
+    monkeypatch.setenv("KERAS_HOME", str(home))
+    return home
