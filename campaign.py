@@ -39,7 +39,7 @@ import time
 
 import combinations
 from pyimagesearch.arguments import minutes, positive_int
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import replaced_atomically, write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS
@@ -332,7 +332,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as error:
-        sys.exit(f"error: {error}")
+    run_main(main)

@@ -16,10 +16,9 @@ import os
 import re
 import shlex
 import stat
-import sys
 
 from pyimagesearch.arguments import positive_int, radam_total_steps
-from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 from sweep import RUNS_PER_GPU, longest_first, read_runs
@@ -301,8 +300,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from pyimagesearch.datasets import fetch, keras_datasets_dir
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import run_main
 from pyimagesearch.names import DATASETS
 
 
@@ -39,10 +39,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        run_main(main)
     except KeyboardInterrupt:
         print("error: interrupted before the end; nothing half-written was left, run it again", file=sys.stderr)
         sys.exit(130)

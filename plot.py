@@ -31,7 +31,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats
 
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
@@ -457,8 +457,4 @@ def main(arguments=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)

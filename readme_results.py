@@ -13,10 +13,9 @@ import argparse
 import difflib
 import itertools
 import os
-import sys
 
 import plot
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import MODELS
 
@@ -198,7 +197,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except UserError as error:
-        sys.exit(f"error: {error}")
+    run_main(main)

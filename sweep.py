@@ -22,7 +22,7 @@ import sys
 import time
 
 from pyimagesearch.arguments import positive_int, seconds
-from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 
 # Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
 # (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
@@ -227,10 +227,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     try:
-        sys.exit(main())
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+        run_main(main)
     except KeyboardInterrupt:
         # Die of the signal, as train.py does: a shell running the sweep's script stops too.
         signal.signal(signal.SIGINT, signal.SIG_DFL)

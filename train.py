@@ -15,14 +15,13 @@ import argparse
 import os
 import re
 import pickle
-import sys
 
 from sklearn.metrics import classification_report
 
 from pyimagesearch import interruptions
 from pyimagesearch.arguments import positive_int, radam_total_steps
 from pyimagesearch.downloads import keras_home
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
 from pyimagesearch.run_files import RunFiles
@@ -150,9 +149,6 @@ def main(argv=None):
 if __name__ == "__main__":
     interruptions.handle_signals()
     try:
-        sys.exit(main())
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(getattr(error, "exit_code", EXIT_USER_ERROR))
+        run_main(main)
     except KeyboardInterrupt:
         interruptions.die_of_ctrl_c()

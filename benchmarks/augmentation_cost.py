@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.step_breakdown import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.training import AUGMENTATION
 
 
@@ -74,8 +74,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (REPO, environment, environment_lines, report, table,
                                write_keras_datasets)
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.names import MODELS
 
 PHASES = {
@@ -179,8 +179,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)

@@ -39,7 +39,7 @@ import jax
 
 from benchmarks.step_breakdown import (PATTERNS, built_model, compiled_step, count_program,
                                       launches, parse, print_heading, shared_parser, step_state)
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import UserError, run_main
 
 H100 = """
 gpu_device_info {
@@ -141,8 +141,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)

@@ -40,7 +40,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import training
-from pyimagesearch.errors import EXIT_USER_ERROR, UserError
+from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.names import MODELS
 
 # What to count in XLA's optimized program text.
@@ -239,8 +239,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(EXIT_USER_ERROR)
+    run_main(main)
