@@ -28,6 +28,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 from scipy import stats
 
@@ -175,6 +176,7 @@ def draw_curve(axis, runs, key, **line_options):
                               constant_values=np.nan) for run in runs])
     # Epochs count from 1, as in the results tables (the original script plotted from 0).
     epochs = np.arange(1, longest + 1)
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # no epoch 1.5
     with warnings.catch_warnings():  # an epoch where every seed's value is NaN stays a gap
         warnings.simplefilter("ignore", RuntimeWarning)
         (line,) = axis.plot(epochs, np.nanmean(curves, axis=0), **line_options)
