@@ -12,9 +12,8 @@ import time
 import keras
 import numpy as np
 
-from pyimagesearch import checkpoints
+from pyimagesearch import checkpoints, interruptions
 from pyimagesearch.augmentation import AffineAugmentation
-from pyimagesearch import interruptions
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
 from pyimagesearch.minigooglenet import MiniGoogLeNet
