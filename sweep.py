@@ -27,13 +27,14 @@ from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 # Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
 # (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
 # against about 3.75 s for one ResNet alone (1.25x as many images a second). On an H100, 3
-# ResNets at once trained 1.93x as many images a second as one, and 4 at once (in another call)
-# 1.66x. No other number of runs was timed on all three networks, and with 3 at once the 24-run
+# ResNets at once trained 1.93x as many images a second as one, and 4 at once (measured
+# separately) 1.66x. No other number of runs was timed on all three networks, and with 3 at once the 24-run
 # sweep ends within 1% of its total run time divided by 3 (benchmarks/sweep_schedule.py): no idle
 # tail argues for fewer.
 RUNS_PER_GPU = 3
 # Seconds between SIGTERM and SIGKILL when the sweep stops. train.py saves its checkpoint at the
-# next step boundary (a save takes 0.1-0.7 s), later only while it is compiling its first step.
+# next step boundary (its write takes well under a second), later only while it is compiling its
+# first step.
 GRACE_SECONDS = 60
 # The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
 # sharing an H200 (benchmarks/sweep_schedule.py).

@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import checkpoints, training
+from pyimagesearch.names import MODELS
 
 
 def median_seconds(action, repeats, untimed_before=lambda: None):
@@ -51,7 +52,7 @@ def main():
     print(f"Keras {keras.__version__} on {keras.backend.backend()}, median of {args.repeats}")
     print(f"{'':13} {'pause':>8} {'write':>8} {'.npz':>8} {'.keras save':>12} {'.keras':>8}")
     with tempfile.TemporaryDirectory() as folder:
-        for name in ("resnet", "googlenet", "minivggnet"):
+        for name in MODELS:
             model = training.build_model(name, training.make_optimizer("adam"), (32, 32, 3), 10, seed=0)
             model.fit(images, labels, batch_size=8, epochs=1, verbose=0)
             writer = checkpoints.CheckpointWriter(folder)

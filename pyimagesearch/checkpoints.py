@@ -11,8 +11,8 @@
 The model itself is rebuilt from the run's settings, so a checkpoint holds numbers only: one
 uncompressed .npz, written from a copy in host memory by a background thread while the next
 epoch trains. Keras' `.keras` file (model config, weights, optimizer) takes 0.1-0.7 s to save on
-the training thread (benchmarks/checkpoint_cost.py), and `BackupAndRestore`'s `.weights.h5` is written in place, synchronously,
-without the history, and resumes at an epoch's start only.
+the training thread (benchmarks/checkpoint_cost.py), and `BackupAndRestore`'s `.weights.h5` is
+written in place, synchronously, without the history, and resumes at an epoch's start only.
 """
 
 import contextlib
