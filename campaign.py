@@ -59,11 +59,11 @@ TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "ci
 
 # What one run costs when nothing of its kind is in results/ yet: seconds per epoch of 50,000
 # training images (validation included) and seconds outside its epochs, alone and with 3 runs
-# sharing one NVIDIA H200 (Keras 3.15.1 on JAX 0.11.2, float32; docs/benchmarks.md). Alone: the
-# 2026-11-26 figures, the ResNet's epoch scaled by the 0.74 that convolution graphs later gained
-# it when sharing (12.08 s -> 8.96 s); sharing: 2026-11-30. Other numbers of runs are interpolated.
+# sharing one NVIDIA H200, train.py on JAX, float32: alone on 2026-11-26 (the ResNet's in the
+# fastest of its measurements that day), sharing on 2026-11-30 (docs/benchmarks.md). Other
+# numbers of runs are interpolated.
 MEASURED = {  # model: {runs sharing: (epoch seconds, fixed seconds)}
-    "resnet": {1: (5.5, 43.0), 3: (8.96, 63.8)},
+    "resnet": {1: (5.05, 35.7), 3: (8.96, 63.8)},
     "googlenet": {1: (2.47, 35.2), 3: (2.58, 52.4)},
     "minivggnet": {1: (0.97, 18.5), 3: (0.84, 23.4)},
 }

@@ -27,8 +27,8 @@ from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 # Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
 # (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
 # against about 3.75 s for one ResNet alone (1.25x as many images a second). On an H100, 3
-# ResNets at once trained 1.93x as many images a second as one, and 4 at once (measured
-# separately) 1.66x. No other number of runs was timed on all three networks, and with 3 at once the 24-run
+# ResNets at once trained 1.93x as many images a second as one; on an H200, 4 at once 1.66x
+# (2026-11-26). No other number of runs was timed on all three networks, and with 3 at once the 24-run
 # sweep ends within 1% of its total run time divided by 3 (benchmarks/sweep_schedule.py): no idle
 # tail argues for fewer.
 RUNS_PER_GPU = 3
