@@ -19,8 +19,8 @@ DEMO_RUNS := --output $(DEMO)/output --datasets digits --batch-size 8 --no-augme
 	$(PYTHON) -m pip install --quiet -r requirements.txt -r requirements-test.txt
 	touch $@
 
-# Two test processes at a time (pytest-xdist): most tests wait on a subprocess or a single-threaded
-# step, so two share 2 cores well (the whole suite went from 18 to about 11 minutes).
+# One test process a core (pytest-xdist): most tests wait on a subprocess or a single-threaded
+# step, so they share the cores well (on 2 cores: about 11 minutes, against 18 in one process).
 test: .venv/tests
 	$(PYTHON) -m pytest -n auto
 	KERAS_BACKEND=jax $(PYTHON) -m pytest -n auto -m backend

@@ -149,7 +149,8 @@ def parse_arguments(argv):
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
     parser.add_argument("--epochs", type=positive_int, help="passed to every run (train.py's default: 60)")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="runs per combination, each with its own seed")
+    parser.add_argument("--seeds", type=positive_int, default=1, help="runs per combination: 1 runs train.py's default seed, 42; N > 1 runs seeds 1 to N, "
+                        "named ..._seed1 to ..._seedN")
     parser.add_argument("--batch-size", type=positive_int, help="passed to every run (train.py's default: 128)")
     parser.add_argument("--radam-total-steps", type=radam_total_steps,
                         help="passed to every RAdam run: a whole number, or 'auto'")
@@ -160,7 +161,7 @@ def parse_arguments(argv):
     parser.add_argument("--mixed-precision", action="store_true",
                         help="passed to every run: compute in bfloat16 (train.py's default: float32)")
     parser.add_argument("--checkpoint-every", type=positive_int, metavar="N",
-                        help="passed to every run (train.py's default: 5 epochs)")
+                        help="passed to every run (train.py's default: 1, every epoch)")
     parser.add_argument("--runner", choices=("sequential", "parallel", "slurm"), default="sequential")
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
                         help="with --runner parallel (default %(default)s)")

@@ -120,9 +120,13 @@ def adam_against_radam(runs):
 
 
 def controls(runs):
-    """The accuracy of every other kind of run, and the paired comparisons beyond the first."""
+    """The accuracy of every other kind of run, and the paired comparisons beyond the first: on
+    MNIST and Fashion-MNIST, and on any other data set that results/ holds runs of."""
     names = [name for name in CONTROLS if name not in ("Adam", "RAdam")]
-    pairs = list(itertools.product(CAMPAIGN_DATASETS, MODELS[::-1]))
+    found = {run["dataset"] for kind in runs.values() for run in kind}
+    datasets = [dataset for dataset in dict.fromkeys(dataset for dataset, _ in ORIGINAL)
+                if dataset in CAMPAIGN_DATASETS or dataset in found]
+    pairs = list(itertools.product(datasets, MODELS[::-1]))
     lines = ["| data set | model | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for dataset, model in pairs:
         lines.append(f"| {dataset} | {model} | " + " | ".join(accuracy(of(runs[name], dataset, model)) for name in names) + " |")

@@ -26,11 +26,11 @@ from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 
 # Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
 # (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
-# against about 3.75 s for one ResNet alone (1.25x as many images a second). On an H100, 3
-# ResNets at once trained 1.93x as many images a second as one; on an H200, 4 at once 1.66x
-# (2026-11-26). No other number of runs was timed on all three networks, and with 3 at once the 24-run
-# sweep ends within 1% of its total run time divided by 3 (benchmarks/sweep_schedule.py): no idle
-# tail argues for fewer.
+# against about 3.75 s for one ResNet alone by throughput.py's figure. On 2026-11-26, 3 ResNets
+# at once trained 1.93x as many images a second as one on an H100 and 1.84x on an H200, and 4 at
+# once 1.66x on an H200. No other number of runs was timed on all three networks, and with 3 at
+# once the 24-run sweep ends within 1% of its total run time divided by 3
+# (benchmarks/sweep_schedule.py): no idle tail argues for fewer.
 RUNS_PER_GPU = 3
 # Seconds between SIGTERM and SIGKILL when the sweep stops. train.py saves its checkpoint at the
 # next step boundary (its write takes well under a second), later only while it is compiling its

@@ -6,7 +6,7 @@
 # Run it from the project folder with JAX and PyTorch installed for the GPU. Each step writes
 # its tables to RESULTS_FOLDER/NAME.md (and .json), its output to NAME.log, and one line with its
 # exit status and seconds to steps.txt; a step that fails or runs out of its time does not stop
-# the others. The whole sweep is measured on its own, in about 9 minutes more:
+# the others. The whole sweep is measured on its own (about 9 minutes more by the estimates):
 #   KERAS_BACKEND=jax python benchmarks/whole_sweep.py --results RESULTS_FOLDER
 set -u
 if [ $# -ne 1 ] || [ ! -f benchmarks/gpu_check.sh ]; then

@@ -102,3 +102,17 @@ def test_a_readme_without_its_markers_is_refused(results, tmp_path):
     with pytest.raises(UserError, match="^README.md must hold the Results markers once each; restore them from git$"):
         readme_results.main(["--results", str(results), "--readme", str(readme)])
     assert readme.read_text() == "# A README\n"
+
+
+def test_the_controls_show_another_data_set_once_results_hold_runs_of_it(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    write_run(results / "baselines", "minivggnet_sgd_cifar10", 0.8125)
+
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+
+    text = readme.read_text()
+    assert rows(text, "| cifar10 | minivggnet |")[1:] == [
+        "| cifar10 | minivggnet | not yet run | not yet run | not yet run | 0.8125 (1) | not yet run |",
+        "| cifar10 | minivggnet | not yet run | not yet run | not yet run |"]
+    assert rows(text, "| cifar100 |")[3:] == []  # CIFAR-100: the first table's rows alone
