@@ -7,8 +7,9 @@ Several --input folders are read as one (e.g. `--input results/original results/
 For each dataset x model pair this draws `{model}_{dataset}.png` (accuracy above, loss below,
 one train and one validation line per optimizer), then writes a `summary.png` of every pair's
 validation accuracy and learning rate, and the results tables `results.csv` (one row per run),
-`results_mean.csv` (mean and std over seeds), `results_pairs.csv` (Adam minus RAdam, paired by
-seed, with a 95% confidence interval) and `results.md` (the same three, for reading).
+`results_mean.csv` (mean and std over seeds), `results_pairs.csv` (each other optimizer of a
+model/dataset minus RAdam, e.g. adam - radam or adam-warmup - radam, paired by seed, with a 95%
+confidence interval) and `results.md` (the same three, for reading).
 A history it cannot read is named as it is read and left out; plot.py draws and tabulates the
 other runs, then names them all again and exits with code 1.
 """
@@ -342,19 +343,28 @@ def runs_by_seed(runs):
     return found
 
 
+PAIRED_WITH = "radam"  # every other optimizer of a model/dataset is paired with it
+
+
 def pair_rows(runs):
-    """Adam minus RAdam per model/dataset, paired by seed."""
+    """Each other optimizer minus RAdam per model/dataset, paired by seed, in OPTIMIZERS' order.
+
+    A model/dataset without RAdam, or with RAdam alone, gives no row.
+    """
     rows = []
     for (dataset, model), found in group(runs, "dataset", "model").items():
         runs_by_optimizer = by_optimizer(found)
-        if "adam" not in runs_by_optimizer or "radam" not in runs_by_optimizer:
+        if PAIRED_WITH not in runs_by_optimizer:
             continue
-        adam, radam = runs_by_optimizer["adam"], runs_by_optimizer["radam"]
-        test, best_val = (paired_difference(adam, radam, key) for key in ["test_accuracy", "best_val_accuracy"])
-        rows.append(dict(model=model, dataset=dataset, pairs=test.pairs, test_accuracy_difference=rounded(test.mean),
-                         test_accuracy_difference_std=rounded(test.std), test_accuracy_difference_low=rounded(test.low),
-                         test_accuracy_difference_high=rounded(test.high),
-                         best_val_accuracy_difference=rounded(best_val.mean)))
+        for optimizer in [name for name in OPTIMIZERS if name != PAIRED_WITH and name in runs_by_optimizer]:
+            test, best_val = (paired_difference(runs_by_optimizer[optimizer], runs_by_optimizer[PAIRED_WITH], key)
+                              for key in ["test_accuracy", "best_val_accuracy"])
+            rows.append(dict(model=model, dataset=dataset, difference=f"{optimizer} - {PAIRED_WITH}",
+                             pairs=test.pairs, test_accuracy_difference=rounded(test.mean),
+                             test_accuracy_difference_std=rounded(test.std),
+                             test_accuracy_difference_low=rounded(test.low),
+                             test_accuracy_difference_high=rounded(test.high),
+                             best_val_accuracy_difference=rounded(best_val.mean)))
     return rows
 
 
@@ -382,10 +392,12 @@ def interval(row):
 
 
 CSV_TABLES = ("results.csv", "results_mean.csv", "results_pairs.csv")
-PAIR_COLUMNS = ["model", "dataset", "pairs", "test_accuracy_difference", "test_accuracy_difference_std",
-                "test_accuracy_difference_low", "test_accuracy_difference_high", "best_val_accuracy_difference"]
+PAIR_COLUMNS = ["model", "dataset", "difference", "pairs", "test_accuracy_difference",
+                "test_accuracy_difference_std", "test_accuracy_difference_low", "test_accuracy_difference_high",
+                "best_val_accuracy_difference"]
 PAIRS_EXPLAINED = (
-    "For each seed both optimizers ran (no _seedN: seed 42), Adam's test accuracy minus RAdam's: "
+    "For each optimizer that ran beside RAdam in a model/data set (the difference column), and "
+    "each seed both ran (no _seedN: seed 42), its test accuracy minus RAdam's: "
     "the mean ± sample std of these differences over the pairs, and the 95% confidence interval "
     "of the mean (Student's t, pairs - 1 degrees of freedom). Pairs whose test accuracy is "
     "unknown (no report) are left out; the best validation accuracy difference is the mean over "
@@ -408,11 +420,13 @@ def write_tables(runs, plots_folder):
                   for row in means]
         columns = ["model", "dataset", "optimizer", "runs", "test_accuracy", "best_val_accuracy"]
         markdown += ["## Mean ± std over seeds\n", as_markdown(spread, columns)]
-    markdown += ["## Adam minus RAdam, paired by seed\n", PAIRS_EXPLAINED]
+    markdown += ["## Each optimizer minus RAdam, paired by seed\n", PAIRS_EXPLAINED]
     readable_pairs = [dict(row, interval_95=interval(row), test_accuracy_difference=with_spread(
         row["test_accuracy_difference"], row["test_accuracy_difference_std"])) for row in pairs]
-    columns = ["model", "dataset", "pairs", "test_accuracy_difference", "interval_95", "best_val_accuracy_difference"]
-    markdown += [as_markdown(readable_pairs, columns) if pairs else "No model/data set ran both.\n"]
+    columns = ["model", "dataset", "difference", "pairs", "test_accuracy_difference", "interval_95",
+               "best_val_accuracy_difference"]
+    markdown += [as_markdown(readable_pairs, columns) if pairs
+                 else "No model/data set ran RAdam and another optimizer.\n"]
     write_atomically(os.path.join(plots_folder, "results.md"), "\n".join(markdown))
 
 

@@ -363,13 +363,15 @@ def test_results_tables_hold_the_report_and_history_numbers(folders):
     assert (adam["training_seconds"], radam["training_seconds"]) == ("62.5", "28.0")  # 5 x 12.5, 4 x 7
 
     (pair,) = read_csv(plots / "results_pairs.csv")  # one pair (seed 42): no std, no interval
-    assert pair == dict(model="minivggnet", dataset="cifar10", pairs="1", test_accuracy_difference="0.1",
+    assert pair == dict(model="minivggnet", dataset="cifar10", difference="adam - radam", pairs="1",
+                        test_accuracy_difference="0.1",
                         test_accuracy_difference_std="", test_accuracy_difference_low="",
                         test_accuracy_difference_high="", best_val_accuracy_difference="0.17")
     markdown = (plots / "results.md").read_text()
     assert "| minivggnet | cifar10 | adam |  | 5 | 0.85 |" in markdown
-    assert "## Adam minus RAdam, paired by seed\n" in markdown
-    assert "| minivggnet | cifar10 | 1 | 0.1 |  | 0.17 |" in markdown
+    assert "## Each optimizer minus RAdam, paired by seed\n" in markdown
+    assert "| model | dataset | difference | pairs | test_accuracy_difference | interval_95 |" in markdown
+    assert "| minivggnet | cifar10 | adam - radam | 1 | 0.1 |  | 0.17 |" in markdown
 
 
 # Test accuracies (from errors in 200) and best validation accuracies per seed, and by hand:
@@ -403,13 +405,70 @@ def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_int
         runs="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
         best_val_accuracy_mean="0.73", best_val_accuracy_std="0.0265")
     (pair,) = read_csv(plots / "results_pairs.csv")
-    assert pair == dict(model="resnet", dataset="fashion_mnist", pairs="3", test_accuracy_difference="0.02",
+    assert pair == dict(model="resnet", dataset="fashion_mnist", difference="adam - radam", pairs="3",
+                        test_accuracy_difference="0.02",
                         test_accuracy_difference_std="0.01", test_accuracy_difference_low="-0.0048",
                         test_accuracy_difference_high="0.0448", best_val_accuracy_difference="0.05")
     markdown = (plots / "results.md").read_text()
     assert "| resnet | fashion_mnist | adam | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
-    assert "| resnet | fashion_mnist | 3 | 0.02 ± 0.01 | -0.0048 to 0.0448 | 0.05 |" in markdown
+    assert "| resnet | fashion_mnist | adam - radam | 3 | 0.02 ± 0.01 | -0.0048 to 0.0448 | 0.05 |" in markdown
     assert (plots / "resnet_fashion_mnist.png").is_file()
+
+
+# The four-way comparison's second folder: Adam + warmup and RAdam (schedule off), three seeds.
+# Test accuracies (from errors in 200): adam-warmup 0.97, 0.93, 0.94; RAdam 0.93, 0.93, 0.92;
+# paired adam-warmup - radam 0.04, 0, 0.02: mean 0.02, std sqrt((0.02² + 0.02² + 0) / 2) = 0.02,
+#   half-width 4.302653 x 0.02 / sqrt(3) = 0.049683: 95% interval -0.029683 to 0.069683
+# best val: adam-warmup 0.82, 0.80, 0.84, RAdam 0.80, 0.81, 0.80; differences 0.02, -0.01, 0.04:
+#   mean 0.05 / 3 = 0.016667
+WARMUP_SEED_ERRORS = {"adam-warmup": [6, 14, 12], "radam": [14, 14, 16]}
+WARMUP_SEED_BEST_VAL = {"adam-warmup": [0.82, 0.80, 0.84], "radam": [0.80, 0.81, 0.80]}
+
+
+def test_adam_with_warmup_is_paired_with_radam_by_seed(tmp_path):
+    for optimizer in ["radam", "adam-warmup"]:
+        for seed, (errors, best) in enumerate(zip(WARMUP_SEED_ERRORS[optimizer], WARMUP_SEED_BEST_VAL[optimizer]),
+                                              start=1):
+            write_run(tmp_path, "minivggnet", optimizer, "mnist", seed=seed, errors=errors,
+                      val_accuracy=[0.5, best, best - 0.1])
+    plot.write_tables(plot.load_runs(str(tmp_path))[0], str(tmp_path / "plots"))
+
+    (pair,) = read_csv(tmp_path / "plots/results_pairs.csv")
+    assert pair == dict(model="minivggnet", dataset="mnist", difference="adam-warmup - radam", pairs="3",
+                        test_accuracy_difference="0.02", test_accuracy_difference_std="0.02",
+                        test_accuracy_difference_low="-0.0297", test_accuracy_difference_high="0.0697",
+                        best_val_accuracy_difference="0.0167")
+    markdown = (tmp_path / "plots/results.md").read_text()
+    assert "| minivggnet | mnist | adam-warmup - radam | 3 | 0.02 ± 0.02 | -0.0297 to 0.0697 | 0.0167 |" in markdown
+
+
+# One seed each: Adam 0.95 (10 errors in 200), SGD 0.85 (30), RMSprop 0.9 (20, no RAdam beside
+# it), RAdam 0.9 (20): adam - radam 0.95 - 0.9 = 0.05, sgd - radam 0.85 - 0.9 = -0.05; best val
+# Adam 0.8, SGD 0.7, RAdam 0.75: 0.05 and -0.05.
+def test_every_optimizer_beside_radam_is_paired_with_it_in_the_names_order(tmp_path):
+    for optimizer, errors, best in [("sgd", 30, 0.7), ("radam", 20, 0.75), ("adam", 10, 0.8)]:
+        write_run(tmp_path, "resnet", optimizer, "cifar10", errors=errors, val_accuracy=[0.5, best, best - 0.1])
+    write_run(tmp_path, "resnet", "rmsprop", "mnist", errors=20)
+    plot.write_tables(plot.load_runs(str(tmp_path))[0], str(tmp_path / "plots"))
+
+    pairs = read_csv(tmp_path / "plots/results_pairs.csv")
+    assert [(row["dataset"], row["difference"], row["pairs"], row["test_accuracy_difference"],
+             row["test_accuracy_difference_std"], row["best_val_accuracy_difference"]) for row in pairs] == [
+        ("cifar10", "adam - radam", "1", "0.05", "", "0.05"), ("cifar10", "sgd - radam", "1", "-0.05", "", "-0.05")]
+    markdown = (tmp_path / "plots/results.md").read_text()
+    assert ("| resnet | cifar10 | adam - radam | 1 | 0.05 |  | 0.05 |\n"
+            "| resnet | cifar10 | sgd - radam | 1 | -0.05 |  | -0.05 |\n") in markdown
+
+
+def test_without_radam_beside_another_optimizer_there_is_nothing_to_pair(tmp_path):
+    write_run(tmp_path, "resnet", "adam", "mnist")
+    write_run(tmp_path, "resnet", "sgd", "mnist")
+    write_run(tmp_path, "resnet", "radam", "digits")
+    plot.write_tables(plot.load_runs(str(tmp_path))[0], str(tmp_path / "plots"))
+    assert (tmp_path / "plots/results_pairs.csv").read_text() == ",".join(plot.PAIR_COLUMNS) + "\n"
+    markdown = (tmp_path / "plots/results.md").read_text()
+    assert markdown.endswith("## Each optimizer minus RAdam, paired by seed\n\n" + plot.PAIRS_EXPLAINED
+                             + "\nNo model/data set ran RAdam and another optimizer.\n")
 
 
 def run(seed, test_accuracy, path="run.pickle"):
@@ -483,9 +542,10 @@ def test_rows_follow_the_canonical_orders_not_the_alphabet(tmp_path):
     order = [(row["dataset"], row["model"], row["optimizer"]) for row in read_csv(tmp_path / "plots/results.csv")]
     assert order == [(dataset, model, optimizer) for dataset in ["mnist", "fashion_mnist", "cifar10"]
                      for model in ["resnet", "minivggnet"] for optimizer in ["adam", "radam", "sgd"]]
-    pairs = [(row["dataset"], row["model"]) for row in read_csv(tmp_path / "plots/results_pairs.csv")]
-    assert pairs == [(dataset, model) for dataset in ["mnist", "fashion_mnist", "cifar10"]
-                     for model in ["resnet", "minivggnet"]]
+    pairs = [(row["dataset"], row["model"], row["difference"])
+             for row in read_csv(tmp_path / "plots/results_pairs.csv")]
+    assert pairs == [(dataset, model, difference) for dataset in ["mnist", "fashion_mnist", "cifar10"]
+                     for model in ["resnet", "minivggnet"] for difference in ["adam - radam", "sgd - radam"]]
 
 
 def test_missing_report_leaves_cells_empty_with_a_warning(folders, capsys):
