@@ -123,6 +123,7 @@ def main(argv=None):
         settings = run_settings(args)
         state = checkpoints.read_checkpoint(files.checkpoint_folder, settings)
         model = training.build_run_model(args, data)
+        print(f"training {args.model} on {args.dataset} with {args.optimizer}, seed {args.seed}: {training.where_it_runs()}")
         recorder = training.resume(model, state, args, files, settings)
         with files.disk_errors_in_one_line(), recorder.writer:
             training.fit(model, data, args, recorder)

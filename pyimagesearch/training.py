@@ -302,6 +302,12 @@ class RunRecorder(keras.callbacks.Callback):
         self.saved = (epochs, steps)
 
 
+def where_it_runs():
+    """Keras, its backend and the devices it sees, for the run's log: a GPU box whose backend
+    found no GPU says `devices cpu:0` here rather than training slowly without a word."""
+    return f"Keras {keras.__version__} on {keras.backend.backend()}, devices {', '.join(keras.distribution.list_devices())}"
+
+
 def build_run_model(args, data):
     """The run's model and optimizer, seeded, so that the same settings build the same model."""
     if args.mixed_precision:

@@ -130,6 +130,8 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
         assert f"\n           {label} " in report
     assert "    accuracy " in report and "   macro avg " in report and report.rstrip().endswith("450")
 
+    assert result.stdout.startswith(f"training {model} on digits with adam, seed 42: Keras {keras.__version__} on "
+                                    f"{keras.backend.backend()}, devices cpu:0\n")
     # Not a terminal: one line per epoch, no progress bar.
     if epochs == 2:
         assert "Epoch 1/2\n10/10 - " in result.stdout and "Epoch 2/2\n10/10 - " in result.stdout
