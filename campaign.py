@@ -1,10 +1,12 @@
-"""Advance the real-data campaign by one slot of GPU time: run the next missing runs that fit.
+"""Advance the real-data campaign by one slot: run the next missing runs that finish inside it.
 
-    python campaign.py --minutes 9 --archive slot.tar.gz
+    python campaign.py --minutes 60 --archive slot.tar.gz
 
-The campaign is the experiment on MNIST and Fashion-MNIST, as the original ran it (float32, 60
-epochs, batch 128, augmentation on), repeated over seeds and with the controls an honest answer
-needs. Its runs live in one folder of `results/` per configuration, filled in this order:
+A slot is a fixed stretch of time on a GPU box, such as a cluster job's time limit; `--minutes`
+gives its length, whatever it is. The campaign is the experiment on MNIST and Fashion-MNIST, as
+the original ran it (float32, 60 epochs, batch 128, augmentation on), repeated over seeds and with
+the controls an honest answer needs. Its runs live in one folder of `results/` per
+configuration, filled in this order:
 
     original/       Adam and RAdam with the original's seed (train.py's default, 42)
     seeds/          the same with seeds 1 and 2: with original/, three seeds a combination
@@ -13,13 +15,20 @@ needs. Its runs live in one folder of `results/` per configuration, filled in th
                     (--radam-total-steps 0), seeds 42, 1 and 2
     baselines/      SGD and RMSprop, seeds 42, 1 and 2
 
-Given the length of a slot, it plans which missing runs of the first unfinished configuration
-will finish inside it (from each run's expected time: the runs already in `results/`, else
-measured figures), runs them through `sweep.py` with several sharing the GPU, records each run in
-its folder's `manifest.json` and the slot in `results/slots.json`, and packs every run it
-finished, with the manifests, into one archive to take home. A run still going when the slot
-ends is stopped (it keeps a checkpoint beside its outputs, so the same command resumes it where
-the folder is kept). Every run is a train.py command written by combinations.py.
+Given the slot's length, it plans which missing runs will finish inside it (from each run's
+expected time: the runs of this device already in `results/`, else figures measured on an H200),
+in that order: a configuration's runs are taken only once every missing run of the ones before it
+is. It runs them through `sweep.py` with several sharing the GPU, records each finished run in its
+folder's `manifest.json` and the slot in `results/slots.json`, and packs every run it finished,
+with the manifests, into one archive: extract it in the folder that holds `results/`. A run still
+going when the slot ends is stopped and keeps a checkpoint beside its outputs, so the same command,
+in the same folder, resumes it in the next slot. Every run is a train.py command written by
+combinations.py.
+
+Each run's entry in its folder's manifest.json holds the project's commit, the date, the device,
+the Keras and backend versions, the precision, the slot it finished in, how many runs shared the GPU
+(runs_sharing_gpu), the run's wall time in that slot (wall_seconds) and whether it resumed from a
+checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part).
 """
 
 import argparse
@@ -43,6 +52,7 @@ from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import replaced_atomically, write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS
+from pyimagesearch.run_files import RunFiles
 
 # Each configuration: its folder and the combinations.py arguments of its runs. A seed other than
 # train.py's default comes from `--seeds 2`, which names the runs `..._seed1` and `..._seed2`.
@@ -57,11 +67,18 @@ CONFIGURATIONS = [
 ]
 TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "digits": 1347}
 
-# What one run costs when nothing of its kind is in results/ yet: seconds per epoch of 50,000
-# training images (validation included) and seconds outside its epochs, alone and with 3 runs
-# sharing one NVIDIA H200, train.py on JAX, float32: alone on 2026-11-26 (the ResNet's in the
-# fastest of its measurements that day), sharing on 2026-11-30 (docs/benchmarks.md). Other
-# numbers of runs are interpolated.
+# What one run costs when nothing of its kind from this device is in results/ yet: seconds per
+# epoch of 50,000 training images (validation included) and seconds outside its epochs, of
+# train.py runs on CIFAR-10-shaped data, on one NVIDIA H200, Keras 3.15.1 on JAX 0.11.2, float32.
+# Epoch: the median of a run's epochs after its first (and of that over the runs sharing); fixed:
+# the run's wall time (the longest one's) minus that many epochs.
+# - Alone (1): runs alone on the GPU on 2026-11-26, timed by benchmark.py's sweep section (the
+#   script that benchmarks/whole_sweep.py replaced): MiniGoogLeNet and MiniVGGNet in runs of 3
+#   epochs; the ResNet in a run of 2 epochs, the fastest of its three measurements that day (the
+#   others: 7.41 and 10.30 s an epoch). docs/benchmarks.md no longer holds these tables; they are
+#   in its version of that day, `git show 37a011b:docs/benchmarks.md`.
+# - 3 sharing (3): 2026-11-30, the table "Estimated from parts" in docs/benchmarks.md.
+# Other numbers of runs sharing are interpolated, or extrapolated beyond 3.
 MEASURED = {  # model: {runs sharing: (epoch seconds, fixed seconds)}
     "resnet": {1: (5.05, 35.7), 3: (8.96, 63.8)},
     "googlenet": {1: (2.47, 35.2), 3: (2.58, 52.4)},
@@ -119,6 +136,12 @@ def finished(run):
     return os.path.isfile(run["history"]) and os.path.isfile(run["report"])
 
 
+def has_checkpoint(run):
+    """Whether train.py will resume the run: its checkpoint folder holds a state.json (the
+    checkpoints module's STATE_FILE; that module is not imported here, as it imports Keras)."""
+    return os.path.isfile(os.path.join(RunFiles(run["history"], run["report"]).checkpoint_folder, "state.json"))
+
+
 # ## The plan: which runs finish inside the slot
 
 
@@ -143,32 +166,50 @@ def makespan(durations, lanes):
 
 
 def plan(missing, seconds, most_sharing, calibration):
-    """(runs sharing the GPU, runs): the most runs of the first unfinished configuration that
-    finish in `seconds`, trying every number of runs sharing the GPU up to `most_sharing`."""
-    if not missing:
-        return most_sharing, []
-    first = [run for run in missing if run["configuration"] == missing[0]["configuration"]]
+    """(runs sharing the GPU, runs): the most missing runs that finish in `seconds`, trying every
+    number of runs sharing the GPU up to `most_sharing`. Runs are taken in the campaign's order,
+    each one that still fits beside those taken; a configuration's runs are considered only once
+    every missing run of the configurations before it is taken."""
     best = (most_sharing, [])
     for sharing in range(most_sharing, 0, -1):
-        chosen = []
-        for run in first:
+        chosen, configuration, left_out = [], None, False
+        for run in missing:
+            if run["configuration"] != configuration:
+                if left_out:
+                    break
+                configuration = run["configuration"]
             durations = [expected_seconds(other, sharing, calibration) for other in chosen + [run]]
             if makespan(durations, sharing) <= seconds:
                 chosen.append(run)
+            else:
+                left_out = True
         if len(chosen) > len(best[1]):
             best = (sharing, chosen)
     return best
 
 
+def estimates_note(chosen, sharing, calibration, device, results):
+    """The line that says which of the plan's expected times are from the H200's figures, not from
+    this device's runs in the folder `results` (None when none is)."""
+    models = [model for model in MODELS
+              if any(run["model"] == model for run in chosen) and (model, sharing) not in calibration]
+    if not models:
+        return None
+    return (f"expected times of {', '.join(models)} are an NVIDIA H200's (MEASURED in campaign.py): "
+            f"{results} has no finished run of theirs on {device}, {sharing} at a time")
+
+
 def calibration_from(runs, device):
     """(model, runs sharing) -> (epoch seconds per 50,000 images, fixed seconds), from the finished
-    runs of this device that the manifests describe: the medians over such runs."""
+    runs of this device that the manifests describe: the medians over such runs. A resumed run is
+    left out: its wall time covers only its last part, so its fixed seconds would be wrong."""
     samples, manifests = {}, {}
     for run in runs:
         folder = os.path.dirname(run["history"])
         manifests.setdefault(folder, read_manifest(folder))
         entry = manifests[folder]["runs"].get(run["stem"])
-        if not (finished(run) and entry and entry.get("device") == device and entry.get("wall_seconds")):
+        if not (finished(run) and entry and entry.get("device") == device and entry.get("wall_seconds")
+                and not entry.get("resumed")):
             continue
         epoch_times = read_history(run["history"])["epoch_time"]
         scale = 50000 / TRAINING_IMAGES[run["dataset"]]
@@ -237,6 +278,7 @@ def run_slot(chosen, sharing, seconds, facts, slot):
     """Run `chosen` through sweep.py for at most `seconds`, recording each run in its folder's
     manifest as it finishes; (the stems of the finished runs, whether the slot stopped some)."""
     by_command = {run["command"]: run for run in chosen}
+    resumed = {run["command"] for run in chosen if has_checkpoint(run)}
     ended = []
     # The runs' `python` is this one, as when a sweep script runs inside an activated venv.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
@@ -258,7 +300,8 @@ def run_slot(chosen, sharing, seconds, facts, slot):
                 started_at[command] = time.monotonic()
             elif finished(run) and command in started_at:
                 wall_seconds = round(time.monotonic() - started_at.pop(command), 1)
-                record(run, dict(facts, date=now(), slot=slot, runs_sharing_gpu=sharing, wall_seconds=wall_seconds))
+                record(run, dict(facts, date=now(), slot=slot, runs_sharing_gpu=sharing, wall_seconds=wall_seconds,
+                                 resumed=command in resumed))
                 ended.append(run["stem"])
 
     follower = threading.Thread(target=follow)
@@ -284,7 +327,8 @@ def record(run, entry):
 
 def pack(archive, results, runs):
     """The slot's finished runs (history, report, CSV log, sweep log), every manifest and the
-    slots' record, as one .tar.gz to extract at home beside `results/` (its paths start there)."""
+    slots' record, as one .tar.gz to extract in the folder that holds `results/` (its paths start
+    with `results/`)."""
     names = [os.path.join(results, "slots.json")]
     names += sorted({os.path.join(os.path.dirname(run["history"]), "manifest.json") for run in runs})
     for run in runs:
@@ -301,6 +345,9 @@ def main(argv=None):
     started = time.monotonic()
     args = parse_arguments(argv)
     facts = environment_facts(args.commit)
+    if facts["device"].startswith("CPU") and args.epochs is None:
+        raise UserError("the campaign's runs of 60 epochs take hours each on a CPU: give --epochs "
+                        "(e.g. --epochs 1) to try the campaign here, or run it on a GPU")
     runs = campaign_runs(args)
     missing = [run for run in runs if not finished(run)]
     calibration = calibration_from(runs, facts["device"])
@@ -309,6 +356,9 @@ def main(argv=None):
     most_sharing = 1 if facts["device"].startswith("CPU") else args.runs_per_gpu
     sharing, chosen = plan(missing, seconds, most_sharing, calibration)
 
+    note = estimates_note(chosen, sharing, calibration, facts["device"], args.results)
+    if note:
+        print(note)
     print(f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}; this slot of "
           f"{args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
     for run in chosen:
