@@ -136,11 +136,11 @@ class TrainingBatches(keras.utils.PyDataset):
     order depends only on (seed, epoch).
     """
 
-    def __init__(self, x, y, batch_size, seed, epoch=0):
+    def __init__(self, x, y, batch_size, seed):
         super().__init__()
         self.x, self.y, self.batch_size, self.seed = x, y, batch_size, seed
         self.steps_per_epoch = len(x) // batch_size
-        self.shuffle_for(epoch)
+        self.shuffle_for(0)
 
     def shuffle_for(self, epoch):
         self.epoch = epoch
@@ -373,7 +373,7 @@ def fit(model, data, args, recorder):
         verbose=1 if sys.stdout.isatty() else 2,
     )
     write_log(recorder.log_path, recorder.history)
-    steps = len(data.train_x) // args.batch_size
+    steps = steps_per_epoch(len(data.train_x), args.batch_size)
     try:
         if first_step:
             # Keras fixes the number of steps an epoch for a whole fit: the rest of a stopped
