@@ -21,6 +21,7 @@ import zlib
 from typing import NamedTuple
 
 from pyimagesearch.errors import UserError
+from pyimagesearch.files import permit_as_created
 
 # Where the data sets lie, relative to Keras' datasets folder (`<keras home>/datasets`): the
 # folder of each one's files, the files, and how a message names them.
@@ -189,7 +190,7 @@ def _remove(path):
 def _temporary_beside(path, folder=False):
     """Yield a new temporary file (or folder) beside `path`, named `.<name>.<random>.part`; it is
     removed on the way out unless it was renamed meanwhile. Beside, so that renaming it onto
-    `path` is atomic; readable as the final file would be (mkstemp makes it private)."""
+    `path` is atomic; readable as the final file would be."""
     parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     if folder:
@@ -197,9 +198,7 @@ def _temporary_beside(path, folder=False):
     else:
         handle, temporary = tempfile.mkstemp(prefix=f".{base}.", suffix=".part", dir=parent)
         os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, (0o777 if folder else 0o666) & ~umask)
+    permit_as_created(temporary, 0o777 if folder else 0o666)
     try:
         yield temporary
     finally:

@@ -18,9 +18,7 @@ def replaced_atomically(path):
     stem, extension = os.path.splitext(name)
     handle, temporary = tempfile.mkstemp(prefix=f".{stem}.", suffix=f".tmp{extension}", dir=folder)
     os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes the file private; outputs should not be
+    permit_as_created(temporary)
     try:
         yield temporary
         os.replace(temporary, path)
@@ -28,6 +26,14 @@ def replaced_atomically(path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(temporary)
         raise
+
+
+def permit_as_created(path, mode=0o666):
+    """Give `path` the permissions a plainly created file (or, with 0o777, folder) gets under the
+    umask: tempfile makes its files and folders private, and outputs should not be."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, mode & ~umask)
 
 
 def write_atomically(path, data):
