@@ -53,6 +53,7 @@ from pyimagesearch.files import replaced_atomically, write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS
 from pyimagesearch.run_files import RunFiles
+from sweep import option_value
 
 # Each configuration: its folder and the combinations.py arguments of its runs. A seed other than
 # train.py's default comes from `--seeds 2`, which names the runs `..._seed1` and `..._seed2`.
@@ -125,15 +126,15 @@ def campaign_runs(args):
 
 def describe(command, configuration):
     words = shlex.split(command)
-    value = {word: words[index + 1] for index, word in enumerate(words[:-1]) if word.startswith("--")}
-    history = value["--history"]
-    return dict(command=command, configuration=configuration, model=value["--model"],
-                dataset=value["--dataset"], epochs=int(value.get("--epochs", 60)),
-                stem=os.path.splitext(os.path.basename(history))[0], history=history, report=value["--report"])
+    history = option_value(words, "--history", "-i")
+    return dict(command=command, configuration=configuration, model=option_value(words, "--model", "-m"),
+                dataset=option_value(words, "--dataset", "-d"), epochs=int(option_value(words, "--epochs", default=60)),
+                stem=os.path.splitext(os.path.basename(history))[0], history=history,
+                report=option_value(words, "--report", "-r"))
 
 
 def finished(run):
-    return os.path.isfile(run["history"]) and os.path.isfile(run["report"])
+    return RunFiles(run["history"], run["report"]).finished()
 
 
 def has_checkpoint(run):

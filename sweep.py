@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 
+from pyimagesearch import interruptions
 from pyimagesearch.arguments import positive_int, seconds
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 
@@ -53,8 +54,9 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
-def option_value(words, long, short, default=None):
-    """The value a command line gives an option: `--model X`, `--model=X`, `-m X` or `-mX`.
+def option_value(words, long, short=None, default=None):
+    """The value a command line gives an option: `--model X`, `--model=X`, `-m X` or `-mX`
+    (`short` None for an option without a short form).
 
     The last one wins, as in argparse.
     """
@@ -64,7 +66,7 @@ def option_value(words, long, short, default=None):
             value = words[index + 1]
         elif word.startswith(long + "="):
             value = word[len(long) + 1 :]
-        elif word.startswith(short) and not word.startswith("--") and len(word) > len(short):
+        elif short and word.startswith(short) and not word.startswith("--") and len(word) > len(short):
             value = word[len(short) :]
     return value
 
@@ -230,6 +232,4 @@ if __name__ == "__main__":
     try:
         run_main(main)
     except KeyboardInterrupt:
-        # Die of the signal, as train.py does: a shell running the sweep's script stops too.
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGINT)
+        interruptions.die_of_sigint()  # as train.py does: a shell running the sweep's script stops too

@@ -50,6 +50,10 @@ def handle_signals():
 
 def die_of_ctrl_c():
     print("error: interrupted: give the same command again to resume from the last checkpoint", file=sys.stderr)
+    die_of_sigint()
+
+
+def die_of_sigint():
     # Die of the signal, not exit 130: a shell running a sweep script stops only then.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGINT)
