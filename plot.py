@@ -409,11 +409,12 @@ def write_tables(runs, plots_folder):
     runs_table = [run_row(run) for run in runs]
     means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer").values()]
     pairs = pair_rows(runs)
-    tables = zip(CSV_TABLES, (runs_table, means, pairs), (list(runs_table[0]), list(means[0]), PAIR_COLUMNS))
+    run_columns = list(runs_table[0])
+    tables = zip(CSV_TABLES, (runs_table, means, pairs), (run_columns, list(means[0]), PAIR_COLUMNS))
     for name, rows, columns in tables:
         write_atomically(os.path.join(plots_folder, name), as_csv(rows, columns))
 
-    markdown = ["# Results\n", "## Runs\n", as_markdown(runs_table, list(runs_table[0]))]
+    markdown = ["# Results\n", "## Runs\n", as_markdown(runs_table, run_columns)]
     if any(row["runs"] > 1 for row in means):
         spread = [dict(row, test_accuracy=with_spread(row["test_accuracy_mean"], row["test_accuracy_std"]),
                        best_val_accuracy=with_spread(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]))
