@@ -86,7 +86,7 @@ def phases_of_one_run(network, outputs):
         call()
         phase_ended(key, excluded_s=time.time() - started)
 
-    batch = 1000  # train.py evaluates and predicts in batches of this many images
+    batch = training.EVALUATION_BATCH_SIZE  # train.py evaluates and predicts in batches of this many
     train_x, train_y = data.train_x[:128], data.train_y[:128]
     test_x, test_y = data.test_x[:batch], data.test_y[:batch]
     compiled("train_compile", lambda: model.train_on_batch(train_x, train_y))

@@ -31,6 +31,7 @@ import keras
 from benchmarks.common import (CLASSES, IMAGE_SHAPE, environment, environment_lines, report,
                                synthetic_images, table)
 from pyimagesearch import training
+from pyimagesearch.arguments import positive_int
 from pyimagesearch.names import MODELS
 
 
@@ -40,12 +41,6 @@ def model_names(text):
     if unknown:
         raise argparse.ArgumentTypeError(f"unknown model {unknown[0]!r}: choose from {', '.join(MODELS)}")
     return names
-
-
-def positive(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
 
 
 def timing(epoch_s, steps, batch_size):
@@ -153,9 +148,9 @@ def markdown(results, facts, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=model_names, default=list(MODELS), help="comma-separated")
-    parser.add_argument("--batch-size", type=positive, default=128)
-    parser.add_argument("--steps", type=positive, default=100, help="steps in a timed epoch")
-    parser.add_argument("--repeats", type=positive, default=5, help="timed epochs")
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--steps", type=positive_int, default=100, help="steps in a timed epoch")
+    parser.add_argument("--repeats", type=positive_int, default=5, help="timed epochs")
     parser.add_argument("--no-pytorch", dest="pytorch", action="store_false")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="bfloat16 compute: train.py's --mixed-precision, torch.autocast")  # fmt: skip

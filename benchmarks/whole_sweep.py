@@ -19,7 +19,6 @@ in fixed, N times rather than 60: benchmarks/checkpoint_cost.py says what that l
 """
 
 import argparse
-import heapq
 import os
 import shlex
 import shutil
@@ -31,8 +30,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import combinations
+import sweep
 from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
                                table, write_keras_datasets)
+from benchmarks.sweep_schedule import makespan
+from pyimagesearch.arguments import positive_int
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
@@ -40,24 +43,18 @@ from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
 FULL_EPOCHS = 60
 
 
-def whole_number(text):
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
-    return int(text)
-
-
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=whole_number, default=2,
+    parser.add_argument("--epochs", type=positive_int, default=2,
                         help="epochs a run (default %(default)s: 24 runs in about 9 minutes on an H200)")  # fmt: skip
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--datasets", nargs="+", default=ORIGINAL_DATASETS, choices=DATASETS)
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
-    parser.add_argument("--runs-per-gpu", type=whole_number, help="combinations.py's default unless given")
+    parser.add_argument("--runs-per-gpu", type=positive_int, help="combinations.py's default unless given")
     parser.add_argument("--mixed-precision", action="store_true", help="passed to every run")
-    parser.add_argument("--train-images", type=whole_number,
+    parser.add_argument("--train-images", type=positive_int,
                         help="synthetic training images a data set (default: as many as the real one)")  # fmt: skip
-    parser.add_argument("--test-images", type=whole_number, help="likewise, test images")
+    parser.add_argument("--test-images", type=positive_int, help="likewise, test images")
     parser.add_argument("--results", help="also write whole_sweep.md, .json and the sweep's log here")
     return parser.parse_args(argv)
 
@@ -79,8 +76,8 @@ def history_paths(script):
     with open(script) as file:
         for line in file:
             words = shlex.split(line) if "--history" in line else []
-            if "train.py" in words and "--history" in words:
-                paths.append(words[words.index("--history") + 1])
+            if "train.py" in words:
+                paths.append(sweep.option_value(words, "--history", "-i"))
     return paths
 
 
@@ -128,20 +125,11 @@ def lanes_used(runs):
     return most
 
 
-def schedule(durations, lanes):
-    """The time `lanes` lanes take for `durations` in this order, each to the lane that frees
-    first."""
-    free_at = [0.0] * lanes
-    for duration in durations:
-        heapq.heappush(free_at, heapq.heappop(free_at) + duration)
-    return max(free_at)
-
-
 def summary(runs, wall, epochs):
     lanes = lanes_used(runs)
-    measured = schedule([run["wall_s"] for run in runs], lanes)
+    measured = makespan([run["wall_s"] for run in runs], lanes)
     outside = wall - measured
-    full = schedule([run["full_s"] for run in runs], lanes)
+    full = makespan([run["full_s"] for run in runs], lanes)
     return dict(runs=len(runs), epochs=epochs, wall_s=wall, lanes=lanes,
                 measured_schedule_s=measured, outside_runs_s=outside,
                 full_schedule_s=full, full_estimate_s=outside + full)  # fmt: skip
@@ -187,7 +175,7 @@ def main(argv=None):
     workspace = tempfile.mkdtemp(prefix="whole-sweep-")
     try:
         keras_home = os.path.join(workspace, "keras")
-        synthetic = [name for name in args.datasets if name != "digits"]  # digits ships with scikit-learn
+        synthetic = [name for name in args.datasets if name not in combinations.BUNDLED_DATASETS]
         print(f"writing synthetic {', '.join(synthetic) or 'data sets: none needed'}", flush=True)
         write_keras_datasets(os.path.join(keras_home, "datasets"), synthetic,
                              args.train_images, args.test_images)  # fmt: skip

@@ -110,9 +110,9 @@ def test_fixed_costs_times_every_phase_of_a_run(tmp_path):
 
 def test_schedule_starts_each_run_on_the_lane_that_frees_first():
     # Lanes free at 10 and 6: 5 goes to the second (ends 11), 4 to the first (ends 14).
-    assert whole_sweep.schedule([10, 6, 5, 4], 2) == 14
-    assert whole_sweep.schedule([10, 6, 5, 4], 1) == 25
-    assert whole_sweep.schedule([10, 6, 5, 4], 4) == 10
+    assert whole_sweep.makespan([10, 6, 5, 4], 2) == 14
+    assert whole_sweep.makespan([10, 6, 5, 4], 1) == 25
+    assert whole_sweep.makespan([10, 6, 5, 4], 4) == 10
     runs = [dict(start_s=0.0, wall_s=10.0), dict(start_s=0.5, wall_s=6.0), dict(start_s=6.5, wall_s=5.0)]
     assert whole_sweep.lanes_used(runs) == 2
     totals = whole_sweep.summary([dict(run, full_s=100.0) for run in runs], wall=13.0, epochs=2)
