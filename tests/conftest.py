@@ -1,9 +1,10 @@
-"""What the tests share: the project folder, running its scripts, and reading the CSV files they write."""
+"""What the tests share: the project folder, running its scripts, waiting for them, and reading the CSV files they write."""
 
 import csv
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -20,6 +21,14 @@ def run_script(script, *arguments, **options):
 def csv_lines(path):
     """The lines of a CSV file after its header (a per-epoch log's epochs); [] where it is missing."""
     return path.read_text().splitlines()[1:] if os.path.exists(path) else []
+
+
+def wait_for(condition, timeout=300):
+    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def read_csv(path):

@@ -13,7 +13,6 @@ import os
 import shutil
 import stat
 import sys
-import time
 
 from conftest import REPO
 
@@ -105,13 +104,6 @@ def records(project, event=None):
     with open(path) as file:
         lines = [json.loads(line) for line in file]
     return [line for line in lines if event is None or line["event"] == event]
-
-
-def wait_for(condition, timeout=300):
-    deadline = time.time() + timeout
-    while not condition():
-        assert time.time() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def files_under(folder):

@@ -68,7 +68,7 @@ def test_a_restored_model_trains_on_exactly_as_the_saved_one(tmp_path):
     assert_all_equal(values(restored.variables), values(saved.variables))
 
 
-def test_the_snapshot_is_a_copy_that_later_steps_leave_alone(tmp_path):
+def test_the_snapshot_is_a_copy_that_later_steps_leave_alone():
     model = tiny_model(seed=1)
     model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
     snapshot = checkpoints.snapshot(model)

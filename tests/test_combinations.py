@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from pyimagesearch.histories import read_history
-from conftest import REPO, csv_lines, run_script
-from standins import environment, fake_programs, files_under, make_project, records, wait_for
+from conftest import REPO, csv_lines, run_script, wait_for
+from standins import environment, fake_programs, files_under, make_project, records
 ORIGINAL_ORDER = [
     (dataset, model, optimizer)
     for dataset in ("mnist", "fashion_mnist", "cifar10", "cifar100")

@@ -20,6 +20,7 @@ import pytest
 from pyimagesearch import datasets, downloads
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, load_dataset
 from pyimagesearch.errors import UserError
+from conftest import REPO
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -597,13 +598,13 @@ def test_unknown_name():
         assert name in message
 
 
-SHARED_DATASETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "datasets")
+SHARED_DATASETS = os.path.join(REPO, "..", "shared", "datasets")
 
 
 @pytest.mark.skipif(not os.path.isdir(SHARED_DATASETS), reason="no real data sets in ../shared/datasets")
 def test_the_real_mnist_and_fashion_mnist_are_read_as_they_are(keras_home):
     # The shared mnist.npz is a recompressed copy: its hash is not the one Keras publishes, and
-    # it is read all the same, without a download (there is none to be had here).
+    # it is read all the same, without a download (a file already there is read, not hashed).
     datasets_dir = keras_home / "datasets"
     datasets_dir.mkdir(parents=True)
     for entry in ("mnist.npz", "fashion-mnist"):

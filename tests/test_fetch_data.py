@@ -22,7 +22,7 @@ import fetch_data
 import train
 from pyimagesearch import datasets, downloads
 from pyimagesearch.errors import UserError
-from conftest import REPO
+from conftest import REPO, wait_for
 
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
 RUN_FETCH_DATA = (
@@ -109,13 +109,6 @@ def start_fetch_data(tmp_path, keras_home, *names):
     )  # fmt: skip
 
 
-def wait_for(condition, timeout=60):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def temporaries(folder):
     return [name for name in os.listdir(folder) if name.endswith(".part")]
 
@@ -126,7 +119,7 @@ def test_concurrent_fetches_download_once_and_all_read_the_whole_file(tmp_path, 
     def hold_the_download(path):
         # Hold the first download halfway until every process has started, and a second more:
         # without the lock, each of them would be downloading by then.
-        wait_for(lambda: len(list(tmp_path.glob("started-*"))) == processes)
+        wait_for(lambda: len(list(tmp_path.glob("started-*"))) == processes, timeout=60)
         time.sleep(1.0)
         return True
 
@@ -165,7 +158,7 @@ def test_a_killed_download_leaves_no_file_and_the_next_fetch_clears_its_leftover
     origin.halfway = lambda path: origin.closing.wait(60) and False  # never finishes
     fetch = start_fetch_data(tmp_path, keras_home, "mnist")
     datasets_dir = keras_home / "datasets"
-    wait_for(lambda: origin.requests and temporaries(datasets_dir))  # half the file is on its way
+    wait_for(lambda: origin.requests and temporaries(datasets_dir), timeout=60)  # half the file is on its way
     fetch.kill()
     fetch.wait()
     assert not (datasets_dir / "mnist.npz").exists()
@@ -185,7 +178,7 @@ def test_ctrl_c_stops_fetch_data_in_one_line_and_leaves_no_file(tmp_path, keras_
     origin.halfway = lambda path: origin.closing.wait(60) and False
     fetch = start_fetch_data(tmp_path, keras_home, "mnist")
     datasets_dir = keras_home / "datasets"
-    wait_for(lambda: origin.requests and temporaries(datasets_dir))
+    wait_for(lambda: origin.requests and temporaries(datasets_dir), timeout=60)
     fetch.send_signal(signal.SIGINT)
     _, stderr = fetch.communicate(timeout=60)
     assert fetch.returncode == 130

@@ -8,13 +8,9 @@ import sys
 import time
 
 from pyimagesearch.histories import read_history
-from conftest import REPO
+from conftest import REPO, csv_lines
 
 RUNS, EPOCHS = 3, 3
-
-
-def logged_epochs(log):
-    return len(log.read_text().splitlines()) - 1 if log.exists() else 0
 
 
 class Run:
@@ -38,7 +34,7 @@ class Run:
     def step(self):
         """Kill, start again or leave the process as planned; False once the run has finished."""
         if self.kill_at is not None and time.monotonic() >= self.kill_at and self.process.poll() is None:
-            self.killed_after.append(logged_epochs(self.log))
+            self.killed_after.append(len(csv_lines(self.log)))
             self.process.send_signal(signal.SIGKILL)
             self.process.wait()
             self.kills.pop(0)
@@ -48,7 +44,7 @@ class Run:
             if code == 0:
                 return False
             self.start()
-        elif self.kills and self.kill_at is None and logged_epochs(self.log) >= self.kills[0][0]:
+        elif self.kills and self.kill_at is None and len(csv_lines(self.log)) >= self.kills[0][0]:
             self.kill_at = time.monotonic() + self.kills[0][1]
         return True
 
@@ -72,7 +68,7 @@ def test_a_sweep_killed_again_and_again_finishes_every_run_whole_and_leaves_noth
     for seed in range(1, RUNS + 1):
         history = read_history(out / f"run{seed}.pickle")
         assert all(len(values) == EPOCHS for values in history.values())
-        epochs = [row.split(",")[0] for row in (out / f"run{seed}.csv").read_text().splitlines()[1:]]
+        epochs = [row.split(",")[0] for row in csv_lines(out / f"run{seed}.csv")]
         assert epochs == [str(epoch) for epoch in range(1, EPOCHS + 1)]
         assert (out / f"run{seed}.txt").read_text().rstrip().endswith("450")
     # No checkpoint folder, lock file or temporary file is left behind.

@@ -20,7 +20,7 @@ from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_l
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
-from conftest import REPO, csv_lines, run_script
+from conftest import REPO, csv_lines, run_script, wait_for
 
 
 # The tests marked `backend` run again on JAX (`make test`): those whose outcome depends on the
@@ -278,10 +278,7 @@ def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path,
 
     # The same command resumes at that step; SIGKILL in epoch 2, once epoch 1's checkpoint is on disk.
     process = train_holding_a_batch(tmp_path, 2, 3, *RUN)
-    deadline = time.time() + 60
-    while checkpointed_epochs(tmp_path) != (1, 0):
-        assert time.time() < deadline
-        time.sleep(0.05)
+    wait_for(lambda: checkpointed_epochs(tmp_path) == (1, 0), timeout=60)
     process.send_signal(signal.SIGKILL)
     output, _ = process.communicate()
     rest = STEPS - first_part
@@ -678,7 +675,7 @@ def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypa
     assert len(read_history(tmp_path / "run.pickle")["val_accuracy"]) == 2
 
 
-def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_path, capsys):
+def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_path):
     folder = tmp_path / "run.pickle.checkpoint"
     folder.mkdir()
     args = train.parse_arguments([*output_arguments(tmp_path), "-d", "digits", "-m", "minivggnet"])
