@@ -1,37 +1,39 @@
-"""Advance the real-data campaign by one slot: run the next missing runs that finish inside it.
+"""Advance a study of results/ by one slot: run its next missing runs for `--minutes`.
 
-    python campaign.py --minutes 60 --archive slot.tar.gz
+    python campaign.py --minutes 60 --archive slot.tar.gz               # the faithful runs, on a GPU
+    python campaign.py --study cpu --minutes 120 --archive slot.tar.gz  # the CPU study
 
-A slot is a fixed stretch of time on a GPU box, such as a cluster job's time limit; `--minutes`
-gives its length, whatever it is. The campaign is the experiment on MNIST and Fashion-MNIST, as
-the original ran it (float32, 60 epochs, batch 128, augmentation on), repeated over seeds and with
-the controls an honest answer needs. Its runs live in one folder of `results/` per
-configuration, filled in this order:
+A slot is a fixed stretch of time on a machine, such as a cluster job's time limit; `--minutes`
+gives its length, whatever it is. The studies and their folders are in
+`pyimagesearch/studies.py`:
 
-    original/       Adam and RAdam with the original's seed (train.py's default, 42)
-    seeds/          the same with seeds 1 and 2: with original/, three seeds a combination
-    fair-schedule/  RAdam with --radam-total-steps auto, seeds 42, 1 and 2
-    warmup/         Adam with linear warmup (adam-warmup) and RAdam without its schedule
-                    (--radam-total-steps 0), seeds 42, 1 and 2
-    baselines/      SGD and RMSprop, seeds 42, 1 and 2
+- `faithful` (the default): the experiment on MNIST and Fashion-MNIST as the original ran it
+  (float32, 60 epochs, batch 128, augmentation on), repeated over seeds and with the controls an
+  honest answer needs, in results/original, seeds, fair-schedule, warmup and baselines.
+- `cpu`: MiniVGGNet at 1,000 steps a run, across learning rates, with each optimizer's rate
+  chosen on a held-out validation split, in results/cpu-study and cpu-study-2019.
 
-Given the slot's length, it plans which missing runs will finish inside it (from each run's
-expected time: the runs of this device already in `results/`, else figures measured on an H200),
-in that order: a configuration's runs are taken only once every missing run of the ones before it
-is. It runs them through `sweep.py` with several sharing the GPU, records each finished run in its
-folder's `manifest.json` and the slot in `results/slots.json`, and packs every run it finished,
-with the manifests, into one archive: extract it in the folder that holds `results/`. A run still
-going when the slot ends is stopped and keeps a checkpoint beside its outputs, so the same command,
-in the same folder, resumes it in the next slot. Every run is a train.py command written by
-combinations.py.
+On a GPU the slot plans which missing runs will finish inside it (from each run's expected time:
+this device's runs already in `results/`, else figures measured on an H200), several sharing the
+GPU; a configuration's runs are taken only once every missing run of the ones before it is. On a
+CPU it runs the missing runs one at a time, in order. Either way, a run still going when the slot
+ends is stopped and keeps a checkpoint beside its outputs, and the same command, in the same
+folder, resumes it in the next slot; a run that has a checkpoint is planned at what it has left.
+Each finished run is recorded in its folder's `manifest.json`, the slot in `results/slots.json`,
+and every run the slot finished, with the manifests, is packed into one archive: extract it in
+the folder that holds `results/`. Every run is a train.py command written by combinations.py.
 
-Each run's entry in its folder's manifest.json holds the project's commit, the date, the device,
-the Keras and backend versions, the precision, the slot it finished in, how many runs shared the GPU
-(runs_sharing_gpu), the run's wall time in that slot (wall_seconds) and whether it resumed from a
-checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part).
+Each run's entry in its folder's manifest.json holds its train.py command, its budget, the
+project's commit, the date, the device (the CPU's model where there is no GPU), the Keras and
+backend versions, the slot it finished in, how many runs shared the device while it ran
+(runs_at_once), its wall time in that slot (wall_seconds) and whether it resumed from a
+checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part). A
+folder's manifest also records the budget of its runs: a slot whose runs have another budget (a
+trial with --epochs) is refused there.
 """
 
 import argparse
+import csv
 import datetime
 import importlib.metadata
 import json
@@ -47,25 +49,14 @@ import threading
 import time
 
 import combinations
+from pyimagesearch import studies
 from pyimagesearch.arguments import minutes, positive_int
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import replaced_atomically, write_atomically
-from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, MODELS
 from pyimagesearch.run_files import RunFiles
 from sweep import option_value
 
-# Each configuration: its folder and the combinations.py arguments of its runs. A seed other than
-# train.py's default comes from `--seeds 2`, which names the runs `..._seed1` and `..._seed2`.
-CONFIGURATIONS = [
-    ("original", [["--optimizers", "adam", "radam"]]),
-    ("seeds", [["--optimizers", "adam", "radam", "--seeds", "2"]]),
-    ("fair-schedule", [["--optimizers", "radam", "--radam-total-steps", "auto"],
-                       ["--optimizers", "radam", "--radam-total-steps", "auto", "--seeds", "2"]]),
-    ("warmup", [["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0"],
-                ["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0", "--seeds", "2"]]),
-    ("baselines", [["--optimizers", "sgd", "rmsprop"], ["--optimizers", "sgd", "rmsprop", "--seeds", "2"]]),
-]
 TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "digits": 1347}
 
 # What one run costs when nothing of its kind from this device is in results/ yet: seconds per
@@ -87,6 +78,8 @@ MEASURED = {  # model: {runs sharing: (epoch seconds, fixed seconds)}
 }
 # Estimates are stretched by this much: a run cut off at the end of a slot is lost there.
 MARGIN = 1.1
+# The studies' folder, where only runs of each study's own budget go.
+RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # Seconds kept at the end of the slot for stopping, the manifests and the archive.
 RESERVE_SECONDS = 20
 
@@ -95,12 +88,17 @@ def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=minutes, required=True, help="the slot's length, everything included")
     parser.add_argument("--archive", required=True, help="the .tar.gz to write the finished runs into")
+    parser.add_argument("--study", choices=("faithful", "cpu"), default="faithful",
+                        help="which study's runs (default %(default)s; see pyimagesearch/studies.py)")
     parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
     parser.add_argument("--runs-per-gpu", type=positive_int, default=3, help="at most this many runs share a GPU")
     parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=DATASETS,
-                        help="to try the campaign itself on other data, e.g. digits")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
-    parser.add_argument("--epochs", type=positive_int, help="to try the campaign itself: passed to every run")
+                        help="the faithful study's data sets (default %(default)s)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
+                        help="the faithful study's models (default: all three)")
+    parser.add_argument("--epochs", type=positive_int,
+                        help="to try the campaign itself: passed to every run, which then has another budget "
+                        "than the study's, so it needs a --results folder of its own")
     parser.add_argument("--commit", help="the project's commit, where the folder is not a git checkout")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop")
     return parser.parse_args(argv)
@@ -110,25 +108,26 @@ def parse_arguments(argv):
 
 
 def campaign_runs(args):
-    """Every run of the campaign as a dict, in the configurations' order."""
+    """Every run of the study as a dict, in the configurations' order."""
     runs = []
-    for configuration, argument_lists in CONFIGURATIONS:
-        folder = os.path.join(args.results, configuration)
+    for folder, budget, argument_lists in studies.configurations(args.study, args.results):
         for arguments in argument_lists:
             arguments = ["--output", folder, "--script", os.devnull, "--datasets", *args.datasets,
                          "--models", *args.models, *arguments]
             if args.epochs is not None:
                 arguments += ["--epochs", str(args.epochs)]
             for command in combinations.train_commands(combinations.parse_arguments(arguments)):
-                runs.append(describe(command, configuration))
+                runs.append(describe(command, os.path.basename(folder)))
     return runs
 
 
 def describe(command, configuration):
     words = shlex.split(command)
     history = option_value(words, "--history", "-i")
+    dataset = option_value(words, "--dataset", "-d")
     return dict(command=command, configuration=configuration, model=option_value(words, "--model", "-m"),
-                dataset=option_value(words, "--dataset", "-d"), epochs=int(option_value(words, "--epochs", default=60)),
+                dataset=dataset, epochs=int(option_value(words, "--epochs", default=60)),
+                training_images=int(option_value(words, "--training-images", default=TRAINING_IMAGES[dataset])),
                 stem=os.path.splitext(os.path.basename(history))[0], history=history,
                 report=option_value(words, "--report", "-r"))
 
@@ -143,13 +142,24 @@ def has_checkpoint(run):
     return os.path.isfile(os.path.join(RunFiles(run["history"], run["report"]).checkpoint_folder, "state.json"))
 
 
+def epoch_times(run):
+    """The seconds of each epoch the run's CSV log shows (a resumed run's too); [] without one."""
+    try:
+        with open(RunFiles(run["history"], run["report"]).log, newline="") as file:
+            return [float(row["epoch_time"]) for row in csv.DictReader(file)]
+    except (OSError, KeyError, TypeError, ValueError):
+        return []
+
+
 # ## The plan: which runs finish inside the slot
 
 
 def expected_seconds(run, sharing, calibration):
-    """The run's expected wall time with `sharing` runs on its GPU: its own kind's, else measured."""
+    """The run's expected wall time with `sharing` runs on its device: its own kind's, else
+    measured; a run with a checkpoint, for the epochs its log does not show yet."""
     epoch, fixed = calibration.get((run["model"], sharing)) or measured(run["model"], sharing)
-    return MARGIN * (fixed + run["epochs"] * epoch * TRAINING_IMAGES[run["dataset"]] / 50000)
+    epochs_left = run["epochs"] - (len(epoch_times(run)) if has_checkpoint(run) else 0)
+    return MARGIN * (fixed + max(epochs_left, 1) * epoch * run["training_images"] / 50000)
 
 
 def measured(model, sharing):
@@ -186,6 +196,9 @@ def plan(missing, seconds, most_sharing, calibration):
                 left_out = True
         if len(chosen) > len(best[1]):
             best = (sharing, chosen)
+    if missing and not best[1]:
+        # None finishes in the slot: the first goes as far as it can, and keeps its checkpoint.
+        best = (1, missing[:1])
     return best
 
 
@@ -201,22 +214,23 @@ def estimates_note(chosen, sharing, calibration, device, results):
 
 
 def calibration_from(runs, device):
-    """(model, runs sharing) -> (epoch seconds per 50,000 images, fixed seconds), from the finished
-    runs of this device that the manifests describe: the medians over such runs. A resumed run is
-    left out: its wall time covers only its last part, so its fixed seconds would be wrong."""
-    samples, manifests = {}, {}
+    """(model, runs at once) -> (epoch seconds per 50,000 images, fixed seconds), from the runs
+    of this device that the manifests describe: the medians over such runs. Epoch seconds come
+    from the CSV logs, of resumed runs too; fixed seconds (wall time less the epochs) only from
+    runs that ran whole in one slot, and are 0 while there is none."""
+    epochs, fixed, manifests = {}, {}, {}
     for run in runs:
         folder = os.path.dirname(run["history"])
         manifests.setdefault(folder, read_manifest(folder))
         entry = manifests[folder]["runs"].get(run["stem"])
-        if not (finished(run) and entry and entry.get("device") == device and entry.get("wall_seconds")
-                and not entry.get("resumed")):
+        seconds = epoch_times(run)
+        if not (finished(run) and entry and entry.get("device") == device and seconds):
             continue
-        epoch_times = read_history(run["history"])["epoch_time"]
-        scale = 50000 / TRAINING_IMAGES[run["dataset"]]
-        sample = (statistics.median(epoch_times) * scale, entry["wall_seconds"] - sum(epoch_times))
-        samples.setdefault((run["model"], entry["runs_sharing_gpu"]), []).append(sample)
-    return {key: tuple(statistics.median(values) for values in zip(*found)) for key, found in samples.items()}
+        key = (run["model"], entry.get("runs_at_once", 1))
+        epochs.setdefault(key, []).append(statistics.median(seconds) * 50000 / run["training_images"])
+        if not entry.get("resumed") and entry.get("wall_seconds"):
+            fixed.setdefault(key, []).append(entry["wall_seconds"] - sum(seconds))
+    return {key: (statistics.median(values), statistics.median(fixed.get(key, [0.0]))) for key, values in epochs.items()}
 
 
 # ## Where and with what the runs ran
@@ -228,7 +242,7 @@ def environment_facts(commit):
     return dict(commit=commit or git_commit(), device=device_name(),
                 keras=importlib.metadata.version("keras"),
                 backend=f"{backend} {importlib.metadata.version(package)}",
-                python=platform.python_version(), precision="float32")
+                python=platform.python_version())
 
 
 def git_commit():
@@ -242,16 +256,42 @@ def git_commit():
 
 
 def device_name():
+    """The GPUs nvidia-smi lists, or else the CPU's model, its cores and its widest vector unit."""
     try:
         listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
                                  capture_output=True, text=True, check=True).stdout.split("\n")
         return f"{len([name for name in listing if name.strip()])} x {listing[0].strip()}"
     except (OSError, subprocess.CalledProcessError):
-        return f"CPU ({os.cpu_count()} cores)"
+        pass
+    model, flags = platform.processor() or "unknown", set()
+    try:
+        with open("/proc/cpuinfo") as file:
+            for line in file:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"CPU: {model}, {os.cpu_count()} cores, {vectors}"
 
 
 def read_manifest(folder):
     return read_json(os.path.join(folder, "manifest.json"), {"configuration": os.path.basename(folder), "runs": {}})
+
+
+def check_budgets(runs, args):
+    """UserError if a folder's manifest records another budget than its planned runs have."""
+    for folder, budget, _ in studies.configurations(args.study, args.results):
+        planned = dict(budget, epochs=args.epochs or budget["epochs"])
+        recorded = read_manifest(folder).get("budget")
+        if recorded is not None and recorded != planned:
+            raise UserError(
+                f"{folder} holds runs of another budget ({recorded}) than this slot's ({planned}): "
+                "give a trial (--epochs) a --results folder of its own"
+            )
 
 
 def read_json(path, default):
@@ -290,7 +330,7 @@ def run_slot(chosen, sharing, seconds, facts, slot):
     sweep.stdin.close()
 
     def follow():  # sweep.py says "started...: COMMAND  (log: ...)" and "[i/n] done: COMMAND"
-        started_at = {}
+        started_at, ended_at = {}, {}
         for line in sweep.stdout:
             print(line, end="", flush=True)
             command = line.split(": ", 1)[-1].split("  (log:")[0].strip()
@@ -299,10 +339,15 @@ def run_slot(chosen, sharing, seconds, facts, slot):
             run = by_command[command]
             if line.startswith("started"):
                 started_at[command] = time.monotonic()
-            elif finished(run) and command in started_at:
-                wall_seconds = round(time.monotonic() - started_at.pop(command), 1)
-                record(run, dict(facts, date=now(), slot=slot, runs_sharing_gpu=sharing, wall_seconds=wall_seconds,
-                                 resumed=command in resumed))
+                continue
+            ended_at[command] = time.monotonic()
+            if finished(run) and command in started_at:
+                began, end = started_at[command], ended_at[command]
+                # The runs that shared the device with this one at some moment, this one included.
+                at_once = sum(1 for other, other_began in started_at.items()
+                              if other_began < end and ended_at.get(other, end) >= began)
+                record(run, dict(facts, date=now(), slot=slot, runs_at_once=at_once,
+                                 wall_seconds=round(end - began, 1), resumed=command in resumed))
                 ended.append(run["stem"])
 
     follower = threading.Thread(target=follow)
@@ -320,9 +365,15 @@ def run_slot(chosen, sharing, seconds, facts, slot):
 
 
 def record(run, entry):
+    """Add the finished `run` to its folder's manifest, with its command and its budget."""
     folder = os.path.dirname(run["history"])
     manifest = read_manifest(folder)
-    manifest["runs"][run["stem"]] = entry
+    settings = RunFiles(run["history"], run["report"]).recorded_settings() or {}
+    budget = studies.budget_of(settings) if settings else None
+    if budget:
+        manifest.setdefault("budget", budget)
+    manifest["runs"][run["stem"]] = dict(entry, command=run["command"], budget=budget,
+                                         learning_rate=settings.get("learning_rate"))
     write_json(os.path.join(folder, "manifest.json"), manifest)
 
 
@@ -334,7 +385,7 @@ def pack(archive, results, runs):
     names += sorted({os.path.join(os.path.dirname(run["history"]), "manifest.json") for run in runs})
     for run in runs:
         stem = os.path.splitext(run["history"])[0]
-        names += [run["history"], run["report"], stem + ".csv", stem + ".log"]
+        names += [run["history"], run["report"], stem + ".json", stem + ".csv", stem + ".log"]
     with replaced_atomically(archive) as temporary, tarfile.open(temporary, "w:gz") as tar:
         for name in names:
             if os.path.isfile(name):
@@ -346,40 +397,57 @@ def main(argv=None):
     started = time.monotonic()
     args = parse_arguments(argv)
     facts = environment_facts(args.commit)
-    if facts["device"].startswith("CPU") and args.epochs is None:
-        raise UserError("the campaign's runs of 60 epochs take hours each on a CPU: give --epochs "
-                        "(e.g. --epochs 1) to try the campaign here, or run it on a GPU")
-    runs = campaign_runs(args)
-    missing = [run for run in runs if not finished(run)]
-    calibration = calibration_from(runs, facts["device"])
-    seconds = args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
-    # Without a GPU, sweep.py runs one run at a time.
-    most_sharing = 1 if facts["device"].startswith("CPU") else args.runs_per_gpu
-    sharing, chosen = plan(missing, seconds, most_sharing, calibration)
-
-    note = estimates_note(chosen, sharing, calibration, facts["device"], args.results)
-    if note:
-        print(note)
-    print(f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}; this slot of "
-          f"{args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
-    for run in chosen:
-        print(f"    {run['configuration']}/{run['stem']}  (expected {expected_seconds(run, sharing, calibration):.0f} s)")
-    if missing and not chosen:
-        raise UserError(f"no missing run fits in a slot of {args.minutes:g} minutes; give it more --minutes")
-    if args.dry_run or not chosen:
-        return 0
-
+    on_cpu = facts["device"].startswith("CPU")
+    if on_cpu and args.study == "faithful" and args.epochs is None:
+        raise UserError("the faithful study's runs of 60 epochs take hours each on a CPU: run --study cpu, "
+                        "or give --epochs (e.g. --epochs 1) to try the campaign here, or run it on a GPU")
+    if args.epochs is not None and os.path.abspath(args.results) == os.path.abspath(RESULTS):
+        raise UserError(f"--epochs makes runs of another budget than the study's: give the trial a --results "
+                        f"folder of its own, not {args.results}")
     slots_path = os.path.join(args.results, "slots.json")
     slots = read_json(slots_path, [])
-    seconds = args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
-    ended, stopped = run_slot(chosen, sharing, seconds, facts, len(slots) + 1)
-    slots.append(dict(facts, slot=len(slots) + 1, date=now(), minutes=args.minutes, runs_sharing_gpu=sharing,
-                      wall_seconds=round(time.monotonic() - started, 1), finished=ended,
-                      unfinished=[run["stem"] for run in chosen if run["stem"] not in ended]))
+    slot = len(slots) + 1
+    finished_runs, planned, stopped = [], [], False
+
+    def seconds_left():
+        return args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
+
+    # A slot goes on while it has time: a stage of the CPU study is planned once the one before is done.
+    while not stopped:
+        runs = campaign_runs(args)
+        check_budgets(runs, args)
+        missing = [run for run in runs if not finished(run)]
+        calibration = calibration_from(runs, facts["device"])
+        if on_cpu:  # one at a time, in order; the run in flight at the end keeps its checkpoint
+            sharing, chosen = 1, missing
+        else:
+            sharing, chosen = plan(missing, seconds_left(), args.runs_per_gpu, calibration)
+        note = estimates_note(chosen, sharing, calibration, facts["device"], args.results)
+        if note and not on_cpu:
+            print(note)
+        print(f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}; this slot of "
+              f"{args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
+        for run in chosen:
+            known = not on_cpu or (run["model"], sharing) in calibration  # the H200's figures are no CPU's
+            expected = f"  (expected {expected_seconds(run, sharing, calibration):.0f} s)" if known else ""
+            print(f"    {run['configuration']}/{run['stem']}{expected}")
+        if args.dry_run or not chosen or seconds_left() <= 0:
+            break
+        ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot)
+        finished_runs += [run for run in chosen if run["stem"] in ended]
+        planned += [run for run in chosen if run["stem"] not in ended]
+        if len(ended) < len(chosen):
+            break  # a run failed or was stopped: the next slot tries it again
+    if args.dry_run or not (finished_runs or planned):
+        return 0
+
+    slots.append(dict(facts, slot=slot, date=now(), minutes=args.minutes, study=args.study,
+                      wall_seconds=round(time.monotonic() - started, 1),
+                      finished=[run["stem"] for run in finished_runs], unfinished=[run["stem"] for run in planned]))
     write_json(slots_path, slots)
-    size = pack(args.archive, args.results, [run for run in chosen if run["stem"] in ended])
-    print(f"{len(ended)} of {len(chosen)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
-    return 0 if len(ended) == len(chosen) else 1
+    size = pack(args.archive, args.results, finished_runs)
+    print(f"{len(finished_runs)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
+    return 0 if not planned or stopped else 1
 
 
 if __name__ == "__main__":

@@ -12,15 +12,18 @@ slurm` writes a Slurm job array, one task per run, that requeues a task stopped 
 """
 
 import argparse
+import itertools
 import os
 import re
 import shlex
 import stat
 
-from pyimagesearch.arguments import positive_int, radam_total_steps
+from pyimagesearch import runs
+from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 from pyimagesearch.files import ensure_writable, write_atomically
-from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.names import (DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
+                                 ORIGINAL_OPTIMIZERS)
 from sweep import RUNS_PER_GPU, longest_first, read_runs
 
 # Ships with scikit-learn: nothing to fetch.
@@ -152,6 +155,14 @@ def parse_arguments(argv):
     parser.add_argument("--seeds", type=positive_int, default=1, help="runs per combination: 1 runs train.py's default seed, 42; N > 1 runs seeds 1 to N, "
                         "named ..._seed1 to ..._seedN")
     parser.add_argument("--batch-size", type=positive_int, help="passed to every run (train.py's default: 128)")
+    parser.add_argument("--learning-rates", type=learning_rate, nargs="+", metavar="LR",
+                        help="one run per rate, named ..._lr3e-04 where the rate is not the optimizer's "
+                        "default (train.py's default: 1e-3, SGD 0.01)")
+    parser.add_argument("--training-images", type=positive_int, metavar="N",
+                        help="passed to every run: a fixed, stratified subset to train on (default: all)")
+    parser.add_argument("--validation-images", type=whole_number, metavar="N",
+                        help="passed to every run: training images held out to validate on (train.py's "
+                        "default: 0, the test split validates)")
     parser.add_argument("--radam-total-steps", type=radam_total_steps,
                         help="passed to every RAdam run: a whole number, or 'auto'")
     parser.add_argument("--warmup-steps", type=positive_int, metavar="N",
@@ -171,25 +182,30 @@ def parse_arguments(argv):
 
 
 def train_commands(args):
-    """One train.py command line per run, in the original's order: data set, model, optimizer."""
+    """One train.py command line per run, in the original's order: data set, model, optimizer (then
+    learning rate and seed)."""
     commands = []
     for dataset in args.datasets:
         for model in args.models:
             for optimizer in args.optimizers:
-                for seed in range(1, args.seeds + 1):
-                    stem = f"{model}_{optimizer}_{dataset}"
-                    if args.seeds > 1:
-                        stem += f"_seed{seed}"
+                for rate, seed in itertools.product(args.learning_rates or [None], range(1, args.seeds + 1)):
+                    seed = seed if args.seeds > 1 else None
                     # Joined with "/" rather than os.path.join: the script is for a POSIX shell.
-                    path = f"{args.output.rstrip('/')}/{stem}"
+                    path = f"{args.output.rstrip('/')}/{runs.stem(model, optimizer, dataset, rate, seed)}"
                     words = ["python", "train.py", "--history", f"{path}.pickle", "--report", f"{path}.txt"]
                     words += ["--dataset", dataset, "--model", model, "--optimizer", optimizer]
-                    if args.seeds > 1:
+                    if rate is not None and rate != DEFAULT_LEARNING_RATES[optimizer]:
+                        words += ["--learning-rate", runs.rate_text(rate)]
+                    if seed is not None:
                         words += ["--seed", str(seed)]
                     if args.epochs is not None:
                         words += ["--epochs", str(args.epochs)]
                     if args.batch_size is not None:
                         words += ["--batch-size", str(args.batch_size)]
+                    if args.training_images is not None:
+                        words += ["--training-images", str(args.training_images)]
+                    if args.validation_images:
+                        words += ["--validation-images", str(args.validation_images)]
                     if not args.augmentation:
                         words.append("--no-augmentation")
                     if args.mixed_precision:

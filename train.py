@@ -4,14 +4,16 @@
         --report output/resnet_radam_cifar10.txt --dataset cifar10 --model resnet --optimizer radam
 
 Writes the training history (a pickled dict of lists of floats) and scikit-learn's classification
-report of the test split. A per-epoch log, `<history stem>.csv`, grows beside them while the run
-trains. The run checkpoints after every epoch (--checkpoint-every), and on SIGTERM at the next
+report of the test split, and beside the history the run's settings, `<history stem>.json`. A
+per-epoch log, `<history stem>.csv`, grows beside them while the run trains. The run checkpoints after every epoch (--checkpoint-every), and on SIGTERM at the next
 step, then exits with code 75: the same command resumes it, having lost at most the epoch in
-flight. A run whose outputs both exist is not trained again, and a run that another process is
+flight. A run whose outputs both exist is not trained again (and is refused if its settings differ
+from the command's), and a run that another process is
 training is refused (exit code 3).
 """
 
 import argparse
+import json
 import os
 import re
 import pickle
@@ -19,11 +21,11 @@ import pickle
 from sklearn.metrics import classification_report
 
 from pyimagesearch import interruptions
-from pyimagesearch.arguments import positive_int, radam_total_steps
+from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.downloads import keras_home
 from pyimagesearch.errors import run_main
 from pyimagesearch.files import write_atomically
-from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
+from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.run_files import RunFiles
 from pyimagesearch.run_lock import run_lock
 
@@ -48,6 +50,27 @@ def parse_arguments(argv):
     parser.add_argument("-o", "--optimizer", default="adam", choices=OPTIMIZERS)
     parser.add_argument("--epochs", type=positive_int, default=60)
     parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument(
+        "--learning-rate",
+        type=learning_rate,
+        metavar="LR",
+        help="the optimizer's (peak) learning rate (default: the original's 1e-3; SGD 0.01)",
+    )
+    parser.add_argument(
+        "--training-images",
+        type=positive_int,
+        metavar="N",
+        help="train on a fixed, class-stratified subset of N training images (default: all)",
+    )
+    parser.add_argument(
+        "--validation-images",
+        type=whole_number,
+        default=0,
+        metavar="N",
+        help="hold out N training images (fixed, class-stratified) as the validation split, so that "
+        "the test split is only read for the final report (default 0: validate on the test split, "
+        "as the original)",
+    )
     parser.add_argument("--seed", type=seed, default=42, help="same seed, same result on the CPU")
     parser.add_argument(
         "--radam-total-steps",
@@ -93,19 +116,23 @@ def parse_arguments(argv):
 def run_settings(args):
     """The arguments that decide a run's results: a checkpoint made with others is refused."""
     not_settings = ("history", "report", "checkpoint_every", "download")
-    return {key: value for key, value in vars(args).items() if key not in not_settings}
+    settings = {key: value for key, value in vars(args).items() if key not in not_settings}
+    if settings["learning_rate"] is None:
+        settings["learning_rate"] = DEFAULT_LEARNING_RATES[args.optimizer]
+    return settings
 
 
 def main(argv=None):
     args = parse_arguments(argv)
     files = RunFiles(args.history, args.report)
     files.check_paths()
+    settings = run_settings(args)
     if files.finished():
-        return files.skip()
+        return files.skip(settings)
     files.check_writable()
     with run_lock(files.lock):
         if files.finished():  # it finished while this process looked
-            return files.skip()
+            return files.skip(settings)
         files.remove_temporaries()
         # On JAX, a sweep's runs of one model, input shape and optimizer (MNIST and Fashion-MNIST,
         # repeated seeds, resumed runs) then compile their train step once. JAX caches only
@@ -116,11 +143,11 @@ def main(argv=None):
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         # Keras takes seconds to start its backend, so it is imported after the quick checks above.
         from pyimagesearch import checkpoints, training
-        from pyimagesearch.datasets import load_dataset
+        from pyimagesearch.datasets import held_out, load_dataset
 
         training.record_convolutions_in_graphs()
-        data = load_dataset(args.dataset, download=args.download)
-        settings = run_settings(args)
+        data = held_out(load_dataset(args.dataset, download=args.download), args.validation_images,
+                        args.training_images)
         state = checkpoints.read_checkpoint(files.checkpoint_folder, settings)
         model = training.build_run_model(args, data)
         print(f"training {args.model} on {args.dataset} with {args.optimizer}, seed {args.seed}: {training.where_it_runs()}")
@@ -141,6 +168,7 @@ def main(argv=None):
             raise KeyboardInterrupt
         print(report)
         with files.disk_errors_in_one_line():
+            write_atomically(files.settings, json.dumps(settings, indent=1, sort_keys=True) + "\n")
             write_atomically(args.report, report)
             write_atomically(args.history, pickle.dumps(recorder.history))
         files.remove_checkpoint()

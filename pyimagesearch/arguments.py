@@ -12,6 +12,21 @@ def positive_int(text):
     return int(text)
 
 
+def whole_number(text):
+    """A whole number, 0 or more, in ASCII digits."""
+    if not re.fullmatch("[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"takes a whole number, 0 or more, not {text!r}")
+    return int(text)
+
+
+def learning_rate(text):
+    """A learning rate: a number more than 0 and at most 10, such as 1e-3 or 0.0003."""
+    value = _number(text)
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"takes a number more than 0 and at most 10, such as 1e-3, not {text!r}")
+    return value
+
+
 def radam_total_steps(text):
     """RAdam's total_steps: a whole number (0 turns its schedule off), or 'auto'."""
     if text != "auto" and not re.fullmatch("[0-9]+", text):

@@ -16,6 +16,7 @@ import numpy as np
 
 from pyimagesearch import downloads
 from pyimagesearch.downloads import FASHION_MNIST_FILES, LAYOUTS, DatasetUnavailable, keras_datasets_dir
+from pyimagesearch.errors import UserError
 from pyimagesearch.names import DATASETS
 
 MNIST_LABELS = [str(digit) for digit in range(10)]
@@ -44,13 +45,18 @@ CIFAR100_LABELS = [
 
 
 class Dataset(NamedTuple):
-    """Images (N, 32, 32, C) float32 in [0, 1], one-hot float32 labels, and the class names."""
+    """Images (N, 32, 32, C) float32 in [0, 1], one-hot float32 labels, and the class names.
+
+    The validation split is the test split, as in the original, unless `held_out` made one.
+    """
 
     train_x: np.ndarray
     train_y: np.ndarray
     test_x: np.ndarray
     test_y: np.ndarray
     label_names: list
+    validation_x: np.ndarray
+    validation_y: np.ndarray
 
     @property
     def num_classes(self):
@@ -84,6 +90,47 @@ def load_dataset(name, download=True):
     train_x /= 255.0
     test_x /= 255.0
     return _finish(train_x, train_y, test_x, test_y, label_names)
+
+
+def held_out(data, validation_images=0, training_images=None):
+    """`data` with `validation_images` of its training images held out as the validation split
+    (0: the test split validates, as in the original), training on `training_images` of the rest
+    (None: all of them).
+
+    Both subsets are stratified by class and fixed: the same for every seed and every run, and
+    the validation split the same whatever `training_images` is. Raises UserError where the
+    numbers do not fit the data set.
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not validation_images and training_images in (None, len(data.train_x)):
+        return data
+    labels = data.train_y.argmax(axis=1)
+    rows = np.arange(len(labels))
+    classes = data.num_classes
+    validation = np.array([], dtype=rows.dtype)
+    if validation_images:
+        if not classes <= validation_images <= len(rows) - classes:
+            raise UserError(
+                f"--validation-images {validation_images} does not fit the {len(rows)} training images: "
+                f"give {classes} to {len(rows) - classes} (at least one image a class on each side)"
+            )
+        rows, validation = train_test_split(rows, test_size=validation_images, stratify=labels, random_state=0)
+    if training_images is not None and training_images != len(rows):
+        if not classes <= training_images < len(rows):
+            raise UserError(
+                f"--training-images {training_images} does not fit the {len(rows)} training images left "
+                f"after the validation split: give {classes} to {len(rows)}"
+            )
+        rows, _ = train_test_split(rows, train_size=training_images, stratify=labels[rows], random_state=0)
+    if not validation_images:
+        validation_x, validation_y = data.test_x, data.test_y
+    else:
+        validation = np.sort(validation)
+        validation_x, validation_y = data.train_x[validation], data.train_y[validation]
+    rows = np.sort(rows)
+    return data._replace(train_x=data.train_x[rows], train_y=data.train_y[rows],
+                         validation_x=validation_x, validation_y=validation_y)
 
 
 def fetch(name, download=True):
@@ -249,10 +296,5 @@ def _finish(train_x, train_y, test_x, test_y, label_names):
     binarizer = LabelBinarizer()
     train_y = binarizer.fit_transform(np.ravel(train_y)).astype("float32")
     test_y = binarizer.transform(np.ravel(test_y)).astype("float32")
-    return Dataset(
-        train_x.astype(np.float32, copy=False),
-        train_y,
-        test_x.astype(np.float32, copy=False),
-        test_y,
-        list(label_names),
-    )
+    test_x = test_x.astype(np.float32, copy=False)
+    return Dataset(train_x.astype(np.float32, copy=False), train_y, test_x, test_y, list(label_names), test_x, test_y)

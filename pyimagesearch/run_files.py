@@ -4,6 +4,7 @@ No Keras here: train.py checks the paths before it starts Keras, which takes sec
 """
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -31,28 +32,31 @@ class RunFiles:
         self.history = history
         self.report = report
         self.log = os.path.splitext(history)[0] + ".csv"
+        # The settings that made the run, written with its outputs.
+        self.settings = os.path.splitext(history)[0] + ".json"
         # Deleted when the run finishes.
         self.checkpoint_folder = history + ".checkpoint"
         self.lock = history + ".lock"
 
     def check_paths(self):
-        """Raise UserError unless the outputs and the log are three files apart from the run's own."""
-        outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log)]
+        """Raise UserError unless the outputs, the log and the settings are four files apart from the
+        run's own."""
+        outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings)]
         inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
         if (
-            len(set(outputs)) < 3
+            len(set(outputs)) < 4
             or os.path.realpath(self.lock) in outputs
             or any(path.startswith(inside_checkpoint) for path in outputs)
         ):
             raise UserError(
-                f"--history, --report and the per-epoch log ({self.log}) must be three different "
-                f"files, outside the checkpoint folder ({self.checkpoint_folder}) and other than the "
+                f"--history, --report, the per-epoch log ({self.log}) and the settings ({self.settings}) "
+                f"must be four different files, outside the checkpoint folder ({self.checkpoint_folder}) and other than the "
                 f"lock file ({self.lock}); choose other paths"
             )
 
     def check_writable(self):
         """Create the outputs' folders and raise UserError unless the outputs can be written there."""
-        for path in (self.history, self.report, self.log):
+        for path in (self.history, self.report, self.log, self.settings):
             try:
                 ensure_writable(path)
             except OSError as error:
@@ -71,7 +75,27 @@ class RunFiles:
     def remove_checkpoint(self):
         shutil.rmtree(self.checkpoint_folder, ignore_errors=True)
 
-    def skip(self):
+    def recorded_settings(self):
+        """The settings written beside a finished run, or None where there are none to read."""
+        try:
+            with open(self.settings, encoding="utf-8") as file:
+                settings = json.load(file)
+        except (OSError, ValueError):
+            return None
+        return settings if isinstance(settings, dict) else None
+
+    def skip(self, settings):
+        """Skip a finished run, or raise UserError if its recorded settings are not `settings`."""
+        recorded = self.recorded_settings()
+        if recorded is not None and recorded != settings:
+            differences = ", ".join(
+                f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} here"
+                for key in sorted(set(recorded) | set(settings)) if recorded.get(key) != settings.get(key)
+            )
+            raise UserError(
+                f"{self.history} was made with other settings ({differences}; see {self.settings}); "
+                "give other --history and --report paths, or delete the run's files to train it again"
+            )
         print(f"{self.history} and {self.report} exist already: skipping (delete them to train again)")
         self.remove_checkpoint()
         return 0

@@ -18,7 +18,7 @@ from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
 from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.names import MODELS, OPTIMIZERS
+from pyimagesearch.names import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.radam import RAdam
 from pyimagesearch.resnet import ResNet
 from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
@@ -67,23 +67,27 @@ def build_network(name, input_shape, classes):
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 
-def make_optimizer(name, radam_total_steps=5000, warmup_steps=None):
-    """The named optimizer; `warmup_steps` is adam-warmup's (None: the paper's untuned rule)."""
+def make_optimizer(name, learning_rate=None, radam_total_steps=5000, warmup_steps=None):
+    """The named optimizer at `learning_rate` (None: its DEFAULT_LEARNING_RATES entry);
+    `warmup_steps` is adam-warmup's (None: the paper's untuned rule)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if learning_rate is None:
+        learning_rate = DEFAULT_LEARNING_RATES[name]
     if name == "adam":
-        return keras.optimizers.Adam(learning_rate=1e-3)
+        return keras.optimizers.Adam(learning_rate=learning_rate)
     if name == "radam":
-        return RAdam(total_steps=radam_total_steps, warmup_proportion=0.1, min_lr=1e-5)
+        # keras-radam's schedule: warm-up to `learning_rate`, then decay to min_lr at total_steps.
+        return RAdam(learning_rate=learning_rate, total_steps=radam_total_steps, warmup_proportion=0.1, min_lr=1e-5)
     if name == "sgd":
-        # The book's MiniVGGNet-on-CIFAR-10 rate and momentum, held constant like Adam's.
-        return keras.optimizers.SGD(learning_rate=0.01, momentum=0.9)
+        # The book's MiniVGGNet-on-CIFAR-10 momentum, at a rate held constant like Adam's.
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
     if name == "rmsprop":
-        return keras.optimizers.RMSprop()
-    if name == "adam-warmup":
-        beta_2 = 0.999  # Adam's default
-        if warmup_steps is None:
-            warmup_steps = untuned_warmup_steps(beta_2)
-        return keras.optimizers.Adam(learning_rate=LinearWarmup(1e-3, warmup_steps), beta_2=beta_2)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+        return keras.optimizers.RMSprop(learning_rate=learning_rate)
+    beta_2 = 0.999  # adam-warmup: Adam's default beta_2
+    if warmup_steps is None:
+        warmup_steps = untuned_warmup_steps(beta_2)
+    return keras.optimizers.Adam(learning_rate=LinearWarmup(learning_rate, warmup_steps), beta_2=beta_2)
 
 
 def build_model(network_name, optimizer, input_shape, classes, seed=None, augmentation=True):
@@ -318,7 +322,7 @@ def build_run_model(args, data):
         total_steps = args.epochs * steps
     else:
         total_steps = int(args.radam_total_steps)
-    optimizer = make_optimizer(args.optimizer, radam_total_steps=total_steps, warmup_steps=args.warmup_steps)
+    optimizer = make_optimizer(args.optimizer, args.learning_rate, total_steps, args.warmup_steps)
     return build_model(
         args.model,
         optimizer,
@@ -365,7 +369,7 @@ def fit(model, data, args, recorder):
     """
     epochs_done, first_step = len(recorder.history["loss"]), recorder.first_step
     common = dict(
-        validation_data=(data.test_x, data.test_y),
+        validation_data=(data.validation_x, data.validation_y),
         validation_batch_size=EVALUATION_BATCH_SIZE,
         callbacks=[recorder],
         shuffle=False,  # RunBatches shuffles, as a function of the seed and the epoch alone

@@ -141,7 +141,7 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs):
     last = [float(value) for value in rows[-1].split(",")[:3]]
     assert len(rows) == epochs and last == [epochs, history["loss"][-1], history["accuracy"][-1]]
     # Its checkpoint folder and lock file are gone.
-    assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "pickle", "txt"))
+    assert sorted(os.listdir(out)) == sorted(f"{stem}.{ext}" for ext in ("csv", "json", "pickle", "txt"))
 
 
 @pytest.mark.backend
@@ -376,12 +376,15 @@ def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, monkeypatch
 def test_outputs_that_share_a_path_are_refused(tmp_path):
     out = tmp_path / "out"
     for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt"),
-                            ("run.pickle", "run.pickle.checkpoint/r.txt"), ("run.pickle", "run.pickle.lock")):  # fmt: skip
+                            ("run.pickle", "run.pickle.checkpoint/r.txt"), ("run.pickle", "run.pickle.lock"),
+                            ("run.pickle", "run.json")):  # fmt: skip
         with pytest.raises(UserError) as refused:
             train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
         log = out / (os.path.splitext(history)[0] + ".csv")
+        settings = out / (os.path.splitext(history)[0] + ".json")
         assert str(refused.value) == (
-            f"--history, --report and the per-epoch log ({log}) must be three different files, outside "
+            f"--history, --report, the per-epoch log ({log}) and the settings ({settings}) must be four "
+            "different files, outside "
             f"the checkpoint folder ({out / history}.checkpoint) and other than the lock file "
             f"({out / history}.lock); choose other paths"
         )

@@ -1,0 +1,121 @@
+"""The studies whose runs live in results/: each configuration's folder, budget and runs.
+
+    faithful  the experiment as the original ran it (float32, 60 epochs, batch 128, augmentation
+              on, all training images, the test split as validation), on MNIST and Fashion-MNIST,
+              repeated over seeds and with the controls an honest answer needs: for a GPU.
+    cpu       MiniVGGNet at a budget a 2-core CPU affords (1,000 steps a run), across learning
+              rates, with rates chosen on a held-out validation split.
+
+A configuration is a folder of results/ and the combinations.py arguments of its runs. Every run
+in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
+train.py) have another is not one of the folder's runs. No Keras here.
+"""
+
+import os
+import statistics
+
+from pyimagesearch import runs
+from pyimagesearch.histories import read_history
+
+# The budget of a run: train.py's settings that say how much it trains and on what.
+BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "augmentation", "mixed_precision")
+FAITHFUL_BUDGET = dict(epochs=60, batch_size=128, training_images=None, validation_images=0, augmentation=True,
+                       mixed_precision=False)
+
+FAITHFUL = [  # (folder, [combinations.py arguments of one batch of its runs, ...])
+    ("original", [["--optimizers", "adam", "radam"]]),
+    ("seeds", [["--optimizers", "adam", "radam", "--seeds", "2"]]),
+    ("fair-schedule", [["--optimizers", "radam", "--radam-total-steps", "auto"],
+                       ["--optimizers", "radam", "--radam-total-steps", "auto", "--seeds", "2"]]),
+    ("warmup", [["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0"],
+                ["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0", "--seeds", "2"]]),
+    ("baselines", [["--optimizers", "sgd", "rmsprop"], ["--optimizers", "sgd", "rmsprop", "--seeds", "2"]]),
+]
+
+# The CPU study: 12,800 training images in batches of 128 are 100 steps an epoch, 10 epochs are
+# 1,000 steps; 5,000 held-out training images (500 a class) validate after every epoch.
+CPU_BUDGET = dict(epochs=10, batch_size=128, training_images=12800, validation_images=5000, augmentation=True,
+                  mixed_precision=False)
+# The grid, in the order it runs: the 2019 rate first, then outwards, so that a study stopped
+# early has its middle.
+GRID_RATES = (1e-3, 3e-4, 3e-3, 1e-4, 1e-2)
+# RAdam without its built-in schedule (--radam-total-steps 0), so that a rate means the same for
+# it as for Adam; SGD (momentum 0.9) as the reference.
+GRID_OPTIMIZERS = ("adam", "radam", "adam-warmup", "sgd")
+GRID_SEEDS = 2  # seeds 1 and 2 at every grid point
+FINAL_SEEDS = 3  # seeds 1 to 3 at each optimizer's chosen rate, and at 1e-3
+CPU_FOLDER = "cpu-study"
+CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
+ORIGINAL_RATE = 1e-3
+
+
+def budget_arguments(budget):
+    words = ["--epochs", str(budget["epochs"]), "--batch-size", str(budget["batch_size"])]
+    if budget["training_images"] is not None:
+        words += ["--training-images", str(budget["training_images"])]
+    if budget["validation_images"]:
+        words += ["--validation-images", str(budget["validation_images"])]
+    return words
+
+
+def cpu_configurations(results):
+    """The CPU study's configurations; its second stage (the chosen rates) only once the grid in
+    `results` is complete."""
+    common = ["--models", "minivggnet", "--radam-total-steps", "0", *budget_arguments(CPU_BUDGET)]
+    grid = [["--datasets", "fashion_mnist", "--optimizers", *GRID_OPTIMIZERS, "--learning-rates", runs.rate_text(rate),
+             "--seeds", str(GRID_SEEDS), *common] for rate in GRID_RATES]
+    configurations = [(CPU_FOLDER, grid)]
+    chosen = chosen_rates(os.path.join(results, CPU_FOLDER))
+    if chosen is not None:
+        final = []
+        for optimizer in GRID_OPTIMIZERS:
+            rates = sorted({chosen[optimizer], ORIGINAL_RATE})
+            final.append(["--datasets", "fashion_mnist", "--optimizers", optimizer,
+                          "--learning-rates", *map(runs.rate_text, rates), "--seeds", str(FINAL_SEEDS), *common])
+            # MNIST at the rate chosen on Fashion-MNIST; Adam also at 1e-3, for the 2019 row.
+            rates = sorted({chosen[optimizer], ORIGINAL_RATE} if optimizer == "adam" else {chosen[optimizer]})
+            final.append(["--datasets", "mnist", "--optimizers", optimizer,
+                          "--learning-rates", *map(runs.rate_text, rates), "--seeds", str(FINAL_SEEDS), *common])
+        configurations.append((CPU_FOLDER, final))
+    configurations.append((CPU_2019_FOLDER, [
+        ["--datasets", "fashion_mnist", "mnist", "--models", "minivggnet", "--optimizers", "radam",
+         "--radam-total-steps", "auto", "--learning-rates", runs.rate_text(ORIGINAL_RATE),
+         "--seeds", str(FINAL_SEEDS), *budget_arguments(CPU_BUDGET)]]))
+    return configurations
+
+
+def configurations(study, results):
+    """[(folder path, budget, [combinations.py arguments, ...])] of `study` in `results`, in order."""
+    if study == "faithful":
+        return [(os.path.join(results, folder), FAITHFUL_BUDGET, lists) for folder, lists in FAITHFUL]
+    return [(os.path.join(results, folder), CPU_BUDGET, lists) for folder, lists in cpu_configurations(results)]
+
+
+def budget_of(settings):
+    return {key: settings.get(key) for key in BUDGET_KEYS}
+
+
+def grid_accuracy(folder, optimizer, rate, dataset="fashion_mnist", seeds=range(1, GRID_SEEDS + 1)):
+    """The final validation accuracy of each grid run of `optimizer` at `rate` in `folder`, by
+    seed; a run not finished is missing."""
+    found = {}
+    for seed in seeds:
+        path = os.path.join(folder, runs.stem("minivggnet", optimizer, dataset, rate, seed) + ".pickle")
+        if os.path.isfile(path) and os.path.isfile(path[: -len(".pickle")] + ".txt"):
+            found[seed] = read_history(path)["val_accuracy"][-1]
+    return found
+
+
+def chosen_rates(folder):
+    """{optimizer: the grid rate of the highest mean final validation accuracy over the grid's
+    seeds}, or None while a grid run is missing. Test accuracy plays no part."""
+    chosen = {}
+    for optimizer in GRID_OPTIMIZERS:
+        means = {}
+        for rate in GRID_RATES:
+            accuracies = grid_accuracy(folder, optimizer, rate)
+            if len(accuracies) < GRID_SEEDS:
+                return None
+            means[rate] = statistics.mean(accuracies.values())
+        chosen[optimizer] = max(sorted(means), key=lambda rate: means[rate])
+    return chosen
