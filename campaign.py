@@ -196,9 +196,6 @@ def plan(missing, seconds, most_sharing, calibration):
                 left_out = True
         if len(chosen) > len(best[1]):
             best = (sharing, chosen)
-    if missing and not best[1]:
-        # None finishes in the slot: the first goes as far as it can, and keeps its checkpoint.
-        best = (1, missing[:1])
     return best
 
 
@@ -422,6 +419,10 @@ def main(argv=None):
             sharing, chosen = 1, missing
         else:
             sharing, chosen = plan(missing, seconds_left(), args.runs_per_gpu, calibration)
+            if missing and not chosen and not (finished_runs or planned):
+                # None finishes in this slot: the first goes as far as it can and keeps its
+                # checkpoint, so that a later slot plans it at what it has left.
+                sharing, chosen = 1, missing[:1]
         note = estimates_note(chosen, sharing, calibration, facts["device"], args.results)
         if note and not on_cpu:
             print(note)

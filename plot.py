@@ -15,13 +15,10 @@ other runs, then names them all again and exits with code 1.
 """
 
 import argparse
-import collections
 import csv
 import io
 import itertools
 import os
-import re
-import sys
 import warnings
 
 import matplotlib
@@ -31,12 +28,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
-from scipy import stats
 
+from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
-from pyimagesearch.histories import read_history
-from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS
+from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.results import (by_optimizer, group, load_runs, mean_and_std, paired_difference, rounded,
+                                   runs_by_seed, warn)
 
 plt.style.use("ggplot")
 
@@ -45,125 +43,15 @@ DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMS
 OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])))
 DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))
 
-HISTORY_NAME = re.compile(
-    rf"^({'|'.join(MODELS)})_({'|'.join(OPTIMIZERS)})_({'|'.join(DATASETS)})(?:_seed(\d+))?\.pickle$"
-)
-DEFAULT_SEED = 42  # train.py's; a history without _seedN in its name ran with it
-# Keras 2 (the 2019 pickles) wrote the short names on the right.
-KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
-REQUIRED_KEYS = ["loss", "val_loss", "accuracy", "val_accuracy"]
-OPTIONAL_KEYS = ["learning_rate", "epoch_time"]
-
-
-def display_name(optimizer):
-    return DISPLAY_NAMES.get(optimizer) or "-".join(DISPLAY_NAMES.get(part, part.capitalize()) for part in optimizer.split("-"))
-
-
-def warn(message):
-    print(f"warning: {message}", file=sys.stderr)
+def display_name(variant):
+    """"Adam + warmup" for adam-warmup; a rate that is not the optimizer's default stays: "Adam lr=3e-04"."""
+    optimizer, _, rate = variant.partition(" ")
+    name = DISPLAY_NAMES.get(optimizer) or "-".join(DISPLAY_NAMES.get(part, part.capitalize())
+                                                    for part in optimizer.split("-"))
+    return f"{name} {rate}" if rate else name
 
 
 # ## Loading the runs
-
-
-def read_curves(path):
-    """The history at `path` as {key: float array}, with the Keras 3 key names; UserError if not one."""
-    history = read_history(path)  # plain data only: a pickle that would run code is refused
-    curves = {}
-    for key in REQUIRED_KEYS + OPTIONAL_KEYS:
-        values = history.get(key, history.get(KEY_ALIASES.get(key)))
-        if values is not None:
-            curves[key] = np.asarray(values, dtype=float)
-    # Curves may differ in length (validation every few epochs); none may be empty.
-    for key in REQUIRED_KEYS:
-        if key not in curves:
-            problem = f"no '{key}' key"
-        elif len(curves[key]) == 0:
-            problem = "no epochs" if key == "loss" else f"no '{key}' values"
-        else:
-            continue
-        raise UserError(f"{path} is not a readable training history ({problem}); "
-                        "delete it and re-run its train.py line")
-    return curves
-
-
-def read_report(path):
-    """(test accuracy, macro F1) from a classification_report text, or (None, None) with a warning."""
-    accuracy = micro_average = macro_f1 = None
-    try:
-        with open(path) as file:
-            for line in file:
-                fields = line.split()
-                # A class may be called "accuracy" too; only the summary line has 3 fields.
-                if len(fields) == 3 and fields[0] == "accuracy":
-                    accuracy = float(fields[1])
-                # scikit-learn before 0.22 (the 2019 reports) printed no accuracy line but a
-                # "micro avg", whose precision, recall and F1 all equal the accuracy.
-                elif fields[:2] == ["micro", "avg"] and len(fields) == 6:
-                    micro_average = float(fields[2])
-                elif fields[:2] == ["macro", "avg"] and len(fields) == 6:
-                    macro_f1 = float(fields[4])
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        warn(f"cannot read {path} ({error.__class__.__name__}); its test accuracy and F1 stay empty")
-        return None, None
-    accuracy = micro_average if accuracy is None else accuracy
-    if accuracy is None or macro_f1 is None:
-        warn(f"{path} has no accuracy (or micro avg) or macro avg line; its test accuracy and F1 stay empty")
-        return None, None
-    return accuracy, macro_f1
-
-
-def history_names(folder):
-    """The names of the training histories in `folder`; UserError if it holds none."""
-    if os.path.isfile(folder):
-        raise UserError(f"--input {folder} is a file; give the folder that holds the .pickle files")
-    if not os.path.isdir(folder):
-        raise UserError(f"input folder {folder} does not exist; run the experiments first or fix --input")
-    try:
-        names = sorted(os.listdir(folder))
-    except OSError as error:
-        raise UserError(f"cannot read the input folder {folder} ({error.strerror}); "
-                        "fix its permissions or --input") from None
-    names = [name for name in names if HISTORY_NAME.match(name) and os.path.isfile(os.path.join(folder, name))]
-    if not names:
-        raise UserError(f"no training histories ({{model}}_{{optimizer}}_{{dataset}}.pickle) in {folder}")
-    return names
-
-
-def load_runs(*folders):
-    """(every readable run in `folders` as a dict, sorted dataset-major in the canonical orders,
-    the paths of the histories that could not be read, each named on stderr as it is read)."""
-    runs, unreadable = [], []
-    for folder in folders:
-        for name in history_names(folder):
-            model, optimizer, dataset, seed = HISTORY_NAME.match(name).groups()
-            path = os.path.join(folder, name)
-            try:
-                history = read_curves(path)
-            except UserError as error:
-                warn(error)
-                unreadable.append(path)
-                continue
-            test_accuracy, macro_f1 = read_report(path[: -len(".pickle")] + ".txt")
-            runs.append(dict(model=model, optimizer=optimizer, dataset=dataset,
-                             seed=None if seed is None else int(seed), path=path, history=history,
-                             test_accuracy=test_accuracy, macro_f1=macro_f1,
-                             best_val_accuracy=float(np.max(history["val_accuracy"]))))
-    runs.sort(key=lambda run: (DATASETS.index(run["dataset"]), MODELS.index(run["model"]),
-                               OPTIMIZERS.index(run["optimizer"]), -1 if run["seed"] is None else run["seed"]))
-    return runs, unreadable
-
-
-def group(runs, *fields):
-    """{tuple of `fields` values: [runs]}, in the runs' (canonical) order."""
-    groups = {}
-    for run in runs:
-        groups.setdefault(tuple(run[field] for field in fields), []).append(run)
-    return groups
-
-
-def by_optimizer(runs):
-    return {optimizer: found for (optimizer,), found in group(runs, "optimizer").items()}
 
 
 # ## Drawing the curves
@@ -226,9 +114,9 @@ def draw_summary_figure(runs):
         axis = figure.add_subplot(grid[row, column], title=f"{model} on {dataset}",
                                   xlabel="Epoch #", ylabel="Val accuracy", ylim=(0, 1.02))
         selected = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
-        for optimizer, optimizer_runs in by_optimizer(selected).items():
-            draw_curve(axis, optimizer_runs, "val_accuracy", color=OPTIMIZER_COLORS[optimizer],
-                       label=display_name(optimizer))
+        for variant, variant_runs in by_optimizer(selected).items():
+            draw_curve(axis, variant_runs, "val_accuracy", color=OPTIMIZER_COLORS[variant_runs[0]["optimizer"]],
+                       label=display_name(variant))
     if runs_with_rate:
         axis = figure.add_subplot(grid[-1, :], title="Learning rate applied per epoch", yscale="log",
                                   xlabel="Epoch #", ylabel="Learning rate")
@@ -256,7 +144,7 @@ def save(figure, path):
 
 
 def plot_pairs(runs, plots_folder, unreadable=()):
-    unread = {HISTORY_NAME.match(os.path.basename(path)).groups()[:3] for path in unreadable}
+    unread = {run_names.parse_stem(os.path.basename(path)[: -len(".pickle")])[:3] for path in unreadable}
     for (dataset, model), pair_runs in group(runs, "dataset", "model").items():
         runs_by_optimizer = by_optimizer(pair_runs)
         if len(runs_by_optimizer) == 1:
@@ -276,15 +164,11 @@ def plot_pairs(runs, plots_folder, unreadable=()):
 # ## Tabulating the results
 
 
-def rounded(value, digits=4):
-    return None if value is None else round(float(value), digits)
-
-
 def run_row(run):
     history = run["history"]
     seconds = history.get("epoch_time")
     return dict(model=run["model"], dataset=run["dataset"], optimizer=run["optimizer"],
-                seed=run["seed"], epochs=len(history["loss"]),
+                learning_rate=run["learning_rate"], seed=run["seed"], epochs=len(history["loss"]),
                 test_accuracy=run["test_accuracy"], macro_f1=run["macro_f1"],
                 best_val_accuracy=rounded(run["best_val_accuracy"]),
                 best_val_epoch=int(np.argmax(history["val_accuracy"])) + 1,
@@ -292,80 +176,43 @@ def run_row(run):
                 training_seconds=None if seconds is None else rounded(seconds.sum(), 1))
 
 
-def mean_and_std(values):
-    """(mean, sample std) of the known values; std is None for fewer than two."""
-    known = [value for value in values if value is not None]
-    if not known:
-        return None, None
-    std = np.std(known, ddof=1) if len(known) > 1 else None
-    return rounded(np.mean(known)), rounded(std)
-
-
 def mean_row(combination_rows):
     first = combination_rows[0]
     row = dict(model=first["model"], dataset=first["dataset"], optimizer=first["optimizer"],
-               runs=len(combination_rows))
+               learning_rate=first["learning_rate"], runs=len(combination_rows))
     for key in ["test_accuracy", "best_val_accuracy"]:
         row[f"{key}_mean"], row[f"{key}_std"] = mean_and_std([r[key] for r in combination_rows])
     return row
-
-
-Difference = collections.namedtuple("Difference", "pairs mean std low high")
-
-
-def paired_difference(first_runs, second_runs, key):
-    """First minus second in `key` (a run's field), over the runs that share a seed.
-
-    Returns the number of pairs, the mean difference, its sample std and the 95% confidence
-    interval of the mean (Student's t with pairs - 1 degrees of freedom); None where there are
-    too few pairs. A run without a partner, or whose `key` is unknown (None), is left out; a
-    history without _seedN in its name ran with train.py's default seed, 42.
-    """
-    first, second = runs_by_seed(first_runs), runs_by_seed(second_runs)
-    differences = [first[seed][key] - second[seed][key] for seed in sorted(first.keys() & second.keys())
-                   if first[seed][key] is not None and second[seed][key] is not None]
-    pairs = len(differences)
-    if pairs < 2:
-        return Difference(pairs, differences[0] if differences else None, None, None, None)
-    mean, std = np.mean(differences), np.std(differences, ddof=1)
-    half_width = stats.t.ppf(0.975, pairs - 1) * std / np.sqrt(pairs)
-    return Difference(pairs, float(mean), float(std), float(mean - half_width), float(mean + half_width))
-
-
-def runs_by_seed(runs):
-    found = {}
-    for run in runs:
-        seed = DEFAULT_SEED if run["seed"] is None else run["seed"]
-        if seed in found:
-            raise UserError(f"{found[seed]['path']} and {run['path']} both ran with seed {seed}, so they cannot "
-                            "be paired by seed; move one of them away")
-        found[seed] = run
-    return found
 
 
 PAIRED_WITH = "radam"  # every other optimizer of a model/dataset is paired with it
 
 
 def pair_rows(runs):
-    """Each other optimizer minus RAdam per model/dataset, paired by seed, in OPTIMIZERS' order.
+    """Each other optimizer minus RAdam per model/dataset, paired by seed, in OPTIMIZERS' order:
+    RAdam at the same learning rate where it ran at it, else at its default rate.
 
     A model/dataset without RAdam, or with RAdam alone, gives no row.
     """
     rows = []
     for (dataset, model), found in group(runs, "dataset", "model").items():
-        runs_by_optimizer = by_optimizer(found)
-        if PAIRED_WITH not in runs_by_optimizer:
-            continue
-        for optimizer in [name for name in OPTIMIZERS if name != PAIRED_WITH and name in runs_by_optimizer]:
-            test, best_val = (paired_difference(runs_by_optimizer[optimizer], runs_by_optimizer[PAIRED_WITH], key)
-                              for key in ["test_accuracy", "best_val_accuracy"])
-            rows.append(dict(model=model, dataset=dataset, difference=f"{optimizer} - {PAIRED_WITH}",
+        radam = {rate: rate_runs for (optimizer, rate), rate_runs in group(found, "optimizer", "learning_rate").items()
+                 if optimizer == PAIRED_WITH}
+        for variant, variant_runs in by_optimizer(found).items():
+            rate = variant_runs[0]["learning_rate"]
+            partner = radam.get(rate, radam.get(DEFAULT_LEARNING_RATES[PAIRED_WITH]))
+            if variant_runs[0]["optimizer"] == PAIRED_WITH or partner is None:
+                continue
+            test, best_val = (paired_difference(variant_runs, partner, key) for key in ["test_accuracy", "best_val_accuracy"])
+            rows.append(dict(model=model, dataset=dataset, difference=f"{variant} - {partner[0]['variant']}",
                              pairs=test.pairs, test_accuracy_difference=rounded(test.mean),
                              test_accuracy_difference_std=rounded(test.std),
                              test_accuracy_difference_low=rounded(test.low),
                              test_accuracy_difference_high=rounded(test.high),
                              best_val_accuracy_difference=rounded(best_val.mean)))
-    return rows
+    order = {name: index for index, name in enumerate(OPTIMIZERS)}
+    return sorted(rows, key=lambda row: (DATASETS.index(row["dataset"]), MODELS.index(row["model"]),
+                                         order[row["difference"].split()[0]]))
 
 
 def as_csv(rows, columns):
@@ -407,7 +254,7 @@ PAIRS_EXPLAINED = (
 
 def write_tables(runs, plots_folder):
     runs_table = [run_row(run) for run in runs]
-    means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer").values()]
+    means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer", "learning_rate").values()]
     pairs = pair_rows(runs)
     run_columns = list(runs_table[0])
     tables = zip(CSV_TABLES, (runs_table, means, pairs), (run_columns, list(means[0]), PAIR_COLUMNS))
@@ -419,7 +266,7 @@ def write_tables(runs, plots_folder):
         spread = [dict(row, test_accuracy=with_spread(row["test_accuracy_mean"], row["test_accuracy_std"]),
                        best_val_accuracy=with_spread(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]))
                   for row in means]
-        columns = ["model", "dataset", "optimizer", "runs", "test_accuracy", "best_val_accuracy"]
+        columns = ["model", "dataset", "optimizer", "learning_rate", "runs", "test_accuracy", "best_val_accuracy"]
         markdown += ["## Mean ± std over seeds\n", as_markdown(spread, columns)]
     markdown += ["## Each optimizer minus RAdam, paired by seed\n", PAIRS_EXPLAINED]
     readable_pairs = [dict(row, interval_95=interval(row), test_accuracy_difference=with_spread(
@@ -434,7 +281,7 @@ def write_tables(runs, plots_folder):
 def check_outputs(runs, plots_folder):
     """Raise UserError before anything is drawn if an output cannot be written or two runs of a
     combination share a seed (so that the pairs table would fail after the figures)."""
-    for combination_runs in group(runs, "dataset", "model", "optimizer").values():
+    for combination_runs in group(runs, "dataset", "model", "variant").values():
         runs_by_seed(combination_runs)
     figures = [f"{model}_{dataset}.png" for dataset, model in group(runs, "dataset", "model")]
     # A folder named like an output would stop plot.py halfway.

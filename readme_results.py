@@ -14,10 +14,10 @@ import difflib
 import itertools
 import os
 
-import plot
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import MODELS
+from pyimagesearch.results import is_history_name, load_runs, mean_and_std, paired_difference
 
 BEGIN = "<!-- The Results below are written by `python readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -58,8 +58,8 @@ def read_results(results):
     for control, (configurations, optimizer) in CONTROLS.items():
         folders = [os.path.join(results, name) for name in configurations]
         folders = [folder for folder in folders if os.path.isdir(folder) and any(
-            plot.HISTORY_NAME.match(name) for name in os.listdir(folder))]
-        runs, unreadable_here = plot.load_runs(*folders) if folders else ([], [])
+            is_history_name(name) for name in os.listdir(folder))]
+        runs, unreadable_here = load_runs(*folders) if folders else ([], [])
         runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer]
         unreadable += unreadable_here
     if unreadable:
@@ -73,7 +73,7 @@ def of(runs, dataset, model):
 
 def accuracy(runs):
     """'mean ± std (n)' of the runs' test accuracy, or NOT_RUN."""
-    mean, std = plot.mean_and_std([run["test_accuracy"] for run in runs])
+    mean, std = mean_and_std([run["test_accuracy"] for run in runs])
     if mean is None:
         return NOT_RUN
     return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}") + f" ({len(runs)})"
@@ -81,7 +81,7 @@ def accuracy(runs):
 
 def difference(first, second):
     """(the paired difference in words, its verdict), or ("", "") with fewer than 2 pairs."""
-    found = plot.paired_difference(first, second, "test_accuracy")
+    found = paired_difference(first, second, "test_accuracy")
     if found.pairs < 2:
         return "", ""
     words = f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})"
@@ -95,7 +95,7 @@ def difference(first, second):
 def further_than_the_spread(runs, original):
     """Whether the runs' mean differs from the original's two-digit figure by more than their
     sample std plus the 0.005 of its rounding."""
-    mean, std = plot.mean_and_std([run["test_accuracy"] for run in runs])
+    mean, std = mean_and_std([run["test_accuracy"] for run in runs])
     return mean is not None and std is not None and abs(mean - original) > std + 0.005
 
 

@@ -10,6 +10,7 @@ import pytest
 
 import campaign
 from conftest import REPO, run_script
+from pyimagesearch import studies
 from pyimagesearch.errors import UserError
 
 CPU = f"CPU ({os.cpu_count()} cores)"
@@ -21,12 +22,15 @@ def the_campaign(results, *arguments):
 
 
 def write_finished(run, epoch_times, **entry):
-    """A finished run as the campaign finds it: its history, its report and its manifest entry."""
+    """A finished run as the campaign finds it: its history, its report, its CSV log and its
+    manifest entry."""
     os.makedirs(os.path.dirname(run["history"]), exist_ok=True)
     with open(run["history"], "wb") as file:
         pickle.dump({"epoch_time": epoch_times}, file)
     with open(run["report"], "w") as file:
         file.write("accuracy 0.99\n")
+    with open(os.path.splitext(run["history"])[0] + ".csv", "w") as file:
+        file.write("epoch,epoch_time\n" + "".join(f"{epoch},{seconds}\n" for epoch, seconds in enumerate(epoch_times, 1)))
     campaign.record(run, entry)
 
 
@@ -34,7 +38,7 @@ def test_the_campaign_is_the_original_sweep_then_seeds_then_the_controls(tmp_pat
     runs = the_campaign(tmp_path)
 
     configurations = [run["configuration"] for run in runs]
-    assert configurations == sorted(configurations, key=[name for name, _ in campaign.CONFIGURATIONS].index)
+    assert configurations == sorted(configurations, key=[name for name, _ in studies.FAITHFUL].index)
     counts = {name: configurations.count(name) for name in dict.fromkeys(configurations)}
     assert counts == {"original": 12, "seeds": 24, "fair-schedule": 18, "warmup": 36, "baselines": 36}
     # The original's 12 runs are experiments.sh's MNIST and Fashion-MNIST lines, in its order.
@@ -144,12 +148,13 @@ def test_a_resumed_run_is_recorded_so_and_left_out_of_the_calibration(tmp_path, 
     entries = json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"]
     assert {stem: entry["resumed"] for stem, entry in entries.items()} == {
         "minivggnet_adam_mnist": True, "minivggnet_radam_mnist": False}
-    # Two epochs of 6 s each: 6 x 50,000 / 60,000 = 5 s an epoch of 50,000 images. The resumed
-    # run's 10 s of wall time would make its fixed seconds 10 - 12 = -2 (and the median of the two
-    # 43); only the other's count: 100 - 12 = 88. An entry without the field is not resumed.
-    write_finished(adam, [6.0, 6.0], device="D", runs_sharing_gpu=1, wall_seconds=10.0, resumed=True)
-    write_finished(radam, [6.0, 6.0], device="D", runs_sharing_gpu=1, wall_seconds=100.0)
-    assert campaign.calibration_from([adam, radam], "D") == {("minivggnet", 1): pytest.approx((5.0, 88.0))}
+    # Epoch times come from the CSV logs, the resumed run's too: its median epoch, 7.5 s, is
+    # 7.5 x 50,000 / 60,000 = 6.25 s an epoch of 50,000 images, the other's 5 s, and the median of
+    # the two 5.625 s. The resumed run's 10 s of wall time would make its fixed seconds
+    # 10 - 15 = -5: only the other's count, 100 - 12 = 88. An entry without the field is not resumed.
+    write_finished(adam, [6.0, 9.0], device="D", runs_at_once=1, wall_seconds=10.0, resumed=True)
+    write_finished(radam, [6.0, 6.0], device="D", runs_at_once=1, wall_seconds=100.0)
+    assert campaign.calibration_from([adam, radam], "D") == {("minivggnet", 1): pytest.approx((5.625, 88.0))}
 
 
 def test_the_plan_says_which_expected_times_are_an_h200s(tmp_path, monkeypatch, capsys):
@@ -179,17 +184,88 @@ def test_the_plan_says_which_expected_times_are_an_h200s(tmp_path, monkeypatch, 
     assert len(lines) == 9
 
 
-def test_on_a_cpu_the_campaign_runs_only_with_epochs(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(campaign, "device_name", lambda: "CPU (2 cores)")
-    arguments = ["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results", str(tmp_path),
-                 "--commit", "0" * 40, "--dry-run"]
+def test_on_a_cpu_the_faithful_study_runs_only_with_epochs_and_never_into_results(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX2")
+    arguments = ["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--commit", "0" * 40, "--dry-run"]
     with pytest.raises(UserError) as refused:
-        campaign.main(arguments)
+        campaign.main([*arguments, "--results", str(tmp_path)])
     assert str(refused.value) == (
-        "the campaign's runs of 60 epochs take hours each on a CPU: give --epochs (e.g. --epochs 1) "
-        "to try the campaign here, or run it on a GPU")
-    assert campaign.main([*arguments, "--epochs", "1"]) == 0
+        "the faithful study's runs of 60 epochs take hours each on a CPU: run --study cpu, or give --epochs "
+        "(e.g. --epochs 1) to try the campaign here, or run it on a GPU")
+    with pytest.raises(UserError) as refused:
+        campaign.main([*arguments, "--epochs", "1"])
+    assert str(refused.value) == (
+        "--epochs makes runs of another budget than the study's: give the trial a --results folder of its "
+        "own, not results")
+    assert campaign.main([*arguments, "--results", str(tmp_path), "--epochs", "1"]) == 0
     assert "0 of 126 runs are in" in capsys.readouterr().out
+    assert campaign.main([*arguments, "--results", str(tmp_path), "--study", "cpu"]) == 0
+    assert f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, 1 at a time:" in (
+        capsys.readouterr().out)
+
+
+def test_a_folder_holds_runs_of_one_budget(tmp_path):
+    arguments = ["--study", "cpu", "--minutes", "9", "--archive", "unused", "--results", str(tmp_path)]
+    first = campaign.campaign_runs(campaign.parse_arguments(arguments))[0]
+    os.makedirs(tmp_path / "cpu-study")
+    settings = dict(studies.CPU_BUDGET, learning_rate=1e-3)
+    (tmp_path / "cpu-study" / f"{first['stem']}.json").write_text(json.dumps(settings))
+    campaign.record(first, dict(device="D"))
+    manifest = json.loads((tmp_path / "cpu-study" / "manifest.json").read_text())
+    assert manifest["budget"] == manifest["runs"][first["stem"]]["budget"] == studies.budget_of(studies.CPU_BUDGET)
+    assert manifest["runs"][first["stem"]]["command"] == first["command"]
+    assert manifest["runs"][first["stem"]]["learning_rate"] == 1e-3
+    runs = campaign.campaign_runs(campaign.parse_arguments(arguments))
+    campaign.check_budgets(runs, campaign.parse_arguments(arguments))
+    trial = campaign.parse_arguments([*arguments, "--epochs", "2"])
+    with pytest.raises(UserError, match=f"^{tmp_path}/cpu-study holds runs of another budget .*'epochs': 10.* "
+                                        r"than this slot's .*'epochs': 2.*: give a trial \(--epochs\) a --results"):
+        campaign.check_budgets(campaign.campaign_runs(trial), trial)
+
+
+def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accuracy):
+    stem = os.path.join(folder, studies.runs.stem("minivggnet", optimizer, "fashion_mnist", rate, seed))
+    os.makedirs(folder, exist_ok=True)
+    with open(stem + ".pickle", "wb") as file:
+        pickle.dump({"val_accuracy": [0.1, validation_accuracy]}, file)
+    with open(stem + ".txt", "w") as file:
+        file.write(f"    accuracy                         {test_accuracy}     10000\n")
+
+
+def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data_sets(tmp_path):
+    arguments = campaign.parse_arguments(["--study", "cpu", "--minutes", "9", "--archive", "a", "--results",
+                                          str(tmp_path)])
+    runs = campaign.campaign_runs(arguments)
+    # Before the grid is complete: its 5 rates x 4 optimizers x 2 seeds, 1e-3 first, then the 2019 row.
+    assert len(runs) == 46 and [run["configuration"] for run in runs] == ["cpu-study"] * 40 + ["cpu-study-2019"] * 6
+    assert [run["stem"] for run in runs[:8:2]] == ["minivggnet_adam_fashion_mnist_seed1",
+        "minivggnet_radam_fashion_mnist_seed1", "minivggnet_adam-warmup_fashion_mnist_seed1",
+        "minivggnet_sgd_fashion_mnist_lr1e-03_seed1"]  # fmt: skip
+    assert all(" --radam-total-steps 0" in run["command"] for run in runs[:40] if "_radam_" in run["stem"])
+    assert all(" --epochs 10 --batch-size 128 --training-images 12800 --validation-images 5000" in run["command"]
+               for run in runs)
+    assert all(" --radam-total-steps auto" in run["command"] for run in runs[40:])
+    # Validation accuracy chooses: highest at 3e-4 for Adam, at 1e-2 for every other optimizer,
+    # whose test accuracy is highest at 1e-4 instead, which plays no part.
+    folder = tmp_path / "cpu-study"
+    for optimizer in studies.GRID_OPTIMIZERS:
+        for rate in studies.GRID_RATES:
+            for seed in (1, 2):
+                best = 3e-4 if optimizer == "adam" else 1e-2
+                write_grid_run(folder, optimizer, rate, seed, 0.9 if rate == best else 0.5 + seed / 10,
+                               0.95 if rate == 1e-4 else 0.6)
+    assert studies.chosen_rates(folder) == {"adam": 3e-4, "radam": 1e-2, "adam-warmup": 1e-2, "sgd": 1e-2}
+    runs = [run for run in campaign.campaign_runs(arguments) if not campaign.finished(run)]
+    stems = [run["stem"] for run in runs]
+    # Fashion-MNIST: seed 3 at the chosen rate and at 1e-3 (SGD's default is 1e-2, so its 1e-2 run
+    # has no rate in its name); MNIST: seeds 1-3 at the chosen rate, and Adam's at 1e-3 too.
+    assert stems[:9] == [
+        "minivggnet_adam_fashion_mnist_lr3e-04_seed3", "minivggnet_adam_fashion_mnist_seed3",
+        "minivggnet_adam_mnist_lr3e-04_seed1", "minivggnet_adam_mnist_lr3e-04_seed2",
+        "minivggnet_adam_mnist_lr3e-04_seed3", "minivggnet_adam_mnist_seed1", "minivggnet_adam_mnist_seed2",
+        "minivggnet_adam_mnist_seed3", "minivggnet_radam_fashion_mnist_seed3"]
+    assert "minivggnet_sgd_fashion_mnist_seed3" in stems and "minivggnet_sgd_mnist_seed1" in stems
+    assert len(runs) == 8 + 6 + 3 * 3 + 6  # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019
 
 
 def test_the_makespan_is_sweep_pys_longest_first_on_free_lanes():
@@ -198,49 +274,85 @@ def test_the_makespan_is_sweep_pys_longest_first_on_free_lanes():
     assert campaign.makespan([7], 3) == 7
 
 
-def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path):
+def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monkeypatch):
     results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
     arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
-    # A finished run of this device times the slot's runs: the campaign's last, 90 s of which its
-    # one epoch took 10 s, makes each run of one epoch 1.1 x 90 = 99 s, so 2 fit in 4 minutes less
-    # 20 s (3 would take 297 s), and no line says the times are an H200's.
+    # On a GPU box the slot plans: a finished run of this device times the slot's runs, the
+    # campaign's last, 90 s of which its one epoch took 10 s, makes each run of one epoch
+    # 1.1 x 90 = 99 s, so 2 fit in 4 minutes less 20 s (3 would take 297 s), and no line says the
+    # times are an H200's.
     last = the_campaign(results, *arguments)[-1]
-    write_finished(last, [10.0], device=CPU, runs_sharing_gpu=1, wall_seconds=90.0, resumed=False)
+    device = "1 x Some GPU"
+    write_finished(last, [10.0], device=device, runs_at_once=1, wall_seconds=90.0, resumed=False)
+    monkeypatch.chdir(REPO)
+    monkeypatch.setattr(campaign, "device_name", lambda: device)
 
-    slot = run_script("campaign.py", "--minutes", "4", "--archive", archive, *arguments)
+    assert campaign.main(["--minutes", "4", "--archive", str(archive), "--runs-per-gpu", "1", *arguments]) == 0
 
-    assert slot.returncode == 0, slot.stdout + slot.stderr
-    assert slot.stdout.startswith("1 of 21 runs are in") and "runs 2 of the missing, 1 at a time" in slot.stdout
-    assert "original/minivggnet_adam_digits  (expected 99 s)" in slot.stdout
     stems = ["minivggnet_adam_digits", "minivggnet_radam_digits"]
     manifest = json.loads((results / "original" / "manifest.json").read_text())
     assert sorted(manifest["runs"]) == stems
-    for entry in manifest["runs"].values():
-        assert entry["device"] == CPU and entry["precision"] == "float32"
-        assert entry["runs_sharing_gpu"] == 1 and entry["slot"] == 1 and entry["wall_seconds"] > 0
-        assert entry["resumed"] is False
+    assert manifest["budget"] == dict(studies.FAITHFUL_BUDGET, epochs=1)
+    for stem, entry in manifest["runs"].items():
+        assert entry["device"] == device and entry["budget"] == manifest["budget"]
+        assert entry["runs_at_once"] == 1 and entry["slot"] == 1 and entry["wall_seconds"] > 0
+        assert entry["resumed"] is False and entry["learning_rate"] == 1e-3
+        assert f"--history {results}/original/{stem}.pickle" in entry["command"]
         assert len(entry["commit"]) >= 40 and entry["keras"] and entry["backend"]
     (record,) = json.loads((results / "slots.json").read_text())
     assert record["finished"] == stems and record["unfinished"] == [] and record["minutes"] == 4
     with tarfile.open(archive) as tar:
         packed = sorted(tar.getnames())
-    files = [f"results/original/{stem}{ending}" for stem in stems for ending in (".csv", ".log", ".pickle", ".txt")]
+    files = [f"results/original/{stem}{ending}" for stem in stems
+             for ending in (".csv", ".json", ".log", ".pickle", ".txt")]
     assert packed == sorted(files + ["results/original/manifest.json", "results/slots.json"])
 
-    # The next slot goes on with the next configuration, timed by the runs of this one.
-    plan = run_script("campaign.py", "--minutes", "4", "--archive", archive, "--dry-run", *arguments)
-    assert plan.returncode == 0, plan.stderr
-    assert "3 of 21 runs are in" in plan.stdout and "seeds/minivggnet_adam_digits_seed1" in plan.stdout
-    assert "original/" not in plan.stdout
-    assert json.loads((results / "slots.json").read_text()) == [record]
+
+def test_a_slot_too_short_for_any_run_starts_the_first_which_keeps_its_checkpoint(tmp_path, monkeypatch, capsys):
+    # The shortest run, a MiniVGGNet's of one epoch, is expected to take 1.1 x (18.5 + 0.97 x 1.2) =
+    # 21.6 s, and 30 s less 20 s leave 10: none fits, so the first starts all the same.
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    arguments = ["--minutes", "0.5", "--archive", str(tmp_path / "a.tgz"), "--results", str(tmp_path),
+                 "--epochs", "1", "--commit", "0" * 40, "--dry-run"]
+    assert campaign.main(arguments) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == f"0 of 126 runs are in {tmp_path}; this slot of 0.5 minutes runs 1 of the missing, 1 at a time:"
+    assert lines[2].startswith("    original/resnet_adam_mnist  (expected ")
 
 
-def test_a_slot_too_short_for_any_missing_run_says_so(tmp_path):
-    # Runs of one epoch, so that a CPU plans too: the shortest, a MiniVGGNet's, is expected to take
-    # 1.1 x (18.5 + 0.97 x 1.2) = 21.6 s, and 30 s less 20 s leave 10.
-    result = run_script("campaign.py", "--minutes", "0.5", "--archive", tmp_path / "a.tgz", "--results", tmp_path,
-                        "--epochs", "1")
-    assert result.returncode == 1
-    assert result.stderr.splitlines()[-1] == (
-        "error: no missing run fits in a slot of 0.5 minutes; give it more --minutes")
-    assert not os.path.exists(tmp_path / "a.tgz") and not os.path.exists(tmp_path / "slots.json")
+def test_a_checkpointed_run_is_planned_at_the_epochs_it_has_left(tmp_path):
+    (run,) = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist")[:1]
+    full = campaign.expected_seconds(run, 1, {("minivggnet", 1): (1.0, 10.0)})
+    assert full == pytest.approx(1.1 * (10 + 60 * 1.2))
+    os.makedirs(run["history"] + ".checkpoint")
+    (tmp_path / "original" / "minivggnet_adam_mnist.pickle.checkpoint" / "state.json").write_text("{}")
+    (tmp_path / "original" / "minivggnet_adam_mnist.csv").write_text(
+        "epoch,epoch_time\n" + "".join(f"{epoch},1.2\n" for epoch in range(1, 51)))
+    assert campaign.expected_seconds(run, 1, {("minivggnet", 1): (1.0, 10.0)}) == pytest.approx(1.1 * (10 + 10 * 1.2))
+
+
+def test_runs_at_once_counts_the_runs_that_really_overlapped(tmp_path, monkeypatch):
+    runs = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist")[:3]
+    commands = [run["command"] for run in runs]
+
+    class OverlappingSweep(FakeSweep):
+        def lines(self):  # the first two run together, the third alone after them
+            for command in commands[:2]:
+                yield f"started: {command}  (log: unused.log)\n"
+            for index, command in enumerate(commands, 1):
+                if index == 3:
+                    yield f"started: {command}  (log: unused.log)\n"
+                run = campaign.describe(command, "unused")
+                os.makedirs(os.path.dirname(run["history"]), exist_ok=True)
+                with open(run["history"], "wb") as file:
+                    pickle.dump({"epoch_time": [1.0]}, file)
+                with open(run["report"], "w") as file:
+                    file.write("accuracy 0.99\n")
+                yield f"[{index}/3] done: {command}\n"
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", OverlappingSweep)
+    ended, stopped = campaign.run_slot(runs, 2, 60, {"device": "D"}, 1)
+    assert (len(ended), stopped) == (3, False)
+    entries = {**json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"],
+               **json.loads((tmp_path / "seeds" / "manifest.json").read_text())["runs"]}
+    assert [entries[run["stem"]]["runs_at_once"] for run in runs] == [2, 2, 1]

@@ -17,6 +17,8 @@ import pytest
 from sklearn.metrics import classification_report, f1_score
 
 import plot
+from pyimagesearch import results
+from pyimagesearch import runs as run_names
 from conftest import REPO, read_csv, run_script
 from pyimagesearch import names
 
@@ -154,7 +156,7 @@ def test_anything_but_a_history_dict_is_refused_in_one_line(tmp_path, content):
     path = tmp_path / "resnet_adam_mnist.pickle"
     path.write_bytes(content)
     with pytest.raises(plot.UserError) as failure:
-        plot.read_curves(str(path))
+        results.read_curves(str(path))
     assert str(path) in str(failure.value) and "\n" not in str(failure.value)
 
 
@@ -163,7 +165,7 @@ def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_
     history = {"loss": [0.5, 0.4], "val_loss": [], "accuracy": [0.8, 0.9], "val_accuracy": []}
     path.write_bytes(pickle.dumps(history))
     with pytest.raises(plot.UserError) as failure:
-        plot.read_curves(str(path))
+        results.read_curves(str(path))
     assert str(failure.value) == (
         f"{path} is not a readable training history (no 'val_loss' values); delete "
         "it and re-run its train.py line"
@@ -171,9 +173,9 @@ def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_
     # Validated every other epoch, with a Keras 2 learning rate one value short: still a history.
     history = dict(history, val_loss=[0.6], val_accuracy=[0.7], lr=[1e-3])
     path.write_bytes(pickle.dumps(history))
-    read = plot.read_curves(str(path))
+    read = results.read_curves(str(path))
     assert read["val_accuracy"].tolist() == [0.7] and read["learning_rate"].tolist() == [1e-3]
-    assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", seed=None, best_val_accuracy=0.7,
+    assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", learning_rate=1e-3, seed=None, best_val_accuracy=0.7,
                              test_accuracy=None, macro_f1=None, history=read))["best_val_epoch"] == 1
 
 
@@ -320,9 +322,13 @@ def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
 def with_sgd_nesterov(monkeypatch):
     """plot reloaded with a sixth optimizer, "sgd-nesterov", in names.OPTIMIZERS; restored after."""
     monkeypatch.setattr(names, "OPTIMIZERS", names.OPTIMIZERS + ("sgd-nesterov",))
+    monkeypatch.setitem(names.DEFAULT_LEARNING_RATES, "sgd-nesterov", 0.01)
+    for module in (run_names, results):
+        importlib.reload(module)
     yield importlib.reload(plot)
     monkeypatch.undo()
-    importlib.reload(plot)
+    for module in (run_names, results, plot):
+        importlib.reload(module)
 
 
 def test_optimizers_added_to_names_get_a_display_name_and_a_colour(tmp_path, with_sgd_nesterov):
@@ -368,7 +374,7 @@ def test_results_tables_hold_the_report_and_history_numbers(folders):
                         test_accuracy_difference_std="", test_accuracy_difference_low="",
                         test_accuracy_difference_high="", best_val_accuracy_difference="0.17")
     markdown = (plots / "results.md").read_text()
-    assert "| minivggnet | cifar10 | adam |  | 5 | 0.85 |" in markdown
+    assert "| minivggnet | cifar10 | adam | 0.001 |  | 5 | 0.85 |" in markdown
     assert "## Each optimizer minus RAdam, paired by seed\n" in markdown
     assert "| model | dataset | difference | pairs | test_accuracy_difference | interval_95 |" in markdown
     assert "| minivggnet | cifar10 | adam - radam | 1 | 0.1 |  | 0.17 |" in markdown
@@ -399,10 +405,10 @@ def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_int
         ("radam", "1", "0.94"), ("radam", "2", "0.9"), ("radam", "3", "0.89")]
     means = {row["optimizer"]: row for row in read_csv(plots / "results_mean.csv")}
     assert {key: means["adam"][key] for key in list(means["adam"])[3:]} == dict(
-        runs="3", test_accuracy_mean="0.93", test_accuracy_std="0.02",
+        learning_rate="0.001", runs="3", test_accuracy_mean="0.93", test_accuracy_std="0.02",
         best_val_accuracy_mean="0.78", best_val_accuracy_std="0.02")
     assert {key: means["radam"][key] for key in list(means["radam"])[3:]} == dict(
-        runs="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
+        learning_rate="0.001", runs="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
         best_val_accuracy_mean="0.73", best_val_accuracy_std="0.0265")
     (pair,) = read_csv(plots / "results_pairs.csv")
     assert pair == dict(model="resnet", dataset="fashion_mnist", difference="adam - radam", pairs="3",
@@ -410,7 +416,7 @@ def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_int
                         test_accuracy_difference_std="0.01", test_accuracy_difference_low="-0.0048",
                         test_accuracy_difference_high="0.0448", best_val_accuracy_difference="0.05")
     markdown = (plots / "results.md").read_text()
-    assert "| resnet | fashion_mnist | adam | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
+    assert "| resnet | fashion_mnist | adam | 0.001 | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
     assert "| resnet | fashion_mnist | adam - radam | 3 | 0.02 ± 0.01 | -0.0048 to 0.0448 | 0.05 |" in markdown
     assert (plots / "resnet_fashion_mnist.png").is_file()
 
@@ -588,7 +594,7 @@ def test_2019_reports_give_the_micro_average_as_test_accuracy(folders):
     assert b"numpy._core" not in numpy1
     (output / "resnet_radam_mnist.pickle").write_bytes(numpy1)
     (output / "resnet_radam_mnist.txt").write_text(REPORT_2019.replace("micro avg       0.97", "micro avg       0.94"))
-    assert plot.read_report(output / "resnet_adam_mnist.txt") == (0.97, 0.96)
+    assert results.read_report(output / "resnet_adam_mnist.txt") == (0.97, 0.96)
     plot.main(["--input", str(output), "--plots", str(plots)])
     adam, radam = read_csv(plots / "results.csv")
     assert (adam["test_accuracy"], adam["macro_f1"], radam["test_accuracy"]) == ("0.97", "0.96", "0.94")
@@ -599,7 +605,7 @@ def test_a_report_with_both_lines_is_read_by_its_accuracy_line(tmp_path):
     path = tmp_path / "report.txt"
     accuracy_line = "    accuracy                           0.93      3147\n"
     path.write_text(REPORT_2019.replace("   macro avg", accuracy_line + "   macro avg"))
-    assert plot.read_report(path) == (0.93, 0.96)
+    assert results.read_report(path) == (0.93, 0.96)
 
 
 # ## Bad input and unwritable outputs

@@ -9,6 +9,7 @@ import pytest
 import combinations
 import plot
 import train
+from pyimagesearch import runs as run_names
 from pyimagesearch import training
 from pyimagesearch.histories import read_history
 from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
@@ -136,10 +137,9 @@ def write_history(folder, optimizer, rates):
 
 
 def test_plot_draws_a_fifth_optimizer_and_its_visible_rate(tmp_path):
-    assert plot.HISTORY_NAME.match("resnet_adam-warmup_mnist.pickle").groups() == (
-        "resnet", "adam-warmup", "mnist", None)
-    assert plot.HISTORY_NAME.match("googlenet_adam-warmup_cifar10_seed3.pickle").groups() == (
-        "googlenet", "adam-warmup", "cifar10", "3")
+    assert run_names.parse_stem("resnet_adam-warmup_mnist") == ("resnet", "adam-warmup", "mnist", 1e-3, None)
+    assert run_names.parse_stem("googlenet_adam-warmup_cifar10_seed3") == ("googlenet", "adam-warmup", "cifar10",
+                                                                           1e-3, 3)
     for optimizer in ["adam", "radam", "sgd", "rmsprop", "adam-warmup"]:
         write_history(tmp_path, optimizer, [5e-4, 1e-3])
     runs, unreadable = plot.load_runs(str(tmp_path))

@@ -1,0 +1,227 @@
+"""The runs of one or more folders, read as plain data, and the statistics the project reports.
+
+A run is a dict: its model, optimizer, data set, learning rate and seed (from its name, see
+runs.py), its history's curves, and the test accuracy and macro F1 of its classification report.
+Runs of one combination with different seeds give a mean and sample standard deviation; two
+kinds of run are compared by the differences of their runs with the same seed, with the 95%
+confidence interval of its mean (Student's t). No Keras here.
+"""
+
+import collections
+import json
+import os
+import sys
+
+import numpy as np
+from scipy import stats
+
+from pyimagesearch import runs as run_names
+from pyimagesearch import studies
+from pyimagesearch.errors import UserError
+from pyimagesearch.histories import read_history
+from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+
+# Keras 2 (the 2019 pickles) wrote the short names on the right.
+KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
+REQUIRED_KEYS = ["loss", "val_loss", "accuracy", "val_accuracy"]
+OPTIONAL_KEYS = ["learning_rate", "epoch_time"]
+
+
+def warn(message):
+    print(f"warning: {message}", file=sys.stderr)
+
+
+# ## Reading
+
+
+def read_curves(path):
+    """The history at `path` as {key: float array}, with the Keras 3 key names; UserError if not one."""
+    history = read_history(path)  # plain data only: a pickle that would run code is refused
+    curves = {}
+    for key in REQUIRED_KEYS + OPTIONAL_KEYS:
+        values = history.get(key, history.get(KEY_ALIASES.get(key)))
+        if values is not None:
+            curves[key] = np.asarray(values, dtype=float)
+    # Curves may differ in length (validation every few epochs); none may be empty.
+    for key in REQUIRED_KEYS:
+        if key not in curves:
+            problem = f"no '{key}' key"
+        elif len(curves[key]) == 0:
+            problem = "no epochs" if key == "loss" else f"no '{key}' values"
+        else:
+            continue
+        raise UserError(f"{path} is not a readable training history ({problem}); "
+                        "delete it and re-run its train.py line")
+    return curves
+
+
+def read_report(path):
+    """(test accuracy, macro F1) from a classification_report text, or (None, None) with a warning."""
+    accuracy = micro_average = macro_f1 = None
+    try:
+        with open(path) as file:
+            for line in file:
+                fields = line.split()
+                # A class may be called "accuracy" too; only the summary line has 3 fields.
+                if len(fields) == 3 and fields[0] == "accuracy":
+                    accuracy = float(fields[1])
+                # scikit-learn before 0.22 (the 2019 reports) printed no accuracy line but a
+                # "micro avg", whose precision, recall and F1 all equal the accuracy.
+                elif fields[:2] == ["micro", "avg"] and len(fields) == 6:
+                    micro_average = float(fields[2])
+                elif fields[:2] == ["macro", "avg"] and len(fields) == 6:
+                    macro_f1 = float(fields[4])
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        warn(f"cannot read {path} ({error.__class__.__name__}); its test accuracy and F1 stay empty")
+        return None, None
+    accuracy = micro_average if accuracy is None else accuracy
+    if accuracy is None or macro_f1 is None:
+        warn(f"{path} has no accuracy (or micro avg) or macro avg line; its test accuracy and F1 stay empty")
+        return None, None
+    return accuracy, macro_f1
+
+
+def history_names(folder):
+    """The names of the training histories in `folder`; UserError if it holds none."""
+    if os.path.isfile(folder):
+        raise UserError(f"--input {folder} is a file; give the folder that holds the .pickle files")
+    if not os.path.isdir(folder):
+        raise UserError(f"input folder {folder} does not exist; run the experiments first or fix --input")
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError as error:
+        raise UserError(f"cannot read the input folder {folder} ({error.strerror}); "
+                        "fix its permissions or --input") from None
+    names = [name for name in names if is_history_name(name) and os.path.isfile(os.path.join(folder, name))]
+    if not names:
+        raise UserError(f"no training histories ({{model}}_{{optimizer}}_{{dataset}}.pickle) in {folder}")
+    return names
+
+
+def load_runs(*folders):
+    """(every readable run in `folders` as a dict, sorted dataset-major in the canonical orders,
+    the paths of the histories that could not be read, each named on stderr as it is read).
+
+    A folder whose manifest.json records a budget (campaign.py's) holds only runs of that
+    budget: a run whose settings (`<stem>.json`) say another, or that has none, is named on
+    stderr and left out, as not one of the folder's runs.
+    """
+    runs, unreadable = [], []
+    for folder in folders:
+        budget = folder_budget(folder)
+        for name in history_names(folder):
+            model, optimizer, dataset, learning_rate, seed = run_names.parse_stem(name[: -len(".pickle")])
+            path = os.path.join(folder, name)
+            if budget is not None and run_budget(path) != budget:
+                warn(f"{path} was not made with the budget of {folder} ({budget}); left out")
+                continue
+            try:
+                history = read_curves(path)
+            except UserError as error:
+                warn(error)
+                unreadable.append(path)
+                continue
+            test_accuracy, macro_f1 = read_report(path[: -len(".pickle")] + ".txt")
+            runs.append(dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
+                             variant=variant(optimizer, learning_rate), seed=seed, path=path, history=history, test_accuracy=test_accuracy, macro_f1=macro_f1,
+                             best_val_accuracy=float(np.max(history["val_accuracy"]))))
+    runs.sort(key=lambda run: (DATASETS.index(run["dataset"]), MODELS.index(run["model"]),
+                               OPTIMIZERS.index(run["optimizer"]), run["learning_rate"],
+                               -1 if run["seed"] is None else run["seed"]))
+    return runs, unreadable
+
+
+def variant(optimizer, learning_rate):
+    """The optimizer's name, with its rate where that is not the optimizer's default: "adam lr=3e-04"."""
+    if learning_rate == DEFAULT_LEARNING_RATES[optimizer]:
+        return optimizer
+    return f"{optimizer} lr={run_names.rate_text(learning_rate)}"
+
+
+def is_history_name(name):
+    return name.endswith(".pickle") and run_names.parse_stem(name[: -len(".pickle")]) is not None
+
+
+def folder_budget(folder):
+    """The budget that `folder`'s manifest.json records for its runs, or None."""
+    manifest = read_json(os.path.join(folder, "manifest.json"))
+    budget = manifest.get("budget") if isinstance(manifest, dict) else None
+    return budget if isinstance(budget, dict) else None
+
+
+def run_budget(history_path):
+    """The budget in the settings written beside a run's history, or None without them."""
+    settings = read_json(history_path[: -len(".pickle")] + ".json")
+    return studies.budget_of(settings) if isinstance(settings, dict) else None
+
+
+def read_json(path, limit=1 << 20):
+    """The JSON in `path`, or None where it is missing, larger than `limit` bytes or not JSON."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read(limit + 1)
+        return None if len(text) > limit else json.loads(text)
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
+def group(runs, *fields):
+    """{tuple of `fields` values: [runs]}, in the runs' (canonical) order."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(tuple(run[field] for field in fields), []).append(run)
+    return groups
+
+
+def by_optimizer(runs):
+    """{variant (optimizer and learning rate): [runs]}, in the runs' order."""
+    return {name: found for (name,), found in group(runs, "variant").items()}
+
+
+# ## Statistics
+
+
+def rounded(value, digits=4):
+    return None if value is None else round(float(value), digits)
+
+
+def mean_and_std(values):
+    """(mean, sample std) of the known values; std is None for fewer than two."""
+    known = [value for value in values if value is not None]
+    if not known:
+        return None, None
+    std = np.std(known, ddof=1) if len(known) > 1 else None
+    return rounded(np.mean(known)), rounded(std)
+
+
+Difference = collections.namedtuple("Difference", "pairs mean std low high")
+
+
+def paired_difference(first_runs, second_runs, key):
+    """First minus second in `key` (a run's field), over the runs that share a seed.
+
+    Returns the number of pairs, the mean difference, its sample std and the 95% confidence
+    interval of the mean (Student's t with pairs - 1 degrees of freedom); None where there are
+    too few pairs. A run without a partner, or whose `key` is unknown (None), is left out; a
+    history without _seedN in its name ran with train.py's default seed, 42.
+    """
+    first, second = runs_by_seed(first_runs), runs_by_seed(second_runs)
+    differences = [first[seed][key] - second[seed][key] for seed in sorted(first.keys() & second.keys())
+                   if first[seed][key] is not None and second[seed][key] is not None]
+    pairs = len(differences)
+    if pairs < 2:
+        return Difference(pairs, differences[0] if differences else None, None, None, None)
+    mean, std = np.mean(differences), np.std(differences, ddof=1)
+    half_width = stats.t.ppf(0.975, pairs - 1) * std / np.sqrt(pairs)
+    return Difference(pairs, float(mean), float(std), float(mean - half_width), float(mean + half_width))
+
+
+def runs_by_seed(runs):
+    found = {}
+    for run in runs:
+        seed = run_names.DEFAULT_SEED if run["seed"] is None else run["seed"]
+        if seed in found:
+            raise UserError(f"{found[seed]['path']} and {run['path']} both ran with seed {seed}, so they cannot "
+                            "be paired by seed; move one of them away")
+        found[seed] = run
+    return found
