@@ -5,6 +5,7 @@ Synthetic images cost a network as much as real ones, so every benchmark runs wi
 sets' image counts, so that train.py reads them as it reads the real ones.
 """
 
+import argparse
 import datetime
 import gzip
 import importlib.metadata
@@ -12,6 +13,7 @@ import json
 import os
 import pickle
 import platform
+import statistics
 import struct
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import numpy as np
 from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
+from pyimagesearch.names import MODELS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -36,12 +39,44 @@ DATASET_SHAPES = {
 }
 
 
-def synthetic_images(count, seed=0):
-    """`count` random 32x32x3 float32 images in [0, 1] and one-hot labels of 10 classes."""
+def synthetic_images(count, seed=0, shape=IMAGE_SHAPE):
+    """`count` random float32 images of `shape` (32x32x3 unless given) in [0, 1] and one-hot
+    labels of 10 classes."""
     rng = np.random.default_rng(seed)
-    images = rng.random((count,) + IMAGE_SHAPE, dtype=np.float32)
+    images = rng.random((count,) + tuple(shape), dtype=np.float32)
     labels = np.eye(CLASSES, dtype=np.float32)[rng.integers(0, CLASSES, count)]
     return images, labels
+
+
+def timing(epoch_s, steps, batch_size):
+    """Images/s of the median epoch (or window) of `steps` steps, and of the slowest and fastest."""
+    images = steps * batch_size
+    return dict(
+        images_per_s=images / statistics.median(epoch_s),
+        slowest=images / max(epoch_s),
+        fastest=images / min(epoch_s),
+        epoch_s=epoch_s,
+    )
+
+
+def rate(entry):
+    return f"{entry['images_per_s']:,.0f} ({entry['slowest']:,.0f}-{entry['fastest']:,.0f})"
+
+
+def comma_separated(choices, kind):
+    """An argparse type: comma-separated names, each one of `choices` (a `kind`, for the error)."""
+
+    def names(text):
+        listed = text.split(",")
+        unknown = [name for name in listed if name not in choices]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {kind} {unknown[0]!r}: choose from {', '.join(choices)}")
+        return listed
+
+    return names
+
+
+model_names = comma_separated(MODELS, "model")
 
 
 def write_keras_datasets(datasets_dir, names, train_images=None, test_images=None, seed=0):

@@ -28,34 +28,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import keras
 
-from benchmarks.common import (CLASSES, IMAGE_SHAPE, environment, environment_lines, report,
-                               synthetic_images, table)
+from benchmarks.common import (CLASSES, IMAGE_SHAPE, environment, environment_lines, model_names, rate,
+                               report, synthetic_images, table, timing)
 from pyimagesearch import training
 from pyimagesearch.arguments import positive_int
 from pyimagesearch.names import MODELS
-
-
-def model_names(text):
-    names = text.split(",")
-    unknown = [name for name in names if name not in MODELS]
-    if unknown:
-        raise argparse.ArgumentTypeError(f"unknown model {unknown[0]!r}: choose from {', '.join(MODELS)}")
-    return names
-
-
-def timing(epoch_s, steps, batch_size):
-    """Images/s of the median epoch (or window) of `steps` steps, and of the slowest and fastest."""
-    images = steps * batch_size
-    return dict(
-        images_per_s=images / statistics.median(epoch_s),
-        slowest=images / max(epoch_s),
-        fastest=images / min(epoch_s),
-        epoch_s=epoch_s,
-    )
-
-
-def rate(entry):
-    return f"{entry['images_per_s']:,.0f} ({entry['slowest']:,.0f}-{entry['fastest']:,.0f})"
 
 
 class EpochEnds(keras.callbacks.Callback):
@@ -66,16 +43,18 @@ class EpochEnds(keras.callbacks.Callback):
         self.times.append(time.perf_counter())
 
 
-def keras_throughput(name, augmentation, args):
+def keras_throughput(name, augmentation, batch_size, steps, repeats, image_shape=IMAGE_SHAPE):
+    """One `fit` of 1 + `repeats` epochs of `steps` steps: `timing` of the epochs after the
+    first, and the compilation (the first epoch minus a median one)."""
     keras.utils.set_random_seed(0)
-    model = training.build_model(name, training.make_optimizer("adam"), IMAGE_SHAPE, CLASSES,
+    model = training.build_model(name, training.make_optimizer("adam"), image_shape, CLASSES,
                                  seed=0, augmentation=augmentation)  # fmt: skip
-    images, labels = synthetic_images(args.steps * args.batch_size)
-    batches = training.TrainingBatches(images, labels, args.batch_size, seed=0)
+    images, labels = synthetic_images(steps * batch_size, shape=image_shape)
+    batches = training.TrainingBatches(images, labels, batch_size, seed=0)
     ends = EpochEnds()
-    model.fit(batches, epochs=1 + args.repeats, verbose=0, callbacks=[ends])
+    model.fit(batches, epochs=1 + repeats, verbose=0, callbacks=[ends])
     durations = [end - start for start, end in zip(ends.times, ends.times[1:])]
-    result = timing(durations[1:], args.steps, args.batch_size)
+    result = timing(durations[1:], steps, batch_size)
     result["compile_s"] = max(durations[0] - statistics.median(durations[1:]), 0.0)
     del model
     keras.backend.clear_session()
@@ -162,7 +141,7 @@ def main(argv=None):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     results = {}
     for name in args.models:
-        entry = {key: keras_throughput(name, on, args)
+        entry = {key: keras_throughput(name, on, args.batch_size, args.steps, args.repeats)
                  for key, on in (("augmentation_on", True), ("augmentation_off", False))}  # fmt: skip
         entry["trainable_params"] = trainable_parameters(
             training.build_network(name, IMAGE_SHAPE, CLASSES))  # fmt: skip

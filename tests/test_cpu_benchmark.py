@@ -1,0 +1,57 @@
+"""benchmarks/cpu.py: a tiny run of the CPU measurement, and its FLOP count against one by hand."""
+
+import json
+
+import pytest
+
+from benchmarks import cpu
+from conftest import run_script
+from pyimagesearch import training
+
+# MiniVGGNet's multiply-adds for one 32x32x1 image: output positions x kernel weights, layer by layer.
+MINIVGGNET_MACS = [
+    32 * 32 * (3 * 3 * 1 * 32),  # the first convolution: 294,912
+    32 * 32 * (3 * 3 * 32 * 32),
+    16 * 16 * (3 * 3 * 32 * 64),  # after the first 2x2 pooling
+    16 * 16 * (3 * 3 * 64 * 64),
+    (8 * 8 * 64) * 512,  # the dense layers, after the second pooling
+    512 * 10,
+]
+
+
+def test_forward_flops_of_minivggnet_are_counted_as_by_hand():
+    network = training.build_network("minivggnet", (32, 32, 1), 10)
+    assert cpu.forward_flops(network) == 2 * sum(MINIVGGNET_MACS) == 51_980_288
+
+
+def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
+    result = run_script("benchmarks/cpu.py", "--backends", "tensorflow", "--models", "minivggnet",
+                        "--batch-sizes", "8", "--steps", "2", "--repeats", "1", "--matmul-size", "256",
+                        "--results", tmp_path)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "cpu.json").read_text())
+    assert data["forward_flops"] == {"minivggnet": 2 * sum(MINIVGGNET_MACS)}
+    assert data["matmul_gflops"] > 0 and data["usable_cores"] >= 1
+    assert data["libraries"]["tensorflow"]["oneDNN"] in ("on", "off", "not reported")
+    assert list(data["backend_seconds"]) == ["tensorflow"]
+    on, off = data["runs"]
+    assert [(run["backend"], run["model"], run["batch_size"], run["augmentation"]) for run in (on, off)] == [
+        ("tensorflow", "minivggnet", 8, True), ("tensorflow", "minivggnet", 8, False)]  # fmt: skip
+    for run in (on, off):
+        assert len(run["epoch_s"]) == 1 and run["images_per_s"] > 0
+        assert run["gflops"] == pytest.approx(run["images_per_s"] * 3 * 2 * sum(MINIVGGNET_MACS) / 1e9)
+        assert run["of_matmul"] == pytest.approx(run["gflops"] / data["matmul_gflops"])
+    text = (tmp_path / "cpu.md").read_text()
+    assert text == result.stdout
+    assert f"**{data['matmul_gflops']:,.1f} GFLOP/s** (the roofline)" in text
+    assert "| minivggnet | 52.0" in text
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines() if "| tensorflow" in line]
+    assert rows == [["minivggnet", "8", "tensorflow", cpu.rate(on), cpu.share(on), cpu.rate(off), cpu.share(off),
+                     f"{on['compile_s']:.1f} / {off['compile_s']:.1f}"]]  # fmt: skip
+
+
+def test_an_unknown_backend_is_a_one_line_error():
+    result = run_script("benchmarks/cpu.py", "--backends", "tensorflow,theano")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1].endswith(
+        "error: argument --backends: unknown backend 'theano': choose from tensorflow, jax, torch")
