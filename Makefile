@@ -1,5 +1,6 @@
 # make test: create .venv, install everything, run the whole suite (TensorFlow, then JAX).
 # make demo: the experiment in miniature on scikit-learn's digits, CPU only, no network.
+# make study: the CPU study (README, "The question at a CPU's budget"), STUDY_MINUTES at a time.
 
 PYTHON := .venv/bin/python
 DEMO := demo
@@ -7,7 +8,9 @@ DEMO := demo
 # (1,347 images give 168 steps an epoch), with RAdam's warm-up and decay fitted to the run.
 DEMO_RUNS := --output $(DEMO)/output --datasets digits --batch-size 8 --no-augmentation --radam-total-steps auto
 
-.PHONY: test demo clean
+STUDY_MINUTES := 480
+
+.PHONY: test demo study clean
 
 .venv/runtime: requirements.txt
 	test -x $(PYTHON) || python3 -m venv .venv
@@ -35,6 +38,13 @@ demo: .venv/runtime
 	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/mini.sh
 	$(PYTHON) plot.py --input $(DEMO)/output --plots $(DEMO)/plots
 	@echo "The demo's figures and results.md are in $(DEMO)/plots/"
+
+# A slot of the CPU study: its missing runs one at a time, in order, for STUDY_MINUTES; the run in
+# flight at the end keeps its checkpoint, and the next `make study` goes on from there.
+study: .venv/runtime
+	$(PYTHON) campaign.py --study cpu --minutes $(STUDY_MINUTES) --archive study.tar.gz
+	$(PYTHON) plot.py --cpu-study results --plots plots/cpu-study
+	@echo "The CPU study's figure and tables are in plots/cpu-study/"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache

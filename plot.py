@@ -1,6 +1,7 @@
 """Plot the training curves of the Adam-vs-RAdam runs and tabulate their results.
 
 Usage: python plot.py --input output --plots plots
+       python plot.py --cpu-study results --plots plots/cpu-study
 
 Several --input folders are read as one (e.g. `--input results/original results/seeds`).
 
@@ -10,6 +11,8 @@ validation accuracy and learning rate, and the results tables `results.csv` (one
 `results_mean.csv` (mean and std over seeds), `results_pairs.csv` (each other optimizer of a
 model/dataset minus RAdam, e.g. adam - radam or adam-warmup - radam, paired by seed, with a 95%
 confidence interval) and `results.md` (the same three, for reading).
+With --cpu-study, it draws the CPU study's accuracy against the learning rate,
+`learning_rates.png`, and writes its tables and findings, `study.md` (pyimagesearch/cpu_study.py).
 A history it cannot read is named as it is read and left out; plot.py draws and tabulates the
 other runs, then names them all again and exits with code 1.
 """
@@ -29,6 +32,7 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
+from pyimagesearch import cpu_study
 from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
@@ -134,6 +138,22 @@ def draw_summary_figure(runs):
     optimizer_keys = [plt.Line2D([], [], color=OPTIMIZER_COLORS[optimizer], label=display_name(optimizer))
                       for optimizer in present(runs, "optimizer", OPTIMIZERS)]
     figure.legend(handles=optimizer_keys, loc="outside upper center", ncols=4)
+    return figure
+
+
+def draw_sensitivity_figure(table):
+    """Final validation and test accuracy against the learning rate, a line per optimizer: the
+    mean over seeds with a min-max band (the CPU study's grid)."""
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True, layout="constrained")
+    for axis, (key, title) in zip(axes, [("validation", "Validation accuracy"), ("test", "Test accuracy")]):
+        for optimizer, entries in table.items():
+            rates = sorted(entries)
+            mean, low, high = (np.array([entries[rate][key][index] for rate in rates], dtype=float) for index in range(3))
+            (line,) = axis.plot(rates, mean, marker="o", color=OPTIMIZER_COLORS[optimizer], label=display_name(optimizer))
+            axis.fill_between(rates, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        axis.set(xscale="log", xlabel="Learning rate", title=f"{title} after the run")
+    axes[0].set_ylabel("Accuracy (mean, min-max over seeds)")
+    axes[0].legend(loc="lower left")
     return figure
 
 
@@ -295,14 +315,33 @@ def check_outputs(runs, plots_folder):
         raise UserError(str(error)) from None
 
 
+def plot_cpu_study(results, plots_folder):
+    text, _, table = cpu_study.report(results)
+    if not table:
+        raise UserError(f"{results} holds no run of the CPU study's grid yet; run campaign.py --study cpu")
+    try:
+        ensure_writable(os.path.join(plots_folder, "study.md"))
+        save(draw_sensitivity_figure(table), os.path.join(plots_folder, "learning_rates.png"))
+        write_atomically(os.path.join(plots_folder, "study.md"), "# The CPU study\n\n" + text)
+    except OSError as error:
+        raise UserError(f"cannot write in {plots_folder}: {error.strerror or error}; choose a writable --plots folder") from None
+    return 0
+
+
 def main(arguments=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-i", "--input", required=True, nargs="+", metavar="FOLDER",
+    inputs = parser.add_mutually_exclusive_group(required=True)
+    inputs.add_argument("--cpu-study", metavar="RESULTS",
+                        help="instead of --input: the CPU study's figure and tables from its folders in RESULTS "
+                        "(e.g. results): learning_rates.png and study.md")
+    inputs.add_argument("-i", "--input", nargs="+", metavar="FOLDER",
                         help="the folder(s) that hold the training histories ({model}_{optimizer}_{dataset}"
                              "[_seedN].pickle) and their reports (.txt), e.g. output, or results/original "
                              "results/seeds for three seeds; folders, not one history file as train.py's -i")
     parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
     args = parser.parse_args(arguments)
+    if args.cpu_study:
+        return plot_cpu_study(args.cpu_study, args.plots)
     runs, unreadable = load_runs(*args.input)
     if runs:
         check_outputs(runs, args.plots)

@@ -14,6 +14,7 @@ import difflib
 import itertools
 import os
 
+from pyimagesearch import cpu_study
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import MODELS
@@ -166,10 +167,12 @@ def in_words(runs, departures):
 def section(results):
     runs = read_results(results)
     table, departures = adam_against_radam(runs)
+    study, study_runs, _ = cpu_study.report(results)
     return "".join([
         BEGIN, "\n", table, "\n", in_words(runs, departures), "\n",
         "The controls, with the same seeds (differences paired by seed, 95% confidence interval, pairs):\n\n",
-        controls(runs), "\n", END,
+        controls(runs), "\n",
+        f"#### The CPU study: {len(study_runs)} of its runs are in results/\n\n", study, "\n", END,
     ])
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from pyimagesearch import datasets, downloads
-from pyimagesearch.datasets import DATASETS, DatasetUnavailable, load_dataset
+from pyimagesearch.datasets import DATASETS, DatasetUnavailable, held_out, load_dataset
 from pyimagesearch.errors import UserError
 from conftest import REPO
 
@@ -619,3 +619,40 @@ def test_the_real_mnist_and_fashion_mnist_are_read_as_they_are(keras_home):
     assert train_x.shape == (60000, 28, 28) and test_x.shape == (10000, 28, 28)
     assert np.bincount(train_y).tolist() == [6000] * 10 and np.bincount(test_y).tolist() == [1000] * 10
     assert round(float(train_x.mean()) / 255, 4) == 0.2860
+
+
+def test_held_out_splits_are_stratified_fixed_and_independent_of_the_training_subset():
+    data = load_dataset("digits")  # 1,347 training images, about 135 a class
+    labels = data.train_y.argmax(axis=1)
+    assert held_out(data) is data  # nothing held out: the original's data, not a copy
+
+    split = held_out(data, validation_images=300, training_images=500)
+    assert (len(split.train_x), len(split.validation_x), len(split.test_x)) == (500, 300, len(data.test_x))
+    assert np.all(np.bincount(split.validation_y.argmax(axis=1)) >= 29)  # 30 a class, give or take one
+    assert np.all(np.bincount(split.train_y.argmax(axis=1)) >= 49)
+    rows = {image.tobytes() for image in data.train_x}
+    validation = {image.tobytes() for image in split.validation_x}
+    training = {image.tobytes() for image in split.train_x}
+    assert validation <= rows and training <= rows and not validation & training
+    again = held_out(data, validation_images=300, training_images=900)
+    np.testing.assert_array_equal(again.validation_x, split.validation_x)
+    np.testing.assert_array_equal(held_out(data, 300, 500).train_x, split.train_x)
+    # Without a validation split the test split validates, as in the original.
+    subset = held_out(data, training_images=500)
+    assert subset.validation_x is data.test_x and len(subset.train_x) == 500
+    assert np.bincount(labels).sum() == len(data.train_x)
+
+
+@pytest.mark.parametrize("validation, training, message", [
+    (5, None, "--validation-images 5 does not fit the 1347 training images: give 10 to 1337 (at least one image "
+              "a class on each side)"),
+    (1340, None, "--validation-images 1340 does not fit the 1347 training images: give 10 to 1337"),
+    (300, 1048, "--training-images 1048 does not fit the 1047 training images left after the validation split: "
+                "give 10 to 1047"),
+    (0, 5, "--training-images 5 does not fit the 1347 training images left after the validation split: give 10 "
+           "to 1347"),
+])
+def test_held_out_numbers_that_do_not_fit_are_one_line(validation, training, message):
+    with pytest.raises(UserError) as refused:
+        held_out(load_dataset("digits"), validation, training)
+    assert str(refused.value).startswith(message)

@@ -728,3 +728,52 @@ def test_mixed_precision_run_trains_and_records_its_rate(tmp_path):
     history = read_history(out / "run.pickle")
     assert np.isfinite(history["loss"][0])
     assert history["learning_rate"] == pytest.approx([2e-5], rel=1e-5)  # 10 of 500 warm-up steps
+
+
+def test_a_rate_and_a_held_out_validation_split_reach_the_run_and_its_settings(tmp_path, monkeypatch):
+    validated_on = []
+    fit = keras.Model.fit
+
+    def recording_fit(model, *arguments, validation_data=None, **options):
+        validated_on.append(len(validation_data[0]))
+        return fit(model, *arguments, validation_data=validation_data, **options)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    arguments = ["-d", "digits", "-m", "minivggnet", "-o", "adam-warmup", "--learning-rate", "3e-3", "--warmup-steps",
+                 "3", "--epochs", "1", "--batch-size", "64", "--training-images", "640", "--validation-images", "200"]
+    assert main_in_process(tmp_path, *arguments) == 0
+
+    assert validated_on == [200]  # the held-out images, not the 450 of the test split
+    history = read_history(tmp_path / "run.pickle")
+    assert history["learning_rate"] == pytest.approx([3e-3])  # 10 steps: the warmup of 3 is over
+    assert "450\n" in (tmp_path / "run.txt").read_text()  # the report is the test split's
+    settings = json.loads((tmp_path / "run.json").read_text())
+    assert settings == dict(dataset="digits", model="minivggnet", optimizer="adam-warmup", epochs=1, batch_size=64,
+                            learning_rate=3e-3, training_images=640, validation_images=200, seed=42,
+                            radam_total_steps="5000", warmup_steps=3, augmentation=True, mixed_precision=False)
+
+
+def test_a_finished_run_given_other_settings_is_refused_and_the_same_skipped(tmp_path, capsys):
+    arguments = ["-d", "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "128", "--training-images", "256"]
+    assert main_in_process(tmp_path, *arguments) == 0
+    capsys.readouterr()
+    assert main_in_process(tmp_path, *arguments, "--learning-rate", "0.001") == 0  # Adam's default: the same run
+    assert "exist already: skipping" in capsys.readouterr().out
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, *arguments[:-1], "512")
+    assert str(refused.value) == (
+        f"{tmp_path}/run.pickle was made with other settings (training_images 256 there, 512 here; see "
+        f"{tmp_path}/run.json); give other --history and --report paths, or delete the run's files to train it again")
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--learning-rate", "0"], "argument --learning-rate: takes a number more than 0 and at most 10, such as 1e-3, not '0'"),
+    (["--learning-rate", "fast"], "argument --learning-rate: takes a number more than 0 and at most 10, such as 1e-3, "
+                                  "not 'fast'"),
+    (["--validation-images", "-1"], "argument --validation-images: takes a whole number, 0 or more, not '-1'"),
+    (["--training-images", "0"], "argument --training-images: takes a whole number of at least 1, not '0'"),
+])
+def test_bad_new_arguments_exit_2_with_one_line(arguments, message, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["-i", "h.pickle", "-r", "r.txt", *arguments])
+    assert exit_.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(message)

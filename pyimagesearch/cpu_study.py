@@ -1,0 +1,222 @@
+"""What the CPU study's runs say (pyimagesearch/studies.py defines the study).
+
+Every figure comes from the runs in results/cpu-study and results/cpu-study-2019:
+
+- sensitivity: validation and test accuracy at each learning rate of the grid (Fashion-MNIST),
+  mean and min-max over seeds;
+- the tuned comparison: each optimizer at the rate chosen on validation accuracy, and at 1e-3
+  (the 2019 setting), test accuracy mean ± sample std over seeds, and each minus RAdam, paired
+  by seed, with the 95% confidence interval of the mean difference;
+- stability: the spread over seeds of the final test accuracy, and the mean absolute change of
+  validation accuracy from one epoch to the next over the last half of the run;
+- generalization: the final training accuracy (as Keras reports it: on augmented batches, with
+  dropout) minus the test accuracy;
+- robustness to the rate: how many grid rates come within 0.02 of the optimizer's best mean
+  validation accuracy.
+
+A verdict ("higher", "lower") is given only from 3 pairs or more whose differences are not all
+equal, when the 95% interval excludes 0; otherwise the numbers stand alone.
+"""
+
+import os
+
+import numpy as np
+
+from pyimagesearch import studies
+from pyimagesearch.results import load_runs, mean_and_std, paired_difference
+from pyimagesearch.runs import rate_text
+
+NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
+GRID_DATASET = "fashion_mnist"
+DATASETS = ("fashion_mnist", "mnist")
+NEAR_BEST = 0.02  # a rate is "near the best" within this much mean validation accuracy
+LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
+MIN_PAIRS = 3
+
+
+def read_study(results):
+    """The study's finished runs: those of cpu-study as they are, those of cpu-study-2019 as the
+    optimizer "radam-2019"."""
+    found = []
+    for folder, renamed in ((studies.CPU_FOLDER, None), (studies.CPU_2019_FOLDER, "radam-2019")):
+        path = os.path.join(results, folder)
+        if os.path.isdir(path) and any(name.endswith(".pickle") for name in os.listdir(path)):
+            runs, _ = load_runs(path)
+            for run in runs:
+                run["final_val_accuracy"] = float(run["history"]["val_accuracy"][-1])
+                if renamed:
+                    run["optimizer"] = renamed
+            found += runs
+    return found
+
+
+def select(runs, optimizer, dataset, rate=None, seeds=None):
+    return [run for run in runs if run["optimizer"] == optimizer and run["dataset"] == dataset
+            and (rate is None or run["learning_rate"] == rate) and (seeds is None or run["seed"] in seeds)]
+
+
+def spread(values):
+    """(mean, min, max) of the values that are known, or Nones."""
+    known = [value for value in values if value is not None]
+    return (float(np.mean(known)), min(known), max(known)) if known else (None, None, None)
+
+
+def sensitivity(runs):
+    """{optimizer: {rate: {"validation": (mean, min, max), "test": (...), "seeds": n}}} over the
+    grid's seeds on Fashion-MNIST, for the grid rates with at least one finished run."""
+    table = {}
+    grid_seeds = range(1, studies.GRID_SEEDS + 1)
+    for optimizer in studies.GRID_OPTIMIZERS:
+        for rate in sorted(studies.GRID_RATES):
+            found = select(runs, optimizer, GRID_DATASET, rate, grid_seeds)
+            if found:
+                table.setdefault(optimizer, {})[rate] = dict(
+                    validation=spread([run["final_val_accuracy"] for run in found]),
+                    test=spread([run["test_accuracy"] for run in found]), seeds=len(found))
+    return table
+
+
+def near_best(rates):
+    """The rates whose mean validation accuracy is within NEAR_BEST of the best one's."""
+    best = max(entry["validation"][0] for entry in rates.values())
+    return [rate for rate, entry in rates.items() if entry["validation"][0] >= best - NEAR_BEST]
+
+
+def fluctuation(run):
+    """Mean absolute change of validation accuracy between consecutive epochs, last LATE_EPOCHS."""
+    late = np.asarray(run["history"]["val_accuracy"][-(LATE_EPOCHS + 1):], dtype=float)
+    return float(np.mean(np.abs(np.diff(late)))) if len(late) > 1 else None
+
+
+def gap(run):
+    if run["test_accuracy"] is None:
+        return None
+    return float(run["history"]["accuracy"][-1]) - run["test_accuracy"]
+
+
+def verdict(difference):
+    """'higher', 'lower', 'no difference', or '' where the pairs cannot say (fewer than 3, or no spread)."""
+    if difference.pairs < MIN_PAIRS or not difference.std:
+        return ""
+    if difference.low > 0:
+        return "higher"
+    if difference.high < 0:
+        return "lower"
+    return "no difference"
+
+
+def with_spread(values, digits=4):
+    mean, std = mean_and_std(values)
+    if mean is None:
+        return "not yet run"
+    count = len([value for value in values if value is not None])
+    return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}") + f" ({count})"
+
+
+def difference_text(first, second):
+    found = paired_difference(first, second, "test_accuracy")
+    if found.pairs < 2:
+        return "", found
+    return f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})", found
+
+
+def comparison_rows(runs, rates):
+    """One row per optimizer and data set at `rates[optimizer]`: (name, data set, rate, test
+    accuracy, stability, generalization, minus RAdam, verdict)."""
+    rows = []
+    for dataset in DATASETS:
+        radam = select(runs, "radam", dataset, rates.get("radam"))
+        for optimizer, rate in rates.items():
+            found = select(runs, optimizer, dataset, rate)
+            words, difference = ("", None) if optimizer == "radam" else difference_text(found, radam)
+            rows.append(dict(
+                optimizer=NAMES[optimizer], dataset=dataset, rate=rate_text(rate),
+                test=with_spread([run["test_accuracy"] for run in found]),
+                fluctuation=with_spread([fluctuation(run) for run in found]),
+                gap=with_spread([gap(run) for run in found]),
+                minus_radam=words, verdict=verdict(difference) if difference else ""))
+    return rows
+
+
+def markdown_table(rows, columns):
+    lines = ["| " + " | ".join(title for title, _ in columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(row[key]) for _, key in columns) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+COMPARISON_COLUMNS = [("optimizer", "optimizer"), ("data set", "dataset"), ("learning rate", "rate"),
+                      ("test accuracy", "test"), ("minus RAdam [95% CI] (pairs)", "minus_radam"),
+                      ("verdict", "verdict"), ("epoch-to-epoch change of val. accuracy", "fluctuation"),
+                      ("train - test accuracy", "gap")]
+
+
+def sensitivity_table(table):
+    rates = sorted(studies.GRID_RATES)
+    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + " | rates within 0.02 of its best |",
+             "|---|" + "---|" * (len(rates) + 1)]
+    for optimizer in studies.GRID_OPTIMIZERS:
+        entries = table.get(optimizer, {})
+        cells = []
+        for rate in rates:
+            entry = entries.get(rate)
+            cells.append("not yet run" if entry is None else
+                         f"{entry['validation'][0]:.4f} / {entry['test'][0]:.4f} ({entry['seeds']})")
+        complete = len(entries) == len(rates)
+        near = ", ".join(map(rate_text, near_best(entries))) if complete else "grid not complete"
+        lines.append(f"| {NAMES[optimizer]} | " + " | ".join(cells) + f" | {near} |")
+    return "\n".join(lines) + "\n"
+
+
+def sentences(runs, table, chosen):
+    """The answers, in words, to what the numbers here can say; where they cannot yet, that."""
+    said = []
+    complete = all(len(table.get(optimizer, {})) == len(studies.GRID_RATES) for optimizer in studies.GRID_OPTIMIZERS)
+    if complete:
+        robust = {optimizer: len(near_best(table[optimizer])) for optimizer in studies.GRID_OPTIMIZERS}
+        said.append("Robustness to the learning rate (Fashion-MNIST, mean final validation accuracy within "
+                    f"{NEAR_BEST} of the best): " + ", ".join(
+                        f"{NAMES[optimizer]} {count} of {len(studies.GRID_RATES)} rates"
+                        for optimizer, count in robust.items()) + ".")
+    else:
+        done = sum(len(entries) for entries in table.values())
+        said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
+                    "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "
+                    "comparison yet.")
+    for label, rates in (("at its chosen rate", chosen), ("at 1e-3, the 2019 setting", None)):
+        if rates is None:
+            rates = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
+        elif not rates:
+            continue
+        for dataset in DATASETS:
+            radam = select(runs, "radam", dataset, rates["radam"])
+            for optimizer in ("adam", "adam-warmup"):
+                _, difference = difference_text(select(runs, optimizer, dataset, rates[optimizer]), radam)
+                word = verdict(difference)
+                if word:
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s test accuracy is {word} "
+                                f"than RAdam's: {difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}] "
+                                f"over {difference.pairs} seeds.")
+                elif difference.pairs:
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} - RAdam has {difference.pairs} "
+                                f"pair(s) of seeds so far: too few (or too alike) for a verdict.")
+    return said
+
+
+def report(results):
+    """The study's section of README and of plot.py's study.md: tables and sentences."""
+    runs = read_study(results)
+    table = sensitivity(runs)
+    chosen = studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER))
+    parts = ["Learning-rate sensitivity on Fashion-MNIST: final validation / test accuracy, mean over "
+             f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
+             "training images; rates are chosen on it alone.\n", sensitivity_table(table)]
+    if chosen:
+        parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
+            f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n",
+            markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
+    at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
+    at_2019["radam-2019"] = studies.ORIGINAL_RATE
+    parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n",
+              markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
+              "\n" + "\n\n".join(sentences(runs, table, chosen)) + "\n"]
+    return "".join(parts), runs, table

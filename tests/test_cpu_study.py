@@ -1,0 +1,112 @@
+"""The CPU study's reading of results/: budgets, the sensitivity grid, verdicts and the figure."""
+
+import json
+import pickle
+
+import pytest
+
+import plot
+from pyimagesearch import cpu_study, studies
+from pyimagesearch.results import Difference, load_runs
+from pyimagesearch.runs import stem
+
+
+def write_run(folder, optimizer, dataset, rate, seed, val_accuracy, test_accuracy, budget=studies.CPU_BUDGET,
+              train_accuracy=0.9):
+    folder.mkdir(parents=True, exist_ok=True)
+    name = stem("minivggnet", optimizer, dataset, rate, seed)
+    history = dict(loss=[1.0, 0.5], accuracy=[0.5, train_accuracy], val_loss=[1.0, 0.6], val_accuracy=val_accuracy)
+    (folder / f"{name}.pickle").write_bytes(pickle.dumps(history))
+    (folder / f"{name}.txt").write_text(f"    accuracy                         {test_accuracy:.4f}     10000\n"
+                                        "   macro avg     0.9000    0.9000    0.9000     10000\n")
+    (folder / f"{name}.json").write_text(json.dumps(dict(budget, learning_rate=rate, optimizer=optimizer)))
+
+
+def test_a_run_made_with_another_budget_is_never_read_as_one_of_a_folders_runs(tmp_path, capsys):
+    folder = tmp_path / "cpu-study"
+    write_run(folder, "adam", "fashion_mnist", 1e-3, 1, [0.5, 0.8], 0.79)
+    write_run(folder, "adam", "fashion_mnist", 1e-3, 2, [0.5, 0.8], 0.78, budget=dict(studies.CPU_BUDGET, epochs=1))
+    write_run(folder, "radam", "fashion_mnist", 1e-3, 1, [0.5, 0.8], 0.77)
+    (folder / "minivggnet_radam_fashion_mnist_seed1.json").unlink()  # made by hand, settings unknown
+    (folder / "manifest.json").write_text(json.dumps(dict(budget=studies.budget_of(studies.CPU_BUDGET), runs={})))
+
+    runs, unreadable = load_runs(str(folder))
+
+    assert [run["path"] for run in runs] == [str(folder / "minivggnet_adam_fashion_mnist_seed1.pickle")]
+    assert not unreadable
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == 2 and all(" was not made with the budget of " in line for line in warnings)
+    assert "minivggnet_adam_fashion_mnist_seed2.pickle" in warnings[0]
+    # Without a manifest, a folder is whatever it holds.
+    (folder / "manifest.json").unlink()
+    assert len(load_runs(str(folder))[0]) == 3
+
+
+@pytest.mark.parametrize("difference, expected", [
+    (Difference(2, 0.01, 0.001, 0.005, 0.015), ""),  # 2 pairs: too few for a verdict
+    (Difference(3, 0.01, 0.0, 0.01, 0.01), ""),  # no spread: a degenerate interval
+    (Difference(3, 0.01, 0.002, 0.005, 0.015), "higher"),
+    (Difference(3, -0.01, 0.002, -0.015, -0.005), "lower"),
+    (Difference(4, 0.0, 0.01, -0.01, 0.01), "no difference"),
+])
+def test_a_verdict_needs_three_pairs_and_a_spread(difference, expected):
+    assert cpu_study.verdict(difference) == expected
+
+
+def full_grid(results, best):
+    """Every grid run, validation accuracy peaking at `best[optimizer]`, test accuracy 0.01 below."""
+    for optimizer in studies.GRID_OPTIMIZERS:
+        for rate in studies.GRID_RATES:
+            for seed in (1, 2):
+                val = 0.85 if rate == best[optimizer] else 0.84 if rate in (1e-3, 3e-3) else 0.7
+                write_run(results / "cpu-study", optimizer, "fashion_mnist", rate, seed, [0.4, val + seed / 1000],
+                          val - 0.01 + seed / 1000)
+
+
+def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
+    results = tmp_path / "results"
+    best = {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
+    full_grid(results, best)
+    # Seed 3 at the chosen rates: Adam's test accuracy 0.02 above RAdam's with seeds 1 and 2 and
+    # 0.03 with seed 3: 0.0233 ± 0.0058, interval 0.0233 ± 4.303 x 0.0058 / sqrt(3).
+    for optimizer, rate in best.items():
+        write_run(results / "cpu-study", optimizer, "fashion_mnist", rate, 3, [0.4, 0.85], 0.85)
+    for seed, accuracy in ((1, 0.82), (2, 0.83), (3, 0.86)):
+        write_run(results / "cpu-study", "adam", "mnist", 1e-3, seed, [0.4, 0.9], accuracy)
+    for seed, accuracy in ((1, 0.80), (2, 0.81), (3, 0.83)):
+        write_run(results / "cpu-study", "radam", "mnist", 3e-3, seed, [0.4, 0.9], accuracy, train_accuracy=0.95)
+
+    text, runs, table = cpu_study.report(str(results))
+
+    assert studies.chosen_rates(str(results / "cpu-study")) == best
+    assert table["adam"][1e-3] == dict(validation=pytest.approx((0.8515, 0.851, 0.852)),
+                                       test=pytest.approx((0.8415, 0.841, 0.842)), seeds=2)
+    assert "| Adam | 0.7015 / 0.6915 (2) | 0.7015 / 0.6915 (2) | 0.8515 / 0.8415 (2) | 0.8415 / 0.8315 (2) | " \
+           "0.7015 / 0.6915 (2) | 1e-03, 3e-03 |" in text
+    assert "Robustness to the learning rate (Fashion-MNIST, mean final validation accuracy within 0.02 of the best): " \
+           "Adam 2 of 5 rates, RAdam 2 of 5 rates, Adam + warmup 3 of 5 rates, SGD 3 of 5 rates." in text
+    assert "Each optimizer at its chosen rate (Adam 1e-03, RAdam 3e-03, Adam + warmup 1e-02, SGD 1e-02):" in text
+    row = next(line for line in text.splitlines() if line.startswith("| Adam | mnist | 1e-03 |"))
+    assert row.split(" | ")[3:6] == ["0.8367 ± 0.0208 (3)", "+0.0233 [+0.0090, +0.0377] (3)", "higher"]
+    radam_row = next(line for line in text.splitlines() if line.startswith("| RAdam | mnist | 3e-03 |"))
+    assert radam_row.split(" | ")[-1] == "0.1367 ± 0.0153 (3) |"  # 0.95 - 0.8133: train minus test
+    assert "On mnist, each at its chosen rate, Adam's test accuracy is higher than RAdam's: +0.0233 " \
+           "[+0.0090, +0.0377] over 3 seeds." in text
+
+
+def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
+    results = tmp_path / "results"
+    for seed in (1, 2):
+        write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.8], 0.79)
+        write_run(results / "cpu-study", "radam", "fashion_mnist", 1e-3, seed, [0.4, 0.78], 0.77)
+    plots = tmp_path / "plots"
+
+    assert plot.main(["--cpu-study", str(results), "--plots", str(plots)]) == 0
+
+    study = (plots / "study.md").read_text()
+    assert "The learning-rate grid has 2 of 20 points so far; each optimizer's rate is chosen once all are in" in study
+    assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam - RAdam has 2 pair(s) of seeds so far: too few" in study
+    assert "| Adam | not yet run | not yet run | 0.8000 / 0.7900 (2) | not yet run | not yet run | grid not complete |" in study
+    assert (plots / "learning_rates.png").stat().st_size > 10_000
+    with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run campaign.py --study cpu"):
+        plot.main(["--cpu-study", str(tmp_path / "empty"), "--plots", str(plots)])

@@ -1,0 +1,46 @@
+"""A run's name (pyimagesearch/runs.py) and the runs combinations.py names with it."""
+
+import pytest
+
+import combinations
+from pyimagesearch import runs
+
+
+@pytest.mark.parametrize("rate, text", [(3e-4, "3e-04"), (1e-2, "1e-02"), (2.5e-4, "2.5e-04"), (0.00123, "1.23e-03"),
+                                        (1e-10, "1e-10")])
+def test_a_rate_is_written_in_the_fewest_digits_that_read_back_exactly(rate, text):
+    assert runs.rate_text(rate) == text and float(text) == rate
+
+
+def test_the_rate_and_the_seed_are_in_a_name_only_when_the_run_gives_them_and_read_back():
+    assert runs.stem("resnet", "adam", "mnist") == "resnet_adam_mnist"
+    assert runs.stem("resnet", "adam", "mnist", 1e-3, None) == "resnet_adam_mnist"  # Adam's default
+    assert runs.stem("resnet", "sgd", "mnist", 1e-3, 2) == "resnet_sgd_mnist_lr1e-03_seed2"
+    assert runs.stem("resnet", "sgd", "mnist", 0.01, 2) == "resnet_sgd_mnist_seed2"  # SGD's default
+    assert runs.stem("googlenet", "adam-warmup", "fashion_mnist", 2.5e-4) == "googlenet_adam-warmup_fashion_mnist_lr2.5e-04"
+    assert runs.parse_stem("googlenet_adam-warmup_fashion_mnist_lr2.5e-04") == (
+        "googlenet", "adam-warmup", "fashion_mnist", 2.5e-4, None)
+    assert runs.parse_stem("resnet_sgd_mnist_lr1e-03_seed2") == ("resnet", "sgd", "mnist", 1e-3, 2)
+    assert runs.parse_stem("resnet_sgd_mnist") == ("resnet", "sgd", "mnist", 0.01, None)
+    for name in ("resnet_sgd_mnist_lr_seed2", "resnet_sgd_mnist_seed2_lr1e-03", "resnet_lamb_mnist", "resnet_sgd_mnist.pickle"):
+        assert runs.parse_stem(name) is None
+
+
+def test_combinations_writes_one_run_per_rate_named_by_its_rate(tmp_path):
+    arguments = combinations.parse_arguments(
+        ["--output", "out", "--script", "unused", "--datasets", "mnist", "--models", "minivggnet", "--optimizers",
+         "adam", "sgd", "--learning-rates", "1e-3", "0.0003", "--training-images", "1000", "--validation-images", "500"])
+    commands = combinations.train_commands(arguments)
+    assert [command.split()[3] for command in commands] == [
+        "out/minivggnet_adam_mnist.pickle", "out/minivggnet_adam_mnist_lr3e-04.pickle",
+        "out/minivggnet_sgd_mnist_lr1e-03.pickle", "out/minivggnet_sgd_mnist_lr3e-04.pickle"]
+    assert "--learning-rate" not in commands[0] and " --learning-rate 3e-04 " in commands[1]
+    assert all(command.endswith("--training-images 1000 --validation-images 500") for command in commands)
+    # Without the new options, the commands are the original's, word for word.
+    plain = combinations.train_commands(combinations.parse_arguments(
+        ["--output", "out", "--script", "unused", "--datasets", "mnist", "--models", "minivggnet"]))
+    assert plain == [
+        "python train.py --history out/minivggnet_adam_mnist.pickle --report out/minivggnet_adam_mnist.txt "
+        "--dataset mnist --model minivggnet --optimizer adam",
+        "python train.py --history out/minivggnet_radam_mnist.pickle --report out/minivggnet_radam_mnist.txt "
+        "--dataset mnist --model minivggnet --optimizer radam"]
