@@ -18,7 +18,7 @@ from pyimagesearch import cpu_study
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import MODELS
-from pyimagesearch.results import is_history_name, load_runs, mean_and_std, paired_difference
+from pyimagesearch.results import described, is_history_name, load_runs, mean_and_std, paired_difference, verdict
 
 BEGIN = "<!-- The Results below are written by `python readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -73,24 +73,22 @@ def of(runs, dataset, model):
 
 
 def accuracy(runs):
-    """'mean ± std (n)' of the runs' test accuracy, or NOT_RUN."""
-    mean, std = mean_and_std([run["test_accuracy"] for run in runs])
-    if mean is None:
+    """'mean ± std (n)' of the runs' test accuracy, n the runs with a report, naming those without
+    one; or NOT_RUN."""
+    text = described([run["test_accuracy"] for run in runs])
+    if text is None:
         return NOT_RUN
-    return f"{mean:.4f}" + ("" if std is None else f" ± {std:.4f}") + f" ({len(runs)})"
+    missing = [os.path.basename(run["path"]) for run in runs if run["test_accuracy"] is None]
+    return text + (f", no report: {', '.join(missing)}" if missing else "")
 
 
 def difference(first, second):
-    """(the paired difference in words, its verdict), or ("", "") with fewer than 2 pairs."""
+    """(the paired difference in words, its verdict), or ("", "") with fewer than 2 pairs; the
+    verdict is "" where the pairs cannot say (results.verdict)."""
     found = paired_difference(first, second, "test_accuracy")
     if found.pairs < 2:
         return "", ""
-    words = f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})"
-    if found.low > 0:
-        return words, "higher"
-    if found.high < 0:
-        return words, "lower"
-    return words, "no difference"
+    return f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})", verdict(found)
 
 
 def further_than_the_spread(runs, original):
@@ -136,8 +134,8 @@ def controls(runs):
     for dataset, model in pairs:
         cells = []
         for first, second in COMPARISONS[1:]:
-            words, verdict = difference(of(runs[first], dataset, model), of(runs[second], dataset, model))
-            cells.append(f"{words}: {verdict}" if words else NOT_RUN)
+            words, said = difference(of(runs[first], dataset, model), of(runs[second], dataset, model))
+            cells.append(f"{words}: {said}" if said else words or NOT_RUN)
         lines.append(f"| {dataset} | {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -148,15 +146,16 @@ def in_words(runs, departures):
     for first, second in COMPARISONS:
         verdicts = [difference(of(runs[first], dataset, model), of(runs[second], dataset, model))[1]
                     for dataset, model in ORIGINAL]
-        compared = [verdict for verdict in verdicts if verdict]
+        compared = [said for said in verdicts if said]
         if compared:
             sentences.append(
-                f"{first} - {second}: of the {len(compared)} model/data-set pairs with two seeds or more of both, "
+                f"{first} - {second}: of the {len(compared)} model/data-set pairs with three seeds or more of both "
+                "(and differences that are not all equal), "
                 f"{first}'s test accuracy is higher in {compared.count('higher')}, lower in "
                 f"{compared.count('lower')}, and indistinguishable in {compared.count('no difference')} (the 95% "
                 "confidence interval of the paired difference contains 0).")
     if not sentences:
-        sentences.append("No model and data set has two seeds of two kinds of run in results/ yet, so there is "
+        sentences.append("No model and data set has three seeds of two kinds of run in results/ yet, so there is "
                          "no answer here yet: the figures above are left empty rather than guessed.")
     if departures:
         sentences.append("Ours differs from the 2019 figure by more than the spread over seeds (plus the 0.005 of "

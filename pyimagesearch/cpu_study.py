@@ -15,7 +15,7 @@ Every figure comes from the runs in results/cpu-study and results/cpu-study-2019
   validation accuracy.
 
 A verdict ("higher", "lower") is given only from 3 pairs or more whose differences are not all
-equal, when the 95% interval excludes 0; otherwise the numbers stand alone.
+equal (results.verdict); otherwise the numbers stand alone.
 """
 
 import os
@@ -23,7 +23,7 @@ import os
 import numpy as np
 
 from pyimagesearch import studies
-from pyimagesearch.results import load_runs, mean_and_std, paired_difference
+from pyimagesearch.results import described, load_runs, paired_difference, verdict
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
@@ -31,7 +31,6 @@ GRID_DATASET = "fashion_mnist"
 DATASETS = ("fashion_mnist", "mnist")
 NEAR_BEST = 0.02  # a rate is "near the best" within this much mean validation accuracy
 LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
-MIN_PAIRS = 3
 
 
 def read_study(results):
@@ -94,23 +93,8 @@ def gap(run):
     return float(run["history"]["accuracy"][-1]) - run["test_accuracy"]
 
 
-def verdict(difference):
-    """'higher', 'lower', 'no difference', or '' where the pairs cannot say (fewer than 3, or no spread)."""
-    if difference.pairs < MIN_PAIRS or not difference.std:
-        return ""
-    if difference.low > 0:
-        return "higher"
-    if difference.high < 0:
-        return "lower"
-    return "no difference"
-
-
-def with_spread(values, digits=4):
-    mean, std = mean_and_std(values)
-    if mean is None:
-        return "not yet run"
-    count = len([value for value in values if value is not None])
-    return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}") + f" ({count})"
+def with_spread(values):
+    return described(values) or "not yet run"
 
 
 def difference_text(first, second):

@@ -225,3 +225,28 @@ def runs_by_seed(runs):
                             "be paired by seed; move one of them away")
         found[seed] = run
     return found
+
+
+def described(values, digits=4):
+    """'mean ± std (n)' of the known values (n of them), or None where none is known."""
+    mean, std = mean_and_std(values)
+    if mean is None:
+        return None
+    count = len([value for value in values if value is not None])
+    return f"{mean:.{digits}f}" + ("" if std is None else f" ± {std:.{digits}f}") + f" ({count})"
+
+
+# A verdict on a paired difference needs this many pairs, whose differences are not all equal.
+VERDICT_PAIRS = 3
+
+
+def verdict(difference):
+    """'higher', 'lower' or 'no difference' by whether the 95% interval lies above 0, below 0 or
+    across it; '' where the pairs cannot say (fewer than VERDICT_PAIRS, or no spread)."""
+    if difference.pairs < VERDICT_PAIRS or not difference.std:
+        return ""
+    if difference.low > 0:
+        return "higher"
+    if difference.high < 0:
+        return "lower"
+    return "no difference"

@@ -7,6 +7,7 @@ import pytest
 
 import plot
 from pyimagesearch import cpu_study, studies
+from pyimagesearch import results
 from pyimagesearch.results import Difference, load_runs
 from pyimagesearch.runs import stem
 
@@ -50,7 +51,7 @@ def test_a_run_made_with_another_budget_is_never_read_as_one_of_a_folders_runs(t
     (Difference(4, 0.0, 0.01, -0.01, 0.01), "no difference"),
 ])
 def test_a_verdict_needs_three_pairs_and_a_spread(difference, expected):
-    assert cpu_study.verdict(difference) == expected
+    assert results.verdict(difference) == expected
 
 
 def full_grid(results, best):

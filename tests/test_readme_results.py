@@ -71,7 +71,7 @@ def test_means_spreads_and_paired_intervals_are_the_hand_worked_ones(results, tm
         "| +0.0283 [+0.0094, +0.0473] (3) | higher |"]
     assert rows(text, "| mnist | resnet | 0.99 | 0.99 |") == ["| mnist | resnet | 0.99 | 0.99 | not yet run | not yet run |  |  |"]
     assert rows(text, "| cifar10 | resnet |") == ["| cifar10 | resnet | 0.87 | 0.84 | not run here |  |  |  |"]
-    assert ("Adam - RAdam: of the 2 model/data-set pairs with two seeds or more of both, Adam's test accuracy is "
+    assert ("Adam - RAdam: of the 2 model/data-set pairs with three seeds or more of both (and differences that are not all equal), Adam's test accuracy is "
             "higher in 1, lower in 0, and indistinguishable in 1") in text
     # 0.9333 is 0.0333 from 0.90, more than 0.0058 + 0.005; 0.9050 is 0.015 from 0.89.
     assert ("for: minivggnet on fashion_mnist with Adam (0.9333 ± 0.0058 (3) against 0.90); "
@@ -116,3 +116,14 @@ def test_the_controls_show_another_data_set_once_results_hold_runs_of_it(results
         "| cifar10 | minivggnet | not yet run | not yet run | not yet run | 0.8125 (1) | not yet run |",
         "| cifar10 | minivggnet | not yet run | not yet run | not yet run |"]
     assert rows(text, "| cifar100 |")[3:] == []  # CIFAR-100: the first table's rows alone
+
+
+def test_a_run_without_its_report_is_not_counted_and_is_named(results, tmp_path):
+    (results / "seeds" / "minivggnet_adam_mnist_seed2.txt").unlink()
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    # Seeds 42 and 1 only: (0.9900 + 0.9920) / 2, and two pairs give no verdict.
+    assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0014 (2), no report: minivggnet_adam_mnist_seed2.pickle "
+                   "| 0.9880 ± 0.0010 (3) | +0.0035 [-0.0156, +0.0226] (2) |  |")
