@@ -48,34 +48,15 @@ import tarfile
 import threading
 import time
 
-import combinations
-from pyimagesearch import studies
+from pyimagesearch import runs, studies
 from pyimagesearch.arguments import minutes, positive_int
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import replaced_atomically, write_atomically
 from pyimagesearch.names import DATASETS, MODELS
 from pyimagesearch.run_files import RunFiles
-from sweep import option_value
+from pyimagesearch.runs import option_value
+from pyimagesearch.timings import MEASURED, TRAINING_IMAGES
 
-TRAINING_IMAGES = {"mnist": 60000, "fashion_mnist": 60000, "cifar10": 50000, "cifar100": 50000, "digits": 1347}
-
-# What one run costs when nothing of its kind from this device is in results/ yet: seconds per
-# epoch of 50,000 training images (validation included) and seconds outside its epochs, of
-# train.py runs on CIFAR-10-shaped data, on one NVIDIA H200, Keras 3.15.1 on JAX 0.11.2, float32.
-# Epoch: the median of a run's epochs after its first (and of that over the runs sharing); fixed:
-# the run's wall time (the longest one's) minus that many epochs.
-# - Alone (1): runs alone on the GPU on 2026-11-26, timed by benchmark.py's sweep section (the
-#   script that benchmarks/whole_sweep.py replaced): MiniGoogLeNet and MiniVGGNet in runs of 3
-#   epochs; the ResNet in a run of 2 epochs, the fastest of its three measurements that day (the
-#   others: 7.41 and 10.30 s an epoch). docs/benchmarks.md no longer holds these tables; they are
-#   in its version of that day, `git show 37a011b:docs/benchmarks.md`.
-# - 3 sharing (3): 2026-11-30, the table "Estimated from parts" in docs/benchmarks.md.
-# Other numbers of runs sharing are interpolated, or extrapolated beyond 3.
-MEASURED = {  # model: {runs sharing: (epoch seconds, fixed seconds)}
-    "resnet": {1: (5.05, 35.7), 3: (8.96, 63.8)},
-    "googlenet": {1: (2.47, 35.2), 3: (2.58, 52.4)},
-    "minivggnet": {1: (0.97, 18.5), 3: (0.84, 23.4)},
-}
 # Estimates are stretched by this much: a run cut off at the end of a slot is lost there.
 MARGIN = 1.1
 # The studies' folder, where only runs of each study's own budget go.
@@ -109,16 +90,15 @@ def parse_arguments(argv):
 
 def campaign_runs(args):
     """Every run of the study as a dict, in the configurations' order."""
-    runs = []
-    for folder, budget, argument_lists in studies.configurations(args.study, args.results):
-        for arguments in argument_lists:
-            arguments = ["--output", folder, "--script", os.devnull, "--datasets", *args.datasets,
-                         "--models", *args.models, *arguments]
+    found = []
+    for folder, budget, batches in studies.configurations(args.study, args.results):
+        for batch in batches:
+            batch = dict(dict(datasets=args.datasets, models=args.models), **batch)
             if args.epochs is not None:
-                arguments += ["--epochs", str(args.epochs)]
-            for command in combinations.train_commands(combinations.parse_arguments(arguments)):
-                runs.append(describe(command, os.path.basename(folder)))
-    return runs
+                batch["epochs"] = args.epochs
+            for command in runs.train_commands(folder, **batch):
+                found.append(describe(command, os.path.basename(folder)))
+    return found
 
 
 def describe(command, configuration):
@@ -206,7 +186,7 @@ def estimates_note(chosen, sharing, calibration, device, results):
               if any(run["model"] == model for run in chosen) and (model, sharing) not in calibration]
     if not models:
         return None
-    return (f"expected times of {', '.join(models)} are an NVIDIA H200's (MEASURED in campaign.py): "
+    return (f"expected times of {', '.join(models)} are an NVIDIA H200's (MEASURED in pyimagesearch/timings.py): "
             f"{results} has no finished run of theirs on {device}, {sharing} at a time")
 
 

@@ -12,22 +12,19 @@ slurm` writes a Slurm job array, one task per run, that requeues a task stopped 
 """
 
 import argparse
-import itertools
 import os
 import re
 import shlex
 import stat
 
 from pyimagesearch import runs
+from pyimagesearch.runs import longest_first, read_runs
 from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
 from pyimagesearch.files import ensure_writable, write_atomically
-from pyimagesearch.names import (DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
-                                 ORIGINAL_OPTIMIZERS)
-from sweep import RUNS_PER_GPU, longest_first, read_runs
+from pyimagesearch.names import BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.timings import RUNS_PER_GPU
 
-# Ships with scikit-learn: nothing to fetch.
-BUNDLED_DATASETS = ("digits",)
 # Seconds before a Slurm task's time limit at which train.py is asked to checkpoint and stop.
 # Slurm may signal up to 60 s earlier; train.py stops at its next step (a ResNet step takes
 # 10-20 ms), later only while it compiles (up to a minute).
@@ -182,44 +179,14 @@ def parse_arguments(argv):
 
 
 def train_commands(args):
-    """One train.py command line per run, in the original's order: data set, model, optimizer (then
-    learning rate and seed)."""
-    commands = []
-    for dataset in args.datasets:
-        for model in args.models:
-            for optimizer in args.optimizers:
-                for rate, seed in itertools.product(args.learning_rates or [None], range(1, args.seeds + 1)):
-                    seed = seed if args.seeds > 1 else None
-                    # Joined with "/" rather than os.path.join: the script is for a POSIX shell.
-                    path = f"{args.output.rstrip('/')}/{runs.stem(model, optimizer, dataset, rate, seed)}"
-                    words = ["python", "train.py", "--history", f"{path}.pickle", "--report", f"{path}.txt"]
-                    words += ["--dataset", dataset, "--model", model, "--optimizer", optimizer]
-                    if rate is not None and rate != DEFAULT_LEARNING_RATES[optimizer]:
-                        words += ["--learning-rate", runs.rate_text(rate)]
-                    if seed is not None:
-                        words += ["--seed", str(seed)]
-                    if args.epochs is not None:
-                        words += ["--epochs", str(args.epochs)]
-                    if args.batch_size is not None:
-                        words += ["--batch-size", str(args.batch_size)]
-                    if args.training_images is not None:
-                        words += ["--training-images", str(args.training_images)]
-                    if args.validation_images:
-                        words += ["--validation-images", str(args.validation_images)]
-                    if not args.augmentation:
-                        words.append("--no-augmentation")
-                    if args.mixed_precision:
-                        words.append("--mixed-precision")
-                    if args.checkpoint_every is not None:
-                        words += ["--checkpoint-every", str(args.checkpoint_every)]
-                    if args.radam_total_steps is not None and optimizer == "radam":
-                        words += ["--radam-total-steps", args.radam_total_steps]
-                    if args.warmup_steps is not None and optimizer == "adam-warmup":
-                        words += ["--warmup-steps", str(args.warmup_steps)]
-                    if args.runner == "slurm":  # the data sets are fetched before sbatch
-                        words.append("--no-download")
-                    commands.append(shlex.join(words))
-    return commands
+    """One train.py command line per run (runs.train_commands), from this script's arguments."""
+    return runs.train_commands(
+        args.output, args.datasets, args.models, args.optimizers, args.seeds, args.learning_rates,
+        no_download=args.runner == "slurm",  # the data sets are fetched before sbatch
+        epochs=args.epochs, batch_size=args.batch_size, training_images=args.training_images,
+        validation_images=args.validation_images, augmentation=args.augmentation,
+        mixed_precision=args.mixed_precision, checkpoint_every=args.checkpoint_every,
+        radam_total_steps=args.radam_total_steps, warmup_steps=args.warmup_steps)
 
 
 def fetch_command(datasets):

@@ -24,22 +24,13 @@ import time
 from pyimagesearch import interruptions
 from pyimagesearch.arguments import positive_int, seconds
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
+from pyimagesearch.runs import longest_first, read_runs
+from pyimagesearch.timings import RUNS_PER_GPU
 
-# Runs sharing one GPU, the default of the scripts combinations.py writes. On one H200
-# (2026-11-30), 3 ResNets sharing it took 8.96 s an epoch each: an epoch per 2.99 s of the GPU,
-# against about 3.75 s for one ResNet alone by throughput.py's figure. On 2026-11-26, 3 ResNets
-# at once trained 1.93x as many images a second as one on an H100 and 1.84x on an H200, and 4 at
-# once 1.66x on an H200. No other number of runs was timed on all three networks, and with 3 at
-# once the 24-run sweep ends within 1% of its total run time divided by 3
-# (benchmarks/sweep_schedule.py): no idle tail argues for fewer.
-RUNS_PER_GPU = 3
 # Seconds between SIGTERM and SIGKILL when the sweep stops. train.py saves its checkpoint at the
 # next step boundary (its write takes well under a second), later only while it is compiling its
 # first step.
 GRACE_SECONDS = 60
-# The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
-# sharing an H200 (benchmarks/sweep_schedule.py).
-LONGEST_FIRST = ("resnet", "googlenet", "minivggnet")
 
 
 def parse_arguments(argv):
@@ -52,51 +43,6 @@ def parse_arguments(argv):
                         help="when stopped, how long runs get to save a checkpoint before they are "
                         "killed (default %(default)s)")
     return parser.parse_args(argv)
-
-
-def option_value(words, long, short=None, default=None):
-    """The value a command line gives an option: `--model X`, `--model=X`, `-m X` or `-mX`
-    (`short` None for an option without a short form).
-
-    The last one wins, as in argparse.
-    """
-    value = default
-    for index, word in enumerate(words):
-        if word in (long, short) and index + 1 < len(words):
-            value = words[index + 1]
-        elif word.startswith(long + "="):
-            value = word[len(long) + 1 :]
-        elif short and word.startswith(short) and not word.startswith("--") and len(word) > len(short):
-            value = word[len(short) :]
-    return value
-
-
-def read_runs(lines):
-    """(command, log path, model) for each train.py command; the log is `<history stem>.log`."""
-    runs = []
-    for line in lines:
-        command = line.strip()
-        if not command or command.startswith("#"):
-            continue
-        try:
-            words = shlex.split(command)
-        except ValueError as error:  # an unbalanced quote
-            raise UserError(f"cannot read {command!r} ({error}); every line must be a train.py command")
-        history = option_value(words, "--history", "-i")
-        if history is None:
-            raise UserError(f"no --history in {command!r}; every line must be a train.py command")
-        model = option_value(words, "--model", "-m", default="resnet")  # train.py's default
-        runs.append((command, os.path.splitext(history)[0] + ".log", model))
-    return runs
-
-
-def longest_first(runs):
-    """The runs ordered by model, the longest first; the given order within a model."""
-    def rank(run):
-        model = run[2]
-        return LONGEST_FIRST.index(model) if model in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    return sorted(runs, key=rank)
 
 
 def visible_gpus():

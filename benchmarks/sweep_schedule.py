@@ -33,12 +33,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import combinations
-import sweep
+from pyimagesearch import runs as run_names
+from pyimagesearch.arguments import positive_int
+from pyimagesearch.names import MODELS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES
 
 # Seconds per epoch and fixed seconds per run, with 3 runs sharing one H200 (above).
-EPOCH_AND_FIXED_SECONDS = {"resnet": (8.96, 63.8), "googlenet": (2.58, 52.4), "minivggnet": (0.84, 23.4)}
-EPOCH_SCALE = {"mnist": 1.2, "fashion_mnist": 1.2, "cifar10": 1.0, "cifar100": 1.0}
+EPOCH_AND_FIXED_SECONDS = {model: MEASURED[model][3] for model in MEASURED}
+EPOCH_SCALE = {dataset: TRAINING_IMAGES[dataset] / 50000 for dataset in ORIGINAL_DATASETS}
 EPOCHS = 60  # train.py's default, the original's
 
 
@@ -74,10 +76,10 @@ def print_schedule(title, seconds, names, places):
 
 def the_sweep():
     """The runs of `combinations.py --output output`, as (run time, name, model), in its order."""
-    arguments = combinations.parse_arguments(["--output", "output", "--script", "experiments.sh"])
+    commands = run_names.train_commands("output", ORIGINAL_DATASETS, MODELS, ORIGINAL_OPTIMIZERS)
     runs = []
-    for command, log, model in sweep.read_runs(combinations.train_commands(arguments)):
-        dataset = sweep.option_value(shlex.split(command), "--dataset", "-d", "mnist")
+    for command, log, model in run_names.read_runs(commands):
+        dataset = run_names.option_value(shlex.split(command), "--dataset", "-d", "mnist")
         name = os.path.splitext(os.path.basename(log))[0]
         runs.append((run_seconds(model, dataset), f" ({name})", model))
     return runs
@@ -85,8 +87,8 @@ def the_sweep():
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs-per-gpu", type=sweep.positive_int, default=sweep.RUNS_PER_GPU)
-    parser.add_argument("--gpus", type=sweep.positive_int, default=1)
+    parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU)
+    parser.add_argument("--gpus", type=positive_int, default=1)
     parser.add_argument("--seconds", type=float, nargs="+", help="run times, instead of the sweep's")
     args = parser.parse_args(argv)
     places = args.runs_per_gpu * args.gpus
@@ -102,7 +104,7 @@ def main(argv=None):
                 print(f"  {model} on {datasets}: {fixed} + {EPOCHS} x {epoch} x {scale} = "
                       f"{run_seconds(model, datasets.split(',')[0]):,.1f}")  # fmt: skip
         given = the_sweep()
-        longest = sweep.longest_first(given)  # sweep.py's order: by model, as it reads it
+        longest = run_names.longest_first(given)  # sweep.py's order: by model, as it reads it
         longest_title = "sweep.py's order (the ResNet's runs, then MiniGoogLeNet's, then MiniVGGNet's)"
 
     total = sum(run for run, _, _ in given)

@@ -30,15 +30,15 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import combinations
-import sweep
 from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
                                table, write_keras_datasets)
 from benchmarks.sweep_schedule import makespan
 from pyimagesearch.arguments import positive_int
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
-from pyimagesearch.names import DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.names import (BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
+                                 ORIGINAL_OPTIMIZERS)
+from pyimagesearch.runs import option_value
 
 FULL_EPOCHS = 60
 
@@ -77,7 +77,7 @@ def history_paths(script):
         for line in file:
             words = shlex.split(line) if "--history" in line else []
             if "train.py" in words:
-                paths.append(sweep.option_value(words, "--history", "-i"))
+                paths.append(option_value(words, "--history", "-i"))
     return paths
 
 
@@ -175,7 +175,7 @@ def main(argv=None):
     workspace = tempfile.mkdtemp(prefix="whole-sweep-")
     try:
         keras_home = os.path.join(workspace, "keras")
-        synthetic = [name for name in args.datasets if name not in combinations.BUNDLED_DATASETS]
+        synthetic = [name for name in args.datasets if name not in BUNDLED_DATASETS]
         print(f"writing synthetic {', '.join(synthetic) or 'data sets: none needed'}", flush=True)
         write_keras_datasets(os.path.join(keras_home, "datasets"), synthetic,
                              args.train_images, args.test_images)  # fmt: skip

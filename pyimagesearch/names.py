@@ -12,3 +12,5 @@ DEFAULT_LEARNING_RATES = {"adam": 1e-3, "radam": 1e-3, "sgd": 0.01, "rmsprop": 1
 ORIGINAL_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 # scikit-learn's 8x8 digits, bundled with it: the offline demo and the tests.
 DATASETS = ORIGINAL_DATASETS + ("digits",)
+# Ships with scikit-learn: nothing to fetch.
+BUNDLED_DATASETS = ("digits",)

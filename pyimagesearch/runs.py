@@ -1,13 +1,19 @@
-"""A run's name: `{model}_{optimizer}_{dataset}[_lr{rate}][_seed{N}]`, written and read back.
+"""A run: its name, `{model}_{optimizer}_{dataset}[_lr{rate}][_seed{N}]`, and its train.py command
+line, each written and read back, and the order a sweep starts runs in.
 
 The rate is in the name only when it is not the optimizer's default (DEFAULT_LEARNING_RATES), and
 the seed only when the run names one (a run without ran with train.py's default, 42), so that the
 original's runs keep their 2019 names. No Keras here: plot.py reads names without starting it.
 """
 
+import itertools
+import os
 import re
+import shlex
 
+from pyimagesearch.errors import UserError
 from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.timings import LONGEST_FIRST
 
 DEFAULT_SEED = 42  # train.py's
 
@@ -46,3 +52,97 @@ def parse_stem(name):
     model, optimizer, dataset, rate, seed = match.groups()
     rate = DEFAULT_LEARNING_RATES[optimizer] if rate is None else float(rate)
     return model, optimizer, dataset, rate, None if seed is None else int(seed)
+
+
+# ## Command lines
+
+
+def train_commands(output, datasets, models, optimizers, seeds=1, learning_rates=None, no_download=False, **settings):
+    """One train.py command line per run, in the original's order: data set, model, optimizer,
+    then learning rate and seed. `seeds` 1 runs train.py's default seed; N > 1 seeds 1 to N.
+    `settings` are train.py's (epochs, batch_size, training_images, validation_images,
+    augmentation, mixed_precision, checkpoint_every, radam_total_steps, warmup_steps): those left
+    out or None keep train.py's default, and a RAdam or adam-warmup setting reaches only those runs."""
+    unknown = set(settings) - set(SIZES) - {"augmentation", "mixed_precision", "checkpoint_every",
+                                            "radam_total_steps", "warmup_steps"}
+    if unknown:
+        raise TypeError(f"train_commands() got unknown settings: {', '.join(sorted(unknown))}")
+    commands = []
+    for dataset, model, optimizer in itertools.product(datasets, models, optimizers):
+        for rate, seed in itertools.product(learning_rates or [None], range(1, seeds + 1)):
+            seed = seed if seeds > 1 else None
+            # Joined with "/" rather than os.path.join: the commands are for a POSIX shell.
+            path = f"{output.rstrip('/')}/{stem(model, optimizer, dataset, rate, seed)}"
+            words = ["python", "train.py", "--history", f"{path}.pickle", "--report", f"{path}.txt"]
+            words += ["--dataset", dataset, "--model", model, "--optimizer", optimizer]
+            if rate is not None and rate != DEFAULT_LEARNING_RATES[optimizer]:
+                words += ["--learning-rate", rate_text(rate)]
+            if seed is not None:
+                words += ["--seed", str(seed)]
+            for name, flag in SIZES.items():
+                if settings.get(name):  # None, or 0 validation images: train.py's default
+                    words += [flag, str(settings[name])]
+            if not settings.get("augmentation", True):
+                words.append("--no-augmentation")
+            if settings.get("mixed_precision"):
+                words.append("--mixed-precision")
+            if settings.get("checkpoint_every") is not None:
+                words += ["--checkpoint-every", str(settings["checkpoint_every"])]
+            if settings.get("radam_total_steps") is not None and optimizer == "radam":
+                words += ["--radam-total-steps", str(settings["radam_total_steps"])]
+            if settings.get("warmup_steps") is not None and optimizer == "adam-warmup":
+                words += ["--warmup-steps", str(settings["warmup_steps"])]
+            if no_download:
+                words.append("--no-download")
+            commands.append(shlex.join(words))
+    return commands
+
+
+# train.py's options that size a run, in the order the commands give them.
+SIZES = {"epochs": "--epochs", "batch_size": "--batch-size", "training_images": "--training-images",
+         "validation_images": "--validation-images"}
+
+
+def option_value(words, long, short=None, default=None):
+    """The value a command line gives an option: `--model X`, `--model=X`, `-m X` or `-mX`
+    (`short` None for an option without a short form).
+
+    The last one wins, as in argparse.
+    """
+    value = default
+    for index, word in enumerate(words):
+        if word in (long, short) and index + 1 < len(words):
+            value = words[index + 1]
+        elif word.startswith(long + "="):
+            value = word[len(long) + 1 :]
+        elif short and word.startswith(short) and not word.startswith("--") and len(word) > len(short):
+            value = word[len(short) :]
+    return value
+
+
+def read_runs(lines):
+    """(command, log path, model) for each train.py command; the log is `<history stem>.log`."""
+    runs = []
+    for line in lines:
+        command = line.strip()
+        if not command or command.startswith("#"):
+            continue
+        try:
+            words = shlex.split(command)
+        except ValueError as error:  # an unbalanced quote
+            raise UserError(f"cannot read {command!r} ({error}); every line must be a train.py command")
+        history = option_value(words, "--history", "-i")
+        if history is None:
+            raise UserError(f"no --history in {command!r}; every line must be a train.py command")
+        model = option_value(words, "--model", "-m", default="resnet")  # train.py's default
+        runs.append((command, os.path.splitext(history)[0] + ".log", model))
+    return runs
+
+
+def longest_first(runs):
+    """The runs ordered by model, the longest first; the given order within a model."""
+    def rank(run):
+        model = run[2]
+        return LONGEST_FIRST.index(model) if model in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    return sorted(runs, key=rank)

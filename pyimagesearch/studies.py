@@ -6,8 +6,8 @@
     cpu       MiniVGGNet at a budget a 2-core CPU affords (1,000 steps a run), across learning
               rates, with rates chosen on a held-out validation split.
 
-A configuration is a folder of results/ and the combinations.py arguments of its runs. Every run
-in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
+A configuration is a folder of results/ and batches of runs, each the keyword arguments of
+runs.train_commands (combinations.py's options). Every run in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
 train.py) have another is not one of the folder's runs. No Keras here.
 """
 
@@ -22,14 +22,14 @@ BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "
 FAITHFUL_BUDGET = dict(epochs=60, batch_size=128, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
 
-FAITHFUL = [  # (folder, [combinations.py arguments of one batch of its runs, ...])
-    ("original", [["--optimizers", "adam", "radam"]]),
-    ("seeds", [["--optimizers", "adam", "radam", "--seeds", "2"]]),
-    ("fair-schedule", [["--optimizers", "radam", "--radam-total-steps", "auto"],
-                       ["--optimizers", "radam", "--radam-total-steps", "auto", "--seeds", "2"]]),
-    ("warmup", [["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0"],
-                ["--optimizers", "adam-warmup", "radam", "--radam-total-steps", "0", "--seeds", "2"]]),
-    ("baselines", [["--optimizers", "sgd", "rmsprop"], ["--optimizers", "sgd", "rmsprop", "--seeds", "2"]]),
+FAITHFUL = [  # (folder, [one batch of its runs, ...])
+    ("original", [dict(optimizers=("adam", "radam"))]),
+    ("seeds", [dict(optimizers=("adam", "radam"), seeds=2)]),
+    ("fair-schedule", [dict(optimizers=("radam",), radam_total_steps="auto"),
+                       dict(optimizers=("radam",), radam_total_steps="auto", seeds=2)]),
+    ("warmup", [dict(optimizers=("adam-warmup", "radam"), radam_total_steps="0"),
+                dict(optimizers=("adam-warmup", "radam"), radam_total_steps="0", seeds=2)]),
+    ("baselines", [dict(optimizers=("sgd", "rmsprop")), dict(optimizers=("sgd", "rmsprop"), seeds=2)]),
 ]
 
 # The CPU study: 12,800 training images in batches of 128 are 100 steps an epoch, 10 epochs are
@@ -49,46 +49,35 @@ CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled t
 ORIGINAL_RATE = 1e-3
 
 
-def budget_arguments(budget):
-    words = ["--epochs", str(budget["epochs"]), "--batch-size", str(budget["batch_size"])]
-    if budget["training_images"] is not None:
-        words += ["--training-images", str(budget["training_images"])]
-    if budget["validation_images"]:
-        words += ["--validation-images", str(budget["validation_images"])]
-    return words
-
-
 def cpu_configurations(results):
     """The CPU study's configurations; its second stage (the chosen rates) only once the grid in
     `results` is complete."""
-    common = ["--models", "minivggnet", "--radam-total-steps", "0", *budget_arguments(CPU_BUDGET)]
-    grid = [["--datasets", "fashion_mnist", "--optimizers", *GRID_OPTIMIZERS, "--learning-rates", runs.rate_text(rate),
-             "--seeds", str(GRID_SEEDS), *common] for rate in GRID_RATES]
+    common = dict(models=("minivggnet",), radam_total_steps="0", **CPU_BUDGET)
+    grid = [dict(datasets=("fashion_mnist",), optimizers=GRID_OPTIMIZERS, learning_rates=(rate,), seeds=GRID_SEEDS,
+                 **common) for rate in GRID_RATES]
     configurations = [(CPU_FOLDER, grid)]
     chosen = chosen_rates(os.path.join(results, CPU_FOLDER))
     if chosen is not None:
         final = []
         for optimizer in GRID_OPTIMIZERS:
-            rates = sorted({chosen[optimizer], ORIGINAL_RATE})
-            final.append(["--datasets", "fashion_mnist", "--optimizers", optimizer,
-                          "--learning-rates", *map(runs.rate_text, rates), "--seeds", str(FINAL_SEEDS), *common])
+            both = sorted({chosen[optimizer], ORIGINAL_RATE})
+            final.append(dict(datasets=("fashion_mnist",), optimizers=(optimizer,), learning_rates=both,
+                              seeds=FINAL_SEEDS, **common))
             # MNIST at the rate chosen on Fashion-MNIST; Adam also at 1e-3, for the 2019 row.
-            rates = sorted({chosen[optimizer], ORIGINAL_RATE} if optimizer == "adam" else {chosen[optimizer]})
-            final.append(["--datasets", "mnist", "--optimizers", optimizer,
-                          "--learning-rates", *map(runs.rate_text, rates), "--seeds", str(FINAL_SEEDS), *common])
+            final.append(dict(datasets=("mnist",), optimizers=(optimizer,), seeds=FINAL_SEEDS, **common,
+                              learning_rates=both if optimizer == "adam" else (chosen[optimizer],)))
         configurations.append((CPU_FOLDER, final))
     configurations.append((CPU_2019_FOLDER, [
-        ["--datasets", "fashion_mnist", "mnist", "--models", "minivggnet", "--optimizers", "radam",
-         "--radam-total-steps", "auto", "--learning-rates", runs.rate_text(ORIGINAL_RATE),
-         "--seeds", str(FINAL_SEEDS), *budget_arguments(CPU_BUDGET)]]))
+        dict(datasets=("fashion_mnist", "mnist"), models=("minivggnet",), optimizers=("radam",),
+             radam_total_steps="auto", learning_rates=(ORIGINAL_RATE,), seeds=FINAL_SEEDS, **CPU_BUDGET)]))
     return configurations
 
 
 def configurations(study, results):
-    """[(folder path, budget, [combinations.py arguments, ...])] of `study` in `results`, in order."""
+    """[(folder path, budget, [batch of runs, ...])] of `study` in `results`, in order."""
     if study == "faithful":
-        return [(os.path.join(results, folder), FAITHFUL_BUDGET, lists) for folder, lists in FAITHFUL]
-    return [(os.path.join(results, folder), CPU_BUDGET, lists) for folder, lists in cpu_configurations(results)]
+        return [(os.path.join(results, folder), FAITHFUL_BUDGET, batches) for folder, batches in FAITHFUL]
+    return [(os.path.join(results, folder), CPU_BUDGET, batches) for folder, batches in cpu_configurations(results)]
 
 
 def budget_of(settings):

@@ -162,13 +162,13 @@ def test_the_plan_says_which_expected_times_are_an_h200s(tmp_path, monkeypatch, 
     h200 = "1 x NVIDIA H200"
     # The runs' own calibration holds only MiniGoogLeNet's with 3 sharing the GPU.
     assert campaign.estimates_note(original, 3, {("googlenet", 3): (1.0, 1.0)}, h200, "results") == (
-        "expected times of resnet, minivggnet are an NVIDIA H200's (MEASURED in campaign.py): "
+        "expected times of resnet, minivggnet are an NVIDIA H200's (MEASURED in pyimagesearch/timings.py): "
         "results has no finished run of theirs on 1 x NVIDIA H200, 3 at a time")
     calibrated = {(model, 3): (1.0, 1.0) for model in ("resnet", "googlenet", "minivggnet")}
     assert campaign.estimates_note(original, 3, calibrated, h200, "results") is None
     googlenets = [run for run in original if run["model"] == "googlenet"]
     assert campaign.estimates_note(googlenets, 1, calibrated, "CPU (2 cores)", "runs") == (
-        "expected times of googlenet are an NVIDIA H200's (MEASURED in campaign.py): "
+        "expected times of googlenet are an NVIDIA H200's (MEASURED in pyimagesearch/timings.py): "
         "runs has no finished run of theirs on CPU (2 cores), 1 at a time")
 
     # The line comes before the plan: in 8.5 minutes, less 20 s, 3 lanes of an H200 hold the 7 runs
@@ -178,7 +178,7 @@ def test_the_plan_says_which_expected_times_are_an_h200s(tmp_path, monkeypatch, 
     assert campaign.main([*arguments, "--commit", "0" * 40, "--dry-run"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[:2] == [
-        "expected times of googlenet, minivggnet are an NVIDIA H200's (MEASURED in campaign.py): "
+        "expected times of googlenet, minivggnet are an NVIDIA H200's (MEASURED in pyimagesearch/timings.py): "
         f"{tmp_path} has no finished run of theirs on 1 x NVIDIA H200, 3 at a time",
         f"0 of 126 runs are in {tmp_path}; this slot of 8.5 minutes runs 7 of the missing, 3 at a time:"]
     assert len(lines) == 9
