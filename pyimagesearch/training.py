@@ -23,6 +23,13 @@ from pyimagesearch.radam import RAdam
 from pyimagesearch.resnet import ResNet
 from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
+# Two private Keras APIs are used, for want of public ones: `optimizer._learning_rate`, the
+# schedule an optimizer was given (applied_learning_rate), and `model._symbolic_build`, which
+# creates the metrics' variables before a resumed epoch's first step (fit). They were checked on
+# these Keras versions, from the first to the one before the last; tests/test_train.py fails on
+# another, as a reminder to check them again.
+KERAS_CHECKED = ((3, 15), (3, 16))
+
 # The 2019 original's ImageDataGenerator arguments.
 AUGMENTATION = dict(
     rotation_range=18,
@@ -384,7 +391,8 @@ def fit(model, data, args, recorder):
             # epoch is fit on its own.
             batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps + first_step)
             # The recorder sets the metrics' running sums as the epoch starts: they must exist by
-            # then. Fit builds them so on JAX; on TensorFlow only as it traces its first step.
+            # then. Fit builds them so on JAX; on TensorFlow only as it traces its first step, and
+            # Keras has no public way to build them sooner (KERAS_CHECKED).
             model._symbolic_build(data_batch=batches[0])
             model.fit(batches, steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
                       **common)  # fmt: skip

@@ -1,40 +1,6 @@
-"""What the tests share: the project folder, running its scripts, waiting for them, and reading the CSV files they write."""
-
-import csv
-import os
-import subprocess
-import sys
-import time
+"""Fixtures the tests share; shared helpers are in support.py."""
 
 import pytest
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def run_script(script, *arguments, **options):
-    """Run one of the project's scripts (train.py, combinations.py, ...) from the project folder
-    with this Python, its output captured as text; `options` go to subprocess.run."""
-    options = dict(dict(cwd=REPO, capture_output=True, text=True), **options)
-    return subprocess.run([sys.executable, script, *map(str, arguments)], **options)
-
-
-def csv_lines(path):
-    """The lines of a CSV file after its header (a per-epoch log's epochs); [] where it is missing."""
-    return path.read_text().splitlines()[1:] if os.path.exists(path) else []
-
-
-def wait_for(condition, timeout=300):
-    """Poll `condition` until it holds; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def read_csv(path):
-    """The rows of a CSV file with a header, as dicts of strings."""
-    with open(path, newline="") as file:
-        return list(csv.DictReader(file))
 
 
 @pytest.fixture

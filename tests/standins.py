@@ -14,7 +14,7 @@ import shutil
 import stat
 import sys
 
-from conftest import REPO
+from support import REPO
 
 
 TRAIN = '''\

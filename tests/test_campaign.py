@@ -9,7 +9,7 @@ import tarfile
 import pytest
 
 import campaign
-from conftest import REPO, run_script
+from support import REPO
 from pyimagesearch import studies
 from pyimagesearch.errors import UserError
 

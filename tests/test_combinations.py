@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from pyimagesearch.histories import read_history
-from conftest import REPO, csv_lines, run_script, wait_for
+from support import REPO, csv_lines, run_script, wait_for
 from standins import environment, fake_programs, files_under, make_project, records
 ORIGINAL_ORDER = [
     (dataset, model, optimizer)

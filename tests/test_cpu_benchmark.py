@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import cpu
-from conftest import run_script
+from support import run_script
 from pyimagesearch import training
 
 # MiniVGGNet's multiply-adds for one 32x32x1 image: output positions x kernel weights, layer by layer.

@@ -20,7 +20,7 @@ import pytest
 from pyimagesearch import datasets, downloads
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, held_out, load_dataset
 from pyimagesearch.errors import UserError
-from conftest import REPO
+from support import REPO
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -35,9 +35,9 @@ pytestmark = pytest.mark.usefixtures("keras_home")
 
 
 @pytest.fixture(autouse=True)
-def origin(tmp_path, monkeypatch):
+def file_origin(tmp_path, monkeypatch):
     """The folder every download comes from (as file:// URLs), empty until a test serves files."""
-    folder = tmp_path / "origin"
+    folder = tmp_path / "file_origin"
     folder.mkdir()
     local = {
         name: {path: (f"file://{folder}/{os.path.basename(url)}", sha256) for path, (url, sha256) in files.items()}
@@ -47,13 +47,13 @@ def origin(tmp_path, monkeypatch):
     return folder
 
 
-def serve(name, origin, tmp_path):
+def serve(name, file_origin, tmp_path):
     """Put data set `name`'s tiny test files at its origin, as Keras downloads them, with their hashes."""
     staging = tmp_path / "staging"
     shutil.rmtree(staging, ignore_errors=True)
     write_cached(name, staging)
     for path, (url, published) in downloads.DOWNLOADS[name].items():
-        served = origin / os.path.basename(url)
+        served = file_origin / os.path.basename(url)
         if url.endswith(".tar.gz"):
             with tarfile.open(served, "w:gz") as archive:  # holding cifar-10-batches-py/..., say
                 for inside in (staging / path).iterdir():
@@ -291,14 +291,14 @@ FIRST_DOWNLOAD = {
 
 
 @pytest.mark.parametrize("name", KERAS_DATASETS)
-def test_absent_and_not_downloadable(name, keras_home, origin):
+def test_absent_and_not_downloadable(name, keras_home, file_origin):
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset(name)
 
     datasets_dir = os.path.join(str(keras_home), "datasets")
     files, subfolder = EXPECTED_IN_MESSAGE[name]
     folder = os.path.join(datasets_dir, subfolder) if subfolder else datasets_dir
-    missing = origin / FIRST_DOWNLOAD[name]
+    missing = file_origin / FIRST_DOWNLOAD[name]
     assert str(raised.value) == (
         f"{name} is not in {datasets_dir} and could not be downloaded from file://{missing} "
         f"([Errno 2] No such file or directory: '{missing}'): connect to the internet, or run "
@@ -311,8 +311,8 @@ def test_absent_and_not_downloadable(name, keras_home, origin):
 
 
 @pytest.mark.parametrize("name", KERAS_DATASETS)
-def test_without_download_a_missing_data_set_names_fetch_data(name, keras_home, origin, tmp_path):
-    serve(name, origin, tmp_path)  # it could be downloaded, but must not be
+def test_without_download_a_missing_data_set_names_fetch_data(name, keras_home, file_origin, tmp_path):
+    serve(name, file_origin, tmp_path)  # it could be downloaded, but must not be
 
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset(name, download=False)
@@ -329,7 +329,7 @@ def test_without_download_a_missing_data_set_names_fetch_data(name, keras_home, 
 
 @pytest.mark.parametrize("name", KERAS_DATASETS)
 def test_a_data_set_present_is_read_without_downloading(name, keras_home):
-    write_cached(name, keras_home / "datasets")  # and nothing at the origin: a download would fail
+    write_cached(name, keras_home / "datasets")  # and nothing at the file_origin: a download would fail
     assert len(load_dataset(name, download=False).train_x) == (100 if name == "cifar100" else 20)
 
 
@@ -420,8 +420,8 @@ def test_images_of_another_size_are_refused(keras_home):
 
 
 @pytest.mark.parametrize("name", KERAS_DATASETS)
-def test_a_download_is_laid_out_as_keras_lays_it_out_and_read(name, keras_home, origin, tmp_path, capsys):
-    serve(name, origin, tmp_path)
+def test_a_download_is_laid_out_as_keras_lays_it_out_and_read(name, keras_home, file_origin, tmp_path, capsys):
+    serve(name, file_origin, tmp_path)
 
     data = load_dataset(name)
 
@@ -448,13 +448,13 @@ def test_a_download_is_laid_out_as_keras_lays_it_out_and_read(name, keras_home, 
     assert all(line.startswith(f"{name}: ") and line.endswith(f" s{checked}") for line in printed[1::2])
 
 
-def test_an_incomplete_cifar_folder_is_extracted_again_and_replaced(keras_home, origin, tmp_path):
+def test_an_incomplete_cifar_folder_is_extracted_again_and_replaced(keras_home, file_origin, tmp_path):
     datasets_dir = keras_home / "datasets"
     write_cifar10(datasets_dir)
     folder = datasets_dir / "cifar-10-batches-py-target" / "cifar-10-batches-py"
     os.remove(folder / "test_batch")
     (folder / "stray").write_text("from before")
-    serve("cifar10", origin, tmp_path)
+    serve("cifar10", file_origin, tmp_path)
 
     data = load_dataset("cifar10")
 
@@ -463,11 +463,11 @@ def test_an_incomplete_cifar_folder_is_extracted_again_and_replaced(keras_home, 
     assert sorted(os.listdir(datasets_dir)) == [".cifar10.lock", "cifar-10-batches-py-target"]
 
 
-def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home, origin, tmp_path):
-    serve("mnist", origin, tmp_path)
+def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home, file_origin, tmp_path):
+    serve("mnist", file_origin, tmp_path)
     url, _ = downloads.DOWNLOADS["mnist"]["mnist.npz"]
     downloads.DOWNLOADS["mnist"]["mnist.npz"] = (url, "0" * 64)
-    actual = hashlib.sha256((origin / "mnist.npz").read_bytes()).hexdigest()
+    actual = hashlib.sha256((file_origin / "mnist.npz").read_bytes()).hexdigest()
 
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset("mnist")
@@ -481,10 +481,10 @@ def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home
     assert os.listdir(datasets_dir) == [".mnist.lock"]
 
 
-def test_an_archive_without_the_data_set_is_refused(keras_home, origin):
-    (origin / "notes.txt").write_text("not CIFAR")
-    with tarfile.open(origin / "cifar-100-python.tar.gz", "w:gz") as archive:
-        archive.add(origin / "notes.txt", arcname="cifar-100-python/notes.txt")
+def test_an_archive_without_the_data_set_is_refused(keras_home, file_origin):
+    (file_origin / "notes.txt").write_text("not CIFAR")
+    with tarfile.open(file_origin / "cifar-100-python.tar.gz", "w:gz") as archive:
+        archive.add(file_origin / "notes.txt", arcname="cifar-100-python/notes.txt")
     url, _ = downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"]
     downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
 
@@ -500,19 +500,19 @@ def test_an_archive_without_the_data_set_is_refused(keras_home, origin):
     assert os.listdir(datasets_dir) == [".cifar100.lock"]
 
 
-def test_only_the_missing_files_are_downloaded(keras_home, origin, tmp_path):
-    serve("fashion_mnist", origin, tmp_path)
+def test_only_the_missing_files_are_downloaded(keras_home, file_origin, tmp_path):
+    serve("fashion_mnist", file_origin, tmp_path)
     write_fashion_mnist(keras_home / "datasets")
     kept = keras_home / "datasets" / "fashion-mnist" / "train-images-idx3-ubyte.gz"
     os.remove(keras_home / "datasets" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz")
-    os.remove(origin / "train-images-idx3-ubyte.gz")  # a download of the file still there would fail
+    os.remove(file_origin / "train-images-idx3-ubyte.gz")  # a download of the file still there would fail
     before = kept.stat().st_mtime_ns
 
     assert_one_hot(load_dataset("fashion_mnist").test_y, TEST_LABELS_10)
     assert kept.stat().st_mtime_ns == before
 
 
-def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, origin, tmp_path):
+def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, file_origin, tmp_path):
     datasets_dir = keras_home / "datasets"
     datasets_dir.mkdir(parents=True)
     for leftover in (".mnist.npz.k1ll3d.part", ".mnist.npz.y0ung.part", ".cifar-10-batches-py-target.x.part"):
@@ -520,7 +520,7 @@ def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, origin, tm
     eleven_minutes_ago = time.time() - 660
     for leftover in (".mnist.npz.k1ll3d.part", ".cifar-10-batches-py-target.x.part"):
         os.utime(datasets_dir / leftover, (eleven_minutes_ago, eleven_minutes_ago))
-    serve("mnist", origin, tmp_path)
+    serve("mnist", file_origin, tmp_path)
 
     load_dataset("mnist")
 
@@ -530,12 +530,12 @@ def test_old_leftovers_of_downloads_that_died_are_removed(keras_home, origin, tm
     ]  # fmt: skip
 
 
-def test_a_file_system_without_locks_downloads_without_one(keras_home, origin, tmp_path, monkeypatch, capsys):
+def test_a_file_system_without_locks_downloads_without_one(keras_home, file_origin, tmp_path, monkeypatch, capsys):
     def no_locks(file, operation):
         raise OSError(errno.ENOLCK, "No locks available")
 
     monkeypatch.setattr(downloads.fcntl, "flock", no_locks)
-    serve("mnist", origin, tmp_path)
+    serve("mnist", file_origin, tmp_path)
 
     assert len(load_dataset("mnist").train_x) == 20
     assert capsys.readouterr().out.splitlines()[0] == (
@@ -543,11 +543,11 @@ def test_a_file_system_without_locks_downloads_without_one(keras_home, origin, t
     )
 
 
-def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, origin):
+def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, file_origin):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     monkeypatch.setenv("KERAS_HOME", str(blocker))
-    serve("mnist", origin, tmp_path)
+    serve("mnist", file_origin, tmp_path)
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset("mnist")
     assert str(raised.value) == (

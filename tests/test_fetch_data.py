@@ -22,7 +22,7 @@ import fetch_data
 import train
 from pyimagesearch import datasets, downloads
 from pyimagesearch.errors import UserError
-from conftest import REPO, wait_for
+from support import REPO, wait_for
 
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
 RUN_FETCH_DATA = (
@@ -88,7 +88,7 @@ class OriginHandler(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def origin(monkeypatch):
+def http_origin(monkeypatch):
     server = Origin()
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
@@ -113,7 +113,7 @@ def temporaries(folder):
     return [name for name in os.listdir(folder) if name.endswith(".part")]
 
 
-def test_concurrent_fetches_download_once_and_all_read_the_whole_file(tmp_path, keras_home, origin):
+def test_concurrent_fetches_download_once_and_all_read_the_whole_file(tmp_path, keras_home, http_origin):
     processes = 4
 
     def hold_the_download(path):
@@ -123,12 +123,12 @@ def test_concurrent_fetches_download_once_and_all_read_the_whole_file(tmp_path, 
         time.sleep(1.0)
         return True
 
-    origin.halfway = hold_the_download
+    http_origin.halfway = hold_the_download
     fetches = [start_fetch_data(tmp_path, keras_home, "mnist") for _ in range(processes)]
     results = [fetch.communicate(timeout=120) for fetch in fetches]
 
     assert [fetch.returncode for fetch in fetches] == [0] * processes, results
-    assert origin.requests == ["/mnist.npz"]
+    assert http_origin.requests == ["/mnist.npz"]
     datasets_dir = keras_home / "datasets"
     for stdout, stderr in results:
         assert stdout.splitlines()[-1] == f"mnist: 20 training and 10 test images in {datasets_dir}, read and checked"
@@ -142,29 +142,29 @@ def test_concurrent_fetches_download_once_and_all_read_the_whole_file(tmp_path, 
         assert stdout.splitlines()[0] == f"mnist: waiting for another process that is downloading it into {datasets_dir}"
 
 
-def test_a_download_cut_short_leaves_no_file(keras_home, origin):
-    origin.halfway = lambda path: False  # the connection closes after half the file
+def test_a_download_cut_short_leaves_no_file(keras_home, http_origin):
+    http_origin.halfway = lambda path: False  # the connection closes after half the file
     with pytest.raises(datasets.DatasetUnavailable) as raised:
         datasets.fetch("mnist")
     datasets_dir = keras_home / "datasets"
     assert str(raised.value).startswith(
-        f"mnist is not in {datasets_dir} and could not be downloaded from {origin.url('/mnist.npz')} "
+        f"mnist is not in {datasets_dir} and could not be downloaded from {http_origin.url('/mnist.npz')} "
         f"(the connection closed after {len(MNIST) // 2:,} of {len(MNIST):,} bytes): connect to the internet"
     )
     assert os.listdir(datasets_dir) == [".mnist.lock"]
 
 
-def test_a_killed_download_leaves_no_file_and_the_next_fetch_clears_its_leftover(tmp_path, keras_home, origin):
-    origin.halfway = lambda path: origin.closing.wait(60) and False  # never finishes
+def test_a_killed_download_leaves_no_file_and_the_next_fetch_clears_its_leftover(tmp_path, keras_home, http_origin):
+    http_origin.halfway = lambda path: http_origin.closing.wait(60) and False  # never finishes
     fetch = start_fetch_data(tmp_path, keras_home, "mnist")
     datasets_dir = keras_home / "datasets"
-    wait_for(lambda: origin.requests and temporaries(datasets_dir), timeout=60)  # half the file is on its way
+    wait_for(lambda: http_origin.requests and temporaries(datasets_dir), timeout=60)  # half the file is on its way
     fetch.kill()
     fetch.wait()
     assert not (datasets_dir / "mnist.npz").exists()
     assert len(temporaries(datasets_dir)) == 1
 
-    origin.halfway = lambda path: True
+    http_origin.halfway = lambda path: True
     eleven_minutes_ago = time.time() - 660  # older than any download still alive
     for leftover in temporaries(datasets_dir):
         os.utime(datasets_dir / leftover, (eleven_minutes_ago, eleven_minutes_ago))
@@ -174,11 +174,11 @@ def test_a_killed_download_leaves_no_file_and_the_next_fetch_clears_its_leftover
     assert sorted(os.listdir(datasets_dir)) == [".mnist.lock", "mnist.npz"]
 
 
-def test_ctrl_c_stops_fetch_data_in_one_line_and_leaves_no_file(tmp_path, keras_home, origin):
-    origin.halfway = lambda path: origin.closing.wait(60) and False
+def test_ctrl_c_stops_fetch_data_in_one_line_and_leaves_no_file(tmp_path, keras_home, http_origin):
+    http_origin.halfway = lambda path: http_origin.closing.wait(60) and False
     fetch = start_fetch_data(tmp_path, keras_home, "mnist")
     datasets_dir = keras_home / "datasets"
-    wait_for(lambda: origin.requests and temporaries(datasets_dir), timeout=60)
+    wait_for(lambda: http_origin.requests and temporaries(datasets_dir), timeout=60)
     fetch.send_signal(signal.SIGINT)
     _, stderr = fetch.communicate(timeout=60)
     assert fetch.returncode == 130
@@ -186,8 +186,8 @@ def test_ctrl_c_stops_fetch_data_in_one_line_and_leaves_no_file(tmp_path, keras_
     assert os.listdir(datasets_dir) == [".mnist.lock"]
 
 
-def test_fetch_data_fails_in_one_line_and_exit_1_offline(tmp_path, keras_home, origin):
-    del origin.files["/mnist.npz"]
+def test_fetch_data_fails_in_one_line_and_exit_1_offline(tmp_path, keras_home, http_origin):
+    del http_origin.files["/mnist.npz"]
     fetch = start_fetch_data(tmp_path, keras_home, "digits", "mnist")
     stdout, stderr = fetch.communicate(timeout=60)
     assert fetch.returncode == 1
@@ -195,19 +195,19 @@ def test_fetch_data_fails_in_one_line_and_exit_1_offline(tmp_path, keras_home, o
     assert stderr.count("\n") == 1
     assert stderr.startswith(
         f"error: mnist is not in {keras_home / 'datasets'} and could not be downloaded from "
-        f"{origin.url('/mnist.npz')} (HTTP 404 Not Found): "
+        f"{http_origin.url('/mnist.npz')} (HTTP 404 Not Found): "
     )
 
 
-def test_fetch_data_checks_each_data_set_once_and_reads_what_is_there(keras_home, origin, capsys):
+def test_fetch_data_checks_each_data_set_once_and_reads_what_is_there(keras_home, http_origin, capsys):
     assert fetch_data.main(["mnist", "digits", "mnist"]) == 0
     assert fetch_data.main(["mnist"]) == 0
     datasets_dir = keras_home / "datasets"
     lines = capsys.readouterr().out.splitlines()
     checked = f"mnist: 20 training and 10 test images in {datasets_dir}, read and checked"
-    assert lines[0] == f"mnist: downloading {origin.url('/mnist.npz')}"
+    assert lines[0] == f"mnist: downloading {http_origin.url('/mnist.npz')}"
     assert lines[2:] == [checked, "digits: ships with scikit-learn, nothing to fetch", checked]
-    assert origin.requests == ["/mnist.npz"]
+    assert http_origin.requests == ["/mnist.npz"]
 
 
 @pytest.mark.parametrize(
@@ -225,7 +225,7 @@ def test_fetch_data_usage_errors_exit_2(arguments, message, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_train_py_no_download_fails_in_one_line_naming_fetch_data(tmp_path, keras_home, origin):
+def test_train_py_no_download_fails_in_one_line_naming_fetch_data(tmp_path, keras_home, http_origin):
     out = tmp_path / "out"
     with pytest.raises(UserError) as refused:
         train.main([
@@ -237,7 +237,7 @@ def test_train_py_no_download_fails_in_one_line_naming_fetch_data(tmp_path, kera
         "machine with internet access (a cluster's login node, say) that shares this folder, or put "
         f"mnist.npz in {keras_home / 'datasets'}"
     )
-    assert origin.requests == []
+    assert http_origin.requests == []
     assert not out.joinpath("run.pickle").exists() and not out.joinpath("run.txt").exists()
 
 

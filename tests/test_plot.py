@@ -19,7 +19,7 @@ from sklearn.metrics import classification_report, f1_score
 import plot
 from pyimagesearch import results
 from pyimagesearch import runs as run_names
-from conftest import REPO, read_csv, run_script
+from support import REPO, read_csv, run_script
 from pyimagesearch import names
 
 

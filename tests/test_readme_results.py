@@ -7,7 +7,7 @@ import pytest
 
 import readme_results
 from pyimagesearch.errors import UserError
-from conftest import REPO
+from support import REPO
 
 TEMPLATE = f"# A README\n\n{readme_results.BEGIN}old numbers\n{readme_results.END}\nThe rest.\n"
 

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from pyimagesearch.downloads import FASHION_MNIST_DIR, FASHION_MNIST_FILES, keras_datasets_dir
-from conftest import run_script
+from support import run_script
 
 REAL_FASHION_MNIST = os.path.join(keras_datasets_dir(), FASHION_MNIST_DIR)
 TRAIN_IMAGES, TEST_IMAGES = 3000, 1000

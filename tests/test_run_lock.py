@@ -12,7 +12,7 @@ import pytest
 from pyimagesearch import run_lock
 from pyimagesearch.errors import EXIT_LOCKED
 from pyimagesearch.run_lock import RunLocked
-from conftest import REPO
+from support import REPO
 
 HOST = socket.gethostname()
 

@@ -8,7 +8,7 @@ import sys
 import time
 
 from pyimagesearch.histories import read_history
-from conftest import REPO, csv_lines
+from support import REPO, csv_lines
 
 RUNS, EPOCHS = 3, 3
 

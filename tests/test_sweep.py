@@ -13,7 +13,7 @@ import pytest
 
 import sweep
 from benchmarks import sweep_schedule
-from conftest import run_script, wait_for
+from support import run_script, wait_for
 from standins import environment, fake_programs, make_project, records
 
 TWO_GPUS = "echo 'GPU 0: NVIDIA H200 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H200 (UUID: GPU-b)'\n"

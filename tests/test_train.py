@@ -20,7 +20,7 @@ from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_l
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
-from conftest import REPO, csv_lines, run_script, wait_for
+from support import REPO, csv_lines, run_script, wait_for
 
 
 # The tests marked `backend` run again on JAX (`make test`): those whose outcome depends on the
@@ -777,3 +777,11 @@ def test_bad_new_arguments_exit_2_with_one_line(arguments, message, capsys):
     with pytest.raises(SystemExit) as exit_:
         train.main(["-i", "h.pickle", "-r", "r.txt", *arguments])
     assert exit_.value.code == 2 and capsys.readouterr().err.splitlines()[-1].endswith(message)
+
+
+def test_the_private_keras_apis_were_checked_on_this_keras():
+    first, after_last = training.KERAS_CHECKED
+    version = tuple(int(part) for part in keras.__version__.split(".")[:2])
+    assert first <= version < after_last, (
+        f"Keras {keras.__version__}: check optimizer._learning_rate and model._symbolic_build "
+        "(pyimagesearch/training.py) on it, then widen KERAS_CHECKED")

@@ -19,7 +19,7 @@ from pyimagesearch import training
 from pyimagesearch.datasets import load_dataset
 from pyimagesearch.errors import UserError
 from pyimagesearch.names import MODELS
-from conftest import REPO
+from support import REPO
 
 
 # The networks' trainable parameters for 32x32x3 inputs and 10 classes, as the original's.
