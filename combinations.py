@@ -141,9 +141,8 @@ def script_path(text):
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-o", "--output", required=True, type=output_folder,
-                        help="the folder for the runs' outputs (here -o is --output; in train.py "
-                        "it is --optimizer)")
+    parser.add_argument("--output", required=True, type=output_folder,
+                        help="the folder for the runs' outputs")
     parser.add_argument("-s", "--script", required=True, type=script_path, help="path of the script to write")
     parser.add_argument("--datasets", nargs="+", default=ORIGINAL_DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)

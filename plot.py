@@ -334,10 +334,10 @@ def main(arguments=None):
     inputs.add_argument("--cpu-study", metavar="RESULTS",
                         help="instead of --input: the CPU study's figure and tables from its folders in RESULTS "
                         "(e.g. results): learning_rates.png and study.md")
-    inputs.add_argument("-i", "--input", nargs="+", metavar="FOLDER",
+    inputs.add_argument("--input", nargs="+", metavar="FOLDER",
                         help="the folder(s) that hold the training histories ({model}_{optimizer}_{dataset}"
-                             "[_seedN].pickle) and their reports (.txt), e.g. output, or results/original "
-                             "results/seeds for three seeds; folders, not one history file as train.py's -i")
+                             "[_lrRATE][_seedN].pickle) and their reports (.txt), e.g. output, or results/original "
+                             "results/seeds for three seeds; folders, not one history file as train.py's --history")
     parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
     args = parser.parse_args(arguments)
     if args.cpu_study:

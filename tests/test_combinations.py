@@ -53,7 +53,7 @@ def test_committed_experiments_sh_is_what_the_default_command_writes(tmp_path):
 def test_subsets_seeds_epochs_and_schedule_pass_through(tmp_path):
     script = tmp_path / "s.sh"
     result = combinations(
-        "-o", "out", "-s", str(script), "--datasets", "cifar10", "--models", "minivggnet",
+        "--output", "out", "-s", str(script), "--datasets", "cifar10", "--models", "minivggnet",
         "--optimizers", "radam", "sgd", "--seeds", "2", "--epochs", "5", "--radam-total-steps", "auto",
         "--batch-size", "32", "--no-augmentation", "--mixed-precision",
     )
@@ -75,7 +75,7 @@ def test_subsets_seeds_epochs_and_schedule_pass_through(tmp_path):
 
 
 def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
-    result = combinations("-o", "out", "-s", str(tmp_path / "s.sh"), "--models", "alexnet")
+    result = combinations("--output", "out", "-s", str(tmp_path / "s.sh"), "--models", "alexnet")
     assert result.returncode == 2
     assert "invalid choice: 'alexnet'" in result.stderr
     assert not (tmp_path / "s.sh").exists()
@@ -90,12 +90,12 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
     (["--max-running", "1.5"], "argument --max-running: takes a whole number of at least 1, not '1.5'"),
     (["--radam-total-steps", "banana"], "argument --radam-total-steps: takes a whole number or 'auto', not 'banana'"),
     (["--radam-total-steps", "\u00b2"], "argument --radam-total-steps: takes a whole number or 'auto', not '\u00b2'"),
-    (["-o", "a\nb"], "argument -o/--output: 'a\\nb' has a line break; choose a folder without one"),
-    (["-o", " "], "argument -o/--output: needs a folder"),
+    (["--output", "a\nb"], "argument --output: 'a\\nb' has a line break; choose a folder without one"),
+    (["--output", " "], "argument --output: needs a folder"),
     (["-s", ""], "argument -s/--script: needs a path"),
 ])  # fmt: skip
 def test_what_every_run_would_refuse_is_refused_before_writing(tmp_path, arguments, message):
-    result = combinations("-o", "out", "-s", str(tmp_path / "s.sh"), *arguments)
+    result = combinations("--output", "out", "-s", str(tmp_path / "s.sh"), *arguments)
     assert result.returncode == 2
     assert result.stderr.endswith(f"combinations.py: error: {message}\n")
     assert not (tmp_path / "s.sh").exists()
@@ -103,7 +103,7 @@ def test_what_every_run_would_refuse_is_refused_before_writing(tmp_path, argumen
 
 @pytest.mark.parametrize("output", ["my out", "it's", 'say"what', "back\\slash", "tab\there"])
 def test_slurm_refuses_an_output_folder_that_an_sbatch_line_cannot_carry(tmp_path, output):
-    result = combinations("--runner", "slurm", "-o", str(tmp_path / output), "-s", str(tmp_path / "s.sh"))
+    result = combinations("--runner", "slurm", "--output", str(tmp_path / output), "-s", str(tmp_path / "s.sh"))
     assert result.returncode == 1
     assert result.stderr == (
         f"error: --output {str(tmp_path / output)!r} has a space, quote or backslash, which an #SBATCH "
@@ -116,7 +116,7 @@ def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     for output, reason in ((blocker, "it is a file"), (blocker / "sub", "part of it is a file")):
-        result = combinations("-o", str(output), "-s", str(tmp_path / "s.sh"))
+        result = combinations("--output", str(output), "-s", str(tmp_path / "s.sh"))
         assert result.returncode == 1
         assert result.stderr == f"error: cannot make the --output folder {output}: {reason}; choose another folder\n"
         assert not (tmp_path / "s.sh").exists()
@@ -125,7 +125,7 @@ def test_an_output_folder_that_cannot_be_made_is_named(tmp_path):
 def test_scripts_run_elsewhere_say_where_to_run_them(tmp_path):
     for runner in ("sequential", "parallel"):
         script = tmp_path / f"{runner}.sh"
-        assert combinations("-o", "out", "-s", str(script), "--runner", runner).returncode == 0
+        assert combinations("--output", "out", "-s", str(script), "--runner", runner).returncode == 0
         result = subprocess.run([str(script)], cwd=tmp_path, capture_output=True, text=True)
         assert result.returncode == 1
         assert result.stderr == "run this script from the project folder, where train.py is\n"
@@ -135,7 +135,7 @@ def test_scripts_run_elsewhere_say_where_to_run_them(tmp_path):
 def test_unwritable_script_path_is_one_line(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    result = combinations("-o", str(tmp_path / "out"), "-s", str(blocker / "s.sh"))
+    result = combinations("--output", str(tmp_path / "out"), "-s", str(blocker / "s.sh"))
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith(f"error: cannot write {blocker / 's.sh'}")
@@ -145,7 +145,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     out = tmp_path / "out"
     script = tmp_path / "sweep.sh"
     assert combinations(
-        "-o", str(out), "-s", str(script), "--datasets", "digits", "--models", "minivggnet",
+        "--output", str(out), "-s", str(script), "--datasets", "digits", "--models", "minivggnet",
         "--optimizers", "adam", "radam", "sgd", "--epochs", "2", "--checkpoint-every", "1",
     ).returncode == 0
     (out / "minivggnet_sgd_digits.txt").mkdir(parents=True)  # this run cannot write its report
@@ -175,7 +175,7 @@ def test_parallel_runner_shares_a_gpu_and_names_failures(tmp_path):
     out = tmp_path / "out"
     script = tmp_path / "parallel.sh"
     assert combinations(
-        "-o", str(out), "-s", str(script), "--runner", "parallel", "--runs-per-gpu", "2",
+        "--output", str(out), "-s", str(script), "--runner", "parallel", "--runs-per-gpu", "2",
         "--datasets", "digits", "--models", "minivggnet", "--epochs", "1",
     ).returncode == 0
     assert script.read_text().startswith("#!/bin/sh\n")
@@ -197,7 +197,7 @@ def test_slurm_array_tasks_each_run_one_training(tmp_path):
     out = tmp_path / "out"
     script = tmp_path / "slurm.sh"
     assert combinations(
-        "-o", str(out), "-s", str(script), "--runner", "slurm", "--max-running", "5",
+        "--output", str(out), "-s", str(script), "--runner", "slurm", "--max-running", "5",
         "--datasets", "digits", "--models", "minivggnet", "--epochs", "1",
     ).returncode == 0
     text = script.read_text()
@@ -218,7 +218,7 @@ def test_slurm_array_tasks_each_run_one_training(tmp_path):
 
 def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
     script = tmp_path / "s.sh"
-    result = combinations("-o", "out", "-s", str(script), "--datasets", "digits", "mnist",
+    result = combinations("--output", "out", "-s", str(script), "--datasets", "digits", "mnist",
                           "--optimizers", "adam", "radam", "sgd", "rmsprop", "--seeds", "3")
     assert result.returncode == 0 and "wrote 72 runs" in result.stdout
     lines = run_lines(script.read_text())
@@ -270,7 +270,7 @@ ODD_FOR_SLURM = "odd;$(touch${IFS}pwned)`touch${IFS}pwned2`&touch${IFS}pwned3%x*
 def test_odd_output_folders_run_from_every_script(tmp_path, runner):
     project = make_project(tmp_path / "project")
     output = ODD_FOR_SLURM if runner == "slurm" else ODD_FOLDER
-    text = write_script(project, runner, "-o", output, "--datasets", "digits", "--models", "minivggnet")
+    text = write_script(project, runner, "--output", output, "--datasets", "digits", "--models", "minivggnet")
     if runner == "slurm":
         assert f"#SBATCH --output={output.replace('%', '%%')}/slurm-%A_%a.log\n" in text
         for task in (0, 1):
@@ -292,7 +292,7 @@ def test_odd_output_folders_run_from_every_script(tmp_path, runner):
 @pytest.mark.parametrize("runner", ["sequential", "parallel"])
 def test_the_data_sets_are_fetched_once_before_any_run(tmp_path, runner):
     project = make_project(tmp_path / "project")
-    text = write_script(project, runner, "-o", "out", "--datasets", "mnist", "digits", "cifar10",
+    text = write_script(project, runner, "--output", "out", "--datasets", "mnist", "digits", "cifar10",
                         "--models", "minivggnet", "--optimizers", "adam")  # fmt: skip
     assert text.count("fetch_data.py") == 1
     assert "\npython fetch_data.py mnist cifar10 || exit 1\n" in text
@@ -310,7 +310,7 @@ def test_the_data_sets_are_fetched_once_before_any_run(tmp_path, runner):
 def test_a_failed_fetch_stops_the_script_with_its_message_before_any_run(tmp_path, runner):
     message = "error: cannot download mnist (no network); run `python fetch_data.py mnist` where there is one"
     project = make_project(tmp_path / "project", {"fetch_data.py": {"exit": 1, "message": message}})
-    write_script(project, runner, "-o", "out", "--datasets", "mnist", "--models", "minivggnet")
+    write_script(project, runner, "--output", "out", "--datasets", "mnist", "--models", "minivggnet")
     result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1
     assert result.stderr == message + "\n"
@@ -320,14 +320,14 @@ def test_a_failed_fetch_stops_the_script_with_its_message_before_any_run(tmp_pat
 
 @pytest.mark.parametrize("runner", ["sequential", "parallel", "slurm"])
 def test_a_sweep_of_bundled_data_alone_fetches_nothing(tmp_path, runner):
-    text = write_script(make_project(tmp_path / "project"), runner, "-o", "out", "--datasets", "digits")
+    text = write_script(make_project(tmp_path / "project"), runner, "--output", "out", "--datasets", "digits")
     assert "fetch_data.py" not in text
     if runner == "slurm":
         assert "# One array task per run, the longest runs first. Its data set ships with scikit-learn" in text
 
 
 def test_slurm_tasks_never_download_and_the_header_says_what_to_fetch_first(tmp_path):
-    text = write_script(make_project(tmp_path / "project"), "slurm", "-o", "out", "--datasets", "digits", "mnist",
+    text = write_script(make_project(tmp_path / "project"), "slurm", "--output", "out", "--datasets", "digits", "mnist",
                         "--optimizers", "adam")  # fmt: skip
     assert "\n# data sets on the login node, from the project folder:\n#     python fetch_data.py mnist\n" in text
     # A requeued task appends to its log; it is asked to stop 5 minutes before its time limit.
@@ -347,7 +347,7 @@ SCONTROL = 'echo "$@" >> "$(dirname "$0")/scontrol.calls"\n'
 def test_a_slurm_task_near_its_time_limit_checkpoints_and_requeues_itself(tmp_path):
     project = make_project(tmp_path / "project", {"minivggnet_radam_digits.pickle": {"seconds": 60}})
     programs = fake_programs(tmp_path / "bin", scontrol=SCONTROL)
-    write_script(project, "slurm", "-o", "out", "--datasets", "digits", "--models", "minivggnet")
+    write_script(project, "slurm", "--output", "out", "--datasets", "digits", "--models", "minivggnet")
     task = run_slurm_task(project, 1, programs)
     wait_for(lambda: records(project, "start"))
     task.send_signal(signal.SIGUSR1)  # what --signal=B:USR1@300 sends 5 minutes before the limit
@@ -370,7 +370,7 @@ def test_a_slurm_task_near_its_time_limit_checkpoints_and_requeues_itself(tmp_pa
 def test_a_slurm_task_stopped_otherwise_or_locked_is_not_requeued(tmp_path, how, plan, code, message):
     project = make_project(tmp_path / "project", {"minivggnet_adam_digits.pickle": plan})
     programs = fake_programs(tmp_path / "bin", scontrol=SCONTROL)
-    write_script(project, "slurm", "-o", "out", "--datasets", "digits", "--models", "minivggnet")
+    write_script(project, "slurm", "--output", "out", "--datasets", "digits", "--models", "minivggnet")
     task = run_slurm_task(project, 0, programs)
     if how == "SIGTERM":
         wait_for(lambda: records(project, "start"))
@@ -384,7 +384,7 @@ def test_a_slurm_task_stopped_otherwise_or_locked_is_not_requeued(tmp_path, how,
 def test_the_sequential_script_lists_locked_runs_apart_from_failed_ones(tmp_path):
     plan = {"minivggnet_adam_digits.pickle": {"exit": 3}, "minivggnet_radam_digits.pickle": {"exit": 1}}
     project = make_project(tmp_path / "project", plan)
-    write_script(project, "sequential", "-o", "out", "--datasets", "digits", "--models", "minivggnet",
+    write_script(project, "sequential", "--output", "out", "--datasets", "digits", "--models", "minivggnet",
                  "--optimizers", "adam", "radam", "sgd")  # fmt: skip
     result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
     assert result.returncode == 1
@@ -399,7 +399,7 @@ def test_the_sequential_script_lists_locked_runs_apart_from_failed_ones(tmp_path
 
 def test_the_sequential_script_stops_at_a_run_stopped_by_sigterm(tmp_path):
     project = make_project(tmp_path / "project", {"minivggnet_radam_digits.pickle": {"exit": 75}})
-    write_script(project, "sequential", "-o", "out", "--datasets", "digits", "--models", "minivggnet",
+    write_script(project, "sequential", "--output", "out", "--datasets", "digits", "--models", "minivggnet",
                  "--optimizers", "adam", "radam", "sgd")  # fmt: skip
     result = subprocess.run(["./script.sh"], cwd=project, env=environment(), capture_output=True, text=True)
     assert result.returncode == 75

@@ -97,7 +97,7 @@ def test_a_digits_run_records_the_ramp_and_resumes_on_it(tmp_path, capsys, monke
 
 def test_combinations_pass_warmup_steps_to_adam_warmup_runs_only(tmp_path, capsys):
     script = tmp_path / "s.sh"
-    code = combinations.main(["-o", "out", "-s", str(script), "--datasets", "mnist", "--models", "resnet",
+    code = combinations.main(["--output", "out", "-s", str(script), "--datasets", "mnist", "--models", "resnet",
                               "--optimizers", "adam", "radam", "adam-warmup", "--warmup-steps", "500",
                               "--radam-total-steps", "0"])  # fmt: skip
     assert code == 0
@@ -114,7 +114,7 @@ def test_combinations_pass_warmup_steps_to_adam_warmup_runs_only(tmp_path, capsy
 
 
 @pytest.mark.parametrize("parse, outputs", [(train.parse_arguments, ["-i", "a.pickle", "-r", "a.txt"]),
-                                            (combinations.parse_arguments, ["-o", "out", "-s", "s.sh"])])
+                                            (combinations.parse_arguments, ["--output", "out", "-s", "s.sh"])])
 @pytest.mark.parametrize("value", ["0", "-5", "1_000", "\u00b2", "many"])
 def test_a_warmup_that_is_not_a_whole_number_of_steps_exits_2(parse, outputs, value, capsys):
     with pytest.raises(SystemExit) as stopped:
