@@ -230,12 +230,14 @@ def test_seeds_multiply_the_runs_and_each_run_gets_its_own_seed(tmp_path):
     assert lines[-1].split("--history ")[1].split()[0] == "out/minivggnet_rmsprop_mnist_seed3.pickle"
 
 
-def test_help_says_that_here_o_is_the_output_folder():
+def test_short_flags_mean_what_they_mean_in_train_py_or_nothing():
     result = combinations("--help")
-    assert "-o OUTPUT, --output OUTPUT" in result.stdout
-    assert "the folder for the runs' outputs (here -o is --output; in train.py it is --optimizer)" in " ".join(
-        result.stdout.split()
-    )
+    assert "  --output OUTPUT  " in result.stdout and "-o OUTPUT" not in result.stdout
+    # train.py's -o is --optimizer and its -i --history: here they are nothing.
+    result = combinations("-o", "out", "-s", "s.sh")
+    assert result.returncode == 2 and result.stderr.endswith("error: the following arguments are required: --output\n")
+    result = run_script("plot.py", "-i", "output", "-p", "plots")
+    assert result.returncode == 2 and result.stderr.endswith("error: one of the arguments --cpu-study --input is required\n")
 
 
 # The scripts below run for real, in a copy of the project folder whose train.py and
