@@ -166,11 +166,9 @@ def sentences(runs, table, chosen):
         said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
                     "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "
                     "comparison yet.")
-    for label, rates in (("at its chosen rate", chosen), ("at 1e-3, the 2019 setting", None)):
-        if rates is None:
-            rates = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
-        elif not rates:
-            continue
+    at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
+    comparisons = ([("at its chosen rate", chosen)] if chosen else []) + [("at 1e-3, the 2019 setting", at_2019)]
+    for label, rates in comparisons:
         for dataset in DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer in ("adam", "adam-warmup"):

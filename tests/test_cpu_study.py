@@ -107,6 +107,7 @@ def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     study = (plots / "study.md").read_text()
     assert "The learning-rate grid has 2 of 20 points so far; each optimizer's rate is chosen once all are in" in study
     assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam - RAdam has 2 pair(s) of seeds so far: too few" in study
+    assert "chosen rate" not in study  # none is chosen before the grid is complete
     assert "| Adam | not yet run | not yet run | 0.8000 / 0.7900 (2) | not yet run | not yet run | grid not complete |" in study
     assert (plots / "learning_rates.png").stat().st_size > 10_000
     with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run campaign.py --study cpu"):
