@@ -294,7 +294,7 @@ def now():
 
 def run_slot(chosen, sharing, seconds, facts, slot):
     """Run `chosen` through sweep.py for at most `seconds`, recording each run in its folder's
-    manifest as it finishes; (the stems of the finished runs, whether the slot stopped some)."""
+    manifest as it finishes; (the histories of the finished runs, whether the slot stopped some)."""
     by_command = {run["command"]: run for run in chosen}
     resumed = {run["command"] for run in chosen if has_checkpoint(run)}
     ended = []
@@ -325,7 +325,7 @@ def run_slot(chosen, sharing, seconds, facts, slot):
                               if other_began < end and ended_at.get(other, end) >= began)
                 record(run, dict(facts, date=now(), slot=slot, runs_at_once=at_once,
                                  wall_seconds=round(end - began, 1), resumed=command in resumed))
-                ended.append(run["stem"])
+                ended.append(run["history"])
 
     follower = threading.Thread(target=follow)
     follower.start()
@@ -339,6 +339,12 @@ def run_slot(chosen, sharing, seconds, facts, slot):
         stopped = True
     follower.join()
     return ended, stopped
+
+
+def name(run):
+    """The run's folder and name: runs of two folders may share a name (RAdam with and without its
+    schedule)."""
+    return f"{run['configuration']}/{run['stem']}"
 
 
 def record(run, entry):
@@ -415,8 +421,8 @@ def main(argv=None):
         if args.dry_run or not chosen or seconds_left() <= 0:
             break
         ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot)
-        finished_runs += [run for run in chosen if run["stem"] in ended]
-        planned += [run for run in chosen if run["stem"] not in ended]
+        finished_runs += [run for run in chosen if run["history"] in ended]
+        planned += [run for run in chosen if run["history"] not in ended]
         if len(ended) < len(chosen):
             break  # a run failed or was stopped: the next slot tries it again
     if args.dry_run or not (finished_runs or planned):
@@ -424,7 +430,7 @@ def main(argv=None):
 
     slots.append(dict(facts, slot=slot, date=now(), minutes=args.minutes, study=args.study,
                       wall_seconds=round(time.monotonic() - started, 1),
-                      finished=[run["stem"] for run in finished_runs], unfinished=[run["stem"] for run in planned]))
+                      finished=[name(run) for run in finished_runs], unfinished=[name(run) for run in planned]))
     write_json(slots_path, slots)
     size = pack(args.archive, args.results, finished_runs)
     print(f"{len(finished_runs)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")

@@ -142,8 +142,7 @@ def test_a_resumed_run_is_recorded_so_and_left_out_of_the_calibration(tmp_path, 
     (tmp_path / "original" / "minivggnet_radam_mnist.pickle.checkpoint").mkdir()
     monkeypatch.setattr(campaign.subprocess, "Popen", FakeSweep)
 
-    assert campaign.run_slot([adam, radam], 1, 60, {"device": "D"}, 1) == (
-        ["minivggnet_adam_mnist", "minivggnet_radam_mnist"], False)
+    assert campaign.run_slot([adam, radam], 1, 60, {"device": "D"}, 1) == ([adam["history"], radam["history"]], False)
 
     entries = json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"]
     assert {stem: entry["resumed"] for stem, entry in entries.items()} == {
@@ -300,7 +299,8 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monk
         assert f"--history {results}/original/{stem}.pickle" in entry["command"]
         assert len(entry["commit"]) >= 40 and entry["keras"] and entry["backend"]
     (record,) = json.loads((results / "slots.json").read_text())
-    assert record["finished"] == stems and record["unfinished"] == [] and record["minutes"] == 4
+    assert record["finished"] == [f"original/{stem}" for stem in stems]
+    assert record["unfinished"] == [] and record["minutes"] == 4
     with tarfile.open(archive) as tar:
         packed = sorted(tar.getnames())
     files = [f"results/original/{stem}{ending}" for stem in stems
@@ -352,7 +352,30 @@ def test_runs_at_once_counts_the_runs_that_really_overlapped(tmp_path, monkeypat
 
     monkeypatch.setattr(campaign.subprocess, "Popen", OverlappingSweep)
     ended, stopped = campaign.run_slot(runs, 2, 60, {"device": "D"}, 1)
-    assert (len(ended), stopped) == (3, False)
+    assert (ended, stopped) == ([run["history"] for run in runs], False)
     entries = {**json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"],
                **json.loads((tmp_path / "seeds" / "manifest.json").read_text())["runs"]}
     assert [entries[run["stem"]]["runs_at_once"] for run in runs] == [2, 2, 1]
+
+
+def test_runs_of_two_folders_with_one_name_are_told_apart(tmp_path, monkeypatch):
+    runs = campaign.campaign_runs(campaign.parse_arguments(
+        ["--study", "cpu", "--minutes", "9", "--archive", "a", "--results", str(tmp_path)]))
+    grid_radam = next(run for run in runs if run["stem"] == "minivggnet_radam_fashion_mnist_seed1")
+    scheduled_radam = next(run for run in runs if run["configuration"] == "cpu-study-2019")
+    assert grid_radam["stem"] == scheduled_radam["stem"] and grid_radam["history"] != scheduled_radam["history"]
+
+    class FirstOnly(FakeSweep):
+        def lines(self):  # the first run finishes, the second is stopped
+            command = "".join(self.given).splitlines()[0]
+            yield f"started: {command}  (log: unused.log)\n"
+            os.makedirs(os.path.dirname(grid_radam["history"]), exist_ok=True)
+            with open(grid_radam["history"], "wb") as file:
+                pickle.dump({"epoch_time": [1.0]}, file)
+            with open(grid_radam["report"], "w") as file:
+                file.write("accuracy 0.99\n")
+            yield f"[1/2] done: {command}\n"
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", FirstOnly)
+    assert campaign.run_slot([grid_radam, scheduled_radam], 1, 60, {"device": "D"}, 1) == ([grid_radam["history"]], False)
+    assert campaign.name(scheduled_radam) == "cpu-study-2019/minivggnet_radam_fashion_mnist_seed1"
