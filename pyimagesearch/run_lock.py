@@ -7,6 +7,8 @@ lock held and stops, naming that process. The OS releases the lock of a process 
 by SIGKILL, so a lock file left behind by a dead process on this host is simply taken over. On a
 shared file system the lock file may name a process on another host, which this host cannot
 check (and whose file system may not share flock locks): that is refused, with the host named.
+A lock file that cannot be created or written (a full disk, a folder of that name) stops the run
+before it starts, in one line, and leaves no empty lock file behind.
 """
 
 import contextlib
@@ -46,14 +48,26 @@ def process_exists(pid):
     return True
 
 
+def cannot_lock(path, error):
+    """The UserError for an OSError of creating, locking or writing the lock file at `path`."""
+    if isinstance(error, IsADirectoryError):
+        return UserError(f"{path} is a folder, where this run's lock file goes; move it away, then give "
+                         "the same command again")
+    return UserError(f"cannot write the lock file {path} ({error.strerror or error}); free some space or fix "
+                     "its folder's permissions, then give the same command again")
+
+
 def open_locked(path):
     """Open `path` (created if needed) with an exclusive flock on it.
 
     Returns (file descriptor, whether the OS lock is held). Raises RunLocked if another process
-    holds it.
+    holds it, and UserError if it cannot be opened.
     """
     while True:
-        lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as error:
+            raise cannot_lock(path, error) from None
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,7 +81,7 @@ def open_locked(path):
         except OSError as error:
             if error.errno not in NO_FLOCK:
                 os.close(lock_file)
-                raise
+                raise cannot_lock(path, error) from None
             return lock_file, False
         # A holder that finished deletes the file after we opened it and before our flock: then
         # we hold a lock on a file that no longer has this name. Open the name again.
@@ -100,8 +114,13 @@ def run_lock(path):
             )
         if holder:
             print(f"note: taking over {path} from process {holder[1]} on {host}, which no longer holds it")
-        os.ftruncate(lock_file, 0)
-        os.pwrite(lock_file, f"{host} {pid}\n".encode(), 0)
+        try:
+            os.ftruncate(lock_file, 0)
+            os.pwrite(lock_file, f"{host} {pid}\n".encode(), 0)
+        except OSError as error:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            raise cannot_lock(path, error) from None
         try:
             yield
         finally:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pyimagesearch import run_lock
-from pyimagesearch.errors import EXIT_LOCKED
+from pyimagesearch.errors import EXIT_LOCKED, UserError
 from pyimagesearch.run_lock import RunLocked
 from conftest import REPO
 
@@ -116,3 +116,32 @@ def test_a_lock_file_deleted_by_its_finishing_holder_is_opened_again(tmp_path, m
     with run_lock.run_lock(str(lock)):
         assert len(calls) == 2 and os.stat(lock).st_ino == calls[1]
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+
+
+def test_a_lock_file_that_cannot_be_written_stops_in_one_line_and_is_not_left_behind(tmp_path, monkeypatch):
+    def disk_full(descriptor, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_lock.os, "pwrite", disk_full)
+    lock = tmp_path / "run.pickle.lock"
+    with pytest.raises(UserError) as refused:
+        with run_lock.run_lock(str(lock)):
+            pytest.fail("ran without a lock file")
+    assert str(refused.value) == (
+        f"cannot write the lock file {lock} (No space left on device); free some space or fix its "
+        "folder's permissions, then give the same command again"
+    )
+    assert not isinstance(refused.value, RunLocked)  # exit code 1: nothing else holds the run
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_where_the_lock_file_goes_is_one_line(tmp_path):
+    lock = tmp_path / "run.pickle.lock"
+    lock.mkdir()
+    with pytest.raises(UserError) as refused:
+        with run_lock.run_lock(str(lock)):
+            pytest.fail("ran without a lock file")
+    assert str(refused.value) == (
+        f"{lock} is a folder, where this run's lock file goes; move it away, then give the same command again"
+    )
+    assert lock.is_dir() and os.listdir(lock) == []

@@ -549,6 +549,36 @@ KERAS_AT_EXIT = (
 )
 
 
+# train.py's entry point with os.pwrite failing as on a full disk: the lock file is its first write.
+DISK_FULL_AT_EXIT = (
+    "import errno, os\n"
+    "def disk_full(*arguments):\n"
+    "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+    "os.pwrite = disk_full\n"
+) + KERAS_AT_EXIT
+
+
+@pytest.mark.parametrize("fault", ["disk full", "folder"])
+def test_a_lock_file_that_cannot_be_written_fails_before_keras_starts_with_one_line(tmp_path, fault):
+    lock = tmp_path / "run.pickle.lock"
+    if fault == "folder":
+        lock.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_AT_EXIT if fault == "disk full" else KERAS_AT_EXIT,
+         *output_arguments(tmp_path), "-d", "digits"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == {
+        "disk full": f"error: cannot write the lock file {lock} (No space left on device); free some space or "
+                     "fix its folder's permissions, then give the same command again\n",
+        "folder": f"error: {lock} is a folder, where this run's lock file goes; move it away, then give the "
+                  "same command again\n",
+    }[fault]
+    assert result.stdout == "keras imported: False\n"
+    assert os.listdir(tmp_path) == ([] if fault == "disk full" else ["run.pickle.lock"])
+
+
 def test_unwritable_output_fails_before_keras_starts_with_one_line(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
