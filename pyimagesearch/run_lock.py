@@ -16,6 +16,7 @@ import errno
 import fcntl
 import os
 import socket
+import stat
 
 from pyimagesearch.errors import EXIT_LOCKED, UserError
 
@@ -49,9 +50,11 @@ def process_exists(pid):
 
 
 def cannot_lock(path, error):
-    """The UserError for an OSError of creating, locking or writing the lock file at `path`."""
-    if isinstance(error, IsADirectoryError):
-        return UserError(f"{path} is a folder, where this run's lock file goes; move it away, then give "
+    """The UserError for an OSError of creating, locking or writing the lock file at `path` (None:
+    it opened, but is no regular file)."""
+    if error is None or isinstance(error, IsADirectoryError):
+        kind = "a folder" if error else "not a regular file"
+        return UserError(f"{path} is {kind}, where this run's lock file goes; move it away, then give "
                          "the same command again")
     return UserError(f"cannot write the lock file {path} ({error.strerror or error}); free some space or fix "
                      "its folder's permissions, then give the same command again")
@@ -68,6 +71,9 @@ def open_locked(path):
             lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as error:
             raise cannot_lock(path, error) from None
+        if not stat.S_ISREG(os.fstat(lock_file).st_mode):  # a FIFO would block the read of its holder
+            os.close(lock_file)
+            raise cannot_lock(path, None)
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -135,13 +135,14 @@ def test_a_lock_file_that_cannot_be_written_stops_in_one_line_and_is_not_left_be
     assert os.listdir(tmp_path) == []
 
 
-def test_a_folder_where_the_lock_file_goes_is_one_line(tmp_path):
+@pytest.mark.parametrize("kind", ["a folder", "not a regular file"])
+def test_a_folder_or_fifo_where_the_lock_file_goes_is_one_line(tmp_path, kind):
     lock = tmp_path / "run.pickle.lock"
-    lock.mkdir()
+    lock.mkdir() if kind == "a folder" else os.mkfifo(lock)
     with pytest.raises(UserError) as refused:
         with run_lock.run_lock(str(lock)):
             pytest.fail("ran without a lock file")
     assert str(refused.value) == (
-        f"{lock} is a folder, where this run's lock file goes; move it away, then give the same command again"
+        f"{lock} is {kind}, where this run's lock file goes; move it away, then give the same command again"
     )
-    assert lock.is_dir() and os.listdir(lock) == []
+    assert os.listdir(tmp_path) == ["run.pickle.lock"]
