@@ -37,6 +37,10 @@ class RunFiles:
 
     def check_paths(self):
         """Raise UserError unless the outputs and the log are three files apart from the run's own."""
+        for option, path, example in (("--history", self.history, "pickle"), ("--report", self.report, "txt")):
+            if os.path.basename(path) in ("", ".", ".."):  # "", "out/", "out/.": a folder, known only at the end
+                raise UserError(f"{option} {path!r} names a folder, not a file; give a file path such as "
+                                f"output/resnet_adam_mnist.{example}")
         outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log)]
         inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
         if (

@@ -388,6 +388,20 @@ def test_outputs_that_share_a_path_are_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("option, path", [("--history", ""), ("--history", "out/new/"), ("--history", "out/."),
+                                          ("--report", ""), ("--report", "out/new/")])
+def test_an_output_path_that_names_a_folder_is_refused_before_training(tmp_path, monkeypatch, option, path):
+    monkeypatch.chdir(tmp_path)
+    outputs = {"--history": "run.pickle", "--report": "run.txt", option: path}
+    with pytest.raises(UserError) as refused:
+        train.main([*(word for item in outputs.items() for word in item), "-d", "digits", "-m", "minivggnet",
+                    "--epochs", "1", "--batch-size", "64", "--no-augmentation"])  # fmt: skip
+    example = "pickle" if option == "--history" else "txt"
+    assert str(refused.value) == (f"{option} {path!r} names a folder, not a file; give a file path such as "
+                                  f"output/resnet_adam_mnist.{example}")
+    assert os.listdir(tmp_path) == []
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
