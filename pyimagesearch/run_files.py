@@ -10,6 +10,7 @@ import shutil
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import ensure_writable
+from pyimagesearch.run_lock import remove_left_behind
 
 
 def leftover_temporaries(path):
@@ -76,6 +77,7 @@ class RunFiles:
         shutil.rmtree(self.checkpoint_folder, ignore_errors=True)
 
     def skip(self):
+        remove_left_behind(self.lock)
         print(f"{self.history} and {self.report} exist already: skipping (delete them to train again)")
         self.remove_checkpoint()
         return 0

@@ -135,3 +135,11 @@ def run_lock(path):
                 os.remove(path)
     finally:
         os.close(lock_file)
+
+
+def remove_left_behind(path):
+    """Delete the lock file at `path` if no process holds it (a killed one left it), as run_lock
+    would take it over; leave it otherwise (held, another host's, or not ours to delete)."""
+    if os.path.isfile(path):
+        with contextlib.suppress(UserError), run_lock(path):
+            pass

@@ -554,6 +554,27 @@ def test_a_run_that_finished_while_this_one_waited_for_its_lock_is_skipped(tmp_p
     assert sorted(os.listdir(tmp_path)) == ["run.pickle", "run.txt"]  # no log: it never trained
 
 
+def test_a_lock_file_that_a_killed_run_left_beside_its_outputs_goes_when_it_is_skipped(tmp_path, capsys):
+    (tmp_path / "run.pickle").write_bytes(b"")
+    (tmp_path / "run.txt").write_text("")
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()  # its PID no longer runs, as after a SIGKILL
+    lock, host = tmp_path / "run.pickle.lock", socket.gethostname()
+    lock.write_text(f"{host} {process.pid}\n")
+    assert main_in_process(tmp_path, "-d", "digits") == 0
+    assert capsys.readouterr().out == (
+        f"note: taking over {lock} from process {process.pid} on {host}, which no longer holds it\n"
+        f"{tmp_path / 'run.pickle'} and {tmp_path / 'run.txt'} exist already: skipping (delete them to train again)\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["run.pickle", "run.txt"]
+    # Held by a process that runs, or naming another host: not this process's to delete.
+    for holder in (f"{host} {os.getpid()}", "gpu-node-7 4242"):
+        lock.write_text(f"{holder}\n")
+        with run_lock.run_lock(str(lock)) if holder.startswith(host) else contextlib.nullcontext():
+            assert main_in_process(tmp_path, "-d", "digits") == 0
+            assert lock.read_text() == f"{holder}\n"
+
+
 # Runs train.py as its own entry point and says afterwards whether Keras was imported.
 KERAS_AT_EXIT = (
     "import atexit, runpy, sys\n"
