@@ -468,16 +468,21 @@ def test_each_epoch_has_its_own_order_and_a_resumed_run_the_same_batches():
     assert not np.array_equal(np.concatenate([other_seed[step][1] for step in range(5)]), epochs[0])
 
 
-def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path):
+def test_checkpoints_are_written_every_n_epochs_and_after_the_last_and_the_log_shows_what_they_hold(tmp_path):
     folder, log = tmp_path / "run.pickle.checkpoint", tmp_path / "run.csv"
     history = {key: [] for key in HISTORY_KEYS}
     training.write_log(str(log), history)
-    saved = []
+    saved, logged = [], []
 
     class CountingWriter(checkpoints.CheckpointWriter):
         def save(self, state, arrays, then=None):
             saved.append(len(state["history"]["loss"]))
             super().save(state, arrays, then)
+
+    class LogWatcher(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            writer.wait()
+            logged.append(len(csv_lines(log)))
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
@@ -486,14 +491,33 @@ def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path
     with CountingWriter(str(folder)) as writer:
         recorder = training.RunRecorder(history, str(log), writer, {"model": "tiny"}, 2,
                                         interruptions.ctrl_c_pressed, interruptions.sigterm_received)  # fmt: skip
-        model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder], verbose=0)
+        model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder, LogWatcher()], verbose=0)
 
-    assert saved == [2, 4]
-    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch4.npz"]
+    assert saved == [2, 4, 5]
+    assert logged == [0, 2, 2, 4, 5]  # an epoch is logged once a checkpoint holds it
+    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch5.npz"]
     state = json.loads((folder / "state.json").read_text())
     assert state["run"] == {"model": "tiny"} and state["steps"] == 0
-    assert state["history"]["loss"] == history["loss"][:4]
+    assert state["history"]["loss"] == history["loss"]
     assert [row.split(",")[0] for row in csv_lines(log)] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_kill_between_checkpoints_loses_only_epochs_that_the_log_does_not_show(tmp_path, monkeypatch,
+                                                                                 uninterrupted):  # fmt: skip
+    # Every 2 epochs: epoch 1 has no checkpoint yet, so the log must not show it when a kill comes.
+    process = train_holding_a_batch(tmp_path, 2, 3, *RUN, "--checkpoint-every", "2")
+    while process.stdout.readline() != "Epoch 2/2\n":  # epoch 1 has ended
+        assert process.poll() is None
+    assert csv_lines(tmp_path / "run.csv") == [] and checkpointed_epochs(tmp_path) is None
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+    trained = count_steps(monkeypatch)
+    assert main_in_process(tmp_path, *RUN, "--checkpoint-every", "2") == 0
+    assert trained == [(epoch, step) for epoch in (1, 2) for step in range(STEPS)]
+    assert_same_run(read_history(tmp_path / "run.pickle"), uninterrupted)
+    assert [row.split(",")[0] for row in csv_lines(tmp_path / "run.csv")] == ["1", "2"]
+    assert leftovers(tmp_path) == []
 
 
 def test_an_epoch_is_logged_once_its_checkpoint_is_on_disk(tmp_path, monkeypatch):
