@@ -115,8 +115,8 @@ def test_unreadable_histories_are_named_left_out_and_listed_with_exit_1(folders)
     assert result.stderr.splitlines() == [
         f"warning: {evil} is not a readable training history (it would call posix.system; refused, nothing "
         "was called); delete it and re-run its train.py line",
-        f"warning: {corrupt} is not a readable training history (UnpicklingError: invalid load key, ' '.); "
-        "delete it and re-run its train.py line",
+        f"warning: {corrupt} is not a readable training history (it is cut short or damaged: at position 2, "
+        "opcode b' ' unknown); delete it and re-run its train.py line",
         "warning: skipping minivggnet on mnist: adam's history could not be read",
         f"error: these histories could not be read and are left out of the figures and tables: {evil}, "
         f"{corrupt}; delete them and re-run their train.py lines",
