@@ -249,7 +249,11 @@ class RunRecorder(keras.callbacks.Callback):
         self.started = time.perf_counter()
         if self.resumed_metrics:
             # After fit has reset the metrics: the epoch's loss and accuracy average all its steps.
-            for variable, value in zip(self.model.metrics_variables, self.resumed_metrics, strict=True):
+            variables = self.model.metrics_variables
+            if [tuple(variable.shape) for variable in variables] != [value.shape for value in self.resumed_metrics]:
+                raise UserError(f"{self.writer.folder} does not fit this run's model (other metrics: made by "
+                                "another version of this code?); delete it to start again")
+            for variable, value in zip(variables, self.resumed_metrics, strict=True):
                 variable.assign(value)
             self.resumed_metrics = []
 

@@ -784,6 +784,39 @@ def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_pat
     assert leftovers(tmp_path) == ["run.pickle.checkpoint"]
 
 
+def test_a_checkpoint_beyond_the_runs_epochs_or_steps_is_refused_before_it_is_loaded(tmp_path):
+    folder = tmp_path / "run.pickle.checkpoint"
+    folder.mkdir()
+    args = train.parse_arguments([*output_arguments(tmp_path), *RUN])
+    state = dict(run=train.run_settings(args), history={key: [0.5] for key in HISTORY_KEYS}, steps=STEPS,
+                 seconds=1.0, variables_file=f"variables-epoch1-step{STEPS}.npz")  # fmt: skip
+    (folder / "state.json").write_text(json.dumps(state))
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, *RUN)
+    assert str(refused.value) == (
+        f"{folder} is not a readable checkpoint (it stands at step {STEPS} after epoch 1, beyond this run's 2 "
+        f"epochs of {STEPS} steps); delete it to start again"
+    )
+
+
+def test_resumed_metrics_that_do_not_fit_the_model_are_refused_in_one_line(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).random((8, 4), dtype="float32")
+    y = keras.utils.to_categorical(np.arange(8) % 2, 2)
+    history = {key: [0.5] for key in HISTORY_KEYS}
+    with checkpoints.CheckpointWriter(str(tmp_path / "run.pickle.checkpoint")) as writer:
+        recorder = training.RunRecorder(history, str(tmp_path / "run.csv"), writer, {}, 1,
+                                        interruptions.ctrl_c_pressed, interruptions.sigterm_received,
+                                        state=dict(steps=1, seconds=0.5), metrics=[np.zeros(3)])  # fmt: skip
+        with pytest.raises(UserError) as refused:
+            model.fit(x, y, batch_size=4, epochs=2, initial_epoch=1, callbacks=[recorder], verbose=0)
+    assert str(refused.value) == (
+        f"{tmp_path / 'run.pickle.checkpoint'} does not fit this run's model (other metrics: made by another "
+        "version of this code?); delete it to start again"
+    )
+
+
 @pytest.mark.backend
 def test_minivggnet_really_learns_digits(tmp_path):
     # Without augmentation (it flips digits) and with batches of 8, as `make demo` trains: the
