@@ -15,6 +15,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import socket
 import stat
 
@@ -34,7 +35,7 @@ def holder_of(lock_file):
     """(host, pid) written in an open lock file, or None if it names no one."""
     os.lseek(lock_file, 0, os.SEEK_SET)
     words = os.read(lock_file, 1024).decode(errors="replace").split()
-    if len(words) == 2 and words[1].isdigit():
+    if len(words) == 2 and re.fullmatch("[0-9]{1,9}", words[1]):  # a PID os.kill takes
         return words[0], int(words[1])
     return None
 
@@ -52,8 +53,8 @@ def process_exists(pid):
 def cannot_lock(path, error):
     """The UserError for an OSError of creating, locking or writing the lock file at `path` (None:
     it opened, but is no regular file)."""
-    if error is None or isinstance(error, IsADirectoryError):
-        kind = "a folder" if error else "not a regular file"
+    if error is None or error.errno in (errno.EISDIR, errno.ELOOP):
+        kind = {None: "not a regular file", errno.EISDIR: "a folder"}.get(error and error.errno, "a symbolic link")
         return UserError(f"{path} is {kind}, where this run's lock file goes; move it away, then give "
                          "the same command again")
     return UserError(f"cannot write the lock file {path} ({error.strerror or error}); free some space or fix "
@@ -68,7 +69,8 @@ def open_locked(path):
     """
     while True:
         try:
-            lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+            # Not through a symbolic link: it could point at any file, which would be truncated.
+            lock_file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         except OSError as error:
             raise cannot_lock(path, error) from None
         if not stat.S_ISREG(os.fstat(lock_file).st_mode):  # a FIFO would block the read of its holder

@@ -135,14 +135,30 @@ def test_a_lock_file_that_cannot_be_written_stops_in_one_line_and_is_not_left_be
     assert os.listdir(tmp_path) == []
 
 
-@pytest.mark.parametrize("kind", ["a folder", "not a regular file"])
-def test_a_folder_or_fifo_where_the_lock_file_goes_is_one_line(tmp_path, kind):
-    lock = tmp_path / "run.pickle.lock"
-    lock.mkdir() if kind == "a folder" else os.mkfifo(lock)
+@pytest.mark.parametrize("kind", ["a folder", "not a regular file", "a symbolic link"])
+def test_a_folder_fifo_or_link_where_the_lock_file_goes_is_one_line_and_left_alone(tmp_path, kind):
+    lock, target = tmp_path / "run.pickle.lock", tmp_path / "precious.txt"
+    target.write_text("not to be truncated\n")
+    {"a folder": lock.mkdir, "not a regular file": lambda: os.mkfifo(lock),
+     "a symbolic link": lambda: lock.symlink_to(target)}[kind]()  # fmt: skip
     with pytest.raises(UserError) as refused:
         with run_lock.run_lock(str(lock)):
             pytest.fail("ran without a lock file")
     assert str(refused.value) == (
         f"{lock} is {kind}, where this run's lock file goes; move it away, then give the same command again"
     )
-    assert os.listdir(tmp_path) == ["run.pickle.lock"]
+    assert sorted(os.listdir(tmp_path)) == ["precious.txt", "run.pickle.lock"]
+    assert target.read_text() == "not to be truncated\n"
+
+
+@pytest.mark.parametrize("pid", ["99999999999999999999", "²", "-1", "0x10"])
+def test_a_lock_file_naming_no_possible_pid_names_no_one(tmp_path, monkeypatch, capsys, pid):
+    def unsupported(descriptor, operation):  # without flock, the PID it names would be looked up
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", unsupported)
+    lock = tmp_path / "run.pickle.lock"
+    lock.write_text(f"{HOST} {pid}\n")
+    with run_lock.run_lock(str(lock)):
+        assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+    assert capsys.readouterr().out == ""
