@@ -206,7 +206,8 @@ def remove_leftovers(folder, state):
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(folder):
             if TEMPORARY_FILE.fullmatch(name) or (VARIABLES_FILE.fullmatch(name) and name != keep):
-                os.remove(os.path.join(folder, name))
+                with contextlib.suppress(OSError):  # a folder of that name, say: the next write names it
+                    os.remove(os.path.join(folder, name))
 
 
 def why_unloadable(path, error):

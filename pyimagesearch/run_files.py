@@ -19,7 +19,7 @@ def leftover_temporaries(path):
     folder, name = os.path.split(os.path.abspath(path))
     stem, extension = os.path.splitext(name)
     pattern = re.compile(re.escape(f".{stem}.") + "[a-z0-9_]{8}" + re.escape(f".tmp{extension}"))
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         return [os.path.join(folder, entry) for entry in os.listdir(folder) if pattern.fullmatch(entry)]
     return []
 
@@ -67,10 +67,10 @@ class RunFiles:
         return os.path.isfile(self.history) and os.path.isfile(self.report)
 
     def remove_temporaries(self):
-        """Delete the temporary files that a killed process left where the outputs are written."""
-        for path in (self.history, self.report):
+        """Delete the temporary files that a killed process left where the outputs and the log are written."""
+        for path in (self.history, self.report, self.log):
             for temporary in leftover_temporaries(path):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):  # gone already, or a folder of that name: left alone
                     os.remove(temporary)
 
     def remove_checkpoint(self):

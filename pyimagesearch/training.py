@@ -16,6 +16,7 @@ from pyimagesearch import checkpoints, interruptions
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
+from pyimagesearch.files import replaced_atomically
 from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.names import MODELS, OPTIMIZERS
@@ -192,13 +193,15 @@ def write_log(path, history):
     """Rewrite the per-epoch CSV log from the history: after a resume it holds finished epochs only.
 
     Not `CSVLogger(append=True)`: a run killed after logging an epoch but before its checkpoint
-    was on disk would log that epoch twice.
+    was on disk would log that epoch twice. Replaced atomically, so that whatever had the log's
+    name is replaced, not written into: a symbolic link to another file, a FIFO that would block.
     """
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(("epoch",) + HISTORY_KEYS)
-        for epoch, values in enumerate(zip(*(history[key] for key in HISTORY_KEYS)), start=1):
-            writer.writerow((epoch,) + values)
+    with replaced_atomically(path) as temporary:
+        with open(temporary, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(("epoch",) + HISTORY_KEYS)
+            for epoch, values in enumerate(zip(*(history[key] for key in HISTORY_KEYS)), start=1):
+                writer.writerow((epoch,) + values)
 
 
 class StopRequested(Exception):

@@ -20,6 +20,7 @@ from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_l
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
+from pyimagesearch.run_files import RunFiles
 from conftest import REPO, csv_lines, run_script, wait_for
 
 
@@ -167,7 +168,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     monkeypatch.undo()
 
     # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
-    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]
+    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", ".run.q1w2e3r4.tmp.csv",
+                   "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]  # fmt: skip
     for name in temporaries + [".run.x.k2j4_9xq.tmp.pickle"]:  # the last one another run's, run.x.pickle
         (tmp_path / name).write_text("half")
 
@@ -371,6 +373,27 @@ def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, monkeypatch
     with pytest.raises(UserError, match=f"^cannot write in {tmp_path} \\(No space left on device\\); free"):
         main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1")
     assert leftovers(tmp_path) == ["run.pickle.checkpoint"]  # the lock went; the checkpoint stays
+
+
+@pytest.mark.parametrize("kind", ["symbolic link", "fifo"])
+def test_whatever_has_the_logs_name_is_replaced_not_written_into(tmp_path, kind):
+    log, target = tmp_path / "run.csv", tmp_path / "precious.txt"
+    target.write_text("not to be truncated\n")
+    log.symlink_to(target) if kind == "symbolic link" else os.mkfifo(log)  # a FIFO would block its writer
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64",
+                           "--no-augmentation") == 0  # fmt: skip
+    assert log.is_file() and not log.is_symlink() and len(csv_lines(log)) == 1
+    assert target.read_text() == "not to be truncated\n"
+
+
+def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
+    files = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    for name in (".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint/variables-epoch3.npz",
+                 "run.pickle.checkpoint/.state.zz99yy88.tmp.json"):  # fmt: skip
+        (tmp_path / name).mkdir(parents=True)
+    files.remove_temporaries()
+    checkpoints.remove_leftovers(files.checkpoint_folder, None)
+    assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
 
 
 def test_outputs_that_share_a_path_are_refused(tmp_path):
