@@ -3,10 +3,12 @@
 `np.load` trusts the file. A zip lists its members in a central directory that zipfile reads
 whole before any member, about 550 bytes of memory a member, and 46 bytes in the file are enough
 for one; an .npy member's header gives a shape that NumPy allocates before it reads the data.
-`read_arrays` checks the directory's size against the members expected, then each member's
-header against its expected shape and type, and only then reads the arrays.
+`read_arrays` (and `check_sizes`, before `np.load`) checks the directory's size against the
+members expected, then each member's header against its expected shape and type, and only then
+reads the arrays.
 """
 
+import contextlib
 import math
 import os
 import re
@@ -61,35 +63,54 @@ def read_header(name, member):
     return shape, dtype
 
 
+@contextlib.contextmanager
+def opened(path, most_members):
+    """(the zip archive at `path`, {name: (its ZipInfo, shape, dtype)} of its .npy members), its
+    member list and headers read in memory that `most_members` bounds; Mismatch if it has more."""
+    with open(path, "rb") as file:
+        if directory_size(file) > most_members * ENTRY_BYTES:
+            raise Mismatch("it lists more members than expected")
+        with zipfile.ZipFile(file) as archive:
+            headers = {}
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                # NumPy writes these; bzip2 and LZMA would decompress without a bound on each read.
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    raise ValueError(f"its member {name} is compressed in a way that NumPy never writes")
+                with archive.open(info) as member:
+                    headers[name] = (info, *read_header(name, member))
+            if len(headers) > most_members:
+                raise Mismatch("it holds more members than expected")
+            yield archive, headers
+
+
+def check_sizes(path, most_members, most_numbers):
+    """Raise Mismatch unless the .npz at `path` holds at most `most_members` arrays of numbers, of
+    at most `most_numbers` numbers each, which np.load then reads in bounded memory."""
+    with opened(path, most_members) as (_, headers):
+        for name, (_, shape, dtype) in headers.items():
+            if dtype.kind not in "biuf" or math.prod(shape) > most_numbers:
+                raise Mismatch(f"its {name} is {dtype} of shape {shape}, more than expected")
+
+
 def read_arrays(path, expected, optional=None):
     """{name: array} of the .npz at `path`, whose members must be `expected` ({name: (shape, dtype)})
     and any number of those whose names match the regular expression `optional` (up to
     MAX_OPTIONAL, of MAX_OPTIONAL_SIZE numbers at most). Raises Mismatch if they are not, before
     reading any array, and other exceptions (zipfile's, NumPy's, OSError) for a damaged file."""
     optional = re.compile(optional or "(?!)")
-    with open(path, "rb") as file:
-        if directory_size(file) > (len(expected) + MAX_OPTIONAL) * ENTRY_BYTES:
-            raise Mismatch("it lists more members than this model's variables")
-        with zipfile.ZipFile(file) as archive:
-            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-            headers = {}
-            for name, info in members.items():
-                # NumPy writes these; bzip2 and LZMA would decompress without a bound on each read.
-                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                    raise ValueError(f"its member {name} is compressed in a way that NumPy never writes")
-                with archive.open(info) as member:
-                    headers[name] = read_header(name, member)
-            extra = [name for name in members if name not in expected and optional.fullmatch(name)]
-            if set(members) != set(expected) | set(extra) or len(extra) > MAX_OPTIONAL:
-                raise Mismatch("its arrays have other names")
-            for name, (shape, dtype) in headers.items():
-                if name in expected and (shape, dtype) != tuple(expected[name]):
-                    raise Mismatch(f"its {name} is {dtype} of shape {shape}, not {expected[name][1]} of shape "
-                                   f"{expected[name][0]}")  # fmt: skip
-                if name in extra and (dtype.kind not in "fiu" or math.prod(shape) > MAX_OPTIONAL_SIZE):
-                    raise Mismatch(f"its {name} is {dtype} of shape {shape}, not a few numbers")
-            arrays = {}
-            for name, info in members.items():
-                with archive.open(info) as member:
-                    arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
+    with opened(path, len(expected) + MAX_OPTIONAL) as (archive, headers):
+        extra = [name for name in headers if name not in expected and optional.fullmatch(name)]
+        if set(headers) != set(expected) | set(extra):
+            raise Mismatch("its arrays have other names")
+        for name, (_, shape, dtype) in headers.items():
+            if name in expected and (shape, dtype) != tuple(expected[name]):
+                raise Mismatch(f"its {name} is {dtype} of shape {shape}, not {expected[name][1]} of shape "
+                               f"{expected[name][0]}")  # fmt: skip
+            if name in extra and (dtype.kind not in "fiu" or math.prod(shape) > MAX_OPTIONAL_SIZE):
+                raise Mismatch(f"its {name} is {dtype} of shape {shape}, not a few numbers")
+        arrays = {}
+        for name, (info, _, _) in headers.items():
+            with archive.open(info) as member:
+                arrays[name] = np.lib.format.read_array(member, allow_pickle=False)
     return arrays

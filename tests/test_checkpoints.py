@@ -16,6 +16,7 @@ import pytest
 from pyimagesearch import checkpoints
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
+from conftest import npy_member
 
 pytestmark = pytest.mark.backend
 
@@ -258,13 +259,6 @@ def test_a_state_beyond_the_runs_epochs_and_steps_is_refused(tmp_path):
         )
 
 
-def npz_member(name, shape, data=b"", dtype="<f4"):
-    """An .npy member whose header says `shape` and whose data is `data`."""
-    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}".encode()
-    header += b" " * (-(len(header) + 11) % 64) + b"\n"
-    return name + ".npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
-
-
 def test_a_variables_file_that_would_take_more_memory_than_its_model_is_refused_before_it_is_read(tmp_path):
     model = tiny_model(seed=1)
     model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
@@ -294,11 +288,11 @@ def test_a_variables_file_that_would_take_more_memory_than_its_model_is_refused_
     mid_epoch = tmp_path / "variables-epoch1-step3.npz"
     mid_epoch.write_bytes(whole)
     with zipfile.ZipFile(mid_epoch, "a") as archive:  # a metric's array, whose shape the model says only later
-        archive.writestr(*npz_member("metrics_00000", (2**40,)))
+        archive.writestr(*npy_member("metrics_00000", (2**40,)))
     assert refusal(state_after(1, steps=3)) == does_not_fit(mid_epoch)
     with zipfile.ZipFile(io.BytesIO(whole)) as original, zipfile.ZipFile(path, "w") as archive:
         for name in original.namelist():  # every variable, the first with a header of 2**40 numbers
-            archive.writestr(*npz_member("model_00000", (2**40,)) if name == "model_00000.npy"
+            archive.writestr(*npy_member("model_00000", (2**40,)) if name == "model_00000.npy"
                              else (name, original.read(name)))  # fmt: skip
     assert refusal() == does_not_fit(path)
 
