@@ -102,6 +102,13 @@ def checkpoint(model, folder):
         return state, state_bytes, file.read()
 
 
+def peak_memory():
+    """The most resident memory this process has had, in bytes (VmHWM: ru_maxrss would count that of
+    the process it was forked from)."""
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
+
 def mutate(rng, data, others, pieces):
     """`data` changed in one to three ways; `others` are examples to splice from, `pieces` what to insert."""
     data = bytearray(data)
@@ -162,7 +169,7 @@ def main(seed, folder, scale=1):
         file.write(state_bytes)
     address_space = int(open("/proc/self/statm").read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     resource.setrlimit(resource.RLIMIT_AS, (address_space + HEADROOM, resource.RLIM_INFINITY))
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak_before = peak_memory()
 
     started, counts, findings = time.monotonic(), {}, []
     for target, number in MUTATIONS.items():
@@ -190,9 +197,9 @@ def main(seed, folder, scale=1):
                 counts[target][outcome] += 1
         with open(path, "wb") as file:  # the real one again, for the next target's reads
             file.write(examples[0])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps(dict(seed=seed, counts=counts, findings=findings, peak_mib=peak // 1024,
-                          peak_mib_above_warm_up=(peak - peak_before) // 1024,
+    peak = peak_memory()
+    print(json.dumps(dict(seed=seed, counts=counts, findings=findings, peak_mib=peak // 2**20,
+                          peak_mib_above_warm_up=(peak - peak_before) // 2**20,
                           seconds=round(time.monotonic() - started, 1))))  # fmt: skip
 
 
