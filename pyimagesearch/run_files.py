@@ -24,6 +24,9 @@ def leftover_temporaries(path):
     return []
 
 
+MAX_NAME = 255  # bytes in a file name on Linux's and macOS's file systems
+
+
 class RunFiles:
     """The paths of one run: `--history` and `--report`, and beside the history its log, its
     checkpoint folder and its lock file."""
@@ -42,6 +45,12 @@ class RunFiles:
             if os.path.basename(path) in ("", ".", ".."):  # "", "out/", "out/.": a folder, known only at the end
                 raise UserError(f"{option} {path!r} names a folder, not a file; give a file path such as "
                                 f"output/resnet_adam_mnist.{example}")
+        # files.replaced_atomically writes each beside it first, as ".<stem>.<8 characters>.tmp.<extension>".
+        for option, path in (("--history", self.history), ("--report", self.report), ("--history", self.log)):
+            name = os.path.basename(path)
+            if len(os.fsencode(name)) > MAX_NAME - 14:
+                raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
+                                f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
         outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log)]
         inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
         if (

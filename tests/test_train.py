@@ -425,6 +425,25 @@ def test_an_output_path_that_names_a_folder_is_refused_before_training(tmp_path,
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("option, name, too_long", [
+    ("--history", "r" * 235 + ".pickle", "r" * 235 + ".pickle"),  # 242 bytes: its temporary file takes 256
+    ("--report", "r" * 238 + ".txt", "r" * 238 + ".txt"),
+    ("--history", "r" * 238, "r" * 238 + ".csv"),  # no extension: the log's name is the longer
+    ("--history", "é" * 121, "é" * 121),  # 242 bytes in UTF-8
+])
+def test_an_output_name_too_long_for_its_temporary_files_is_refused_before_training(tmp_path, option, name,
+                                                                                    too_long):  # fmt: skip
+    outputs = {"--history": "run.pickle", "--report": "run.txt", option: name}
+    with pytest.raises(UserError) as refused:
+        train.main([*(word for key, value in outputs.items() for word in (key, str(tmp_path / value))), "-d",
+                    "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64", "--no-augmentation"])  # fmt: skip
+    assert str(refused.value) == (f"{option}'s file name is too long ({too_long!r} takes "
+                                  f"{len(too_long.encode())} bytes; the temporary files written beside it allow "
+                                  "241); give a shorter one")
+    assert os.listdir(tmp_path) == []
+    RunFiles(str(tmp_path / ("r" * 234 + ".pickle")), str(tmp_path / ("r" * 237 + ".txt"))).check_paths()  # 241: fine
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
