@@ -453,6 +453,11 @@ def test_an_output_name_too_long_for_its_temporary_files_is_refused_before_train
         (["--epochs", "2.5"], "argument --epochs: takes a whole number of at least 1, not '2.5'"),
         (["--radam-total-steps", "lots"], "argument --radam-total-steps: takes a whole number or 'auto', not 'lots'"),
         (["--radam-total-steps", "1e4"], "argument --radam-total-steps: takes a whole number or 'auto', not '1e4'"),
+        (["--radam-total-steps", "1" + "0" * 30],
+         f"argument --radam-total-steps: takes a whole number of at most 2147483647 or 'auto', not '1{'0' * 30}'"),
+        (["--epochs", "2147483648"], "argument --epochs: takes a whole number of at most 2147483647, not '2147483648'"),
+        (["--warmup-steps", "9" * 40], f"argument --warmup-steps: takes a whole number of at most 2147483647, not "
+                                       f"'{'9' * 40}'"),
         (["--seed", "-1"], "argument --seed: takes a whole number from 0 to 4294967295, not '-1'"),
         (["--seed", "4294967296"], "argument --seed: takes a whole number from 0 to 4294967295, not '4294967296'"),
     ],
