@@ -68,6 +68,9 @@ class Blob:
     def __init__(self, length):
         self.length = length
 
+    def __repr__(self):
+        return f"<{self.length} characters or bytes>"
+
 
 def plain(value):
     """The Python value of an atom or a tuple of atoms; UNKNOWN for anything else."""
