@@ -536,7 +536,8 @@ def not_read(runs, unreadable):
         outcome = "left out of the figures and tables" if runs else "the only ones, so nothing was drawn"
         parts.append(f"these histories could not be read and are {outcome}: {', '.join(histories)}")
     if reports:
-        parts.append(f"these reports could not be read, so their runs have no test accuracy or F1: {', '.join(reports)}")
+        parts.append("these reports could not be read, so their runs have no test accuracy or F1: "
+                     + ", ".join(reports))
     return "; ".join(parts) + "; delete them and re-run their train.py lines"
 
 

@@ -6,8 +6,8 @@ Builds real examples of each input (history pickles of this project, of Keras 2 
 and of NumPy 2 arrays; classification reports of now and of 2019; a checkpoint's state.json and
 its variables file), then feeds a fixed number of mutations of each (bit flips, truncations,
 spliced pieces of other examples, inserted pickle opcodes, repeated slices, overwritten length
-fields), drawn from SEED (SCALE times as many to search longer), to plot.read_curves, plot.read_report, checkpoints.read_checkpoint and
-checkpoints.restore. Every outcome must be "read" or a UserError of one line that names the file.
+fields), drawn from SEED (SCALE times as many to search longer), to plot.read_curves,
+plot.read_report, checkpoints.read_checkpoint and checkpoints.restore. Every outcome must be "read" or a UserError of one line that names the file.
 Anything else is a finding: another exception (with its traceback), a message of several lines or
 not naming the file, a message about memory, or a read that took over MAX_SECONDS. The address
 space is limited to what the process has after its warm-up plus HEADROOM, so that an input that

@@ -136,7 +136,8 @@ def test_damaged_and_unreadable_files_are_one_line_user_errors(tmp_path):
     for content, reason in [(b"", "it is empty"),
                             (pickle.dumps({"loss": [0.5, 0.4]})[:-5],
                              "it is cut short or damaged: not enough data in stream to read float8"),
-                            (b"\x80\x04 not a pickle", "it is cut short or damaged: at position 2, opcode b' ' unknown")]:
+                            (b"\x80\x04 not a pickle",
+                             "it is cut short or damaged: at position 2, opcode b' ' unknown")]:
         path.write_bytes(content)
         with pytest.raises(UserError) as refused:
             read_history(path)
@@ -325,7 +326,8 @@ def test_plot_names_such_a_history_in_one_line_in_bounded_time_and_memory(tmp_pa
     path = tmp_path / "output" / "resnet_adam_mnist.pickle"
     path.write_bytes(content)
     result = subprocess.run([sys.executable, "-c", BOUNDED_PLOT, "--input", str(path.parent), "--plots",
-                             str(tmp_path / "plots")], cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+                             str(tmp_path / "plots")],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         f"warning: {refusal(path, reason)}",

@@ -435,8 +435,9 @@ def test_an_output_name_too_long_for_its_temporary_files_is_refused_before_train
                                                                                     too_long):  # fmt: skip
     outputs = {"--history": "run.pickle", "--report": "run.txt", option: name}
     with pytest.raises(UserError) as refused:
-        train.main([*(word for key, value in outputs.items() for word in (key, str(tmp_path / value))), "-d",
-                    "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64", "--no-augmentation"])  # fmt: skip
+        train.main([*(word for key, value in outputs.items() for word in (key, str(tmp_path / value))),
+                    "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64",
+                    "--no-augmentation"])  # fmt: skip
     assert str(refused.value) == (f"{option}'s file name is too long ({too_long!r} takes "
                                   f"{len(too_long.encode())} bytes; the temporary files written beside it allow "
                                   "241); give a shorter one")
