@@ -13,8 +13,9 @@ model/dataset minus RAdam, e.g. adam - radam or adam-warmup - radam, paired by s
 confidence interval) and `results.md` (the same three, for reading).
 With --cpu-study, it draws the CPU study's accuracy against the learning rate,
 `learning_rates.png`, and writes its tables and findings, `study.md` (pyimagesearch/cpu_study.py).
-A history it cannot read is named as it is read and left out; plot.py draws and tabulates the
-other runs, then names them all again and exits with code 1.
+A history it cannot read (damaged, not plain data, or holding NaN or infinity) is named as it is
+read and left out, and a report it cannot read leaves its run's test accuracy and F1 empty;
+plot.py draws and tabulates the rest, then names them all again and exits with code 1.
 """
 
 import argparse
@@ -164,7 +165,8 @@ def save(figure, path):
 
 
 def plot_pairs(runs, plots_folder, unreadable=()):
-    unread = {run_names.parse_stem(os.path.basename(path)[: -len(".pickle")])[:3] for path in unreadable}
+    unread = {run_names.parse_stem(os.path.basename(path)[: -len(".pickle")])[:3] for path in unreadable
+              if path.endswith(".pickle")}
     for (dataset, model), pair_runs in group(runs, "dataset", "model").items():
         runs_by_optimizer = by_optimizer(pair_runs)
         if len(runs_by_optimizer) == 1:
@@ -354,9 +356,21 @@ def main(arguments=None):
             raise UserError(f"cannot write {path}: {error.strerror or error}; "
                             "choose a writable --plots folder") from None
     if unreadable:
+        raise UserError(not_read(runs, unreadable))
+
+
+def not_read(runs, unreadable):
+    """The error that names the histories and reports that could not be read, and what it cost."""
+    histories = [path for path in unreadable if path.endswith(".pickle")]
+    reports = [path for path in unreadable if not path.endswith(".pickle")]
+    parts = []
+    if histories:
         outcome = "left out of the figures and tables" if runs else "the only ones, so nothing was drawn"
-        raise UserError(f"these histories could not be read and are {outcome}: {', '.join(unreadable)}; "
-                        "delete them and re-run their train.py lines")
+        parts.append(f"these histories could not be read and are {outcome}: {', '.join(histories)}")
+    if reports:
+        parts.append("these reports could not be read, so their runs have no test accuracy or F1: "
+                     + ", ".join(reports))
+    return "; ".join(parts) + "; delete them and re-run their train.py lines"
 
 
 if __name__ == "__main__":

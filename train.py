@@ -148,7 +148,8 @@ def main(argv=None):
         training.record_convolutions_in_graphs()
         data = held_out(load_dataset(args.dataset, download=args.download), args.validation_images,
                         args.training_images)
-        state = checkpoints.read_checkpoint(files.checkpoint_folder, settings)
+        steps = training.steps_per_epoch(len(data.train_x), args.batch_size)
+        state = checkpoints.read_checkpoint(files.checkpoint_folder, settings, args.epochs, steps)
         model = training.build_run_model(args, data)
         print(f"training {args.model} on {args.dataset} with {args.optimizer}, seed {args.seed}: {training.where_it_runs()}")
         recorder = training.resume(model, state, args, files, settings)

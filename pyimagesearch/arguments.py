@@ -4,11 +4,17 @@ import argparse
 import math
 import re
 
+# The largest count or number of steps taken: beyond it, TensorFlow cannot make a tensor of RAdam's
+# total_steps, and the run would stop at its first step.
+LARGEST = 2**31 - 1
+
 
 def positive_int(text):
-    """A whole number of at least 1, in ASCII digits."""
+    """A whole number from 1 to LARGEST, in ASCII digits."""
     if not re.fullmatch("[0-9]+", text) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    if int(text) > LARGEST:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at most {LARGEST}, not {text!r}")
     return int(text)
 
 
@@ -28,9 +34,11 @@ def learning_rate(text):
 
 
 def radam_total_steps(text):
-    """RAdam's total_steps: a whole number (0 turns its schedule off), or 'auto'."""
+    """RAdam's total_steps: a whole number up to LARGEST (0 turns its schedule off), or 'auto'."""
     if text != "auto" and not re.fullmatch("[0-9]+", text):
         raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
+    if text != "auto" and int(text) > LARGEST:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at most {LARGEST} or 'auto', not {text!r}")
     return text
 
 

@@ -17,6 +17,7 @@ written in place, synchronously, without the history, and resumes at an epoch's 
 
 import contextlib
 import json
+import math
 import os
 import re
 import threading
@@ -25,6 +26,7 @@ import zipfile
 import keras
 import numpy as np
 
+from pyimagesearch import npz
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically, write_atomically
 
@@ -35,6 +37,8 @@ STATE_FILE = "state.json"
 VARIABLES_FILE = re.compile(r"variables-epoch\d+(-step\d+)?\.npz")
 # What files.replaced_atomically leaves behind when a process dies while writing.
 TEMPORARY_FILE = re.compile(r"\..+\.tmp(\.[a-z]+)?")
+# A state.json of 100,000 epochs takes 13 MB.
+MAX_STATE_BYTES = 32 * 2**20
 
 
 def variables_file_name(epochs, steps):
@@ -131,47 +135,68 @@ class CheckpointWriter:
             self.thread.join()
 
 
-def read_checkpoint(folder, settings):
+def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
     """The state of the unfinished run in `folder`, or None if there is none.
 
-    Raises UserError if it cannot be read or was made with other `settings`.
+    Raises UserError if it cannot be read, was made with other `settings`, or, where given, stands
+    beyond a run of `epochs` epochs of `steps_per_epoch` steps.
     """
     path = os.path.join(folder, STATE_FILE)
     try:
-        with open(path) as file:
-            state = json.load(file)
+        state = json.loads(read_state_file(path))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as error:
-        raise UserError(f"{folder} is not a readable checkpoint ({error}); delete it to start again") from None
+    except (OSError, ValueError, RecursionError) as error:  # JSON nested too deep is a RecursionError
+        raise UserError(f"{folder} is not a readable checkpoint ({' '.join(str(error).split())}); delete it to "
+                        "start again") from None
     if not well_formed(state):
         raise UserError(
-            f"{folder} is not a readable checkpoint (its state.json lacks the run's settings, "
-            "history, position or variables file); delete it to start again"
+            f"{folder} is not a readable checkpoint (its state.json lacks the run's settings, a "
+            "history of numbers, its position or the name of its variables file); delete it to start again"
         )
     if state["run"] != settings:
         raise UserError(
             f"{folder} holds an unfinished run with other settings ({state['run']}); give that run's "
             "arguments to resume it, or delete the folder to start this one"
         )
+    done, steps = len(state["history"]["loss"]), state["steps"]
+    if epochs is not None and not (done < epochs and steps < steps_per_epoch or done == epochs and steps == 0):
+        raise UserError(f"{folder} is not a readable checkpoint (it stands at step {steps} after epoch {done}, "
+                        f"beyond this run's {epochs} epochs of {steps_per_epoch} steps); delete it to start again")
     return state
+
+
+def read_state_file(path):
+    """The bytes of a state.json, at most MAX_STATE_BYTES; OSError or ValueError if not one."""
+    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block the read
+        raise ValueError(f"{STATE_FILE} is not a regular file")
+    with open(path, "rb") as file:
+        data = file.read(MAX_STATE_BYTES + 1)
+    if len(data) > MAX_STATE_BYTES:
+        raise ValueError(f"{STATE_FILE} is larger than {MAX_STATE_BYTES // 2**20} MiB")
+    return data
+
+
+def is_number(value):
+    return type(value) in (int, float) and math.isfinite(value)
 
 
 def well_formed(state):
     """Whether a checkpoint's state holds what a resume reads: settings, a history of equally long
-    lists, the position in the next epoch and the name of a variables file."""
+    lists of numbers, the position in the next epoch and the name of its variables file."""
     if not isinstance(state, dict) or not isinstance(state.get("run"), dict):
         return False
     history = state.get("history")
     if not isinstance(history, dict) or not isinstance(state.get("variables_file"), str):
         return False
-    if not VARIABLES_FILE.fullmatch(state["variables_file"]):
-        return False
     steps, seconds = state.get("steps"), state.get("seconds")
-    if type(steps) is not int or steps < 0 or type(seconds) not in (int, float):
+    if type(steps) is not int or steps < 0 or not is_number(seconds) or seconds < 0:
         return False
     lists = [history.get(key) for key in HISTORY_KEYS]
-    return all(isinstance(values, list) for values in lists) and len(set(map(len, lists))) == 1
+    if not (all(isinstance(values, list) for values in lists) and len(set(map(len, lists))) == 1):
+        return False
+    return (all(is_number(value) for values in lists for value in values)
+            and state["variables_file"] == variables_file_name(len(lists[0]), steps))  # fmt: skip
 
 
 def remove_leftovers(folder, state):
@@ -181,7 +206,8 @@ def remove_leftovers(folder, state):
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(folder):
             if TEMPORARY_FILE.fullmatch(name) or (VARIABLES_FILE.fullmatch(name) and name != keep):
-                os.remove(os.path.join(folder, name))
+                with contextlib.suppress(OSError):  # a folder of that name, say: the next write names it
+                    os.remove(os.path.join(folder, name))
 
 
 def why_unloadable(path, error):
@@ -197,32 +223,31 @@ def restore(model, folder, state):
     """Set `model`'s and its optimizer's variables from the checkpoint `state` of `folder`.
 
     Returns the metrics' values to restore at the start of the next epoch's remaining steps (an
-    empty list at an epoch's end). Raises UserError if the file is damaged or does not fit.
+    empty list at an epoch's end). Raises UserError if the file is damaged or does not fit; it is
+    checked against the model before any array is read.
     """
     path = os.path.join(folder, state["variables_file"])
     model.optimizer.build(model.trainable_variables)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        for name, array in arrays.items():
-            if not isinstance(array, np.ndarray):  # NumPy hands over a member it cannot read as bytes
-                raise ValueError(f"its member {name} is not a NumPy array")
-    except Exception as error:  # a damaged zip, a missing file, a bad CRC...
-        raise UserError(f"{path} cannot be loaded ({why_unloadable(path, error)}); delete {folder} to start again") from None
     variable_groups = groups(model, with_metrics=False)
-    metrics = [arrays[name] for name in sorted(arrays) if name.startswith("metrics_")]
     expected = {
-        f"{group}_{index:05d}": tuple(variable.shape)
+        f"{group}_{index:05d}": (tuple(variable.shape), np.dtype(keras.backend.standardize_dtype(variable.value.dtype)))
         for group, variables in variable_groups.items()
         for index, variable in enumerate(variables)
     }
-    found = {name: array.shape for name, array in arrays.items() if not name.startswith("metrics_")}
+    does_not_fit = UserError(
+        f"{path} does not fit this run's model (other variables or shapes: made by another "
+        f"version of this code?); delete {folder} to start again"
+    )
     # Mid-epoch, the metrics' running values too; the model has no metrics variables before fit.
-    if found != expected or bool(metrics) != (state["steps"] > 0):
-        raise UserError(
-            f"{path} does not fit this run's model (other variables or shapes: made by another "
-            f"version of this code?); delete {folder} to start again"
-        )
+    try:
+        arrays = npz.read_arrays(path, expected, optional=r"metrics_\d{5}" if state["steps"] > 0 else None)
+    except npz.Mismatch:
+        raise does_not_fit from None
+    except Exception as error:  # a damaged zip, a missing file, a bad CRC...
+        raise UserError(f"{path} cannot be loaded ({why_unloadable(path, error)}); delete {folder} to start again") from None
+    metrics = [arrays[name] for name in sorted(arrays) if name.startswith("metrics_")]
+    if bool(metrics) != (state["steps"] > 0):
+        raise does_not_fit
     for group, variables in variable_groups.items():
         for index, variable in enumerate(variables):
             variable.assign(arrays[f"{group}_{index:05d}"])

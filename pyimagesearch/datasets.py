@@ -8,16 +8,18 @@ makes it the data set for demos and tests.
 
 import contextlib
 import gzip
+import io
 import os
 import pickle
 from typing import NamedTuple
 
 import numpy as np
 
-from pyimagesearch import downloads
+from pyimagesearch import downloads, npz
 from pyimagesearch.downloads import FASHION_MNIST_FILES, LAYOUTS, DatasetUnavailable, keras_datasets_dir
 from pyimagesearch.errors import UserError
 from pyimagesearch.names import DATASETS
+from pyimagesearch.pickle_opcodes import check_opcodes
 
 MNIST_LABELS = [str(digit) for digit in range(10)]
 FASHION_MNIST_LABELS = [
@@ -203,6 +205,8 @@ def _damaged_file_reported(path, kind, name):
 
 def _read_mnist(folder, name):
     path = os.path.join(folder, "mnist.npz")
+    with _damaged_file_reported(path, "MNIST .npz archive", name):
+        npz.check_sizes(path, 4, 60_000 * 28 * 28)  # a header's shape alone would have np.load allocate it
     with _damaged_file_reported(path, "MNIST .npz archive", name), np.load(path, allow_pickle=False) as data:
         return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
 
@@ -212,7 +216,10 @@ def _read_fashion_mnist(folder, name):
         path = os.path.join(folder, file)
         with _damaged_file_reported(path, "gzipped Fashion-MNIST idx file", name), gzip.open(path) as f:
             header_bytes = 16 if "images" in file else 8
-            return np.frombuffer(f.read(), np.uint8, offset=header_bytes).reshape(shape)
+            data = f.read(header_bytes + 60_000 * 28 * 28 + 1)  # a few bytes may unzip to gigabytes
+            if len(data) > header_bytes + 60_000 * 28 * 28:
+                raise ValueError(f"{path} holds more than 60,000 images")
+            return np.frombuffer(data, np.uint8, offset=header_bytes).reshape(shape)
 
     train_x, train_y, test_x, test_y = (
         read_idx(file, (-1, 28, 28) if "images" in file else (-1,)) for file in FASHION_MNIST_FILES
@@ -253,8 +260,12 @@ class _NumpyOnlyUnpickler(pickle.Unpickler):
 def _read_cifar_batch(path, name, label_key="labels"):
     """Read one CIFAR pickle: rows of 3072 bytes (1024 red, 1024 green, 1024 blue)."""
     with _damaged_file_reported(path, "CIFAR batch", name), open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size > 2**28:  # CIFAR-100's training batch takes 160 MB
+            raise ValueError(f"{path} is larger than any CIFAR batch")
+        content = f.read()
+        check_opcodes(content)  # before anything is built: a nested key or an array's shape alone could crash
         # The batches were pickled by Python 2; "bytes" keeps their str keys as bytes.
-        batch = _NumpyOnlyUnpickler(f, encoding="bytes").load()
+        batch = _NumpyOnlyUnpickler(io.BytesIO(content), encoding="bytes").load()
         images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[label_key.encode()], dtype=np.uint8)
     return images.transpose(0, 2, 3, 1), labels

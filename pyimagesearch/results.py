@@ -34,6 +34,10 @@ def warn(message):
 # ## Reading
 
 
+def not_a_history(path, problem):
+    return UserError(f"{path} is not a readable training history ({problem}); delete it and re-run its train.py line")
+
+
 def read_curves(path):
     """The history at `path` as {key: float array}, with the Keras 3 key names; UserError if not one."""
     history = read_history(path)  # plain data only: a pickle that would run code is refused
@@ -41,7 +45,14 @@ def read_curves(path):
     for key in REQUIRED_KEYS + OPTIONAL_KEYS:
         values = history.get(key, history.get(KEY_ALIASES.get(key)))
         if values is not None:
-            curves[key] = np.asarray(values, dtype=float)
+            try:
+                curves[key] = np.asarray(values, dtype=float)
+            except OverflowError:
+                raise not_a_history(path, f"its '{key}' holds a number too large for a float") from None
+            # train.py records no epoch whose loss is not finite: such a history diverged elsewhere.
+            (epochs,) = np.nonzero(~np.isfinite(curves[key]))
+            if len(epochs):
+                raise not_a_history(path, f"its '{key}' is {curves[key][epochs[0]]} in epoch {epochs[0] + 1}")
     # Curves may differ in length (validation every few epochs); none may be empty.
     for key in REQUIRED_KEYS:
         if key not in curves:
@@ -50,35 +61,72 @@ def read_curves(path):
             problem = "no epochs" if key == "loss" else f"no '{key}' values"
         else:
             continue
-        raise UserError(f"{path} is not a readable training history ({problem}); "
-                        "delete it and re-run its train.py line")
+        raise not_a_history(path, problem)
     return curves
 
 
+MAX_REPORT_BYTES = 2**20  # a report of 1,000 classes takes 70 KB
+
+
 def read_report(path):
-    """(test accuracy, macro F1) from a classification_report text, or (None, None) with a warning."""
-    accuracy = micro_average = macro_f1 = None
-    try:
-        with open(path) as file:
-            for line in file:
-                fields = line.split()
-                # A class may be called "accuracy" too; only the summary line has 3 fields.
-                if len(fields) == 3 and fields[0] == "accuracy":
-                    accuracy = float(fields[1])
-                # scikit-learn before 0.22 (the 2019 reports) printed no accuracy line but a
-                # "micro avg", whose precision, recall and F1 all equal the accuracy.
-                elif fields[:2] == ["micro", "avg"] and len(fields) == 6:
-                    micro_average = float(fields[2])
-                elif fields[:2] == ["macro", "avg"] and len(fields) == 6:
-                    macro_f1 = float(fields[4])
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        warn(f"cannot read {path} ({error.__class__.__name__}); its test accuracy and F1 stay empty")
+    """(test accuracy, macro F1) from a classification_report text, or (None, None) with a warning
+    if there is none. UserError, naming what is wrong, if there is one that cannot be read."""
+    if not os.path.exists(path):
+        warn(f"cannot read {path} (FileNotFoundError); its test accuracy and F1 stay empty")
         return None, None
+    try:
+        return summary_of(report_text(path))
+    except ValueError as problem:
+        raise UserError(f"{path} is not a readable classification report ({problem}); its test accuracy "
+                        "and F1 stay empty") from None
+
+
+def report_text(path):
+    """The report at `path` as text; ValueError, in words, if it cannot be read as such."""
+    if not os.path.isfile(path):  # a FIFO would block the read
+        raise ValueError("it is not a regular file")
+    try:
+        with open(path, "rb") as file:
+            data = file.read(MAX_REPORT_BYTES + 1)
+    except OSError as error:
+        raise ValueError(error.strerror or str(error)) from None
+    if len(data) > MAX_REPORT_BYTES:
+        raise ValueError(f"it is larger than {MAX_REPORT_BYTES // 2**20} MiB, far more than a report")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise ValueError("it is not text") from None
+
+
+def summary_of(text):
+    """(accuracy, macro F1) from a report's summary lines; ValueError, in words, if it has none."""
+    accuracy = micro_average = macro_f1 = None
+    for line in text.splitlines():
+        fields = line.split()
+        # A class may be called "accuracy" too; only the summary line has 3 fields.
+        if len(fields) == 3 and fields[0] == "accuracy":
+            accuracy = fields[1]
+        # scikit-learn before 0.22 (the 2019 reports) printed no accuracy line but a "micro avg",
+        # whose precision, recall and F1 all equal the accuracy.
+        elif fields[:2] == ["micro", "avg"] and len(fields) == 6:
+            micro_average = fields[2]
+        elif fields[:2] == ["macro", "avg"] and len(fields) == 6:
+            macro_f1 = fields[4]
     accuracy = micro_average if accuracy is None else accuracy
     if accuracy is None or macro_f1 is None:
-        warn(f"{path} has no accuracy (or micro avg) or macro avg line; its test accuracy and F1 stay empty")
-        return None, None
-    return accuracy, macro_f1
+        raise ValueError("it has no accuracy (or micro avg) or macro avg line")
+    return fraction(accuracy), fraction(macro_f1)
+
+
+def fraction(text):
+    """The number from 0 to 1 that `text` writes; ValueError, in words, if it writes none."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= 1:
+        raise ValueError(f"it says {text!r} where a number from 0 to 1 belongs")
+    return value
 
 
 def history_names(folder):
@@ -100,7 +148,8 @@ def history_names(folder):
 
 def load_runs(*folders):
     """(every readable run in `folders` as a dict, sorted dataset-major in the canonical orders,
-    the paths of the histories that could not be read, each named on stderr as it is read).
+    the paths of the histories and reports that could not be read, each named on stderr as it is
+    read).
 
     A folder whose manifest.json records a budget (campaign.py's) holds only runs of that
     budget: a run whose settings (`<stem>.json`) say another, or that has none, is named on
@@ -121,7 +170,13 @@ def load_runs(*folders):
                 warn(error)
                 unreadable.append(path)
                 continue
-            test_accuracy, macro_f1 = read_report(path[: -len(".pickle")] + ".txt")
+            report = path[: -len(".pickle")] + ".txt"
+            try:
+                test_accuracy, macro_f1 = read_report(report)
+            except UserError as error:
+                warn(error)
+                unreadable.append(report)
+                test_accuracy = macro_f1 = None
             runs.append(dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
                              variant=variant(optimizer, learning_rate), seed=seed, path=path, history=history, test_accuracy=test_accuracy, macro_f1=macro_f1,
                              best_val_accuracy=float(np.max(history["val_accuracy"]))))

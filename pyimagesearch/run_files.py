@@ -11,6 +11,7 @@ import shutil
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import ensure_writable
+from pyimagesearch.run_lock import remove_left_behind
 
 
 def leftover_temporaries(path):
@@ -19,9 +20,14 @@ def leftover_temporaries(path):
     folder, name = os.path.split(os.path.abspath(path))
     stem, extension = os.path.splitext(name)
     pattern = re.compile(re.escape(f".{stem}.") + "[a-z0-9_]{8}" + re.escape(f".tmp{extension}"))
-    with contextlib.suppress(FileNotFoundError):
+    with contextlib.suppress(OSError):
         return [os.path.join(folder, entry) for entry in os.listdir(folder) if pattern.fullmatch(entry)]
     return []
+
+
+MAX_NAME = 255  # bytes in a file name on Linux's and macOS's file systems
+# A run's settings are a few hundred bytes: a larger file is not read.
+SETTINGS_LIMIT = 1 << 16
 
 
 class RunFiles:
@@ -41,6 +47,17 @@ class RunFiles:
     def check_paths(self):
         """Raise UserError unless the outputs, the log and the settings are four files apart from the
         run's own."""
+        for option, path, example in (("--history", self.history, "pickle"), ("--report", self.report, "txt")):
+            if os.path.basename(path) in ("", ".", ".."):  # "", "out/", "out/.": a folder, known only at the end
+                raise UserError(f"{option} {path!r} names a folder, not a file; give a file path such as "
+                                f"output/resnet_adam_mnist.{example}")
+        # files.replaced_atomically writes each beside it first, as ".<stem>.<8 characters>.tmp.<extension>".
+        for option, path in (("--history", self.history), ("--report", self.report), ("--history", self.log),
+                             ("--history", self.settings)):
+            name = os.path.basename(path)
+            if len(os.fsencode(name)) > MAX_NAME - 14:
+                raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
+                                f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
         outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings)]
         inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
         if (
@@ -66,10 +83,10 @@ class RunFiles:
         return os.path.isfile(self.history) and os.path.isfile(self.report)
 
     def remove_temporaries(self):
-        """Delete the temporary files that a killed process left where the outputs are written."""
-        for path in (self.history, self.report):
+        """Delete the temporary files that a killed process left where the outputs and the log are written."""
+        for path in (self.history, self.report, self.log):
             for temporary in leftover_temporaries(path):
-                with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(OSError):  # gone already, or a folder of that name: left alone
                     os.remove(temporary)
 
     def remove_checkpoint(self):
@@ -78,9 +95,10 @@ class RunFiles:
     def recorded_settings(self):
         """The settings written beside a finished run, or None where there are none to read."""
         try:
-            with open(self.settings, encoding="utf-8") as file:
-                settings = json.load(file)
-        except (OSError, ValueError):
+            with open(self.settings, "rb") as file:
+                text = file.read(SETTINGS_LIMIT + 1)
+            settings = json.loads(text) if len(text) <= SETTINGS_LIMIT else None
+        except (OSError, ValueError, RecursionError):
             return None
         return settings if isinstance(settings, dict) else None
 
@@ -96,6 +114,7 @@ class RunFiles:
                 f"{self.history} was made with other settings ({differences}; see {self.settings}); "
                 "give other --history and --report paths, or delete the run's files to train it again"
             )
+        remove_left_behind(self.lock)
         print(f"{self.history} and {self.report} exist already: skipping (delete them to train again)")
         self.remove_checkpoint()
         return 0

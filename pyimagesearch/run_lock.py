@@ -7,13 +7,17 @@ lock held and stops, naming that process. The OS releases the lock of a process 
 by SIGKILL, so a lock file left behind by a dead process on this host is simply taken over. On a
 shared file system the lock file may name a process on another host, which this host cannot
 check (and whose file system may not share flock locks): that is refused, with the host named.
+A lock file that cannot be created or written (a full disk, a folder of that name) stops the run
+before it starts, in one line, and leaves no empty lock file behind.
 """
 
 import contextlib
 import errno
 import fcntl
 import os
+import re
 import socket
+import stat
 
 from pyimagesearch.errors import EXIT_LOCKED, UserError
 
@@ -31,7 +35,7 @@ def holder_of(lock_file):
     """(host, pid) written in an open lock file, or None if it names no one."""
     os.lseek(lock_file, 0, os.SEEK_SET)
     words = os.read(lock_file, 1024).decode(errors="replace").split()
-    if len(words) == 2 and words[1].isdigit():
+    if len(words) == 2 and re.fullmatch("[0-9]{1,9}", words[1]):  # a PID os.kill takes
         return words[0], int(words[1])
     return None
 
@@ -46,14 +50,32 @@ def process_exists(pid):
     return True
 
 
+def cannot_lock(path, error):
+    """The UserError for an OSError of creating, locking or writing the lock file at `path` (None:
+    it opened, but is no regular file)."""
+    if error is None or error.errno in (errno.EISDIR, errno.ELOOP):
+        kind = {None: "not a regular file", errno.EISDIR: "a folder"}.get(error and error.errno, "a symbolic link")
+        return UserError(f"{path} is {kind}, where this run's lock file goes; move it away, then give "
+                         "the same command again")
+    return UserError(f"cannot write the lock file {path} ({error.strerror or error}); free some space or fix "
+                     "its folder's permissions, then give the same command again")
+
+
 def open_locked(path):
     """Open `path` (created if needed) with an exclusive flock on it.
 
     Returns (file descriptor, whether the OS lock is held). Raises RunLocked if another process
-    holds it.
+    holds it, and UserError if it cannot be opened.
     """
     while True:
-        lock_file = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            # Not through a symbolic link: it could point at any file, which would be truncated.
+            lock_file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as error:
+            raise cannot_lock(path, error) from None
+        if not stat.S_ISREG(os.fstat(lock_file).st_mode):  # a FIFO would block the read of its holder
+            os.close(lock_file)
+            raise cannot_lock(path, None)
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -67,7 +89,7 @@ def open_locked(path):
         except OSError as error:
             if error.errno not in NO_FLOCK:
                 os.close(lock_file)
-                raise
+                raise cannot_lock(path, error) from None
             return lock_file, False
         # A holder that finished deletes the file after we opened it and before our flock: then
         # we hold a lock on a file that no longer has this name. Open the name again.
@@ -100,8 +122,13 @@ def run_lock(path):
             )
         if holder:
             print(f"note: taking over {path} from process {holder[1]} on {host}, which no longer holds it")
-        os.ftruncate(lock_file, 0)
-        os.pwrite(lock_file, f"{host} {pid}\n".encode(), 0)
+        try:
+            os.ftruncate(lock_file, 0)
+            os.pwrite(lock_file, f"{host} {pid}\n".encode(), 0)
+        except OSError as error:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            raise cannot_lock(path, error) from None
         try:
             yield
         finally:
@@ -110,3 +137,11 @@ def run_lock(path):
                 os.remove(path)
     finally:
         os.close(lock_file)
+
+
+def remove_left_behind(path):
+    """Delete the lock file at `path` if no process holds it (a killed one left it), as run_lock
+    would take it over; leave it otherwise (held, another host's, or not ours to delete)."""
+    if os.path.isfile(path):
+        with contextlib.suppress(UserError), run_lock(path):
+            pass

@@ -16,6 +16,7 @@ from pyimagesearch import checkpoints, interruptions
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
+from pyimagesearch.files import replaced_atomically
 from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.names import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
@@ -203,13 +204,15 @@ def write_log(path, history):
     """Rewrite the per-epoch CSV log from the history: after a resume it holds finished epochs only.
 
     Not `CSVLogger(append=True)`: a run killed after logging an epoch but before its checkpoint
-    was on disk would log that epoch twice.
+    was on disk would log that epoch twice. Replaced atomically, so that whatever had the log's
+    name is replaced, not written into: a symbolic link to another file, a FIFO that would block.
     """
-    with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(("epoch",) + HISTORY_KEYS)
-        for epoch, values in enumerate(zip(*(history[key] for key in HISTORY_KEYS)), start=1):
-            writer.writerow((epoch,) + values)
+    with replaced_atomically(path) as temporary:
+        with open(temporary, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(("epoch",) + HISTORY_KEYS)
+            for epoch, values in enumerate(zip(*(history[key] for key in HISTORY_KEYS)), start=1):
+                writer.writerow((epoch,) + values)
 
 
 class StopRequested(Exception):
@@ -219,9 +222,10 @@ class StopRequested(Exception):
 class RunRecorder(keras.callbacks.Callback):
     """Records each finished epoch in the history and the log, checkpoints, and stops on request.
 
-    - An epoch's end appends its metrics, the learning rate applied and its seconds to `history`
-      and a row to the log, and every `checkpoint_every` epochs hands a checkpoint to `writer`
-      (the row then waits for the checkpoint to be on disk).
+    - An epoch's end appends its metrics, the learning rate applied and its seconds to `history`,
+      and every `checkpoint_every` epochs and after the last hands a checkpoint to `writer`. The
+      log gets an epoch's row once a checkpoint that holds the epoch is on disk: a kill loses only
+      epochs that the log does not show.
     - An epoch whose training loss is not finite is not recorded: training stops and
       `diverged_epoch` says where. (Keras' TerminateOnNaN would look at every batch's loss,
       which makes JAX wait for every step.)
@@ -253,12 +257,17 @@ class RunRecorder(keras.callbacks.Callback):
         self.resumed_metrics = list(metrics)
         # (epochs done, steps done in the next epoch) of the checkpoint on disk.
         self.saved = (len(history["loss"]), self.first_step)
+        self.unlogged = []  # the rows of epochs that no checkpoint holds yet
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
         if self.resumed_metrics:
             # After fit has reset the metrics: the epoch's loss and accuracy average all its steps.
-            for variable, value in zip(self.model.metrics_variables, self.resumed_metrics, strict=True):
+            variables = self.model.metrics_variables
+            if [tuple(variable.shape) for variable in variables] != [value.shape for value in self.resumed_metrics]:
+                raise UserError(f"{self.writer.folder} does not fit this run's model (other metrics: made by "
+                                "another version of this code?); delete it to start again")
+            for variable, value in zip(variables, self.resumed_metrics, strict=True):
                 variable.assign(value)
             self.resumed_metrics = []
 
@@ -285,22 +294,18 @@ class RunRecorder(keras.callbacks.Callback):
         if self.first_step:  # the rest of a stopped epoch, fit on its own: whole epochs need another fit
             self.model.stop_training = True
         self.first_step, self.earlier_seconds = 0, 0.0
-        row = [epoch + 1] + values
-        if (epoch + 1) % self.checkpoint_every == 0:
-            # The log shows the epoch once its checkpoint is on disk: an epoch in the log is never
-            # lost, and a kill while the checkpoint is written loses the epoch the log lacks.
-            self.checkpoint(steps=0, seconds=0.0, then=lambda: self.log(row))
-        else:
-            self.writer.wait()  # the rows of earlier epochs first
-            self.log(row)
+        self.unlogged.append([epoch + 1] + values)
+        if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.params["epochs"]:
+            self.checkpoint(steps=0, seconds=0.0)
 
-    def log(self, row):
+    def log(self, rows):
         with open(self.log_path, "a", newline="") as file:
-            csv.writer(file).writerow(row)
+            csv.writer(file).writerows(rows)
 
-    def checkpoint(self, steps, seconds, then=None):
+    def checkpoint(self, steps, seconds):
         """Hand the model's state now, `steps` into the epoch after the history's last, to the
-        writer, which calls `then` once it is on disk."""
+        writer, which then logs the epochs that it holds and the log lacks."""
+        rows, self.unlogged = self.unlogged, []
         epochs = len(self.history["loss"])
         state = dict(
             run=self.settings,
@@ -309,7 +314,7 @@ class RunRecorder(keras.callbacks.Callback):
             seconds=seconds,
             variables_file=checkpoints.variables_file_name(epochs, steps),
         )
-        self.writer.save(state, checkpoints.snapshot(self.model, with_metrics=steps > 0), then)
+        self.writer.save(state, checkpoints.snapshot(self.model, with_metrics=steps > 0), lambda: self.log(rows))
         self.saved = (epochs, steps)
 
 

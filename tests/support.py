@@ -31,6 +31,13 @@ def wait_for(condition, timeout=300):
         time.sleep(0.05)
 
 
+def npy_member(name, shape, data=b"", dtype="<f4"):
+    """(name, bytes) of an .npz member whose .npy header says `shape`, whatever `data` follows."""
+    header = f"{{'descr': '{dtype}', 'fortran_order': False, 'shape': {shape}, }}".encode()
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    return name + ".npy", b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + data
+
+
 def read_csv(path):
     """The rows of a CSV file with a header, as dicts of strings."""
     with open(path, newline="") as file:

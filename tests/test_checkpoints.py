@@ -1,10 +1,12 @@
 """A run's checkpoint: what it holds, how it is written, and what a damaged one says."""
 
 import errno
+import io
 import json
 import os
 import threading
 import time
+import tracemalloc
 import zipfile
 
 import keras
@@ -14,6 +16,7 @@ import pytest
 from pyimagesearch import checkpoints
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
+from support import npy_member
 
 pytestmark = pytest.mark.backend
 
@@ -205,13 +208,96 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
     state = state_after(2, steps=5)
     for other_shape in ([], None, {}, dict(state, variables_file=None), dict(state, variables_file="../x.npz"),
                         dict(state, history={}), dict(state, history=dict(state["history"], loss=[0.5])),
-                        dict(state, steps=-1), dict(state, steps=1.5), dict(state, seconds="1")):  # fmt: skip
+                        dict(state, steps=-1), dict(state, steps=1.5), dict(state, seconds="1"),
+                        dict(state, seconds=float("inf")), dict(state, seconds=-1.0),
+                        dict(state, history=dict(state["history"], loss=[0.5, float("nan")])),
+                        dict(state, history=dict(state["history"], loss=[0.5, "0.4"])),
+                        dict(state, history=dict(state["history"], loss=[0.5, True])),
+                        dict(state, variables_file="variables-epoch1.npz"), dict(state, steps=6)):  # fmt: skip
         state_file.write_text(json.dumps(other_shape))
         with pytest.raises(UserError) as refused:
             checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
         assert str(refused.value) == (
-            f"{tmp_path} is not a readable checkpoint (its state.json lacks the run's settings, "
-            "history, position or variables file); delete it to start again"
+            f"{tmp_path} is not a readable checkpoint (its state.json lacks the run's settings, a "
+            "history of numbers, its position or the name of its variables file); delete it to start again"
         )
     state_file.write_text(json.dumps(state))
     assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS) == state
+
+
+def test_a_state_file_that_cannot_be_read_in_bounded_memory_is_refused_in_one_line(tmp_path):
+    state_file = tmp_path / "state.json"
+    for make, reason in [
+        (lambda: state_file.write_text("[" * 100_000), "maximum recursion depth exceeded"),
+        (lambda: state_file.write_bytes(b" " * (32 * 2**20 + 1)), "state.json is larger than 32 MiB"),
+        (lambda: state_file.write_bytes(b"{\x80}"), "'utf-8' codec can't decode byte 0x80"),
+        (lambda: state_file.mkdir(), "state.json is not a regular file"),
+        (lambda: os.mkfifo(state_file), "state.json is not a regular file"),  # a read would wait forever
+    ]:
+        make()
+        with pytest.raises(UserError) as refused:
+            checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
+        message = str(refused.value)
+        assert message.startswith(f"{tmp_path} is not a readable checkpoint ({reason}") and "\n" not in message
+        assert message.endswith("); delete it to start again")
+        state_file.rmdir() if state_file.is_dir() else state_file.unlink()
+
+
+def test_a_state_beyond_the_runs_epochs_and_steps_is_refused(tmp_path):
+    state_file = tmp_path / "state.json"
+    for epochs, steps, resumable in [(0, 0, True), (1, 3, True), (2, 0, True), (1, 4, False), (2, 1, False),
+                                     (3, 0, False)]:  # fmt: skip
+        state_file.write_text(json.dumps(state_after(epochs, steps)))
+        if resumable:
+            assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS, epochs=2, steps_per_epoch=4)["steps"] == steps
+            continue
+        with pytest.raises(UserError) as refused:
+            checkpoints.read_checkpoint(str(tmp_path), SETTINGS, epochs=2, steps_per_epoch=4)
+        assert str(refused.value) == (
+            f"{tmp_path} is not a readable checkpoint (it stands at step {steps} after epoch {epochs}, beyond this "
+            "run's 2 epochs of 4 steps); delete it to start again"
+        )
+
+
+def test_a_variables_file_that_would_take_more_memory_than_its_model_is_refused_before_it_is_read(tmp_path):
+    model = tiny_model(seed=1)
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    checkpoints.write_checkpoint(str(tmp_path), state_after(1), checkpoints.snapshot(model))
+    path = tmp_path / "variables-epoch1.npz"
+    whole = path.read_bytes()
+
+    def does_not_fit(path):
+        return (f"{path} does not fit this run's model (other variables or shapes: made by another version of "
+                f"this code?); delete {tmp_path} to start again")  # fmt: skip
+
+    def refusal(state=state_after(1)):
+        with pytest.raises(UserError) as refused:
+            checkpoints.restore(tiny_model(seed=2), str(tmp_path), state)
+        return str(refused.value)
+
+    # 20,000 members more: zipfile would list them all (550 bytes of memory each) before any is read.
+    with zipfile.ZipFile(path, "a") as archive:
+        for index in range(20_000):
+            archive.writestr(f"x{index}", b"")
+    tracemalloc.start()
+    assert refusal() == does_not_fit(path)
+    assert tracemalloc.get_traced_memory()[1] < 2**20
+    tracemalloc.stop()
+
+    # A header that gives a first array of 2**40 numbers, which NumPy would allocate before reading.
+    mid_epoch = tmp_path / "variables-epoch1-step3.npz"
+    mid_epoch.write_bytes(whole)
+    with zipfile.ZipFile(mid_epoch, "a") as archive:  # a metric's array, whose shape the model says only later
+        archive.writestr(*npy_member("metrics_00000", (2**40,)))
+    assert refusal(state_after(1, steps=3)) == does_not_fit(mid_epoch)
+    with zipfile.ZipFile(io.BytesIO(whole)) as original, zipfile.ZipFile(path, "w") as archive:
+        for name in original.namelist():  # every variable, the first with a header of 2**40 numbers
+            archive.writestr(*npy_member("model_00000", (2**40,)) if name == "model_00000.npy"
+                             else (name, original.read(name)))  # fmt: skip
+    assert refusal() == does_not_fit(path)
+
+    # Compressed with bzip2, which NumPy never writes and zipfile decompresses a whole block at a time.
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as archive:
+        archive.writestr("model_00000.npy", b"\x00" * 100)
+    assert refusal() == (f"{path} cannot be loaded (its member model_00000 is compressed in a way that NumPy "
+                         f"never writes); delete {tmp_path} to start again")

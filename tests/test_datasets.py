@@ -10,8 +10,12 @@ import hashlib
 import os
 import pickle
 import shutil
+import subprocess
+import sys
 import tarfile
 import time
+import tracemalloc
+import zipfile
 
 import cv2
 import numpy as np
@@ -20,7 +24,7 @@ import pytest
 from pyimagesearch import datasets, downloads
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, held_out, load_dataset
 from pyimagesearch.errors import UserError
-from support import REPO
+from support import REPO, npy_member
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
 
@@ -370,6 +374,52 @@ def test_a_damaged_cached_file_is_named_in_one_line(name, damage, keras_home):
     assert str(raised.value) == (
         f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
         f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
+    )
+
+
+def test_cached_files_that_would_build_more_than_they_hold_are_named_in_one_line(keras_home):
+    datasets_dir = keras_home / "datasets"
+    damaged = {}
+    # MNIST: an array whose header alone gives 2**40 numbers, which np.load would allocate.
+    path, kind = write_cached("mnist", datasets_dir)
+    with zipfile.ZipFile(path, "a") as archive:
+        archive.writestr(*npy_member("x_huge", (2**40,), dtype="|u1"))
+    damaged["mnist"] = path, kind
+    # Fashion-MNIST: 200 MB of zeros in a 200 KB gzip file.
+    path, kind = write_cached("fashion_mnist", datasets_dir)
+    with gzip.open(path, "wb") as f:
+        for _ in range(200):
+            f.write(bytes(2**20))
+    damaged["fashion_mnist"] = path, kind
+    # CIFAR: an array made by its shape of 2**40 numbers alone, with no data.
+    path, kind = write_cached("cifar10", datasets_dir)
+    path.write_bytes(b"\x80\x02}(U\x04datacnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
+                     b"\x8a\x06\x00\x00\x00\x00\x00\x01\x85U\x02u1\x87Ru.")  # fmt: skip
+    damaged["cifar10"] = path, kind
+    for name, (path, kind) in damaged.items():
+        tracemalloc.start()
+        with pytest.raises(DatasetUnavailable) as raised:
+            load_dataset(name)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert str(raised.value) == (
+            f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+            f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
+        )
+        assert peak < 100 * 2**20, name  # reading the largest good file, 47 MB, takes 70 MB
+
+
+def test_a_cifar_batch_with_a_deeply_nested_key_is_named_and_crashes_nothing(keras_home):
+    # The C unpickler hashes a key nested 200,000 deep on its stack, and dies of SIGSEGV.
+    path, kind = write_cached("cifar10", keras_home / "datasets")
+    path.write_bytes(b"\x80\x02}" + b")" + b"\x85" * 200_000 + b"]s.")
+    load = "from pyimagesearch.datasets import load_dataset\nfrom pyimagesearch.errors import run_main\n" \
+           "run_main(lambda: load_dataset('cifar10') and 0)\n"  # fmt: skip
+    result = subprocess.run([sys.executable, "-c", load], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: {path} is not a readable {kind} (damaged or cut short?): delete it and run "
+        "`python fetch_data.py cifar10` to download it afresh, or put a good copy there\n"
     )
 
 

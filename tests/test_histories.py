@@ -12,6 +12,7 @@ import pytest
 
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import NotAHistory, read_history
+from support import REPO
 
 
 def refusal(path, reason):
@@ -132,8 +133,11 @@ def test_data_other_than_a_dict_of_number_lists_is_refused(tmp_path, history, re
 
 def test_damaged_and_unreadable_files_are_one_line_user_errors(tmp_path):
     path = tmp_path / "history.pickle"
-    for content, reason in [(b"", "EOFError: Ran out of input"),
-                            (pickle.dumps({"loss": [0.5, 0.4]})[:-5], "UnpicklingError: pickle data was truncated")]:
+    for content, reason in [(b"", "it is empty"),
+                            (pickle.dumps({"loss": [0.5, 0.4]})[:-5],
+                             "it is cut short or damaged: not enough data in stream to read float8"),
+                            (b"\x80\x04 not a pickle",
+                             "it is cut short or damaged: at position 2, opcode b' ' unknown")]:
         path.write_bytes(content)
         with pytest.raises(UserError) as refused:
             read_history(path)
@@ -234,3 +238,100 @@ def test_numpy_1_pickles_written_by_python_2_load(tmp_path):
     path = tmp_path / "history.pickle"
     path.write_bytes(b"\x80\x02}(U\x08val_loss](" + scalar + b"eu.")
     assert read_history(path) == {"val_loss": [0.9375]}
+
+
+# ## Pickles that would build more than their bytes hold: refused before anything is built
+
+# A dict whose key is a tuple nested 200,000 deep: the C unpickler's hash of it overflows the stack.
+NESTED_KEY = b"\x80\x03}" + b")" + b"\x85" * 200_000 + b"]s."
+
+
+def array_bomb(keys=("loss", "val_loss", "acc", "val_acc")):
+    """A history of 20-million-number arrays made by their shape alone: NumPy's _reconstruct(ndarray,
+    (20_000_000,), "f8") for each key, which allocates them, and no data."""
+    array = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nJ\x00\x2d\x31\x01\x85U\x02f8\x87R"
+    return b"\x80\x02}(" + b"".join(text(key) + array for key in keys) + b"u."
+
+
+def numpy_array_pickle(values, shape):
+    """NumPy 2's protocol 2 pickle of the float64 array `values` with its shape changed to `shape`."""
+    content = pickle.dumps({"loss": np.array(values, dtype="f8")}, protocol=2)
+    old_shape = b"K" + bytes([len(values)]) + b"\x85"
+    assert content.count(old_shape) == 1
+    return content.replace(old_shape, b"J" + struct.pack("<i", shape) + b"\x85")
+
+
+BOUNDLESS = {
+    "nested-key": (NESTED_KEY, "it nests deeper than 16 levels, deeper than a training history"),
+    "nested-lists": (b"\x80\x02" + b"]" * 100 + b"a" * 99 + b".", "it nests deeper than 16 levels, deeper than a "
+                     "training history"),
+    "array-bomb": (array_bomb(), "it holds an array of shape (20000000,) whose numbers are not all in the file"),
+    "array-longer-than-its-data": (numpy_array_pickle([0.5, 0.25], 20_000_000),
+                                   "it holds an array of shape (20000000,) whose numbers are not all in the file"),
+    "frombuffer-longer-than-its-data": (
+        pickle.dumps({"loss": np.array([0.5, 0.25])}, protocol=5).replace(b"K\x02\x85", b"K\x09\x85"),
+        "it holds an array of shape (9,) whose numbers are not all in the file"),
+    "type-with-fields": (keras2_history_pickle({"loss": [(0.5, "f8")]}, 3).replace(b"NNN", b"N]N"),
+                         "it holds a NumPy type with fields or sizes of its own, not a number type"),
+    "too-many-values": (b"\x80\x04](" + b"N" * 500_001 + b"e.",
+                        "it holds more than 500,000 values, more than a training history"),
+    "huge-memo-index": (b"\x80\x02}r\xff\xff\xff\xff.",
+                        "it is cut short or damaged: LONG_BINPUT 4294967295 is beyond any memo a history needs"),
+    "one-list-twice": (b"\x80\x02}(X\x01\x00\x00\x00a]q\x00X\x01\x00\x00\x00bh\x00u.",
+                       "it holds one list in two places, which a history never does"),
+    "a-set": (pickle.dumps({"loss": {0.5}}), "it holds the pickle opcode EMPTY_SET, which plain data does not need"),
+    "dup": (b"\x80\x02]2\x86.", "it holds the pickle opcode DUP, which plain data does not need"),
+}
+
+
+# The nested key is read in a subprocess only, below: a regression would crash the tests' process.
+@pytest.mark.parametrize("case", [case for case in BOUNDLESS if case != "nested-key"])
+def test_a_pickle_that_would_build_more_than_it_holds_is_refused_before_anything_is_built(tmp_path, case):
+    content, reason = BOUNDLESS[case]
+    path = tmp_path / "history.pickle"
+    path.write_bytes(content)
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, reason)
+
+
+def test_a_file_larger_than_any_history_is_refused_unread(tmp_path):
+    path = tmp_path / "history.pickle"
+    path.write_bytes(pickle.dumps({"loss": [0.5] * 500_000}, protocol=4))
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, "it is larger than 4 MiB, far more than a training history")
+    # 20,000 epochs of our six curves take a quarter of that.
+    path.write_bytes(pickle.dumps({key: [0.5] * 20_000 for key in ("loss", "accuracy", "val_loss", "val_accuracy",
+                                                                    "learning_rate", "epoch_time")}))
+    assert len(read_history(path)["loss"]) == 20_000 and path.stat().st_size < 1.1e6
+
+
+# plot.py with at most 1 GiB of address space, its peak memory printed on stdout as it exits (VmHWM:
+# ru_maxrss would count the memory of the process it was forked from).
+BOUNDED_PLOT = (
+    "import atexit, re, resource, runpy, sys\n"
+    "resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))\n"
+    "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) // 1024\n"
+    "atexit.register(lambda: print('peak MiB', peak()))\n"
+    "sys.argv = ['plot.py'] + sys.argv[1:]\n"
+    "runpy.run_path('plot.py', run_name='__main__')\n"
+)
+
+
+@pytest.mark.parametrize("case", ["nested-key", "array-bomb"])
+def test_plot_names_such_a_history_in_one_line_in_bounded_time_and_memory(tmp_path, case):
+    content, reason = BOUNDLESS[case]
+    (tmp_path / "output").mkdir()
+    path = tmp_path / "output" / "resnet_adam_mnist.pickle"
+    path.write_bytes(content)
+    result = subprocess.run([sys.executable, "-c", BOUNDED_PLOT, "--input", str(path.parent), "--plots",
+                             str(tmp_path / "plots")],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"warning: {refusal(path, reason)}",
+        f"error: these histories could not be read and are the only ones, so nothing was drawn: {path}; delete "
+        "them and re-run their train.py lines",
+    ]
+    assert int(result.stdout.removeprefix("peak MiB ")) < 400

@@ -117,8 +117,8 @@ def test_unreadable_histories_are_named_left_out_and_listed_with_exit_1(folders)
     assert result.stderr.splitlines() == [
         f"warning: {evil} is not a readable training history (it would call posix.system; refused, nothing "
         "was called); delete it and re-run its train.py line",
-        f"warning: {corrupt} is not a readable training history (UnpicklingError: invalid load key, ' '.); "
-        "delete it and re-run its train.py line",
+        f"warning: {corrupt} is not a readable training history (it is cut short or damaged: at position 2, "
+        "opcode b' ' unknown); delete it and re-run its train.py line",
         "warning: skipping minivggnet on mnist: adam's history could not be read",
         f"error: these histories could not be read and are left out of the figures and tables: {evil}, "
         f"{corrupt}; delete them and re-run their train.py lines",
@@ -177,6 +177,28 @@ def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_
     assert read["val_accuracy"].tolist() == [0.7] and read["learning_rate"].tolist() == [1e-3]
     assert plot.run_row(dict(model="resnet", dataset="mnist", optimizer="adam", learning_rate=1e-3, seed=None, best_val_accuracy=0.7,
                              test_accuracy=None, macro_f1=None, history=read))["best_val_epoch"] == 1
+
+
+@pytest.mark.parametrize("key, values, problem", [
+    ("val_accuracy", [0.5, float("nan"), 0.7], "its 'val_accuracy' is nan in epoch 2"),
+    ("loss", [float("inf"), 0.5, 0.4], "its 'loss' is inf in epoch 1"),
+    ("learning_rate", [1e-3, 1e-3, -float("inf")], "its 'learning_rate' is -inf in epoch 3"),
+    ("val_loss", [0.5, 10**400, 0.3], "its 'val_loss' holds a number too large for a float"),
+])
+def test_a_history_with_nan_or_infinity_is_named_and_left_out_with_exit_1(folders, capsys, key, values, problem):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist", epochs=3, curves={key: values})
+    write_run(output, "resnet", "radam", "mnist", epochs=3)
+    path = output / "resnet_adam_mnist.pickle"
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    assert str(error.value) == (f"these histories could not be read and are left out of the figures and tables: "
+                                f"{path}; delete them and re-run their train.py lines")
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {path} is not a readable training history ({problem}); delete it and re-run its train.py line",
+        "warning: skipping resnet on mnist: adam's history could not be read",
+    ]
+    assert [row["optimizer"] for row in read_csv(plots / "results.csv")] == ["radam"]
 
 
 # ## The figures, checked by the data they draw
@@ -606,6 +628,40 @@ def test_a_report_with_both_lines_is_read_by_its_accuracy_line(tmp_path):
     accuracy_line = "    accuracy                           0.93      3147\n"
     path.write_text(REPORT_2019.replace("   macro avg", accuracy_line + "   macro avg"))
     assert results.read_report(path) == (0.93, 0.96)
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"\x80\x04\x95\xff garbage \xfe\x00", "it is not text"),
+    (b"no summary here\n", "it has no accuracy (or micro avg) or macro avg line"),
+    (REPORT_2019.replace("micro avg       0.97", "micro avg        nan").encode(),
+     "it says 'nan' where a number from 0 to 1 belongs"),
+    (REPORT_2019.replace("0.97      0.96      3147", "0.97     1e300      3147").encode(),
+     "it says '1e300' where a number from 0 to 1 belongs"),
+    (b"x" * (2**20 + 1), "it is larger than 1 MiB, far more than a report"),
+    ("folder", "it is not a regular file"),
+    ("fifo", "it is not a regular file"),
+], ids=["binary", "no-summary", "nan", "out-of-range", "too-large", "folder", "fifo"])
+def test_a_report_that_cannot_be_read_is_named_its_cells_stay_empty_and_plot_exits_1(folders, capsys, content,
+                                                                                     problem):  # fmt: skip
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist", report=False)
+    write_run(output, "resnet", "radam", "mnist")
+    report = output / "resnet_adam_mnist.txt"
+    if content == "folder":
+        report.mkdir()
+    elif content == "fifo":
+        os.mkfifo(report)
+    else:
+        report.write_bytes(content)
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    assert str(error.value) == (f"these reports could not be read, so their runs have no test accuracy or F1: "
+                                f"{report}; delete them and re-run their train.py lines")
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {report} is not a readable classification report ({problem}); its test accuracy and F1 stay empty"]
+    adam, radam = read_csv(plots / "results.csv")  # both runs drawn and tabulated
+    assert (adam["test_accuracy"], adam["macro_f1"], radam["test_accuracy"]) == ("", "", "0.95")
+    assert (plots / "resnet_mnist.png").is_file()
 
 
 # ## Bad input and unwritable outputs

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from pyimagesearch import run_lock
-from pyimagesearch.errors import EXIT_LOCKED
+from pyimagesearch.errors import EXIT_LOCKED, UserError
 from pyimagesearch.run_lock import RunLocked
 from support import REPO
 
@@ -116,3 +116,49 @@ def test_a_lock_file_deleted_by_its_finishing_holder_is_opened_again(tmp_path, m
     with run_lock.run_lock(str(lock)):
         assert len(calls) == 2 and os.stat(lock).st_ino == calls[1]
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+
+
+def test_a_lock_file_that_cannot_be_written_stops_in_one_line_and_is_not_left_behind(tmp_path, monkeypatch):
+    def disk_full(descriptor, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(run_lock.os, "pwrite", disk_full)
+    lock = tmp_path / "run.pickle.lock"
+    with pytest.raises(UserError) as refused:
+        with run_lock.run_lock(str(lock)):
+            pytest.fail("ran without a lock file")
+    assert str(refused.value) == (
+        f"cannot write the lock file {lock} (No space left on device); free some space or fix its "
+        "folder's permissions, then give the same command again"
+    )
+    assert not isinstance(refused.value, RunLocked)  # exit code 1: nothing else holds the run
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["a folder", "not a regular file", "a symbolic link"])
+def test_a_folder_fifo_or_link_where_the_lock_file_goes_is_one_line_and_left_alone(tmp_path, kind):
+    lock, target = tmp_path / "run.pickle.lock", tmp_path / "precious.txt"
+    target.write_text("not to be truncated\n")
+    {"a folder": lock.mkdir, "not a regular file": lambda: os.mkfifo(lock),
+     "a symbolic link": lambda: lock.symlink_to(target)}[kind]()  # fmt: skip
+    with pytest.raises(UserError) as refused:
+        with run_lock.run_lock(str(lock)):
+            pytest.fail("ran without a lock file")
+    assert str(refused.value) == (
+        f"{lock} is {kind}, where this run's lock file goes; move it away, then give the same command again"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["precious.txt", "run.pickle.lock"]
+    assert target.read_text() == "not to be truncated\n"
+
+
+@pytest.mark.parametrize("pid", ["99999999999999999999", "²", "-1", "0x10"])
+def test_a_lock_file_naming_no_possible_pid_names_no_one(tmp_path, monkeypatch, capsys, pid):
+    def unsupported(descriptor, operation):  # without flock, the PID it names would be looked up
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_lock.fcntl, "flock", unsupported)
+    lock = tmp_path / "run.pickle.lock"
+    lock.write_text(f"{HOST} {pid}\n")
+    with run_lock.run_lock(str(lock)):
+        assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+    assert capsys.readouterr().out == ""

@@ -20,6 +20,7 @@ from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_l
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
+from pyimagesearch.run_files import RunFiles
 from support import REPO, csv_lines, run_script, wait_for
 
 
@@ -167,7 +168,8 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
     monkeypatch.undo()
 
     # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
-    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]
+    temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", ".run.q1w2e3r4.tmp.csv",
+                   "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]  # fmt: skip
     for name in temporaries + [".run.x.k2j4_9xq.tmp.pickle"]:  # the last one another run's, run.x.pickle
         (tmp_path / name).write_text("half")
 
@@ -373,6 +375,27 @@ def test_a_full_disk_while_training_or_writing_is_one_line(tmp_path, monkeypatch
     assert leftovers(tmp_path) == ["run.pickle.checkpoint"]  # the lock went; the checkpoint stays
 
 
+@pytest.mark.parametrize("kind", ["symbolic link", "fifo"])
+def test_whatever_has_the_logs_name_is_replaced_not_written_into(tmp_path, kind):
+    log, target = tmp_path / "run.csv", tmp_path / "precious.txt"
+    target.write_text("not to be truncated\n")
+    log.symlink_to(target) if kind == "symbolic link" else os.mkfifo(log)  # a FIFO would block its writer
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64",
+                           "--no-augmentation") == 0  # fmt: skip
+    assert log.is_file() and not log.is_symlink() and len(csv_lines(log)) == 1
+    assert target.read_text() == "not to be truncated\n"
+
+
+def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
+    files = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    for name in (".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint/variables-epoch3.npz",
+                 "run.pickle.checkpoint/.state.zz99yy88.tmp.json"):  # fmt: skip
+        (tmp_path / name).mkdir(parents=True)
+    files.remove_temporaries()
+    checkpoints.remove_leftovers(files.checkpoint_folder, None)
+    assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
+
+
 def test_outputs_that_share_a_path_are_refused(tmp_path):
     out = tmp_path / "out"
     for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt"),
@@ -391,6 +414,40 @@ def test_outputs_that_share_a_path_are_refused(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("option, path", [("--history", ""), ("--history", "out/new/"), ("--history", "out/."),
+                                          ("--report", ""), ("--report", "out/new/")])
+def test_an_output_path_that_names_a_folder_is_refused_before_training(tmp_path, monkeypatch, option, path):
+    monkeypatch.chdir(tmp_path)
+    outputs = {"--history": "run.pickle", "--report": "run.txt", option: path}
+    with pytest.raises(UserError) as refused:
+        train.main([*(word for item in outputs.items() for word in item), "-d", "digits", "-m", "minivggnet",
+                    "--epochs", "1", "--batch-size", "64", "--no-augmentation"])  # fmt: skip
+    example = "pickle" if option == "--history" else "txt"
+    assert str(refused.value) == (f"{option} {path!r} names a folder, not a file; give a file path such as "
+                                  f"output/resnet_adam_mnist.{example}")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("option, name, too_long", [
+    ("--history", "r" * 235 + ".pickle", "r" * 235 + ".pickle"),  # 242 bytes: its temporary file takes 256
+    ("--report", "r" * 238 + ".txt", "r" * 238 + ".txt"),
+    ("--history", "r" * 238, "r" * 238 + ".csv"),  # no extension: the log's name is the longer
+    ("--history", "é" * 121, "é" * 121),  # 242 bytes in UTF-8
+])
+def test_an_output_name_too_long_for_its_temporary_files_is_refused_before_training(tmp_path, option, name,
+                                                                                    too_long):  # fmt: skip
+    outputs = {"--history": "run.pickle", "--report": "run.txt", option: name}
+    with pytest.raises(UserError) as refused:
+        train.main([*(word for key, value in outputs.items() for word in (key, str(tmp_path / value))),
+                    "-d", "digits", "-m", "minivggnet", "--epochs", "1", "--batch-size", "64",
+                    "--no-augmentation"])  # fmt: skip
+    assert str(refused.value) == (f"{option}'s file name is too long ({too_long!r} takes "
+                                  f"{len(too_long.encode())} bytes; the temporary files written beside it allow "
+                                  "241); give a shorter one")
+    assert os.listdir(tmp_path) == []
+    RunFiles(str(tmp_path / ("r" * 234 + ".pickle")), str(tmp_path / ("r" * 237 + ".txt"))).check_paths()  # 241: fine
+
+
 @pytest.mark.parametrize(
     "arguments, message",
     [
@@ -400,6 +457,11 @@ def test_outputs_that_share_a_path_are_refused(tmp_path):
         (["--epochs", "2.5"], "argument --epochs: takes a whole number of at least 1, not '2.5'"),
         (["--radam-total-steps", "lots"], "argument --radam-total-steps: takes a whole number or 'auto', not 'lots'"),
         (["--radam-total-steps", "1e4"], "argument --radam-total-steps: takes a whole number or 'auto', not '1e4'"),
+        (["--radam-total-steps", "1" + "0" * 30],
+         f"argument --radam-total-steps: takes a whole number of at most 2147483647 or 'auto', not '1{'0' * 30}'"),
+        (["--epochs", "2147483648"], "argument --epochs: takes a whole number of at most 2147483647, not '2147483648'"),
+        (["--warmup-steps", "9" * 40], f"argument --warmup-steps: takes a whole number of at most 2147483647, not "
+                                       f"'{'9' * 40}'"),
         (["--seed", "-1"], "argument --seed: takes a whole number from 0 to 4294967295, not '-1'"),
         (["--seed", "4294967296"], "argument --seed: takes a whole number from 0 to 4294967295, not '4294967296'"),
     ],
@@ -457,16 +519,21 @@ def test_each_epoch_has_its_own_order_and_a_resumed_run_the_same_batches():
     assert not np.array_equal(np.concatenate([other_seed[step][1] for step in range(5)]), epochs[0])
 
 
-def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path):
+def test_checkpoints_are_written_every_n_epochs_and_after_the_last_and_the_log_shows_what_they_hold(tmp_path):
     folder, log = tmp_path / "run.pickle.checkpoint", tmp_path / "run.csv"
     history = {key: [] for key in HISTORY_KEYS}
     training.write_log(str(log), history)
-    saved = []
+    saved, logged = [], []
 
     class CountingWriter(checkpoints.CheckpointWriter):
         def save(self, state, arrays, then=None):
             saved.append(len(state["history"]["loss"]))
             super().save(state, arrays, then)
+
+    class LogWatcher(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            writer.wait()
+            logged.append(len(csv_lines(log)))
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
@@ -475,14 +542,33 @@ def test_checkpoints_are_written_every_n_epochs_and_the_log_every_epoch(tmp_path
     with CountingWriter(str(folder)) as writer:
         recorder = training.RunRecorder(history, str(log), writer, {"model": "tiny"}, 2,
                                         interruptions.ctrl_c_pressed, interruptions.sigterm_received)  # fmt: skip
-        model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder], verbose=0)
+        model.fit(x, y, validation_data=(x, y), epochs=5, callbacks=[recorder, LogWatcher()], verbose=0)
 
-    assert saved == [2, 4]
-    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch4.npz"]
+    assert saved == [2, 4, 5]
+    assert logged == [0, 2, 2, 4, 5]  # an epoch is logged once a checkpoint holds it
+    assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch5.npz"]
     state = json.loads((folder / "state.json").read_text())
     assert state["run"] == {"model": "tiny"} and state["steps"] == 0
-    assert state["history"]["loss"] == history["loss"][:4]
+    assert state["history"]["loss"] == history["loss"]
     assert [row.split(",")[0] for row in csv_lines(log)] == ["1", "2", "3", "4", "5"]
+
+
+def test_a_kill_between_checkpoints_loses_only_epochs_that_the_log_does_not_show(tmp_path, monkeypatch,
+                                                                                 uninterrupted):  # fmt: skip
+    # Every 2 epochs: epoch 1 has no checkpoint yet, so the log must not show it when a kill comes.
+    process = train_holding_a_batch(tmp_path, 2, 3, *RUN, "--checkpoint-every", "2")
+    while process.stdout.readline() != "Epoch 2/2\n":  # epoch 1 has ended
+        assert process.poll() is None
+    assert csv_lines(tmp_path / "run.csv") == [] and checkpointed_epochs(tmp_path) is None
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+
+    trained = count_steps(monkeypatch)
+    assert main_in_process(tmp_path, *RUN, "--checkpoint-every", "2") == 0
+    assert trained == [(epoch, step) for epoch in (1, 2) for step in range(STEPS)]
+    assert_same_run(read_history(tmp_path / "run.pickle"), uninterrupted)
+    assert [row.split(",")[0] for row in csv_lines(tmp_path / "run.csv")] == ["1", "2"]
+    assert leftovers(tmp_path) == []
 
 
 def test_an_epoch_is_logged_once_its_checkpoint_is_on_disk(tmp_path, monkeypatch):
@@ -543,6 +629,27 @@ def test_a_run_that_finished_while_this_one_waited_for_its_lock_is_skipped(tmp_p
     assert sorted(os.listdir(tmp_path)) == ["run.pickle", "run.txt"]  # no log: it never trained
 
 
+def test_a_lock_file_that_a_killed_run_left_beside_its_outputs_goes_when_it_is_skipped(tmp_path, capsys):
+    (tmp_path / "run.pickle").write_bytes(b"")
+    (tmp_path / "run.txt").write_text("")
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()  # its PID no longer runs, as after a SIGKILL
+    lock, host = tmp_path / "run.pickle.lock", socket.gethostname()
+    lock.write_text(f"{host} {process.pid}\n")
+    assert main_in_process(tmp_path, "-d", "digits") == 0
+    assert capsys.readouterr().out == (
+        f"note: taking over {lock} from process {process.pid} on {host}, which no longer holds it\n"
+        f"{tmp_path / 'run.pickle'} and {tmp_path / 'run.txt'} exist already: skipping (delete them to train again)\n"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["run.pickle", "run.txt"]
+    # Held by a process that runs, or naming another host: not this process's to delete.
+    for holder in (f"{host} {os.getpid()}", "gpu-node-7 4242"):
+        lock.write_text(f"{holder}\n")
+        with run_lock.run_lock(str(lock)) if holder.startswith(host) else contextlib.nullcontext():
+            assert main_in_process(tmp_path, "-d", "digits") == 0
+            assert lock.read_text() == f"{holder}\n"
+
+
 # Runs train.py as its own entry point and says afterwards whether Keras was imported.
 KERAS_AT_EXIT = (
     "import atexit, runpy, sys\n"
@@ -550,6 +657,36 @@ KERAS_AT_EXIT = (
     "sys.argv = ['train.py'] + sys.argv[1:]\n"
     "runpy.run_path('train.py', run_name='__main__')\n"
 )
+
+
+# train.py's entry point with os.pwrite failing as on a full disk: the lock file is its first write.
+DISK_FULL_AT_EXIT = (
+    "import errno, os\n"
+    "def disk_full(*arguments):\n"
+    "    raise OSError(errno.ENOSPC, 'No space left on device')\n"
+    "os.pwrite = disk_full\n"
+) + KERAS_AT_EXIT
+
+
+@pytest.mark.parametrize("fault", ["disk full", "folder"])
+def test_a_lock_file_that_cannot_be_written_fails_before_keras_starts_with_one_line(tmp_path, fault):
+    lock = tmp_path / "run.pickle.lock"
+    if fault == "folder":
+        lock.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_AT_EXIT if fault == "disk full" else KERAS_AT_EXIT,
+         *output_arguments(tmp_path), "-d", "digits"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr == {
+        "disk full": f"error: cannot write the lock file {lock} (No space left on device); free some space or "
+                     "fix its folder's permissions, then give the same command again\n",
+        "folder": f"error: {lock} is a folder, where this run's lock file goes; move it away, then give the "
+                  "same command again\n",
+    }[fault]
+    assert result.stdout == "keras imported: False\n"
+    assert os.listdir(tmp_path) == ([] if fault == "disk full" else ["run.pickle.lock"])
 
 
 def test_unwritable_output_fails_before_keras_starts_with_one_line(tmp_path):
@@ -696,6 +833,39 @@ def test_a_checkpoint_that_cannot_resume_this_run_is_refused_in_one_line(tmp_pat
         f"whole .npz file); delete {folder} to start again"
     )
     assert leftovers(tmp_path) == ["run.pickle.checkpoint"]
+
+
+def test_a_checkpoint_beyond_the_runs_epochs_or_steps_is_refused_before_it_is_loaded(tmp_path):
+    folder = tmp_path / "run.pickle.checkpoint"
+    folder.mkdir()
+    args = train.parse_arguments([*output_arguments(tmp_path), *RUN])
+    state = dict(run=train.run_settings(args), history={key: [0.5] for key in HISTORY_KEYS}, steps=STEPS,
+                 seconds=1.0, variables_file=f"variables-epoch1-step{STEPS}.npz")  # fmt: skip
+    (folder / "state.json").write_text(json.dumps(state))
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, *RUN)
+    assert str(refused.value) == (
+        f"{folder} is not a readable checkpoint (it stands at step {STEPS} after epoch 1, beyond this run's 2 "
+        f"epochs of {STEPS} steps); delete it to start again"
+    )
+
+
+def test_resumed_metrics_that_do_not_fit_the_model_are_refused_in_one_line(tmp_path):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
+    x = np.random.default_rng(0).random((8, 4), dtype="float32")
+    y = keras.utils.to_categorical(np.arange(8) % 2, 2)
+    history = {key: [0.5] for key in HISTORY_KEYS}
+    with checkpoints.CheckpointWriter(str(tmp_path / "run.pickle.checkpoint")) as writer:
+        recorder = training.RunRecorder(history, str(tmp_path / "run.csv"), writer, {}, 1,
+                                        interruptions.ctrl_c_pressed, interruptions.sigterm_received,
+                                        state=dict(steps=1, seconds=0.5), metrics=[np.zeros(3)])  # fmt: skip
+        with pytest.raises(UserError) as refused:
+            model.fit(x, y, batch_size=4, epochs=2, initial_epoch=1, callbacks=[recorder], verbose=0)
+    assert str(refused.value) == (
+        f"{tmp_path / 'run.pickle.checkpoint'} does not fit this run's model (other metrics: made by another "
+        "version of this code?); delete it to start again"
+    )
 
 
 @pytest.mark.backend

@@ -78,8 +78,8 @@ def test_a_digits_run_records_the_ramp_and_resumes_on_it(tmp_path, capsys, monke
                  "--checkpoint-every", "1"]  # fmt: skip
     checkpoint = training.RunRecorder.checkpoint
 
-    def checkpoint_then_stop(recorder, steps, seconds, then=None):
-        checkpoint(recorder, steps, seconds, then)
+    def checkpoint_then_stop(recorder, steps, seconds):
+        checkpoint(recorder, steps, seconds)
         raise KeyboardInterrupt
 
     monkeypatch.setattr(training.RunRecorder, "checkpoint", checkpoint_then_stop)

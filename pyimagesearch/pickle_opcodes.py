@@ -1,0 +1,280 @@
+"""A pickle's opcodes, checked before anything is built from them.
+
+`pickle.load` builds as it reads, so a few bytes can have it build something unbounded before any
+check of the result runs: a tuple nested 200,000 deep, whose hash overflows the C stack; a NumPy
+array of 20 million numbers allocated by its shape alone; a memo table sized by a 4-billion index.
+`check_opcodes` reads the opcode stream with `pickletools.genops` on a stack of placeholders, and
+builds nothing. It refuses, with a reason in words:
+
+- opcodes that plain data (dicts, lists, tuples, numbers, text, bytes) and NumPy's pickled number
+  types, scalars and arrays do not need, and any name (GLOBAL, STACK_GLOBAL, INST) outside `NAMES`;
+- nesting deeper than MAX_DEPTH, more than MAX_VALUES values, memo indices beyond that, and a list
+  or dict taken from the memo a second time (it could then grow deeper after it was counted);
+- NumPy types other than plain numbers, and arrays whose numbers are not all bytes of the file.
+"""
+
+import math
+import pickle
+import pickletools
+import re
+
+MAX_DEPTH = 16  # a history is a dict of lists of NumPy scalars: 5 levels, with their arguments
+MAX_VALUES = 500_000  # 80,000 epochs of 6 floats, 11,000 epochs of Keras 2's 5 NumPy scalars
+
+# The names a history may use, by what they make. NumPy 1.x wrote numpy.core, NumPy 2 numpy._core.
+NAMES = {("numpy", "dtype"): "dtype", ("numpy", "ndarray"): "ndarray", ("_codecs", "encode"): "encode"}
+for _core in ("numpy.core", "numpy._core"):
+    NAMES[f"{_core}.multiarray", "scalar"] = "scalar"
+    NAMES[f"{_core}.multiarray", "_reconstruct"] = "reconstruct"
+    NAMES[f"{_core}.numeric", "_frombuffer"] = "frombuffer"
+
+# NumPy's number types as numpy.dtype takes them from a pickle: "f8", "i4", "u1"...
+NUMBER_TYPE = re.compile(r"[fiu][1248]")
+# The state that NumPy pickles for a number type: version 3, a byte order, and no fields or sizes.
+NUMBER_TYPE_STATE = (None, None, None, -1, -1, 0)
+
+ATOMS = {"INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4", "FLOAT", "BINFLOAT", "STRING",
+         "BINSTRING", "SHORT_BINSTRING", "UNICODE", "BINUNICODE", "SHORT_BINUNICODE", "BINUNICODE8",
+         "BINBYTES", "SHORT_BINBYTES", "BINBYTES8", "BYTEARRAY8", "NONE", "NEWTRUE", "NEWFALSE"}  # fmt: skip
+
+
+class Refused(pickle.UnpicklingError):
+    """Not plain data, or not a whole pickle; the message says what it holds."""
+
+
+def damaged(what):
+    return Refused(f"it is cut short or damaged: {what}")
+
+
+class Value:
+    """What an opcode would build: a kind ("atom", "tuple", "list", "dict", "name" or "object", the
+    result of calling a name), its nesting depth, and what later checks read: an atom's value, a
+    tuple's Values, a name's role, an object's (role, arguments' Values)."""
+
+    __slots__ = ("kind", "depth", "content", "built")
+
+    def __init__(self, kind, depth, content=None):
+        self.kind, self.depth, self.content, self.built = kind, depth, content, False
+
+
+UNKNOWN = object()
+
+
+class Blob:
+    """Text or bytes too long to keep for any check: only their length counts (a CIFAR batch's)."""
+
+    __slots__ = ("length",)
+
+    def __init__(self, length):
+        self.length = length
+
+    def __repr__(self):
+        return f"<{self.length} characters or bytes>"
+
+
+def plain(value):
+    """The Python value of an atom or a tuple of atoms; UNKNOWN for anything else."""
+    if value.kind == "atom":
+        return value.content
+    if value.kind == "tuple":
+        items = tuple(plain(item) for item in value.content)
+        return UNKNOWN if UNKNOWN in items else items
+    return UNKNOWN
+
+
+def shape_of(value):
+    """A tuple of non-negative ints that `value` holds, or None."""
+    shape = plain(value)
+    if isinstance(shape, tuple) and all(type(size) is int and size >= 0 for size in shape):
+        return shape
+    return None
+
+
+def item_size(value):
+    """The bytes a number of the NumPy type `value` takes, or None if it is no number type."""
+    if value.kind == "object" and value.content[0] == "dtype" and value.content[1]:
+        spec = plain(value.content[1][0])
+        if isinstance(spec, str) and NUMBER_TYPE.fullmatch(spec):
+            return int(spec[1])
+    return None
+
+
+def byte_length(value):
+    """How many bytes `value` holds: bytes, latin1 text (Python 2's str), or _codecs.encode's."""
+    if value.kind == "object" and value.content[0] == "encode" and value.content[1]:
+        value = value.content[1][0]
+    content = value.content if value.kind == "atom" else None
+    if isinstance(content, Blob):
+        return content.length
+    return len(content) if isinstance(content, (bytes, bytearray, str)) else None
+
+
+def without_data(shape):
+    described = "" if shape is None else f" of shape {shape}"
+    return Refused(f"it holds an array{described} whose numbers are not all in the file")
+
+
+def check_array(shape_value, type_value, data_value):
+    """Refuse an array unless its shape and number type need exactly the bytes of its data."""
+    shape, size, length = shape_of(shape_value), item_size(type_value), byte_length(data_value)
+    if shape is None or size is None or length != math.prod(shape) * size:
+        raise without_data(shape)
+
+
+def check_call(role, arguments):
+    """Refuse a call of the name of `role` on `arguments` (Values) that would build more than
+    plain numbers from the file's bytes."""
+    if role == "dtype":
+        spec = plain(arguments[0]) if arguments else None
+        if not (isinstance(spec, str) and NUMBER_TYPE.fullmatch(spec)):
+            spec = "given by something other than its name" if spec is UNKNOWN else repr(spec)
+            raise Refused(f"it holds a NumPy type {spec}, not a number type")
+    elif role == "reconstruct":  # NumPy writes an empty array, which BUILD then fills from bytes
+        shape = shape_of(arguments[1]) if len(arguments) == 3 else None
+        if shape is None or math.prod(shape) != 0:
+            raise without_data(shape)
+    elif role == "frombuffer":
+        if len(arguments) != 4:
+            raise without_data(None)
+        check_array(arguments[2], arguments[1], arguments[0])
+
+
+def check_state(target, state):
+    """Refuse a BUILD of `state` on `target` unless it makes a number type or fills an array."""
+    role = target.content[0] if target.kind == "object" and not target.built else None
+    if role == "dtype":
+        version_order_rest = plain(state)
+        if not (isinstance(version_order_rest, tuple) and len(version_order_rest) == 8
+                and version_order_rest[:2] in ((3, "<"), (3, ">"), (3, "|"), (3, "="))
+                and version_order_rest[2:] == NUMBER_TYPE_STATE):  # fmt: skip
+            raise Refused("it holds a NumPy type with fields or sizes of its own, not a number type")
+    elif role == "reconstruct":
+        parts = state.content if state.kind == "tuple" else ()
+        if len(parts) != 5 or plain(parts[0]) != 1:
+            raise without_data(None)
+        check_array(parts[1], parts[2], parts[4])
+    else:
+        raise Refused("it sets the state of something other than a NumPy type or array")
+    target.built = True
+
+
+def opcodes(data):
+    """pickletools.genops(data), its errors (an unknown opcode, a short argument) as Refused."""
+    try:
+        yield from pickletools.genops(data)
+    except Exception as error:  # genops raises ValueError mostly, but decodes text and numbers too
+        raise damaged(" ".join(str(error).split())) from None
+
+
+def check_opcodes(data):
+    """Raise Refused unless the pickle `data` holds plain data and NumPy numbers only, in bounds."""
+    if not data:
+        raise Refused("it is empty")
+    stack, marks, memo, counted = [], [], {}, 0
+
+    def count():
+        nonlocal counted
+        counted += 1
+        if counted > MAX_VALUES:
+            raise Refused(f"it holds more than {MAX_VALUES:,} values, more than a training history")
+
+    def push(value):
+        if value.depth > MAX_DEPTH:
+            raise Refused(f"it nests deeper than {MAX_DEPTH} levels, deeper than a training history")
+        count()
+        stack.append(value)
+
+    def top(opcode):
+        if len(stack) <= (marks[-1] if marks else 0):
+            raise damaged(f"{opcode} has nothing to work on")
+        return stack[-1]
+
+    def pop(opcode, number=1):
+        values = []
+        for _ in range(number):
+            top(opcode)
+            values.append(stack.pop())
+        return values[::-1]
+
+    def pop_mark(opcode):
+        if not marks:
+            raise damaged(f"{opcode} has no MARK before it")
+        values = stack[marks[-1] :]
+        del stack[marks.pop() :]
+        return values
+
+    def deepen(container, items):
+        container.depth = max([container.depth] + [item.depth + 1 for item in items])
+        if container.depth > MAX_DEPTH:
+            raise Refused(f"it nests deeper than {MAX_DEPTH} levels, deeper than a training history")
+
+    def name(module, attribute):
+        if (module, attribute) not in NAMES:
+            raise Refused(f"it would call {module}.{attribute}; refused, nothing was called")
+        return Value("name", 0, NAMES[module, attribute])
+
+    for opcode, argument, _ in opcodes(data):
+        code = opcode.name
+        if code in ATOMS:
+            if isinstance(argument, (str, bytes, bytearray)) and len(argument) > 256:
+                argument = Blob(len(argument))
+            push(Value("atom", 0, {"NEWTRUE": True, "NEWFALSE": False}.get(code, argument)))
+        elif code == "MARK":
+            count()
+            marks.append(len(stack))
+        elif code in ("EMPTY_TUPLE", "EMPTY_LIST", "EMPTY_DICT"):
+            push(Value(code[6:].lower(), 1, () if code == "EMPTY_TUPLE" else None))
+        elif code in ("TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "LIST", "DICT"):
+            items = pop_mark(code) if code in ("TUPLE", "LIST", "DICT") else pop(code, int(code[-1]))
+            if code == "DICT" and len(items) % 2:
+                raise damaged("DICT has a key without a value")
+            kind = "tuple" if code.startswith("TUPLE") else code.lower()
+            depth = 1 + max((item.depth for item in items), default=0)
+            push(Value(kind, depth, tuple(items) if kind == "tuple" else None))
+        elif code in ("APPEND", "APPENDS", "SETITEM", "SETITEMS"):
+            items = pop_mark(code) if code.endswith("S") else pop(code, 1 if code == "APPEND" else 2)
+            container = top(code)
+            if container.kind != ("list" if code.startswith("APPEND") else "dict") or (
+                    code == "SETITEMS" and len(items) % 2):  # fmt: skip
+                raise damaged(f"{code} adds to a {container.kind}")
+            deepen(container, items)
+        elif code in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
+            index = len(memo) if code == "MEMOIZE" else argument
+            if not 0 <= index < MAX_VALUES:
+                raise damaged(f"{code} {index} is beyond any memo a history needs")
+            memo[index] = top(code)
+        elif code in ("GET", "BINGET", "LONG_BINGET"):
+            if argument not in memo:
+                raise damaged(f"{code} {argument} fetches nothing")
+            if memo[argument].kind in ("list", "dict"):
+                raise Refused(f"it holds one {memo[argument].kind} in two places, which a history never does")
+            push(memo[argument])
+        elif code in ("GLOBAL", "INST"):
+            module, _, attribute = argument.partition(" ")
+            push(name(module, attribute))
+            if code == "INST":  # a name's instance: plain data never needs one
+                raise Refused("it holds the pickle opcode INST, which plain data does not need")
+        elif code == "STACK_GLOBAL":
+            module, attribute = (plain(value) for value in pop(code, 2))
+            if not (isinstance(module, str) and isinstance(attribute, str)):
+                raise damaged("STACK_GLOBAL names no module and name")
+            push(name(module, attribute))
+        elif code == "REDUCE":
+            function, arguments = pop(code, 2)
+            if function.kind != "name" or arguments.kind != "tuple":
+                raise Refused("it calls something other than a NumPy number constructor")
+            check_call(function.content, arguments.content)
+            push(Value("object", 1, (function.content, arguments.content)))
+        elif code == "BUILD":
+            (state,) = pop(code)
+            check_state(top(code), state)
+        elif code == "PROTO":
+            if not 0 <= argument <= pickle.HIGHEST_PROTOCOL:
+                raise damaged(f"pickle protocol {argument} does not exist")
+        elif code == "STOP":
+            if len(stack) != 1 or marks:
+                raise damaged("it stops with other than one value")
+            return
+        elif code != "FRAME":
+            raise Refused(f"it holds the pickle opcode {code}, which plain data does not need")
+    raise damaged("it has no end")
