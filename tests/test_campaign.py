@@ -102,6 +102,16 @@ def test_a_long_slot_goes_on_into_the_next_configurations(tmp_path):
     assert (sharing, [run["stem"] for run in chosen]) == (3, ["minivggnet_adam_mnist", "minivggnet_radam_mnist"])
 
 
+def leave_outputs(command):
+    """What a finished run leaves for the campaign to find: its history and its report."""
+    run = campaign.describe(command, "unused")
+    os.makedirs(os.path.dirname(run["history"]), exist_ok=True)
+    with open(run["history"], "wb") as file:
+        pickle.dump({"epoch_time": [1.0]}, file)
+    with open(run["report"], "w") as file:
+        file.write("accuracy 0.99\n")
+
+
 class FakeSweep:
     """sweep.py as run_slot starts and reads it (subprocess.Popen): each run given on its stdin
     starts, leaves its history and report, and is done."""
@@ -121,11 +131,7 @@ class FakeSweep:
         commands = "".join(self.given).splitlines()
         for index, command in enumerate(commands, 1):
             yield f"started: {command}  (log: unused.log)\n"
-            run = campaign.describe(command, "unused")
-            with open(run["history"], "wb") as file:
-                pickle.dump({"epoch_time": [1.0]}, file)
-            with open(run["report"], "w") as file:
-                file.write("accuracy 0.99\n")
+            leave_outputs(command)
             yield f"[{index}/{len(commands)}] done: {command}\n"
 
     def wait(self, timeout=None):
@@ -342,12 +348,7 @@ def test_runs_at_once_counts_the_runs_that_really_overlapped(tmp_path, monkeypat
             for index, command in enumerate(commands, 1):
                 if index == 3:
                     yield f"started: {command}  (log: unused.log)\n"
-                run = campaign.describe(command, "unused")
-                os.makedirs(os.path.dirname(run["history"]), exist_ok=True)
-                with open(run["history"], "wb") as file:
-                    pickle.dump({"epoch_time": [1.0]}, file)
-                with open(run["report"], "w") as file:
-                    file.write("accuracy 0.99\n")
+                leave_outputs(command)
                 yield f"[{index}/3] done: {command}\n"
 
     monkeypatch.setattr(campaign.subprocess, "Popen", OverlappingSweep)
@@ -369,11 +370,7 @@ def test_runs_of_two_folders_with_one_name_are_told_apart(tmp_path, monkeypatch)
         def lines(self):  # the first run finishes, the second is stopped
             command = "".join(self.given).splitlines()[0]
             yield f"started: {command}  (log: unused.log)\n"
-            os.makedirs(os.path.dirname(grid_radam["history"]), exist_ok=True)
-            with open(grid_radam["history"], "wb") as file:
-                pickle.dump({"epoch_time": [1.0]}, file)
-            with open(grid_radam["report"], "w") as file:
-                file.write("accuracy 0.99\n")
+            leave_outputs(command)
             yield f"[1/2] done: {command}\n"
 
     monkeypatch.setattr(campaign.subprocess, "Popen", FirstOnly)
