@@ -6,8 +6,8 @@ Builds real examples of each input (history pickles of this project, of Keras 2 
 and of NumPy 2 arrays; classification reports of now and of 2019; a checkpoint's state.json and
 its variables file), then feeds a fixed number of mutations of each (bit flips, truncations,
 spliced pieces of other examples, inserted pickle opcodes, repeated slices, overwritten length
-fields), drawn from SEED (SCALE times as many to search longer), to plot.read_curves,
-plot.read_report, checkpoints.read_checkpoint and checkpoints.restore. Every outcome must be "read" or a UserError of one line that names the file.
+fields), drawn from SEED (SCALE times as many to search longer), to results.read_curves,
+results.read_report, checkpoints.read_checkpoint and checkpoints.restore. Every outcome must be "read" or a UserError of one line that names the file.
 Anything else is a finding: another exception (with its traceback), a message of several lines or
 not naming the file, a message about memory, or a read that took over MAX_SECONDS. The address
 space is limited to what the process has after its warm-up plus HEADROOM, so that an input that
@@ -35,8 +35,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.metrics import classification_report  # noqa: E402
 
-import plot  # noqa: E402
-from pyimagesearch import checkpoints  # noqa: E402
+from pyimagesearch import checkpoints, results  # noqa: E402
 from pyimagesearch.errors import UserError  # noqa: E402
 from test_histories import KERAS2_HISTORY, keras2_history_pickle  # noqa: E402
 from test_plot import REPORT_2019  # noqa: E402
@@ -156,8 +155,8 @@ def main(seed, folder, scale=1):
             checkpoints.restore(model, checkpoint_folder, read)
 
     targets = {
-        "history": (history_path, histories(), lambda: plot.read_curves(history_path)),
-        "report": (report_path, reports(), lambda: plot.read_report(report_path)),
+        "history": (history_path, histories(), lambda: results.read_curves(history_path)),
+        "report": (report_path, reports(), lambda: results.read_report(report_path)),
         "state": (state_path, [state_bytes], resume),
         "variables": (variables_path, [variables_bytes], lambda: checkpoints.restore(model, checkpoint_folder, state)),
     }

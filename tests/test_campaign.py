@@ -279,13 +279,14 @@ def test_the_makespan_is_sweep_pys_longest_first_on_free_lanes():
     assert campaign.makespan([7], 3) == 7
 
 
-def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monkeypatch):
+def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monkeypatch, capsys):
     results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
     arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
     # On a GPU box the slot plans: a finished run of this device times the slot's runs, the
     # campaign's last, 90 s of which its one epoch took 10 s, makes each run of one epoch
     # 1.1 x 90 = 99 s, so 2 fit in 4 minutes less 20 s (3 would take 297 s), and no line says the
-    # times are an H200's.
+    # times are an H200's. Once they are done the slot plans again, timed by its own runs, and
+    # goes on with what fits in the time left.
     last = the_campaign(results, *arguments)[-1]
     device = "1 x Some GPU"
     write_finished(last, [10.0], device=device, runs_at_once=1, wall_seconds=90.0, resumed=False)
@@ -294,6 +295,9 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monk
 
     assert campaign.main(["--minutes", "4", "--archive", str(archive), "--runs-per-gpu", "1", *arguments]) == 0
 
+    plan = capsys.readouterr().out
+    assert "1 of 21 runs are in" in plan and "runs 2 of the missing, 1 at a time:" in plan
+    assert "original/minivggnet_adam_digits  (expected 99 s)" in plan and "H200" not in plan
     stems = ["minivggnet_adam_digits", "minivggnet_radam_digits"]
     manifest = json.loads((results / "original" / "manifest.json").read_text())
     assert sorted(manifest["runs"]) == stems
@@ -305,13 +309,16 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monk
         assert f"--history {results}/original/{stem}.pickle" in entry["command"]
         assert len(entry["commit"]) >= 40 and entry["keras"] and entry["backend"]
     (record,) = json.loads((results / "slots.json").read_text())
-    assert record["finished"] == [f"original/{stem}" for stem in stems]
+    assert record["finished"][:2] == [f"original/{stem}" for stem in stems]
+    in_order = [campaign.name(run) for run in the_campaign(results, *arguments) if run["history"] != last["history"]]
+    assert record["finished"] == in_order[:len(record["finished"])]  # the campaign's order, none skipped
     assert record["unfinished"] == [] and record["minutes"] == 4
     with tarfile.open(archive) as tar:
         packed = sorted(tar.getnames())
-    files = [f"results/original/{stem}{ending}" for stem in stems
+    files = [f"results/{name}{ending}" for name in record["finished"]
              for ending in (".csv", ".json", ".log", ".pickle", ".txt")]
-    assert packed == sorted(files + ["results/original/manifest.json", "results/slots.json"])
+    manifests = sorted({f"results/{name.split('/')[0]}/manifest.json" for name in record["finished"]})
+    assert packed == sorted(files + manifests + ["results/slots.json"])
 
 
 def test_a_slot_too_short_for_any_run_starts_the_first_which_keeps_its_checkpoint(tmp_path, monkeypatch, capsys):

@@ -737,8 +737,9 @@ def test_the_help_says_that_input_is_a_folder(capsys):
         plot.main(["--help"])
     assert exit.value.code == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "-i FOLDER [FOLDER ...], --input FOLDER [FOLDER ...] the folder(s) that hold the training histories" in help_text
-    assert "folders, not one history file as train.py's -i" in help_text
+    assert "--input FOLDER [FOLDER ...] the folder(s) that hold the training histories" in help_text
+    assert "-i FOLDER" not in help_text
+    assert "folders, not one history file as train.py's --history" in help_text
 
 
 def test_several_input_folders_are_read_as_one(tmp_path, capsys):

@@ -72,5 +72,5 @@ def test_a_sweep_killed_again_and_again_finishes_every_run_whole_and_leaves_noth
         assert epochs == [str(epoch) for epoch in range(1, EPOCHS + 1)]
         assert (out / f"run{seed}.txt").read_text().rstrip().endswith("450")
     # No checkpoint folder, lock file or temporary file is left behind.
-    outputs = [f"run{seed}.{ext}" for seed in range(1, RUNS + 1) for ext in ("csv", "pickle", "txt")]
+    outputs = [f"run{seed}.{ext}" for seed in range(1, RUNS + 1) for ext in ("csv", "json", "pickle", "txt")]
     assert sorted(os.listdir(out)) == sorted(outputs)

@@ -798,7 +798,9 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, monkeypatch):
 def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypatch):
     digits = datasets.load_dataset("digits")
     test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
-    monkeypatch.setattr(datasets, "load_dataset", lambda name, download: digits._replace(test_x=test_x, test_y=test_y))
+    # Without a held-out split the test split validates, so it replaces both.
+    monkeypatch.setattr(datasets, "load_dataset", lambda name, download: digits._replace(
+        test_x=test_x, test_y=test_y, validation_x=test_x, validation_y=test_y))
     validation_batches, predicted_batches = [], []
     predict = keras.Model.predict
 
