@@ -17,7 +17,7 @@ import re
 import shlex
 import stat
 
-from pyimagesearch import runs
+from pyimagesearch import original, runs
 from pyimagesearch.runs import longest_first, read_runs
 from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
@@ -147,10 +147,10 @@ def parse_arguments(argv):
     parser.add_argument("--datasets", nargs="+", default=ORIGINAL_DATASETS, choices=DATASETS)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
-    parser.add_argument("--epochs", type=positive_int, help="passed to every run (train.py's default: 60)")
-    parser.add_argument("--seeds", type=positive_int, default=1, help="runs per combination: 1 runs train.py's default seed, 42; N > 1 runs seeds 1 to N, "
+    parser.add_argument("--epochs", type=positive_int, help=f"passed to every run (train.py's default: {original.EPOCHS})")
+    parser.add_argument("--seeds", type=positive_int, default=1, help=f"runs per combination: 1 runs train.py's default seed, {original.SEED}; N > 1 runs seeds 1 to N, "
                         "named ..._seed1 to ..._seedN")
-    parser.add_argument("--batch-size", type=positive_int, help="passed to every run (train.py's default: 128)")
+    parser.add_argument("--batch-size", type=positive_int, help=f"passed to every run (train.py's default: {original.BATCH_SIZE})")
     parser.add_argument("--learning-rates", type=learning_rate, nargs="+", metavar="LR",
                         help="one run per rate, named ..._lr3e-04 where the rate is not the optimizer's "
                         "default (train.py's default: 1e-3, SGD 0.01)")

@@ -20,7 +20,7 @@ import pickle
 
 from sklearn.metrics import classification_report
 
-from pyimagesearch import interruptions
+from pyimagesearch import interruptions, original
 from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.downloads import keras_home
 from pyimagesearch.errors import run_main
@@ -48,8 +48,8 @@ def parse_arguments(argv):
     parser.add_argument("-d", "--dataset", default="mnist", choices=DATASETS)
     parser.add_argument("-m", "--model", default="resnet", choices=MODELS)
     parser.add_argument("-o", "--optimizer", default="adam", choices=OPTIMIZERS)
-    parser.add_argument("--epochs", type=positive_int, default=60)
-    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=original.EPOCHS)
+    parser.add_argument("--batch-size", type=positive_int, default=original.BATCH_SIZE)
     parser.add_argument(
         "--learning-rate",
         type=learning_rate,
@@ -71,12 +71,12 @@ def parse_arguments(argv):
         "the test split is only read for the final report (default 0: validate on the test split, "
         "as the original)",
     )
-    parser.add_argument("--seed", type=seed, default=42, help="same seed, same result on the CPU")
+    parser.add_argument("--seed", type=seed, default=original.SEED, help="same seed, same result on the CPU")
     parser.add_argument(
         "--radam-total-steps",
         type=radam_total_steps,
-        default="5000",
-        help="RAdam's total_steps: 5000 as in the original, or 'auto' for the run's real number "
+        default=str(original.RADAM["total_steps"]),
+        help="RAdam's total_steps: %(default)s as in the original, or 'auto' for the run's real number "
         "of steps, so that warm-up and decay span the whole run",
     )
     parser.add_argument(

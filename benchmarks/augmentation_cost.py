@@ -24,7 +24,7 @@ import numpy as np
 from benchmarks.step_breakdown import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
 from pyimagesearch.errors import UserError, run_main
-from pyimagesearch.training import AUGMENTATION
+from pyimagesearch.original import AUGMENTATION
 
 
 def timed(function, arguments, repeats):

@@ -23,7 +23,7 @@ import numpy as np
 from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
 from benchmarks.common import environment, environment_lines, report, synthetic_images, table
-from pyimagesearch.training import AUGMENTATION
+from pyimagesearch.original import AUGMENTATION
 
 
 def one_core_rate(count):

@@ -17,20 +17,21 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from pyimagesearch import original  # noqa: E402
 from pyimagesearch.radam import RAdam  # noqa: E402
 
-EPOCHS = 60
-STEPS_PER_EPOCH = 50_000 // 128  # CIFAR-10 and CIFAR-100: 390
+EPOCHS = original.EPOCHS
+STEPS_PER_EPOCH = 50_000 // original.BATCH_SIZE  # CIFAR-10 and CIFAR-100: 390
 
 steps = np.arange(1, EPOCHS * STEPS_PER_EPOCH + 1)
 epochs = steps / STEPS_PER_EPOCH
-original = RAdam(total_steps=5000, warmup_proportion=0.1, min_lr=1e-5)
-stretched = RAdam(total_steps=EPOCHS * STEPS_PER_EPOCH, warmup_proportion=0.1, min_lr=1e-5)
+as_in_2019 = RAdam(**original.RADAM)
+stretched = RAdam(**dict(original.RADAM, total_steps=EPOCHS * STEPS_PER_EPOCH))
 
 plt.style.use("ggplot")
 figure, axis = plt.subplots(figsize=(7, 4))
-axis.plot(epochs, np.full(len(steps), 1e-3), label="Adam (1e-3)")
-axis.plot(epochs, np.asarray(original.learning_rate_at(steps)), label="RAdam, total_steps=5000 (original)")
+axis.plot(epochs, np.full(len(steps), original.LEARNING_RATE), label="Adam (1e-3)")
+axis.plot(epochs, np.asarray(as_in_2019.learning_rate_at(steps)), label="RAdam, total_steps=5000 (original)")
 axis.plot(epochs, np.asarray(stretched.learning_rate_at(steps)), label="RAdam, --radam-total-steps auto")
 axis.set_yscale("log")
 axis.set_xlabel("Epoch #")

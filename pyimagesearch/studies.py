@@ -14,12 +14,12 @@ train.py) have another is not one of the folder's runs. No Keras here.
 import os
 import statistics
 
-from pyimagesearch import runs
+from pyimagesearch import original, runs
 from pyimagesearch.histories import read_history
 
 # The budget of a run: train.py's settings that say how much it trains and on what.
 BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "augmentation", "mixed_precision")
-FAITHFUL_BUDGET = dict(epochs=60, batch_size=128, training_images=None, validation_images=0, augmentation=True,
+FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
 
 FAITHFUL = [  # (folder, [one batch of its runs, ...])
@@ -34,7 +34,7 @@ FAITHFUL = [  # (folder, [one batch of its runs, ...])
 
 # The CPU study: 12,800 training images in batches of 128 are 100 steps an epoch, 10 epochs are
 # 1,000 steps; 5,000 held-out training images (500 a class) validate after every epoch.
-CPU_BUDGET = dict(epochs=10, batch_size=128, training_images=12800, validation_images=5000, augmentation=True,
+CPU_BUDGET = dict(epochs=10, batch_size=original.BATCH_SIZE, training_images=12800, validation_images=5000, augmentation=True,
                   mixed_precision=False)
 # The grid, in the order it runs: the 2019 rate first, then outwards, so that a study stopped
 # early has its middle.
@@ -46,7 +46,7 @@ GRID_SEEDS = 2  # seeds 1 and 2 at every grid point
 FINAL_SEEDS = 3  # seeds 1 to 3 at each optimizer's chosen rate, and at 1e-3
 CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
-ORIGINAL_RATE = 1e-3
+ORIGINAL_RATE = original.LEARNING_RATE
 
 
 def cpu_configurations(results):

@@ -12,7 +12,7 @@ import time
 import keras
 import numpy as np
 
-from pyimagesearch import checkpoints, interruptions
+from pyimagesearch import checkpoints, interruptions, original
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.checkpoints import HISTORY_KEYS
 from pyimagesearch.errors import UserError
@@ -30,17 +30,6 @@ from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 # these Keras versions, from the first to the one before the last; tests/test_train.py fails on
 # another, as a reminder to check them again.
 KERAS_CHECKED = ((3, 15), (3, 16))
-
-# The 2019 original's ImageDataGenerator arguments.
-AUGMENTATION = dict(
-    rotation_range=18,
-    zoom_range=0.15,
-    width_shift_range=0.2,
-    height_shift_range=0.2,
-    shear_range=0.15,
-    horizontal_flip=True,
-    fill_mode="nearest",
-)
 
 # XLA runs a compiled step's kernels as CUDA graphs, but by default leaves cuDNN's convolutions
 # out of them: each convolution then cuts the graph, and the host launches the pieces one by one.
@@ -67,7 +56,7 @@ def record_convolutions_in_graphs():
 def build_network(name, input_shape, classes):
     height, width, depth = input_shape
     if name == "resnet":
-        return ResNet.build(width, height, depth, classes, (9, 9, 9), (64, 64, 128, 256), reg=0.0005)
+        return ResNet.build(width, height, depth, classes, **original.RESNET)
     if name == "googlenet":
         return MiniGoogLeNet.build(width=width, height=height, depth=depth, classes=classes)
     if name == "minivggnet":
@@ -75,7 +64,7 @@ def build_network(name, input_shape, classes):
     raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
 
 
-def make_optimizer(name, learning_rate=None, radam_total_steps=5000, warmup_steps=None):
+def make_optimizer(name, learning_rate=None, radam_total_steps=original.RADAM["total_steps"], warmup_steps=None):
     """The named optimizer at `learning_rate` (None: its DEFAULT_LEARNING_RATES entry);
     `warmup_steps` is adam-warmup's (None: the paper's untuned rule)."""
     if name not in OPTIMIZERS:
@@ -86,10 +75,9 @@ def make_optimizer(name, learning_rate=None, radam_total_steps=5000, warmup_step
         return keras.optimizers.Adam(learning_rate=learning_rate)
     if name == "radam":
         # keras-radam's schedule: warm-up to `learning_rate`, then decay to min_lr at total_steps.
-        return RAdam(learning_rate=learning_rate, total_steps=radam_total_steps, warmup_proportion=0.1, min_lr=1e-5)
+        return RAdam(learning_rate=learning_rate, **dict(original.RADAM, total_steps=radam_total_steps))
     if name == "sgd":
-        # The book's MiniVGGNet-on-CIFAR-10 momentum, at a rate held constant like Adam's.
-        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=0.9)
+        return keras.optimizers.SGD(learning_rate=learning_rate, momentum=original.SGD["momentum"])
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate=learning_rate)
     beta_2 = 0.999  # adam-warmup: Adam's default beta_2
@@ -106,7 +94,7 @@ def build_model(network_name, optimizer, input_shape, classes, seed=None, augmen
     """
     model = keras.Sequential([keras.Input(input_shape)])
     if augmentation:
-        model.add(AffineAugmentation(**AUGMENTATION, seed=seed))
+        model.add(AffineAugmentation(**original.AUGMENTATION, seed=seed))
     model.add(build_network(network_name, input_shape, classes))
     model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
     return model

@@ -14,7 +14,7 @@ from keras import ops
 from keras.src.legacy.preprocessing.image import apply_affine_transform
 
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
-from pyimagesearch.training import AUGMENTATION
+from pyimagesearch.original import AUGMENTATION
 
 HEIGHT, WIDTH = 13, 17
 PARAMETER_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy")

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from pyimagesearch import original
 from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
 from pyimagesearch.resnet import ResNet
@@ -17,9 +18,7 @@ SHAPES = [(1, 10), (3, 10), (3, 100)]  # (depth, classes) at 32x32
 
 def build_resnet(width, height, depth, classes):
     # The experiment's call.
-    return ResNet.build(
-        width, height, depth, classes, (9, 9, 9), (64, 64, 128, 256), reg=0.0005
-    )
+    return ResNet.build(width, height, depth, classes, **original.RESNET)
 
 
 BUILDERS = {
@@ -94,14 +93,16 @@ def test_batchnorm_settings():
         for layer in model("resnet", 3, 10).layers
         if isinstance(layer, keras.layers.BatchNormalization)
     ]
-    assert {(bn.epsilon, bn.momentum) for bn in resnet_bns} == {(2e-5, 0.9)}
-    for name in ("minivggnet", "minigooglenet"):
+    assert {(bn.epsilon, bn.momentum) for bn in resnet_bns} == {(2e-5, original.BATCH_NORM_MOMENTUM["resnet"])}
+    for name, table_name in (("minivggnet", "minivggnet"), ("minigooglenet", "googlenet")):
         bns = [
             layer
             for layer in model(name, 3, 10).layers
             if isinstance(layer, keras.layers.BatchNormalization)
         ]
-        assert {(bn.epsilon, bn.momentum, bn.axis) for bn in bns} == {(1e-3, 0.99, -1)}
+        assert {(bn.epsilon, bn.momentum, bn.axis) for bn in bns} == {
+            (1e-3, original.BATCH_NORM_MOMENTUM[table_name], -1)
+        }
 
 
 def test_resnet_rejects_unknown_dataset():
