@@ -1,6 +1,8 @@
-"""Writing outputs so that a crash never leaves a half-written file where a result belongs."""
+"""Writing outputs so that a crash never leaves a half-written file where a result belongs, and
+reading the small JSON files beside them without trusting their size."""
 
 import contextlib
+import json
 import os
 import tempfile
 
@@ -60,3 +62,13 @@ def ensure_writable(path):
         ) from None
     if os.path.isdir(path):
         raise OSError(f"cannot write {path}: it is a folder; give a file path")
+
+
+def read_json(path, limit=1 << 20):
+    """The JSON in `path`, or None where it is missing, larger than `limit` bytes or not JSON."""
+    try:
+        with open(path, "rb") as file:
+            text = file.read(limit + 1)
+        return None if len(text) > limit else json.loads(text)
+    except (OSError, ValueError, RecursionError):
+        return None

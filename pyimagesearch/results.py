@@ -8,7 +8,6 @@ confidence interval of its mean (Student's t). No Keras here.
 """
 
 import collections
-import json
 import os
 import sys
 
@@ -18,6 +17,7 @@ from scipy import stats
 from pyimagesearch import runs as run_names
 from pyimagesearch import studies
 from pyimagesearch.errors import UserError
+from pyimagesearch.files import read_json
 from pyimagesearch.histories import read_history
 from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 
@@ -151,7 +151,7 @@ def load_runs(*folders):
     the paths of the histories and reports that could not be read, each named on stderr as it is
     read).
 
-    A folder whose manifest.json records a budget (campaign.py's) holds only runs of that
+    A folder whose manifest.json records a budget (results/campaign.py's) holds only runs of that
     budget: a run whose settings (`<stem>.json`) say another, or that has none, is named on
     stderr and left out, as not one of the folder's runs.
     """
@@ -208,16 +208,6 @@ def run_budget(history_path):
     """The budget in the settings written beside a run's history, or None without them."""
     settings = read_json(history_path[: -len(".pickle")] + ".json")
     return studies.budget_of(settings) if isinstance(settings, dict) else None
-
-
-def read_json(path, limit=1 << 20):
-    """The JSON in `path`, or None where it is missing, larger than `limit` bytes or not JSON."""
-    try:
-        with open(path, "rb") as file:
-            text = file.read(limit + 1)
-        return None if len(text) > limit else json.loads(text)
-    except (OSError, ValueError, RecursionError):
-        return None
 
 
 def group(runs, *fields):

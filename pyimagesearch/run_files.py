@@ -4,13 +4,12 @@ No Keras here: train.py checks the paths before it starts Keras, which takes sec
 """
 
 import contextlib
-import json
 import os
 import re
 import shutil
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.files import ensure_writable
+from pyimagesearch.files import ensure_writable, read_json
 from pyimagesearch.run_lock import remove_left_behind
 
 
@@ -94,12 +93,7 @@ class RunFiles:
 
     def recorded_settings(self):
         """The settings written beside a finished run, or None where there are none to read."""
-        try:
-            with open(self.settings, "rb") as file:
-                text = file.read(SETTINGS_LIMIT + 1)
-            settings = json.loads(text) if len(text) <= SETTINGS_LIMIT else None
-        except (OSError, ValueError, RecursionError):
-            return None
+        settings = read_json(self.settings, SETTINGS_LIMIT)
         return settings if isinstance(settings, dict) else None
 
     def skip(self, settings):
