@@ -42,7 +42,7 @@ demo: .venv/runtime
 # A slot of the CPU study: its missing runs one at a time, in order, for STUDY_MINUTES; the run in
 # flight at the end keeps its checkpoint, and the next `make study` goes on from there.
 study: .venv/runtime
-	$(PYTHON) campaign.py --study cpu --minutes $(STUDY_MINUTES) --archive study.tar.gz
+	$(PYTHON) results/campaign.py --study cpu --minutes $(STUDY_MINUTES) --archive study.tar.gz
 	$(PYTHON) plot.py --cpu-study results --plots plots/cpu-study
 	@echo "The CPU study's figure and tables are in plots/cpu-study/"
 

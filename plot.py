@@ -320,7 +320,7 @@ def check_outputs(runs, plots_folder):
 def plot_cpu_study(results, plots_folder):
     text, _, table = cpu_study.report(results)
     if not table:
-        raise UserError(f"{results} holds no run of the CPU study's grid yet; run campaign.py --study cpu")
+        raise UserError(f"{results} holds no run of the CPU study's grid yet; run results/campaign.py --study cpu")
     try:
         ensure_writable(os.path.join(plots_folder, "study.md"))
         save(draw_sensitivity_figure(table), os.path.join(plots_folder, "learning_rates.png"))

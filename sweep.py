@@ -38,7 +38,7 @@ def parse_arguments(argv):
         description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input."
     )
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
-                        help="runs sharing each GPU (default %(default)s; one at a time without a GPU)")
+                        help="exactly N runs share each GPU (default %(default)s; one at a time without a GPU)", metavar="N")
     parser.add_argument("--grace-seconds", type=seconds, default=GRACE_SECONDS,
                         help="when stopped, how long runs get to save a checkpoint before they are "
                         "killed (default %(default)s)")

@@ -124,16 +124,16 @@ def run_settings(args):
 
 def main(argv=None):
     args = parse_arguments(argv)
-    files = RunFiles(args.history, args.report)
-    files.check_paths()
+    run_files = RunFiles(args.history, args.report)
+    run_files.check_paths()
     settings = run_settings(args)
-    if files.finished():
-        return files.skip(settings)
-    files.check_writable()
-    with run_lock(files.lock):
-        if files.finished():  # it finished while this process looked
-            return files.skip(settings)
-        files.remove_temporaries()
+    if run_files.finished():
+        return run_files.skip(settings)
+    run_files.check_writable()
+    with run_lock(run_files.lock):
+        if run_files.finished():  # it finished while this process looked
+            return run_files.skip(settings)
+        run_files.remove_temporaries()
         # On JAX, a sweep's runs of one model, input shape and optimizer (MNIST and Fashion-MNIST,
         # repeated seeds, resumed runs) then compile their train step once. JAX caches only
         # programs that took a second to compile, which leaves out the hundreds of small ones that
@@ -149,11 +149,11 @@ def main(argv=None):
         data = held_out(load_dataset(args.dataset, download=args.download), args.validation_images,
                         args.training_images)
         steps = training.steps_per_epoch(len(data.train_x), args.batch_size)
-        state = checkpoints.read_checkpoint(files.checkpoint_folder, settings, args.epochs, steps)
+        state = checkpoints.read_checkpoint(run_files.checkpoint_folder, settings, args.epochs, steps)
         model = training.build_run_model(args, data)
         print(f"training {args.model} on {args.dataset} with {args.optimizer}, seed {args.seed}: {training.where_it_runs()}")
-        recorder = training.resume(model, state, args, files, settings)
-        with files.disk_errors_in_one_line(), recorder.writer:
+        recorder = training.make_recorder(model, state, args, run_files, settings)
+        with run_files.disk_errors_in_one_line(), recorder.writer:
             training.fit(model, data, args, recorder)
 
         predictions = model.predict(data.test_x, batch_size=training.EVALUATION_BATCH_SIZE, verbose=0)
@@ -168,11 +168,11 @@ def main(argv=None):
         if interruptions.ctrl_c_pressed.is_set():
             raise KeyboardInterrupt
         print(report)
-        with files.disk_errors_in_one_line():
-            write_atomically(files.settings, json.dumps(settings, indent=1, sort_keys=True) + "\n")
+        with run_files.disk_errors_in_one_line():
+            write_atomically(run_files.settings, json.dumps(settings, indent=1, sort_keys=True) + "\n")
             write_atomically(args.report, report)
             write_atomically(args.history, pickle.dumps(recorder.history))
-        files.remove_checkpoint()
+        run_files.remove_checkpoint()
     return 0
 
 

@@ -15,7 +15,7 @@ script again, with KERAS_BACKEND set and any GPU hidden, printing its results as
 
 The defaults make 36 fits of 3 + 2 x 3 steps, most of the time going to compilation and to the
 ResNet and MiniGoogLeNet at batch 128: about 15 minutes on 2 cores, estimated from the FLOP
-counts and MiniVGGNet's epochs in campaign.py's CPU study, not yet timed whole. The report says how
+counts and MiniVGGNet's epochs in results/campaign.py's CPU study, not yet timed whole. The report says how
 long each backend's process took; `--steps 2` or fewer `--backends` make a run shorter.
 
 The roofline is NumPy's float32 matrix product of two 2048x2048 matrices on all cores, in GFLOP/s,

@@ -22,6 +22,8 @@ BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
 
+# The data sets the faithful study runs by default (results/campaign.py --datasets adds CIFAR on a GPU box).
+FAITHFUL_DATASETS = ("mnist", "fashion_mnist")
 FAITHFUL = [  # (folder, [one batch of its runs, ...])
     ("original", [dict(optimizers=("adam", "radam"))]),
     ("seeds", [dict(optimizers=("adam", "radam"), seeds=2)]),
@@ -78,6 +80,14 @@ def configurations(study, results):
     if study == "faithful":
         return [(os.path.join(results, folder), FAITHFUL_BUDGET, batches) for folder, batches in FAITHFUL]
     return [(os.path.join(results, folder), CPU_BUDGET, batches) for folder, batches in cpu_configurations(results)]
+
+
+def faithful_folders(optimizer, radam_total_steps=None):
+    """The folders of the faithful study that hold runs of `optimizer` (RAdam's with this
+    `--radam-total-steps`; None: the original's), in the study's order."""
+    return tuple(folder for folder, batches in FAITHFUL
+                 if any(optimizer in batch["optimizers"] and batch.get("radam_total_steps") == radam_total_steps
+                        for batch in batches))
 
 
 def budget_of(settings):

@@ -1,6 +1,6 @@
 """The measured figures that plan runs: how many share a GPU, which go first, how long each takes.
 
-One home for them: sweep.py, combinations.py, campaign.py and benchmarks/sweep_schedule.py read
+One home for them: sweep.py, combinations.py, results/campaign.py and benchmarks/sweep_schedule.py read
 them here. Each says where and when it was measured.
 """
 

@@ -333,16 +333,16 @@ def build_run_model(args, data):
     )
 
 
-def resume(model, state, args, files, settings):
-    """The run's RunRecorder, from the checkpoint `state` if there is one (None: a new run).
+def make_recorder(model, state, args, run_files, settings):
+    """The run's RunRecorder: a new run's where `state` is None, else the checkpoint's.
 
     A checkpoint's history is the recorder's, and its variables the model's: weights,
     optimizer, random streams, as they were when it was saved.
     """
-    checkpoints.remove_leftovers(files.checkpoint_folder, state)
+    checkpoints.remove_leftovers(run_files.checkpoint_folder, state)
     history, metrics = {key: [] for key in HISTORY_KEYS}, []
     if state:
-        metrics = checkpoints.restore(model, files.checkpoint_folder, state)
+        metrics = checkpoints.restore(model, run_files.checkpoint_folder, state)
         history = state["history"]
         epochs = len(history["loss"])
         if state["steps"]:
@@ -351,8 +351,8 @@ def resume(model, state, args, files, settings):
             print(f"resuming {args.history} after epoch {epochs} of {args.epochs}")
     return RunRecorder(
         history,
-        files.log,
-        checkpoints.CheckpointWriter(files.checkpoint_folder),
+        run_files.log,
+        checkpoints.CheckpointWriter(run_files.checkpoint_folder),
         settings,
         args.checkpoint_every,
         interruptions.ctrl_c_pressed,

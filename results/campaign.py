@@ -1,7 +1,10 @@
 """Advance a study of results/ by one slot: run its next missing runs for `--minutes`.
 
-    python campaign.py --minutes 60 --archive slot.tar.gz               # the faithful runs, on a GPU
-    python campaign.py --study cpu --minutes 120 --archive slot.tar.gz  # the CPU study
+    python results/campaign.py --minutes 60 --archive slot.tar.gz               # the faithful runs, on a GPU
+    python results/campaign.py --study cpu --minutes 120 --archive slot.tar.gz  # the CPU study
+
+Run from the repository's root, as above: the runs' commands (`python train.py ...`) and their
+paths (`results/...`) start there.
 
 A slot is a fixed stretch of time on a machine, such as a cluster job's time limit; `--minutes`
 gives its length, whatever it is. The studies and their folders are in
@@ -48,19 +51,21 @@ import tarfile
 import threading
 import time
 
-from pyimagesearch import runs, studies
-from pyimagesearch.arguments import minutes, positive_int
-from pyimagesearch.errors import UserError, run_main
-from pyimagesearch.files import replaced_atomically, write_atomically
-from pyimagesearch.names import DATASETS, MODELS
-from pyimagesearch.run_files import RunFiles
-from pyimagesearch.runs import option_value
-from pyimagesearch.timings import MEASURED, TRAINING_IMAGES
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
+from pyimagesearch import runs, studies  # noqa: E402
+from pyimagesearch.arguments import minutes, positive_int  # noqa: E402
+from pyimagesearch.errors import UserError, run_main  # noqa: E402
+from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E402
+from pyimagesearch.names import DATASETS, MODELS  # noqa: E402
+from pyimagesearch.run_files import RunFiles  # noqa: E402
+from pyimagesearch.runs import option_value  # noqa: E402
+from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES  # noqa: E402
 
 # Estimates are stretched by this much: a run cut off at the end of a slot is lost there.
 MARGIN = 1.1
 # The studies' folder, where only runs of each study's own budget go.
-RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+RESULTS = os.path.join(REPOSITORY, "results")
 # Seconds kept at the end of the slot for stopping, the manifests and the archive.
 RESERVE_SECONDS = 20
 
@@ -72,8 +77,9 @@ def parse_arguments(argv):
     parser.add_argument("--study", choices=("faithful", "cpu"), default="faithful",
                         help="which study's runs (default %(default)s; see pyimagesearch/studies.py)")
     parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
-    parser.add_argument("--runs-per-gpu", type=positive_int, default=3, help="at most this many runs share a GPU")
-    parser.add_argument("--datasets", nargs="+", default=["mnist", "fashion_mnist"], choices=DATASETS,
+    parser.add_argument("--most-runs-per-gpu", type=positive_int, default=RUNS_PER_GPU, metavar="N",
+                        help="at most N runs share a GPU: fewer where fewer fit the slot (default %(default)s)")
+    parser.add_argument("--datasets", nargs="+", default=list(studies.FAITHFUL_DATASETS), choices=DATASETS,
                         help="the faithful study's data sets (default %(default)s)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
                         help="the faithful study's models (default: all three)")
@@ -300,7 +306,7 @@ def run_slot(chosen, sharing, seconds, facts, slot):
     ended = []
     # The runs' `python` is this one, as when a sweep script runs inside an activated venv.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    sweep = subprocess.Popen([sys.executable, "sweep.py", "--runs-per-gpu", str(sharing), "--grace-seconds", "10"],
+    sweep = subprocess.Popen([sys.executable, os.path.join(REPOSITORY, "sweep.py"), "--runs-per-gpu", str(sharing), "--grace-seconds", "10"],
                              env=dict(os.environ, PATH=path),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sweep.stdin.write("".join(run["command"] + "\n" for run in chosen))
@@ -404,7 +410,7 @@ def main(argv=None):
         if on_cpu:  # one at a time, in order; the run in flight at the end keeps its checkpoint
             sharing, chosen = 1, missing
         else:
-            sharing, chosen = plan(missing, seconds_left(), args.runs_per_gpu, calibration)
+            sharing, chosen = plan(missing, seconds_left(), args.most_runs_per_gpu, calibration)
             if missing and not chosen and not (finished_runs or planned):
                 # None finishes in this slot: the first goes as far as it can and keeps its
                 # checkpoint, so that a later slot plans it at what it has left.

@@ -1,7 +1,7 @@
 """Write README's Results section from the runs in results/: every number in it comes from there.
 
-    python readme_results.py            # rewrite the section between its two markers
-    python readme_results.py --check    # exit 1, naming the difference, if README is out of date
+    python results/readme_results.py            # rewrite the section between its two markers
+    python results/readme_results.py --check    # exit 1, naming the difference, if README is out of date
 
 Test accuracy is the true accuracy of each run's predictions (its classification report). Runs
 of one combination with different seeds give a mean and sample standard deviation; two
@@ -13,14 +13,16 @@ import argparse
 import difflib
 import itertools
 import os
+import sys
 
-from pyimagesearch import cpu_study
-from pyimagesearch.errors import UserError, run_main
-from pyimagesearch.files import write_atomically
-from pyimagesearch.names import MODELS
-from pyimagesearch.results import described, is_history_name, load_runs, mean_and_std, paired_difference, verdict
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script of results/
+from pyimagesearch import cpu_study, studies  # noqa: E402
+from pyimagesearch.errors import UserError, run_main  # noqa: E402
+from pyimagesearch.files import write_atomically  # noqa: E402
+from pyimagesearch.names import MODELS  # noqa: E402
+from pyimagesearch.results import described, is_history_name, load_runs, mean_and_std, paired_difference, verdict  # noqa: E402
 
-BEGIN = "<!-- The Results below are written by `python readme_results.py` from results/; do not edit them by hand. -->\n"
+BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
 
 # The 2019 experiment's true test accuracies, from its own classification reports (two digits).
@@ -31,16 +33,15 @@ ORIGINAL = {  # (data set, model): (Adam, RAdam)
     ("cifar10", "minivggnet"): (0.83, 0.71), ("cifar10", "googlenet"): (0.90, 0.87), ("cifar10", "resnet"): (0.87, 0.84),
     ("cifar100", "minivggnet"): (0.53, 0.41), ("cifar100", "googlenet"): (0.56, 0.57), ("cifar100", "resnet"): (0.63, 0.50),
 }
-# The configurations of results/ (campaign.py) that hold each kind of run.
-ADAM_AND_RADAM = ("original", "seeds")
+# Each kind of run the table shows, and the folders of results/ that hold it (studies.py).
 CONTROLS = {  # what the table calls it: (folders, optimizer)
-    "Adam": (ADAM_AND_RADAM, "adam"),
-    "RAdam": (ADAM_AND_RADAM, "radam"),
-    "RAdam, fair schedule": (("fair-schedule",), "radam"),
-    "Adam + warmup": (("warmup",), "adam-warmup"),
-    "RAdam, no schedule": (("warmup",), "radam"),
-    "SGD": (("baselines",), "sgd"),
-    "RMSprop": (("baselines",), "rmsprop"),
+    "Adam": (studies.faithful_folders("adam"), "adam"),
+    "RAdam": (studies.faithful_folders("radam"), "radam"),
+    "RAdam, fair schedule": (studies.faithful_folders("radam", "auto"), "radam"),
+    "Adam + warmup": (studies.faithful_folders("adam-warmup", "0"), "adam-warmup"),
+    "RAdam, no schedule": (studies.faithful_folders("radam", "0"), "radam"),
+    "SGD": (studies.faithful_folders("sgd"), "sgd"),
+    "RMSprop": (studies.faithful_folders("rmsprop"), "rmsprop"),
 }
 COMPARISONS = [  # (first, second): first minus second
     ("Adam", "RAdam"),  # the 2019 question
@@ -48,7 +49,6 @@ COMPARISONS = [  # (first, second): first minus second
     ("RAdam, fair schedule", "RAdam"),  # how much of the first the schedule explains
     ("Adam + warmup", "RAdam, no schedule"),  # Ma and Yarats': two warmups at a constant 1e-3
 ]
-CAMPAIGN_DATASETS = ("mnist", "fashion_mnist")
 NOT_RUN = "not yet run"
 
 
@@ -109,7 +109,7 @@ def adam_against_radam(runs):
     for (dataset, model), (original_adam, original_radam) in ORIGINAL.items():
         adam, radam = of(runs["Adam"], dataset, model), of(runs["RAdam"], dataset, model)
         cells = [f"{original_adam:.2f}", f"{original_radam:.2f}", accuracy(adam), accuracy(radam), *difference(adam, radam)]
-        if dataset not in CAMPAIGN_DATASETS and not adam and not radam:
+        if dataset not in studies.FAITHFUL_DATASETS and not adam and not radam:
             cells[2:] = ["not run here", "", "", ""]
         for name, found, original in (("Adam", adam, original_adam), ("RAdam", radam, original_radam)):
             if further_than_the_spread(found, original):
@@ -124,7 +124,7 @@ def controls(runs):
     names = [name for name in CONTROLS if name not in ("Adam", "RAdam")]
     found = {run["dataset"] for kind in runs.values() for run in kind}
     datasets = [dataset for dataset in dict.fromkeys(dataset for dataset, _ in ORIGINAL)
-                if dataset in CAMPAIGN_DATASETS or dataset in found]
+                if dataset in studies.FAITHFUL_DATASETS or dataset in found]
     pairs = list(itertools.product(datasets, MODELS[::-1]))
     lines = ["| data set | model | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     for dataset, model in pairs:
@@ -196,7 +196,7 @@ def main(argv=None):
             changed = [line for line in difflib.unified_diff(current.splitlines(), wanted.splitlines(), lineterm="", n=0)
                        if line[:1] in "+-" and line[:3] not in ("+++", "---")]
             raise UserError(f"{args.readme} does not say what {args.results} holds (first change: {changed[0]}); "
-                            "run python readme_results.py")
+                            "run python results/readme_results.py")
         return 0
     write_atomically(args.readme, wanted)
     return 0

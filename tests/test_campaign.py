@@ -293,7 +293,7 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monk
     monkeypatch.chdir(REPO)
     monkeypatch.setattr(campaign, "device_name", lambda: device)
 
-    assert campaign.main(["--minutes", "4", "--archive", str(archive), "--runs-per-gpu", "1", *arguments]) == 0
+    assert campaign.main(["--minutes", "4", "--archive", str(archive), "--most-runs-per-gpu", "1", *arguments]) == 0
 
     plan = capsys.readouterr().out
     assert "1 of 21 runs are in" in plan and "runs 2 of the missing, 1 at a time:" in plan

@@ -110,5 +110,5 @@ def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     assert "chosen rate" not in study  # none is chosen before the grid is complete
     assert "| Adam | not yet run | not yet run | 0.8000 / 0.7900 (2) | not yet run | not yet run | grid not complete |" in study
     assert (plots / "learning_rates.png").stat().st_size > 10_000
-    with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run campaign.py --study cpu"):
+    with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run results/campaign.py --study cpu"):
         plot.main(["--cpu-study", str(tmp_path / "empty"), "--plots", str(plots)])

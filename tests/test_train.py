@@ -387,12 +387,12 @@ def test_whatever_has_the_logs_name_is_replaced_not_written_into(tmp_path, kind)
 
 
 def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
-    files = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    run_files = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
     for name in (".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint/variables-epoch3.npz",
                  "run.pickle.checkpoint/.state.zz99yy88.tmp.json"):  # fmt: skip
         (tmp_path / name).mkdir(parents=True)
-    files.remove_temporaries()
-    checkpoints.remove_leftovers(files.checkpoint_folder, None)
+    run_files.remove_temporaries()
+    checkpoints.remove_leftovers(run_files.checkpoint_folder, None)
     assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
 
 
