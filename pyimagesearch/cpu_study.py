@@ -21,9 +21,10 @@ equal (results.verdict); otherwise the numbers stand alone.
 import os
 
 import numpy as np
+from scipy import stats
 
 from pyimagesearch import studies
-from pyimagesearch.results import described, load_runs, paired_difference, verdict
+from pyimagesearch.results import VERDICT_PAIRS, described, load_runs, paired_difference, verdict
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
@@ -43,6 +44,7 @@ def read_study(results):
             runs, _ = load_runs(path)
             for run in runs:
                 run["final_val_accuracy"] = float(run["history"]["val_accuracy"][-1])
+                run["fluctuation"], run["gap"] = fluctuation(run), gap(run)
                 if renamed:
                     run["optimizer"] = renamed
             found += runs
@@ -116,8 +118,8 @@ def comparison_rows(runs, rates):
             rows.append(dict(
                 optimizer=NAMES[optimizer], dataset=dataset, rate=rate_text(rate),
                 test=with_spread([run["test_accuracy"] for run in found]),
-                fluctuation=with_spread([fluctuation(run) for run in found]),
-                gap=with_spread([gap(run) for run in found]),
+                fluctuation=with_spread([run["fluctuation"] for run in found]),
+                gap=with_spread([run["gap"] for run in found]),
                 minus_radam=words, verdict=verdict(difference) if difference else ""))
     return rows
 
@@ -151,6 +153,34 @@ def sensitivity_table(table):
     return "\n".join(lines) + "\n"
 
 
+# How the paired differences of stability and generalization read, by verdict.
+MORE_OR_LESS = {"higher": "more", "lower": "less", "no difference": "not detectably more or less"}
+
+
+def interval_text(difference):
+    return f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
+
+
+def spread_sentence(runs, rates, dataset, label):
+    """The spread over seeds of each optimizer's final test accuracy, and how little a few seeds
+    can say about a spread (the 95% interval of a standard deviation from n values, chi-square
+    with n - 1 degrees of freedom)."""
+    spreads, seeds = [], set()
+    for optimizer, rate in rates.items():
+        accuracies = [run["test_accuracy"] for run in select(runs, optimizer, dataset, rate)
+                      if run["test_accuracy"] is not None]
+        if len(accuracies) >= VERDICT_PAIRS:
+            spreads.append(f"{NAMES[optimizer]} {np.std(accuracies, ddof=1):.4f}")
+            seeds.add(len(accuracies))
+    if len(spreads) < 2 or len(seeds) != 1:
+        return None
+    (n,) = seeds
+    low, high = (np.sqrt((n - 1) / stats.chi2.ppf(q, n - 1)) for q in (0.975, 0.025))
+    return (f"On {dataset}, each {label}, the spread over {n} seeds of the final test accuracy (sample standard "
+            f"deviation): {', '.join(spreads)}. From {n} values a standard deviation is known only to within "
+            f"{low:.2f} to {high:.2f} times itself (95%), so these spreads do not rank the optimizers' stability.")
+
+
 def sentences(runs, table, chosen):
     """The answers, in words, to what the numbers here can say; where they cannot yet, that."""
     said = []
@@ -176,11 +206,26 @@ def sentences(runs, table, chosen):
                 word = verdict(difference)
                 if word:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s test accuracy is {word} "
-                                f"than RAdam's: {difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}] "
-                                f"over {difference.pairs} seeds.")
+                                f"than RAdam's: {interval_text(difference)} over {difference.pairs} seeds.")
                 elif difference.pairs:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} - RAdam has {difference.pairs} "
                                 f"pair(s) of seeds so far: too few (or too alike) for a verdict.")
+                if difference.pairs < VERDICT_PAIRS:
+                    continue
+                stability = paired_difference(select(runs, optimizer, dataset, rates[optimizer]), radam, "fluctuation")
+                if verdict(stability):
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s validation accuracy changes {MORE_OR_LESS[verdict(stability)]} from epoch to "
+                                f"epoch than RAdam's (mean absolute change over the last {LATE_EPOCHS} epochs, minus "
+                                f"RAdam's: {interval_text(stability)}).")
+                generalization = paired_difference(select(runs, optimizer, dataset, rates[optimizer]), radam, "gap")
+                if verdict(generalization):
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s final training accuracy exceeds its test accuracy by "
+                                f"{MORE_OR_LESS[verdict(generalization)]} than RAdam's does (train - test, minus "
+                                f"RAdam's: {interval_text(generalization)}; training accuracy is Keras' on augmented "
+                                "batches with dropout, so it can lie below the test accuracy).")
+            spread = spread_sentence(runs, rates, dataset, label)
+            if spread:
+                said.append(spread)
     return said
 
 
@@ -191,14 +236,14 @@ def report(results):
     chosen = studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER))
     parts = ["Learning-rate sensitivity on Fashion-MNIST: final validation / test accuracy, mean over "
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
-             "training images; rates are chosen on it alone.\n", sensitivity_table(table)]
+             "training images; rates are chosen on it alone.\n\n", sensitivity_table(table)]
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
-            f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n",
+            f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
             markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
     at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
     at_2019["radam-2019"] = studies.ORIGINAL_RATE
-    parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n",
+    parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
               markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
               "\n" + "\n\n".join(sentences(runs, table, chosen)) + "\n"]
     return "".join(parts), runs, table
