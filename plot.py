@@ -12,7 +12,9 @@ validation accuracy and learning rate, and the results tables `results.csv` (one
 model/dataset minus RAdam, e.g. adam - radam or adam-warmup - radam, paired by seed, with a 95%
 confidence interval) and `results.md` (the same three, for reading).
 With --cpu-study, it draws the CPU study's accuracy against the learning rate,
-`learning_rates.png`, and writes its tables and findings, `study.md` (pyimagesearch/cpu_study.py).
+`learning_rates.png`, its comparison of the optimizers (test accuracy, stability, generalization),
+`comparison.png`, and their validation curves, `curves.png`, and writes its tables and findings,
+`study.md` (pyimagesearch/cpu_study.py).
 A history it cannot read (damaged, not plain data, or holding NaN or infinity) is named as it is
 read and left out, and a report it cannot read leaves its run's test accuracy and F1 empty;
 plot.py draws and tabulates the rest, then names them all again and exits with code 1.
@@ -155,6 +157,64 @@ def draw_sensitivity_figure(table):
         axis.set(xscale="log", xlabel="Learning rate", title=f"{title} after the run")
     axes[0].set_ylabel("Accuracy (mean, min-max over seeds)")
     axes[0].legend(loc="lower left")
+    return figure
+
+
+# The CPU study's RAdam with its 2019 schedule, beside the optimizers' own colours.
+STUDY_COLORS = dict(OPTIMIZER_COLORS, **{"radam-2019": "black"})
+STUDY_MEASURES = [("test_accuracy", "Test accuracy"), ("fluctuation", "Epoch-to-epoch change of val. accuracy"),
+                  ("gap", "Train - test accuracy")]
+
+
+def study_panels(chosen):
+    return [(label, rates, dataset) for label, rates in cpu_study.compared(chosen) for dataset in cpu_study.DATASETS]
+
+
+@plt.rc_context(SMALL_TEXT)
+def draw_comparison_figure(runs, chosen):
+    """The CPU study's comparison: per setting and data set, each optimizer's final test accuracy
+    (the tuned comparison), the epoch-to-epoch change of its validation accuracy over the last
+    epochs (stability) and its final training minus test accuracy (generalization), a dot per
+    seed and a bar at the mean."""
+    panels = study_panels(chosen)
+    figure, axes = plt.subplots(len(panels), len(STUDY_MEASURES), figsize=(13, 2.8 * len(panels) + 0.5),
+                                layout="constrained", squeeze=False)
+    for row, (label, rates, dataset) in enumerate(panels):
+        for axis, (key, title) in zip(axes[row], STUDY_MEASURES):
+            for x, (optimizer, rate) in enumerate(rates.items()):
+                values = [run[key] for run in cpu_study.select(runs, optimizer, dataset, rate) if run[key] is not None]
+                if values:
+                    axis.scatter([x] * len(values), values, color=STUDY_COLORS[optimizer], alpha=0.7, s=16)
+                    axis.hlines(np.mean(values), x - 0.3, x + 0.3, color=STUDY_COLORS[optimizer])
+            axis.set_xticks(range(len(rates)), [cpu_study.NAMES[optimizer] for optimizer in rates], rotation=15)
+            axis.set_title(f"{title}\n{dataset}, {label}")
+            if not axis.collections:
+                not_yet_run(axis)
+    return figure
+
+
+def not_yet_run(axis):
+    axis.text(0.5, 0.5, "not yet run", transform=axis.transAxes, ha="center", va="center")
+
+
+@plt.rc_context(SMALL_TEXT)
+def draw_study_curves_figure(runs, chosen):
+    """Validation accuracy after every epoch, per setting and data set: a line per optimizer, the
+    mean over seeds with a min-max band."""
+    panels = study_panels(chosen)
+    figure, axes = plt.subplots(len(panels), 1, figsize=(7, 3 * len(panels) + 0.5), layout="constrained",
+                                squeeze=False)
+    for axis, (label, rates, dataset) in zip(axes[:, 0], panels):
+        for optimizer, rate in rates.items():
+            found = cpu_study.select(runs, optimizer, dataset, rate)
+            if found:
+                draw_curve(axis, found, "val_accuracy", color=STUDY_COLORS[optimizer],
+                           label=f"{cpu_study.NAMES[optimizer]} ({len(found)})")
+        axis.set(title=f"Validation accuracy, {dataset}, {label}", xlabel="Epoch #", ylabel="Val accuracy")
+        if axis.lines:
+            axis.legend(loc="lower right")
+        else:
+            not_yet_run(axis)
     return figure
 
 
@@ -318,12 +378,14 @@ def check_outputs(runs, plots_folder):
 
 
 def plot_cpu_study(results, plots_folder):
-    text, _, table = cpu_study.report(results)
+    text, runs, table, chosen = cpu_study.report(results)
     if not table:
         raise UserError(f"{results} holds no run of the CPU study's grid yet; run results/campaign.py --study cpu")
     try:
         ensure_writable(os.path.join(plots_folder, "study.md"))
         save(draw_sensitivity_figure(table), os.path.join(plots_folder, "learning_rates.png"))
+        save(draw_comparison_figure(runs, chosen), os.path.join(plots_folder, "comparison.png"))
+        save(draw_study_curves_figure(runs, chosen), os.path.join(plots_folder, "curves.png"))
         write_atomically(os.path.join(plots_folder, "study.md"), "# The CPU study\n\n" + text)
     except OSError as error:
         raise UserError(f"cannot write in {plots_folder}: {error.strerror or error}; choose a writable --plots folder") from None
@@ -335,7 +397,7 @@ def main(arguments=None):
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--cpu-study", metavar="RESULTS",
                         help="instead of --input: the CPU study's figure and tables from its folders in RESULTS "
-                        "(e.g. results): learning_rates.png and study.md")
+                        "(e.g. results): learning_rates.png, comparison.png, curves.png and study.md")
     inputs.add_argument("--input", nargs="+", metavar="FOLDER",
                         help="the folder(s) that hold the training histories ({model}_{optimizer}_{dataset}"
                              "[_lrRATE][_seedN].pickle) and their reports (.txt), e.g. output, or results/original "

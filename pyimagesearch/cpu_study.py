@@ -51,6 +51,14 @@ def read_study(results):
     return found
 
 
+def compared(chosen):
+    """[(label, {optimizer: rate})]: each optimizer at its chosen rate (once the grid has chosen
+    them), and each at 1e-3, the 2019 setting, with RAdam's 2019 schedule beside them."""
+    at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
+    at_2019["radam-2019"] = studies.ORIGINAL_RATE
+    return ([("at its chosen rate", dict(chosen))] if chosen else []) + [("at 1e-3, the 2019 setting", at_2019)]
+
+
 def select(runs, optimizer, dataset, rate=None, seeds=None):
     return [run for run in runs if run["optimizer"] == optimizer and run["dataset"] == dataset
             and (rate is None or run["learning_rate"] == rate) and (seeds is None or run["seed"] in seeds)]
@@ -196,9 +204,7 @@ def sentences(runs, table, chosen):
         said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
                     "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "
                     "comparison yet.")
-    at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
-    comparisons = ([("at its chosen rate", chosen)] if chosen else []) + [("at 1e-3, the 2019 setting", at_2019)]
-    for label, rates in comparisons:
+    for label, rates in compared(chosen):
         for dataset in DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer in ("adam", "adam-warmup"):
@@ -230,20 +236,20 @@ def sentences(runs, table, chosen):
 
 
 def report(results):
-    """The study's section of README and of plot.py's study.md: tables and sentences."""
+    """The study's section of README and of plot.py's study.md, tables and sentences, with what
+    they come from: (text, the runs, the sensitivity table, the chosen rates or None)."""
     runs = read_study(results)
     table = sensitivity(runs)
     chosen = studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER))
     parts = ["Learning-rate sensitivity on Fashion-MNIST: final validation / test accuracy, mean over "
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table)]
+    at_2019 = compared(chosen)[-1][1]
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
             markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
-    at_2019 = {optimizer: studies.ORIGINAL_RATE for optimizer in studies.GRID_OPTIMIZERS}
-    at_2019["radam-2019"] = studies.ORIGINAL_RATE
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
               markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
               "\n" + "\n\n".join(sentences(runs, table, chosen)) + "\n"]
-    return "".join(parts), runs, table
+    return "".join(parts), runs, table, chosen

@@ -166,7 +166,7 @@ def in_words(runs, departures):
 def section(results):
     runs = read_results(results)
     table, departures = adam_against_radam(runs)
-    study, study_runs, _ = cpu_study.report(results)
+    study, study_runs, _, _ = cpu_study.report(results)
     return "".join([
         BEGIN, "\n", table, "\n", in_words(runs, departures), "\n",
         "The controls, with the same seeds (differences paired by seed, 95% confidence interval, pairs):\n\n",

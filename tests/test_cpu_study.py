@@ -81,9 +81,9 @@ def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
                                        (3, 0.83, [0.5, 0.9, 0.91])):
         write_run(results / "cpu-study", "radam", "mnist", 3e-3, seed, validation, accuracy, train_accuracy=0.95)
 
-    text, runs, table = cpu_study.report(str(results))
+    text, runs, table, chosen = cpu_study.report(str(results))
 
-    assert studies.chosen_rates(str(results / "cpu-study")) == best
+    assert studies.chosen_rates(str(results / "cpu-study")) == chosen == best
     assert table["adam"][1e-3] == dict(validation=pytest.approx((0.8515, 0.851, 0.852)),
                                        test=pytest.approx((0.8415, 0.841, 0.842)), seeds=2)
     assert "| Adam | 0.7015 / 0.6915 (2) | 0.7015 / 0.6915 (2) | 0.8515 / 0.8415 (2) | 0.8415 / 0.8315 (2) | " \
@@ -122,6 +122,7 @@ def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam - RAdam has 2 pair(s) of seeds so far: too few" in study
     assert "chosen rate" not in study  # none is chosen before the grid is complete
     assert "| Adam | not yet run | not yet run | 0.8000 / 0.7900 (2) | not yet run | not yet run | grid not complete |" in study
-    assert (plots / "learning_rates.png").stat().st_size > 10_000
+    for figure in ("learning_rates.png", "comparison.png", "curves.png"):
+        assert (plots / figure).stat().st_size > 10_000
     with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run results/campaign.py --study cpu"):
         plot.main(["--cpu-study", str(tmp_path / "empty"), "--plots", str(plots)])
