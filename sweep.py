@@ -10,7 +10,9 @@ Like experiments.sh: finished runs are skipped (train.py does that), interrupted
 failed run does not stop the others. The runs that failed, and those that another process is
 training (locked), are named at the end, and the exit code is then 1.
 SIGTERM or Ctrl-C stops the sweep: no new run starts, the running ones get SIGTERM, save a
-checkpoint and exit (or are killed after --grace-seconds), and the same script resumes them.
+checkpoint and exit (or are killed after --grace-seconds), and the same script resumes them. So
+does losing whoever reads the sweep's output (a pipe whose reader was killed): nobody would see
+or record what it does next.
 """
 
 import argparse
@@ -108,11 +110,19 @@ def main(argv=None):
     gpus = visible_gpus()
     slots = [gpu for _ in range(args.runs_per_gpu) for gpu in gpus] or [None]  # no GPU: one at a time
     where = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
-    print(f"{total} runs, {len(slots)} at a time on {where}, the longest first", flush=True)
 
     stop = []  # the signal that stops the sweep, once one has come
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda signum, frame: stop.append(signum))
+
+    def say(text):
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # the reader is gone: stop as on SIGTERM
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left to write goes nowhere
+            stop.append(signal.SIGTERM)
+
+    say(f"{total} runs, {len(slots)} at a time on {where}, the longest first")
 
     running = {}  # slot index -> (process, command, log file)
     failed, locked = [], []
@@ -128,11 +138,11 @@ def main(argv=None):
             except OSError as error:  # a misspelt program, a log folder it cannot write
                 ended += 1
                 failed.append(f"{command}  (could not start: {error})")
-                print(f"[{ended}/{total}] FAILED to start: {command}", flush=True)
+                say(f"[{ended}/{total}] FAILED to start: {command}")
                 continue
             running[slot] = (process, command, log)
             where = "" if gpu is None else f" on GPU {gpu}"
-            print(f"started{where}: {command}  (log: {path})", flush=True)
+            say(f"started{where}: {command}  (log: {path})")
 
         time.sleep(0.5)
         if stop and kill_at is None:
@@ -157,15 +167,15 @@ def main(argv=None):
                 locked.append(command)
             elif process.returncode != 0 and not stop:
                 failed.append(f"{command}  (see {log.name})")
-            print(f"[{ended}/{total}] {outcome(process.returncode)}: {command}", flush=True)
+            say(f"[{ended}/{total}] {outcome(process.returncode)}: {command}")
 
     if stop:
         print("stopped: run the same script again to resume", file=sys.stderr)
         if stop[0] == signal.SIGINT:
             raise KeyboardInterrupt
         return EXIT_STOPPED
-    print(f"{total - len(failed) - len(locked)} done, {len(failed)} failed, "
-          f"{len(locked)} locked by another process")  # fmt: skip
+    say(f"{total - len(failed) - len(locked)} done, {len(failed)} failed, "
+        f"{len(locked)} locked by another process")  # fmt: skip
     if locked:
         print("These runs are locked by another process, which is training them; run the script again "
               "once it has finished:\n    " + "\n    ".join(locked), file=sys.stderr)  # fmt: skip

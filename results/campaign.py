@@ -25,6 +25,8 @@ folder, resumes it in the next slot; a run that has a checkpoint is planned at w
 Each finished run is recorded in its folder's `manifest.json`, the slot in `results/slots.json`,
 and every run the slot finished, with the manifests, is packed into one archive: extract it in
 the folder that holds `results/`. Every run is a train.py command written by combinations.py.
+SIGTERM or Ctrl-C (a cluster job cancelled or preempted, a `kill`) ends the slot at once in the
+same way, and the exit code is then 75.
 
 Each run's entry in its folder's manifest.json holds its train.py command, its budget, the
 project's commit, the date, the device (the CPU's model where there is no GPU), the Keras and
@@ -55,7 +57,7 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
 from pyimagesearch import runs, studies  # noqa: E402
 from pyimagesearch.arguments import minutes, positive_int  # noqa: E402
-from pyimagesearch.errors import UserError, run_main  # noqa: E402
+from pyimagesearch.errors import EXIT_STOPPED, UserError, run_main  # noqa: E402
 from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E402
 from pyimagesearch.names import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
@@ -68,6 +70,9 @@ MARGIN = 1.1
 RESULTS = os.path.join(REPOSITORY, "results")
 # Seconds kept at the end of the slot for stopping, the manifests and the archive.
 RESERVE_SECONDS = 20
+# Set by SIGTERM or Ctrl-C (a cluster job cancelled or at its time limit, a `kill`): the slot
+# ends at once as if its time were up, and still records and packs what it finished.
+stop_requested = threading.Event()
 
 
 def parse_arguments(argv):
@@ -335,14 +340,20 @@ def run_slot(chosen, sharing, seconds, facts, slot):
 
     follower = threading.Thread(target=follow)
     follower.start()
-    try:
-        sweep.wait(timeout=max(seconds, 0))
-        stopped = False
-    except subprocess.TimeoutExpired:
-        print("the slot is over: stopping the runs still going (each keeps a checkpoint)", flush=True)
-        sweep.send_signal(signal.SIGTERM)
-        sweep.wait()
-        stopped = True
+    deadline = time.monotonic() + max(seconds, 0)
+    while True:
+        try:
+            sweep.wait(timeout=min(1.0, max(deadline - time.monotonic(), 0)))
+            stopped = False
+            break
+        except subprocess.TimeoutExpired:
+            if stop_requested.is_set() or time.monotonic() >= deadline:
+                why = "stopped by a signal" if stop_requested.is_set() else "the slot is over"
+                print(f"{why}: stopping the runs still going (each keeps a checkpoint)", flush=True)
+                sweep.send_signal(signal.SIGTERM)
+                sweep.wait()
+                stopped = True
+                break
     follower.join()
     return ended, stopped
 
@@ -383,6 +394,18 @@ def pack(archive, results, runs):
 
 
 def main(argv=None):
+    stop_requested.clear()
+    handlers = {signum: signal.signal(signum, lambda signum, frame: stop_requested.set())
+                for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return advance(argv)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+
+
+def advance(argv):
+    """Advance the study by one slot: main's work, with SIGTERM and Ctrl-C ending the slot early."""
     started = time.monotonic()
     args = parse_arguments(argv)
     facts = environment_facts(args.commit)
@@ -424,7 +447,7 @@ def main(argv=None):
             known = not on_cpu or (run["model"], sharing) in calibration  # the H200's figures are no CPU's
             expected = f"  (expected {expected_seconds(run, sharing, calibration):.0f} s)" if known else ""
             print(f"    {run['configuration']}/{run['stem']}{expected}")
-        if args.dry_run or not chosen or seconds_left() <= 0:
+        if args.dry_run or not chosen or seconds_left() <= 0 or stop_requested.is_set():
             break
         ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot)
         finished_runs += [run for run in chosen if run["history"] in ended]
@@ -440,6 +463,9 @@ def main(argv=None):
     write_json(slots_path, slots)
     size = pack(args.archive, args.results, finished_runs)
     print(f"{len(finished_runs)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
+    if stop_requested.is_set():
+        print("stopped by a signal: the same command resumes the study", file=sys.stderr)
+        return EXIT_STOPPED
     return 0 if not planned or stopped else 1
 
 

@@ -4,14 +4,17 @@ sweep.py and train.py."""
 import json
 import os
 import pickle
+import signal
+import subprocess
 import tarfile
+import time
 
 import pytest
 
 import campaign
 from support import REPO
 from pyimagesearch import studies
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import EXIT_STOPPED, UserError
 
 CPU = f"CPU ({os.cpu_count()} cores)"
 
@@ -385,3 +388,50 @@ def test_runs_of_two_folders_with_one_name_are_told_apart(tmp_path, monkeypatch)
     monkeypatch.setattr(campaign.subprocess, "Popen", FirstOnly)
     assert campaign.run_slot([grid_radam, scheduled_radam], 1, 60, {"device": "D"}, 1) == ([grid_radam["history"]], False)
     assert campaign.name(scheduled_radam) == "cpu-study-2019/minivggnet_radam_fashion_mnist_seed1"
+
+
+def test_sigterm_ends_the_slot_at_once_and_still_records_and_packs_what_it_finished(tmp_path, monkeypatch):
+    arguments = ["--study", "cpu", "--minutes", "60", "--archive", str(tmp_path / "slot.tar.gz"),
+                 "--results", str(tmp_path / "results")]
+    first, second = [run["command"] for run in campaign.campaign_runs(campaign.parse_arguments(arguments))[:2]]
+    signalled = []
+
+    class SignalledSweep(FakeSweep):
+        """The first run finishes, then the campaign gets SIGTERM while the second trains: the
+        sweep goes on until the campaign passes the signal on."""
+
+        def lines(self):
+            yield f"started: {first}  (log: unused.log)\n"
+            leave_outputs(first)
+            yield f"[1/2] done: {first}\n"
+            yield f"started: {second}  (log: unused.log)\n"
+            os.kill(os.getpid(), signal.SIGTERM)
+            while not signalled:
+                time.sleep(0.05)
+            yield f"[2/2] stopped after a checkpoint (the same script resumes it): {second}\n"
+
+        def wait(self, timeout=None):
+            if not signalled:
+                time.sleep(timeout or 0)
+                raise subprocess.TimeoutExpired("sweep.py", timeout)
+            return 75
+
+        def send_signal(self, signum):
+            signalled.append(signum)
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", SignalledSweep)
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    before = signal.getsignal(signal.SIGTERM)
+
+    assert campaign.main([*arguments, "--commit", "0" * 40]) == EXIT_STOPPED == 75
+
+    assert signalled == [signal.SIGTERM]
+    assert signal.getsignal(signal.SIGTERM) is before  # the campaign's handler is gone with it
+    (slot,) = json.loads((tmp_path / "results" / "slots.json").read_text())
+    first_name = "cpu-study/" + campaign.describe(first, "unused")["stem"]
+    assert slot["finished"] == [first_name]
+    assert slot["unfinished"][0] == "cpu-study/" + campaign.describe(second, "unused")["stem"]  # resumed next
+    manifest = json.loads((tmp_path / "results" / "cpu-study" / "manifest.json").read_text())
+    assert list(manifest["runs"]) == [campaign.describe(first, "unused")["stem"]]
+    with tarfile.open(tmp_path / "slot.tar.gz") as archive:
+        assert "results/cpu-study/manifest.json" in archive.getnames()

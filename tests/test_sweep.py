@@ -129,6 +129,18 @@ def test_sigterm_stops_the_runs_at_a_checkpoint_and_starts_no_more(tmp_path):
     )
 
 
+def test_a_sweep_whose_reader_is_gone_stops_its_runs_and_starts_no_more(tmp_path):
+    # What a campaign killed outright leaves: its sweep writing into a pipe that nobody reads.
+    project = make_project(tmp_path / "project", {"a.pickle": {"seconds": 2}, "b.pickle": {"seconds": 2}})
+    process = start_sweep(project, [command("a"), command("b")])  # no GPU: one at a time
+    assert process.stdout.readline().startswith("2 runs, 1 at a time on no GPU")
+    process.stdout.close()
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 75
+    assert [record["history"] for record in records(project, "start")] == ["out/a.pickle"]
+    assert stderr == "stopped: run the same script again to resume\n"
+
+
 def test_ctrl_c_reaches_the_sweep_alone_which_stops_its_runs_at_a_checkpoint(tmp_path):
     project = make_project(tmp_path / "project", {"a.pickle": {"seconds": 60}, "b.pickle": {"seconds": 60}})
     env = dict(environment(), CUDA_VISIBLE_DEVICES="0")
