@@ -39,8 +39,8 @@ demo: .venv/runtime
 	$(PYTHON) plot.py --input $(DEMO)/output --plots $(DEMO)/plots
 	@echo "The demo's figures and results.md are in $(DEMO)/plots/"
 
-# A slot of the CPU study: its missing runs one at a time, in order, for STUDY_MINUTES; the run in
-# flight at the end keeps its checkpoint, and the next `make study` goes on from there.
+# A slot of the CPU study: its missing runs two at a time, in order, for STUDY_MINUTES; the runs in
+# flight at the end keep their checkpoints, and the next `make study` goes on from there.
 study: .venv/runtime
 	$(PYTHON) results/campaign.py --study cpu --minutes $(STUDY_MINUTES) --archive study.tar.gz
 	$(PYTHON) plot.py --cpu-study results --plots plots/cpu-study

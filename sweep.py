@@ -9,6 +9,8 @@ does not end with one long run alone on a GPU. Each run's output goes to `<histo
 Like experiments.sh: finished runs are skipped (train.py does that), interrupted runs resume, a
 failed run does not stop the others. The runs that failed, and those that another process is
 training (locked), are named at the end, and the exit code is then 1.
+Without a GPU, `--cpu-runs N` runs N at once, each held to its own share of the cores (one at a
+time on all of them by default).
 SIGTERM or Ctrl-C stops the sweep: no new run starts, the running ones get SIGTERM, save a
 checkpoint and exit (or are killed after --grace-seconds), and the same script resumes them. So
 does losing whoever reads the sweep's output (a pipe whose reader was killed): nobody would see
@@ -41,6 +43,9 @@ def parse_arguments(argv):
     )
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
                         help="exactly N runs share each GPU (default %(default)s; one at a time without a GPU)", metavar="N")
+    parser.add_argument("--cpu-runs", type=positive_int, default=1, metavar="N",
+                        help="without a GPU, N runs at once, each on its own share of the cores (default "
+                        "%(default)s: one at a time on all of them)")
     parser.add_argument("--grace-seconds", type=seconds, default=GRACE_SECONDS,
                         help="when stopped, how long runs get to save a checkpoint before they are "
                         "killed (default %(default)s)")
@@ -58,8 +63,21 @@ def visible_gpus():
     return [str(index) for index, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU")]
 
 
-def run_environment(gpu, runs_per_gpu):
+def core_shares(runs):
+    """The machine's cores split into `runs` shares as even as they come; UserError if fewer cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if runs > len(cores):
+        raise UserError(f"--cpu-runs {runs} needs as many cores, and this machine gives {len(cores)}; "
+                        f"give --cpu-runs {len(cores)} or fewer")
+    return [cores[share * len(cores) // runs:(share + 1) * len(cores) // runs] for share in range(runs)]
+
+
+def run_environment(gpu, runs_per_gpu, cores=None):
     environment = dict(os.environ, PYTHONUNBUFFERED="1")
+    if cores is not None:
+        # Held to its cores (start), each library sizes its thread pools to them; OpenMP's, used
+        # by oneDNN and PyTorch, by this.
+        environment["OMP_NUM_THREADS"] = str(len(cores))
     if gpu is not None:
         environment["CUDA_VISIBLE_DEVICES"] = gpu
         # JAX takes 75% of the GPU and TensorFlow all of it by default: share it between runs.
@@ -68,8 +86,9 @@ def run_environment(gpu, runs_per_gpu):
     return environment
 
 
-def start(command, path, environment):
-    """Start one run with its output going to the log at `path`; OSError if it cannot start."""
+def start(command, path, environment, cores=None):
+    """Start one run with its output going to the log at `path`, held to `cores` if given;
+    OSError if it cannot start."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     log = open(path, "a")
     try:
@@ -78,6 +97,7 @@ def start(command, path, environment):
         process = subprocess.Popen(
             shlex.split(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=environment, process_group=0,
+            preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
         )
     except OSError as error:
         print(f"could not start: {error}", file=log)
@@ -108,8 +128,14 @@ def main(argv=None):
     waiting = longest_first(read_runs(sys.stdin))
     total = len(waiting)
     gpus = visible_gpus()
-    slots = [gpu for _ in range(args.runs_per_gpu) for gpu in gpus] or [None]  # no GPU: one at a time
-    where = f"{len(gpus)} GPU(s)" if gpus else "no GPU"
+    if gpus:
+        slots = [(gpu, None) for _ in range(args.runs_per_gpu) for gpu in gpus]
+        where = f"{len(gpus)} GPU(s)"
+    elif args.cpu_runs > 1:
+        slots = [(None, cores) for cores in core_shares(args.cpu_runs)]
+        where = f"no GPU, {len(os.sched_getaffinity(0)) // args.cpu_runs} or more cores each"
+    else:
+        slots, where = [(None, None)], "no GPU"
 
     stop = []  # the signal that stops the sweep, once one has come
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -129,19 +155,19 @@ def main(argv=None):
     ended = 0
     kill_at = None
     while running or (waiting and not stop):
-        for slot, gpu in enumerate(slots):
+        for slot, (gpu, cores) in enumerate(slots):
             if slot in running or not waiting or stop:
                 continue
             command, path, _ = waiting.pop(0)
             try:
-                process, log = start(command, path, run_environment(gpu, args.runs_per_gpu))
+                process, log = start(command, path, run_environment(gpu, args.runs_per_gpu, cores), cores)
             except OSError as error:  # a misspelt program, a log folder it cannot write
                 ended += 1
                 failed.append(f"{command}  (could not start: {error})")
                 say(f"[{ended}/{total}] FAILED to start: {command}")
                 continue
             running[slot] = (process, command, log)
-            where = "" if gpu is None else f" on GPU {gpu}"
+            where = f" on GPU {gpu}" if gpu is not None else f" on cores {','.join(map(str, cores))}" if cores else ""
             say(f"started{where}: {command}  (log: {path})")
 
         time.sleep(0.5)

@@ -19,7 +19,7 @@ gives its length, whatever it is. The studies and their folders are in
 On a GPU the slot plans which missing runs will finish inside it (from each run's expected time:
 this device's runs already in `results/`, else figures measured on an H200), several sharing the
 GPU; a configuration's runs are taken only once every missing run of the ones before it is. On a
-CPU it runs the missing runs one at a time, in order. Either way, a run still going when the slot
+CPU it runs the missing runs in order, `--cpu-runs` at once, each on its own share of the cores. Either way, a run still going when the slot
 ends is stopped and keeps a checkpoint beside its outputs, and the same command, in the same
 folder, resumes it in the next slot; a run that has a checkpoint is planned at what it has left.
 Each finished run is recorded in its folder's `manifest.json`, the slot in `results/slots.json`,
@@ -62,7 +62,7 @@ from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E
 from pyimagesearch.names import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
 from pyimagesearch.runs import option_value  # noqa: E402
-from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES  # noqa: E402
+from pyimagesearch.timings import CPU_RUNS, MEASURED, RUNS_PER_GPU, TRAINING_IMAGES  # noqa: E402
 
 # Estimates are stretched by this much: a run cut off at the end of a slot is lost there.
 MARGIN = 1.1
@@ -84,6 +84,9 @@ def parse_arguments(argv):
     parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
     parser.add_argument("--most-runs-per-gpu", type=positive_int, default=RUNS_PER_GPU, metavar="N",
                         help="at most N runs share a GPU: fewer where fewer fit the slot (default %(default)s)")
+    parser.add_argument("--cpu-runs", type=positive_int, metavar="N",
+                        help=f"without a GPU, N runs at once, each on its own share of the cores (default: "
+                        f"{CPU_RUNS}, or one a core where there are fewer)")
     parser.add_argument("--datasets", nargs="+", default=list(studies.FAITHFUL_DATASETS), choices=DATASETS,
                         help="the faithful study's data sets (default %(default)s)")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS,
@@ -303,7 +306,7 @@ def now():
 # ## The slot
 
 
-def run_slot(chosen, sharing, seconds, facts, slot):
+def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
     """Run `chosen` through sweep.py for at most `seconds`, recording each run in its folder's
     manifest as it finishes; (the histories of the finished runs, whether the slot stopped some)."""
     by_command = {run["command"]: run for run in chosen}
@@ -311,7 +314,8 @@ def run_slot(chosen, sharing, seconds, facts, slot):
     ended = []
     # The runs' `python` is this one, as when a sweep script runs inside an activated venv.
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    sweep = subprocess.Popen([sys.executable, os.path.join(REPOSITORY, "sweep.py"), "--runs-per-gpu", str(sharing), "--grace-seconds", "10"],
+    sweep = subprocess.Popen([sys.executable, os.path.join(REPOSITORY, "sweep.py"),
+                              "--cpu-runs" if on_cpu else "--runs-per-gpu", str(sharing), "--grace-seconds", "10"],
                              env=dict(os.environ, PATH=path),
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sweep.stdin.write("".join(run["command"] + "\n" for run in chosen))
@@ -430,8 +434,9 @@ def advance(argv):
         check_budgets(runs, args)
         missing = [run for run in runs if not finished(run)]
         calibration = calibration_from(runs, facts["device"])
-        if on_cpu:  # one at a time, in order; the run in flight at the end keeps its checkpoint
-            sharing, chosen = 1, missing
+        if on_cpu:  # in order, a few at once; the runs in flight at the end keep their checkpoints
+            sharing = args.cpu_runs or min(CPU_RUNS, len(os.sched_getaffinity(0)))
+            chosen = missing
         else:
             sharing, chosen = plan(missing, seconds_left(), args.most_runs_per_gpu, calibration)
             if missing and not chosen and not (finished_runs or planned):
@@ -449,7 +454,7 @@ def advance(argv):
             print(f"    {run['configuration']}/{run['stem']}{expected}")
         if args.dry_run or not chosen or seconds_left() <= 0 or stop_requested.is_set():
             break
-        ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot)
+        ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot, on_cpu)
         finished_runs += [run for run in chosen if run["history"] in ended]
         planned += [run for run in chosen if run["history"] not in ended]
         if len(ended) < len(chosen):

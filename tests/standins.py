@@ -2,7 +2,7 @@
 the sweep scripts: the scripts and sweep.py run for real, and no run trains.
 
 The stand-in train.py appends a "start" and an "end" record to runs.jsonl (its arguments, times,
-CUDA_VISIBLE_DEVICES and XLA_PYTHON_CLIENT_MEM_FRACTION) and, as plan.json says for its
+CUDA_VISIBLE_DEVICES, XLA_PYTHON_CLIENT_MEM_FRACTION, the cores it may run on and OMP_NUM_THREADS) and, as plan.json says for its
 history file's name, sleeps, exits with a code, or ignores SIGTERM; on SIGTERM it exits 75 as
 train.py does after its checkpoint. A run that exits 0 writes its history and report. The
 stand-in fetch_data.py records its arguments and exits as plan.json's "fetch_data.py" says.
@@ -29,7 +29,8 @@ with open(os.path.join(here, "plan.json")) as file:
     plan = json.load(file).get(os.path.basename(args.history), {})
 record = {"history": args.history, "argv": sys.argv[1:], "pid": os.getpid(),
           "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"),
-          "memory": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION")}
+          "memory": os.environ.get("XLA_PYTHON_CLIENT_MEM_FRACTION"),
+          "cores": sorted(os.sched_getaffinity(0)), "threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def write(event, **extra):

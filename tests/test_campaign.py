@@ -15,6 +15,7 @@ import campaign
 from support import REPO
 from pyimagesearch import studies
 from pyimagesearch.errors import EXIT_STOPPED, UserError
+from pyimagesearch.timings import CPU_RUNS
 
 CPU = f"CPU ({os.cpu_count()} cores)"
 
@@ -208,7 +209,8 @@ def test_on_a_cpu_the_faithful_study_runs_only_with_epochs_and_never_into_result
     assert campaign.main([*arguments, "--results", str(tmp_path), "--epochs", "1"]) == 0
     assert "0 of 126 runs are in" in capsys.readouterr().out
     assert campaign.main([*arguments, "--results", str(tmp_path), "--study", "cpu"]) == 0
-    assert f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, 1 at a time:" in (
+    at_once = min(CPU_RUNS, len(os.sched_getaffinity(0)))  # each run on its own share of the cores
+    assert f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, {at_once} at a time:" in (
         capsys.readouterr().out)
 
 
@@ -394,11 +396,15 @@ def test_sigterm_ends_the_slot_at_once_and_still_records_and_packs_what_it_finis
     arguments = ["--study", "cpu", "--minutes", "60", "--archive", str(tmp_path / "slot.tar.gz"),
                  "--results", str(tmp_path / "results")]
     first, second = [run["command"] for run in campaign.campaign_runs(campaign.parse_arguments(arguments))[:2]]
-    signalled = []
+    signalled, started_with = [], []
 
     class SignalledSweep(FakeSweep):
         """The first run finishes, then the campaign gets SIGTERM while the second trains: the
         sweep goes on until the campaign passes the signal on."""
+
+        def __init__(self, arguments, **options):
+            started_with.append(arguments)
+            super().__init__(arguments, **options)
 
         def lines(self):
             yield f"started: {first}  (log: unused.log)\n"
@@ -426,6 +432,8 @@ def test_sigterm_ends_the_slot_at_once_and_still_records_and_packs_what_it_finis
     assert campaign.main([*arguments, "--commit", "0" * 40]) == EXIT_STOPPED == 75
 
     assert signalled == [signal.SIGTERM]
+    at_once = min(CPU_RUNS, len(os.sched_getaffinity(0)))
+    assert started_with[0][2:4] == ["--cpu-runs", str(at_once)]  # on a CPU, runs share out its cores
     assert signal.getsignal(signal.SIGTERM) is before  # the campaign's handler is gone with it
     (slot,) = json.loads((tmp_path / "results" / "slots.json").read_text())
     first_name = "cpu-study/" + campaign.describe(first, "unused")["stem"]

@@ -129,6 +129,35 @@ def test_sigterm_stops_the_runs_at_a_checkpoint_and_starts_no_more(tmp_path):
     )
 
 
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores to share between runs")
+def test_without_a_gpu_cpu_runs_run_at_once_each_on_its_own_share_of_the_cores(tmp_path):
+    project = make_project(tmp_path / "project", {f"{name}.pickle": {"seconds": 1} for name in "abc"})
+    process = start_sweep(project, [command(name) for name in "abc"], "--cpu-runs", "2")
+    stdout, stderr = process.communicate(timeout=60)
+    assert (process.returncode, stderr) == (0, "")
+    cores = sorted(os.sched_getaffinity(0))
+    halves = [cores[: len(cores) // 2], cores[len(cores) // 2:]]
+    assert stdout.splitlines()[0] == f"3 runs, 2 at a time on no GPU, {len(cores) // 2} or more cores each, the longest first"
+    starts = {record["history"]: record for record in records(project, "start")}
+    ends = {record["history"]: record for record in records(project, "end")}
+    assert [starts[f"out/{name}.pickle"]["cores"] for name in "ab"] == halves
+    assert starts["out/a.pickle"]["threads"] == str(len(halves[0]))
+    assert starts["out/b.pickle"]["time"] < ends["out/a.pickle"]["time"]  # a and b together
+    assert starts["out/c.pickle"]["time"] >= min(ends["out/a.pickle"]["time"], ends["out/b.pickle"]["time"])
+    assert starts["out/c.pickle"]["cores"] in halves
+
+
+def test_more_cpu_runs_than_cores_are_refused_in_one_line(tmp_path):
+    project = make_project(tmp_path / "project")
+    cores = len(os.sched_getaffinity(0))
+    process = start_sweep(project, [command("a")], "--cpu-runs", str(cores + 1))
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert stderr == (f"error: --cpu-runs {cores + 1} needs as many cores, and this machine gives {cores}; "
+                      f"give --cpu-runs {cores} or fewer\n")
+    assert records(project, "start") == []
+
+
 def test_a_sweep_whose_reader_is_gone_stops_its_runs_and_starts_no_more(tmp_path):
     # What a campaign killed outright leaves: its sweep writing into a pipe that nobody reads.
     project = make_project(tmp_path / "project", {"a.pickle": {"seconds": 2}, "b.pickle": {"seconds": 2}})
