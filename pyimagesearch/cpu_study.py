@@ -24,6 +24,7 @@ import numpy as np
 from scipy import stats
 
 from pyimagesearch import studies
+from pyimagesearch.files import read_json
 from pyimagesearch.results import VERDICT_PAIRS, described, load_runs, paired_difference, verdict
 from pyimagesearch.runs import rate_text
 
@@ -235,6 +236,39 @@ def sentences(runs, table, chosen):
     return said
 
 
+def machine_time(runs):
+    """What the finished runs cost, from their folders' manifests: (seconds of the machine, the
+    devices, the runs counted, the resumed among them). A run's seconds are its wall time divided
+    by the runs that shared the machine with it; a resumed run's wall time covers its last part."""
+    seconds, devices, counted, resumed = 0.0, set(), 0, 0
+    manifests = {}
+    for run in runs:
+        folder = os.path.dirname(run["path"])
+        if folder not in manifests:
+            manifest = read_json(os.path.join(folder, "manifest.json"))
+            entries = manifest.get("runs") if isinstance(manifest, dict) else None
+            manifests[folder] = entries if isinstance(entries, dict) else {}
+        entry = manifests[folder].get(os.path.basename(run["path"])[: -len(".pickle")])
+        if not isinstance(entry, dict):
+            continue
+        wall, at_once = entry.get("wall_seconds"), entry.get("runs_at_once")
+        if isinstance(wall, (int, float)) and wall >= 0 and isinstance(at_once, int) and at_once >= 1:
+            seconds += wall / at_once
+            devices.add(str(entry.get("device")))
+            counted += 1
+            resumed += entry.get("resumed") is True
+    return seconds, sorted(devices), counted, resumed
+
+
+def machine_time_sentence(runs):
+    seconds, devices, counted, resumed = machine_time(runs)
+    if not counted:
+        return None
+    return (f"Machine time: the {counted} runs recorded in the manifests took {seconds / 3600:.1f} hours of "
+            f"{' and '.join(devices)} (each run's wall time divided by the runs that shared the machine with it"
+            + (f"; {resumed} resumed from a checkpoint count only their last part" if resumed else "") + ").")
+
+
 def report(results):
     """The study's section of README and of plot.py's study.md, tables and sentences, with what
     they come from: (text, the runs, the sensitivity table, the chosen rates or None)."""
@@ -251,5 +285,6 @@ def report(results):
             markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
               markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
-              "\n" + "\n\n".join(sentences(runs, table, chosen)) + "\n"]
+              "\n" + "\n\n".join(sentences(runs, table, chosen) + [machine_time_sentence(runs) or ""]).rstrip()
+              + "\n"]
     return "".join(parts), runs, table, chosen

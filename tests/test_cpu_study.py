@@ -108,6 +108,24 @@ def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
            "to 6.28 times itself (95%)" in text
 
 
+def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machine(tmp_path):
+    folder = tmp_path / "results" / "cpu-study"
+    for seed in (1, 2, 3):
+        write_run(folder, "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.8], 0.79)
+    device = "CPU: AMD EPYC, 2 cores, AVX-512"
+    (folder / "manifest.json").write_text(json.dumps(dict(runs={
+        "minivggnet_adam_fashion_mnist_seed1": dict(wall_seconds=3600.0, runs_at_once=1, device=device),
+        "minivggnet_adam_fashion_mnist_seed2": dict(wall_seconds=7200.0, runs_at_once=2, device=device, resumed=True),
+        "minivggnet_adam_fashion_mnist_seed3": dict(wall_seconds="?", runs_at_once=2, device=device),  # not counted
+        "minivggnet_adam_fashion_mnist_seed4": dict(wall_seconds=60.0, runs_at_once=1, device="other"),  # no run
+    })))
+    text, runs, _, _ = cpu_study.report(str(tmp_path / "results"))
+    assert cpu_study.machine_time(runs) == (7200.0, [device], 2, 1)
+    assert text.endswith(f"Machine time: the 2 runs recorded in the manifests took 2.0 hours of {device} (each run's "
+                         "wall time divided by the runs that shared the machine with it; 1 resumed from a "
+                         "checkpoint count only their last part).\n")
+
+
 def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     results = tmp_path / "results"
     for seed in (1, 2):
