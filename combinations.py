@@ -172,6 +172,9 @@ def parse_arguments(argv):
     parser.add_argument("--runner", choices=("sequential", "parallel", "slurm"), default="sequential")
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
                         help="with --runner parallel (default %(default)s)")
+    parser.add_argument("--cpu-runs", type=positive_int, default=1, metavar="N",
+                        help="with --runner parallel on a machine without a GPU: N runs at once, each on "
+                        "its own share of the cores (default %(default)s)")
     parser.add_argument("--max-running", type=positive_int, default=8,
                         help="with --runner slurm: array tasks at once (default %(default)s)")
     return parser.parse_args(argv)
@@ -205,14 +208,16 @@ def sequential_script(commands, datasets):
     return "#!/bin/sh\n\n" + IN_PROJECT_FOLDER + fetch_first(datasets) + SEQUENTIAL_HEAD + lines + SEQUENTIAL_TAIL
 
 
-def parallel_script(commands, datasets, runs_per_gpu):
+def parallel_script(commands, datasets, runs_per_gpu, cpu_runs=1):
     lines = "".join(f"{command}\n" for command in commands)
+    on_cpu = f" --cpu-runs {cpu_runs}" if cpu_runs > 1 else ""
+    where = f"; {cpu_runs} at a time, each on its own cores, without one" if cpu_runs > 1 else ""
     return (
         "#!/bin/sh\n\n"
         + IN_PROJECT_FOLDER
         + fetch_first(datasets)
-        + f"# {runs_per_gpu} runs at a time on every visible GPU, the longest first; see sweep.py.\n"
-        f"exec python sweep.py --runs-per-gpu {runs_per_gpu} <<'RUNS'\n{lines}RUNS\n"
+        + f"# {runs_per_gpu} runs at a time on every visible GPU{where}, the longest first; see sweep.py.\n"
+        f"exec python sweep.py --runs-per-gpu {runs_per_gpu}{on_cpu} <<'RUNS'\n{lines}RUNS\n"
     )
 
 
@@ -258,7 +263,7 @@ def main(argv=None):
     if args.runner == "sequential":
         script = sequential_script(commands, args.datasets)
     elif args.runner == "parallel":
-        script = parallel_script(commands, args.datasets, args.runs_per_gpu)
+        script = parallel_script(commands, args.datasets, args.runs_per_gpu, args.cpu_runs)
     else:
         # Slurm starts array tasks about in index order: the longest runs first, as sweep.py does.
         commands = [command for command, _, _ in longest_first(read_runs(commands))]

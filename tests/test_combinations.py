@@ -193,6 +193,19 @@ def test_parallel_runner_shares_a_gpu_and_names_failures(tmp_path):
     assert "is a folder" in (out / "minivggnet_radam_digits.log").read_text()
 
 
+def test_parallel_runner_without_a_gpu_shares_out_the_cores(tmp_path):
+    script = tmp_path / "parallel.sh"
+    assert combinations("--output", str(tmp_path / "out"), "-s", str(script), "--runner", "parallel",
+                        "--cpu-runs", "2", "--datasets", "digits", "--models", "minivggnet").returncode == 0
+    text = script.read_text()
+    assert "# 3 runs at a time on every visible GPU; 2 at a time, each on its own cores, without one" in text
+    assert "exec python sweep.py --runs-per-gpu 3 --cpu-runs 2 <<'RUNS'\n" in text
+    # Without --cpu-runs, the script is as before.
+    assert combinations("--output", str(tmp_path / "out"), "-s", str(script), "--runner", "parallel",
+                        "--datasets", "digits", "--models", "minivggnet").returncode == 0
+    assert "exec python sweep.py --runs-per-gpu 3 <<'RUNS'\n" in script.read_text()
+
+
 def test_slurm_array_tasks_each_run_one_training(tmp_path):
     out = tmp_path / "out"
     script = tmp_path / "slurm.sh"
