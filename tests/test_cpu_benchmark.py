@@ -55,3 +55,19 @@ def test_an_unknown_backend_is_a_one_line_error():
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1].endswith(
         "error: argument --backends: unknown backend 'theano': choose from tensorflow, jax, torch")
+
+
+@pytest.mark.parametrize("kind", ["study", "demo"])
+def test_cpu_runs_times_train_py_runs_that_differ_only_in_their_seed(kind):
+    import shlex
+
+    import train
+    from benchmarks import cpu_runs
+
+    lines = cpu_runs.commands(kind, 2, 3, "/tmp/out")
+    parsed = [train.parse_arguments(shlex.split(line)[2:]) for line in lines]
+    assert [args.seed for args in parsed] == [1, 2] and {args.epochs for args in parsed} == {3}
+    assert [args.history for args in parsed] == ["/tmp/out/run1.pickle", "/tmp/out/run2.pickle"]
+    first, second = (dict(vars(args), seed=None, history=None, report=None) for args in parsed)
+    assert first == second
+    assert (first["model"], first["batch_size"]) == (("minivggnet", 128) if kind == "study" else ("resnet", 8))
