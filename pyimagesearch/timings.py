@@ -14,10 +14,11 @@ them here. Each says where and when it was measured.
 RUNS_PER_GPU = 3
 
 # Runs at once on a machine without a GPU, each held to its own share of the cores (sweep.py
-# --cpu-runs). On a 2-core AMD EPYC (AVX-512, TensorFlow 2.21, 2026-12-03), two train.py runs of
-# the CPU study's MiniVGGNet (Fashion-MNIST, 12,800 images, 2 epochs of batch 128) took 105 s side
-# by side, one core each, against 165 s one after the other on both cores; two ResNet runs of
-# the demo's (digits, 1 epoch of batch 8) 89 s against 169 s. Not measured on more cores.
+# --cpu-runs). On a 2-core AMD EPYC (AVX-512, TensorFlow 2.21, 2026-12-03), two ResNet runs of
+# the demo's (digits, 1 epoch of batch 8) took 89 s side by side, one core each, against 169 s one
+# after the other on both cores; two of the CPU study's MiniVGGNet (Fashion-MNIST, 12,800 images,
+# 2 epochs of batch 128) 105 s against 165 s, mostly from overlapping their start-up: its epochs
+# took 43 s on one core against 23.5 s on two. Not measured on more cores.
 CPU_RUNS = 2
 
 # The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
