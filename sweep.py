@@ -64,7 +64,11 @@ def visible_gpus():
 
 
 def core_shares(runs):
-    """The machine's cores split into `runs` shares as even as they come; UserError if fewer cores."""
+    """The machine's cores split into `runs` shares as even as they come; UserError if fewer cores
+    or no way to hold a process to its cores (only Linux has one)."""
+    if not hasattr(os, "sched_setaffinity"):
+        raise UserError(f"--cpu-runs {runs} needs a way to hold each run to its cores, which only Linux "
+                        "has; leave --cpu-runs out to run one at a time")
     cores = sorted(os.sched_getaffinity(0))
     if runs > len(cores):
         raise UserError(f"--cpu-runs {runs} needs as many cores, and this machine gives {len(cores)}; "

@@ -435,7 +435,8 @@ def advance(argv):
         missing = [run for run in runs if not finished(run)]
         calibration = calibration_from(runs, facts["device"])
         if on_cpu:  # in order, a few at once; the runs in flight at the end keep their checkpoints
-            sharing = args.cpu_runs or min(CPU_RUNS, len(os.sched_getaffinity(0)))
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1  # only Linux says
+            sharing = args.cpu_runs or min(CPU_RUNS, cores)
             chosen = missing
         else:
             sharing, chosen = plan(missing, seconds_left(), args.most_runs_per_gpu, calibration)

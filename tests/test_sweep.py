@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import sweep
+from pyimagesearch.errors import UserError
 from benchmarks import sweep_schedule
 from support import run_script, wait_for
 from standins import environment, fake_programs, make_project, records
@@ -156,6 +157,13 @@ def test_more_cpu_runs_than_cores_are_refused_in_one_line(tmp_path):
     assert stderr == (f"error: --cpu-runs {cores + 1} needs as many cores, and this machine gives {cores}; "
                       f"give --cpu-runs {cores} or fewer\n")
     assert records(project, "start") == []
+
+
+def test_cpu_runs_are_refused_where_a_run_cannot_be_held_to_its_cores(monkeypatch):
+    monkeypatch.delattr(sweep.os, "sched_setaffinity")  # as on macOS
+    with pytest.raises(UserError, match="^--cpu-runs 2 needs a way to hold each run to its cores, which only "
+                                        "Linux has; leave --cpu-runs out to run one at a time$"):
+        sweep.core_shares(2)
 
 
 def test_a_sweep_whose_reader_is_gone_stops_its_runs_and_starts_no_more(tmp_path):
