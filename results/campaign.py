@@ -31,7 +31,7 @@ same way, and the exit code is then 75.
 Each run's entry in its folder's manifest.json holds its train.py command, its budget, the
 project's commit, the date, the device (the CPU's model where there is no GPU), the Keras and
 backend versions, the slot it finished in, how many runs shared the device while it ran
-(runs_at_once), its wall time in that slot (wall_seconds) and whether it resumed from a
+(runs_at_once: the most at one moment), its wall time in that slot (wall_seconds) and whether it resumed from a
 checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part). A
 folder's manifest also records the budget of its runs: a slot whose runs have another budget (a
 trial with --epochs) is refused there.
@@ -335,10 +335,8 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
             ended_at[command] = time.monotonic()
             if finished(run) and command in started_at:
                 began, end = started_at[command], ended_at[command]
-                # The runs that shared the device with this one at some moment, this one included.
-                at_once = sum(1 for other, other_began in started_at.items()
-                              if other_began < end and ended_at.get(other, end) >= began)
-                record(run, dict(facts, date=now(), slot=slot, runs_at_once=at_once,
+                spans = [(other_began, ended_at.get(other)) for other, other_began in started_at.items()]
+                record(run, dict(facts, date=now(), slot=slot, runs_at_once=most_at_once(began, end, spans),
                                  wall_seconds=round(end - began, 1), resumed=command in resumed))
                 ended.append(run["history"])
 
@@ -360,6 +358,14 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
                 break
     follower.join()
     return ended, stopped
+
+
+def most_at_once(began, end, spans):
+    """The most runs going at one moment between `began` and `end`, of `spans`: (start, end, or
+    None while it runs), this run's included. A run that started as another ended replaced it."""
+    moments = [began] + [start for start, _ in spans if began < start < end]
+    return max(sum(1 for start, stop in spans if start <= moment and (stop is None or stop > moment))
+               for moment in moments)
 
 
 def name(run):

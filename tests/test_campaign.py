@@ -373,6 +373,28 @@ def test_runs_at_once_counts_the_runs_that_really_overlapped(tmp_path, monkeypat
     assert [entries[run["stem"]]["runs_at_once"] for run in runs] == [2, 2, 1]
 
 
+def test_runs_at_once_is_the_most_at_one_moment_not_every_run_met(tmp_path, monkeypatch):
+    runs = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist")[:3]
+    first, second, third = [run["command"] for run in runs]
+
+    class RelaySweep(FakeSweep):
+        def lines(self):  # two at a time: the third starts as the first ends, while the second goes on
+            yield f"started: {first}  (log: unused.log)\n"
+            yield f"started: {second}  (log: unused.log)\n"
+            for index, (done, then) in enumerate(((first, third), (second, None), (third, None)), 1):
+                leave_outputs(done)
+                yield f"[{index}/3] done: {done}\n"
+                if then:
+                    yield f"started: {then}  (log: unused.log)\n"
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", RelaySweep)
+    campaign.run_slot(runs, 2, 60, {"device": "D"}, 1)
+    entries = {**json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"],
+               **json.loads((tmp_path / "seeds" / "manifest.json").read_text())["runs"]}
+    assert [entries[run["stem"]]["runs_at_once"] for run in runs] == [2, 2, 2]  # the second met 2 others
+    assert campaign.most_at_once(0.0, 10.0, [(0.0, 10.0), (2.0, 4.0), (3.0, None), (10.0, 12.0)]) == 3
+
+
 def test_runs_of_two_folders_with_one_name_are_told_apart(tmp_path, monkeypatch):
     runs = campaign.campaign_runs(campaign.parse_arguments(
         ["--study", "cpu", "--minutes", "9", "--archive", "a", "--results", str(tmp_path)]))
