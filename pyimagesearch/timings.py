@@ -18,7 +18,8 @@ RUNS_PER_GPU = 3
 # the demo's (digits, 1 epoch of batch 8) took 89 s side by side, one core each, against 169 s one
 # after the other on both cores; two of the CPU study's MiniVGGNet (Fashion-MNIST, 12,800 images,
 # 2 epochs of batch 128) 105 s against 165 s, mostly from overlapping their start-up: its epochs
-# took 43 s on one core against 23.5 s on two. Not measured on more cores.
+# took 43 s on one core against 23.5 s on two, and its 10-epoch runs about 230 s of the machine
+# each, two at a time, against 280 s one at a time. Not measured on more cores.
 CPU_RUNS = 2
 
 # The models from the longest run to the shortest: epochs of 8.96, 2.58 and 0.84 s with 3 runs
