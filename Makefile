@@ -8,8 +8,8 @@ DEMO := demo
 # (1,347 images give 168 steps an epoch), with RAdam's warm-up and decay fitted to the run. Two
 # runs at a time where there are two cores, each on its own (sweep.py --cpu-runs): at batch 8 a
 # run keeps one core nearly as busy as two (README, On a CPU). Each run's output is in its log.
-DEMO_CPU_RUNS := $(shell python3 -c "import os; print(min(2, len(os.sched_getaffinity(0))) if hasattr(os, 'sched_getaffinity') else 1)")
-DEMO_RUNS := --output $(DEMO)/output --datasets digits --batch-size 8 --no-augmentation --radam-total-steps auto \
+DEMO_CPU_RUNS = $(shell python3 -c "import os; print(min(2, len(os.sched_getaffinity(0))) if hasattr(os, 'sched_getaffinity') else 1)")
+DEMO_RUNS = --output $(DEMO)/output --datasets digits --batch-size 8 --no-augmentation --radam-total-steps auto \
 	--runner parallel --cpu-runs $(DEMO_CPU_RUNS)
 
 STUDY_MINUTES := 480

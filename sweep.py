@@ -137,7 +137,7 @@ def main(argv=None):
         where = f"{len(gpus)} GPU(s)"
     elif args.cpu_runs > 1:
         slots = [(None, cores) for cores in core_shares(args.cpu_runs)]
-        where = f"no GPU, {len(os.sched_getaffinity(0)) // args.cpu_runs} or more cores each"
+        where = f"no GPU, {min(len(cores) for _, cores in slots)} or more cores each"
     else:
         slots, where = [(None, None)], "no GPU"
 

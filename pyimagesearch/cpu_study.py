@@ -209,7 +209,8 @@ def sentences(runs, table, chosen):
         for dataset in DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer in ("adam", "adam-warmup"):
-                _, difference = difference_text(select(runs, optimizer, dataset, rates[optimizer]), radam)
+                found = select(runs, optimizer, dataset, rates[optimizer])
+                _, difference = difference_text(found, radam)
                 word = verdict(difference)
                 if word:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s test accuracy is {word} "
@@ -219,12 +220,12 @@ def sentences(runs, table, chosen):
                                 f"pair(s) of seeds so far: too few (or too alike) for a verdict.")
                 if difference.pairs < VERDICT_PAIRS:
                     continue
-                stability = paired_difference(select(runs, optimizer, dataset, rates[optimizer]), radam, "fluctuation")
+                stability = paired_difference(found, radam, "fluctuation")
                 if verdict(stability):
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s validation accuracy changes {MORE_OR_LESS[verdict(stability)]} from epoch to "
                                 f"epoch than RAdam's (mean absolute change over the last {LATE_EPOCHS} epochs, minus "
                                 f"RAdam's: {interval_text(stability)}).")
-                generalization = paired_difference(select(runs, optimizer, dataset, rates[optimizer]), radam, "gap")
+                generalization = paired_difference(found, radam, "gap")
                 if verdict(generalization):
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s final training accuracy exceeds its test accuracy by "
                                 f"{MORE_OR_LESS[verdict(generalization)]} than RAdam's does (train - test, minus "
