@@ -8,6 +8,7 @@ sets' image counts, so that train.py reads them as it reads the real ones.
 import argparse
 import datetime
 import gzip
+import math
 import importlib.metadata
 import json
 import os
@@ -17,6 +18,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import time
 
 import numpy as np
 
@@ -29,6 +31,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 IMAGE_SHAPE = (32, 32, 3)
 CLASSES = 10
+# A training step's multiply-adds: the forward pass, then the gradients of the layers' inputs and of
+# their weights, each as many as the forward pass.
+TRAINING_PASSES = 3
 
 # Training images, test images, the shape of one image as Keras caches it, classes.
 DATASET_SHAPES = {
@@ -144,6 +149,35 @@ def write_cifar_batches(folder, name, splits):
             batch[b"coarse_labels"] = [int(label) // 5 for label in labels]
         with open(os.path.join(folder, file_name), "wb") as file:
             pickle.dump(batch, file, protocol=4)
+
+
+def matmul_gflops(size, repeats=5):
+    """NumPy's float32 GFLOP/s multiplying two size x size matrices: the best of `repeats`."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
+    a @ b  # the BLAS starts its threads
+    seconds = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        seconds.append(time.perf_counter() - started)
+    return 2 * size**3 / min(seconds) / 1e9
+
+
+def forward_flops(network):
+    """FLOPs of one image's forward pass: 2 per kernel weight per output position of every
+    Conv2D, DepthwiseConv2D, SeparableConv2D and Dense layer, nested models included."""
+    from keras import layers
+
+    total = 0
+    for layer in network.layers:
+        if hasattr(layer, "layers"):
+            total += forward_flops(layer)
+        elif isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Dense)):
+            kernels = [weight for weight in layer.weights if weight.name.endswith("kernel")]
+            positions = math.prod(layer.output.shape[1:-1])
+            total += 2 * positions * sum(math.prod(kernel.shape) for kernel in kernels)
+    return total
 
 
 def read_epoch_times(history_path):

@@ -34,7 +34,6 @@ oneDNN, PyTorch's oneDNN, the JAX and jaxlib versions).
 
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -42,15 +41,12 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np
-
-from benchmarks.common import (CLASSES, comma_separated, environment, environment_lines, model_names, rate,
-                               report, table)
+from benchmarks.common import (CLASSES, TRAINING_PASSES, comma_separated, environment, environment_lines,
+                               forward_flops, matmul_gflops, model_names, rate, report, table)
 from pyimagesearch.arguments import positive_int
 from pyimagesearch.names import MODELS
 
 BACKENDS = ("tensorflow", "jax", "torch")
-TRAINING_PASSES = 3
 
 
 def batch_sizes(text):
@@ -72,35 +68,6 @@ def extensions_line(flags):
     amx = [flag.removeprefix("amx_") for flag in flags if flag.startswith("amx")]
     return (f"AVX2 {'yes' if 'avx2' in flags else 'no'}; AVX-512 {', '.join(avx512) or 'no'}; "
             f"AMX {', '.join(amx) or 'no'}")  # fmt: skip
-
-
-def matmul_gflops(size, repeats=5):
-    """NumPy's float32 GFLOP/s multiplying two size x size matrices: the best of `repeats`."""
-    rng = np.random.default_rng(0)
-    a, b = rng.random((size, size), dtype=np.float32), rng.random((size, size), dtype=np.float32)
-    a @ b  # the BLAS starts its threads
-    seconds = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        a @ b
-        seconds.append(time.perf_counter() - started)
-    return 2 * size**3 / min(seconds) / 1e9
-
-
-def forward_flops(network):
-    """FLOPs of one image's forward pass: 2 per kernel weight per output position of every
-    Conv2D, DepthwiseConv2D, SeparableConv2D and Dense layer, nested models included."""
-    from keras import layers
-
-    total = 0
-    for layer in network.layers:
-        if hasattr(layer, "layers"):
-            total += forward_flops(layer)
-        elif isinstance(layer, (layers.Conv2D, layers.DepthwiseConv2D, layers.SeparableConv2D, layers.Dense)):
-            kernels = [weight for weight in layer.weights if weight.name.endswith("kernel")]
-            positions = math.prod(layer.output.shape[1:-1])
-            total += 2 * positions * sum(math.prod(kernel.shape) for kernel in kernels)
-    return total
 
 
 def library_facts(backend):

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from benchmarks import cpu
+from benchmarks.common import forward_flops
 from support import run_script
 from pyimagesearch import training
 
@@ -21,7 +22,7 @@ MINIVGGNET_MACS = [
 
 def test_forward_flops_of_minivggnet_are_counted_as_by_hand():
     network = training.build_network("minivggnet", (32, 32, 1), 10)
-    assert cpu.forward_flops(network) == 2 * sum(MINIVGGNET_MACS) == 51_980_288
+    assert forward_flops(network) == 2 * sum(MINIVGGNET_MACS) == 51_980_288
 
 
 def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
@@ -71,3 +72,35 @@ def test_cpu_runs_times_train_py_runs_that_differ_only_in_their_seed(kind):
     first, second = (dict(vars(args), seed=None, history=None, report=None) for args in parsed)
     assert first == second
     assert (first["model"], first["batch_size"]) == (("minivggnet", 128) if kind == "study" else ("resnet", 8))
+
+
+@pytest.mark.parametrize("op_name, kind", [
+    ("StatefulPartitionedCall/sequential_1/minivggnet_1/activation_1_2/Relu:_MklNativeFusedConv2D",
+     "convolutions and dense layers"),
+    ("StatefulPartitionedCall/gradient_tape/sequential_1/minivggnet_1/dense_1/MatMul/MatMul_1:_MklMatMul",
+     "convolutions and dense layers"),
+    ("StatefulPartitionedCall/gradient_tape/sequential_1/minivggnet_1/batch_normalization_1/moments/sub:Sub",
+     "BatchNormalization"),
+    ("StatefulPartitionedCall/sequential_1/minivggnet_1/max_pooling2d_1/MaxPool2d:_MklNativeMaxPool", "pooling"),
+    ("StatefulPartitionedCall/gradient_tape/sequential_1/minivggnet_1/activation_1/ReluGrad:ReluGrad", "activations"),
+    ("StatefulPartitionedCall/adam/Square_16:Square", "Adam"),
+    ("StatefulPartitionedCall/AddN_7:AddN", "the rest (gradient sums, loss, metrics)"),
+])  # fmt: skip
+def test_the_profile_puts_each_op_under_its_layer_kind(op_name, kind):
+    from benchmarks import cpu_profile
+
+    assert cpu_profile.kind_of(op_name) == kind
+
+
+def test_a_tiny_profile_sums_the_ops_of_a_step_by_layer_kind(tmp_path):
+    result = run_script("benchmarks/cpu_profile.py", "--batch-size", "8", "--steps", "2", "--results", tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "cpu_profile.json").read_text())
+    assert data["training_flops"] == 3 * 8 * 2 * sum(MINIVGGNET_MACS)
+    assert data["op_ms"]["convolutions and dense layers"] > 0 and data["op_ms"]["BatchNormalization"] > 0
+    assert data["op_ms"]["augmentation"] > 0 and data["step_ms"] > 0
+    text = (tmp_path / "cpu_profile.md").read_text()
+    assert text == result.stdout
+    rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines()[-len(data["op_ms"]) - 1:]]
+    assert [row[0] for row in rows] == [*data["op_ms"], "all ops"]
+    assert [row[1] for row in rows[:-1]] == [f"{ms:.1f}" for ms in data["op_ms"].values()]
