@@ -27,10 +27,11 @@ STUDY_MINUTES := 480
 	touch $@
 
 # One test process a core (pytest-xdist): most tests wait on a subprocess or a single-threaded
-# step, so they share the cores well (on 2 cores: about 11 minutes, against 18 in one process).
+# step, so they share the cores well. Each pass ends with its 15 slowest tests: whole train.py
+# runs, sweeps and slots of the campaign.
 test: .venv/tests
-	$(PYTHON) -m pytest -n auto
-	KERAS_BACKEND=jax $(PYTHON) -m pytest -n auto -m backend
+	$(PYTHON) -m pytest -n auto --durations 15
+	KERAS_BACKEND=jax $(PYTHON) -m pytest -n auto -m backend --durations 15
 
 # Epochs per model, so that every run ends well above chance: RAdam's ResNet needs 3 (0.66 test
 # accuracy after 2); MiniGoogLeNet and MiniVGGNet keep the original's BatchNormalization momentum
