@@ -286,6 +286,11 @@ def report(results):
             markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
               markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
+              f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
+              f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
+              "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "
+              "epoch on augmented batches with dropout on, minus the test accuracy: it is below zero where "
+              "augmentation and dropout make the training batches harder than the test images.\n",
               "\n" + "\n\n".join(sentences(runs, table, chosen) + [machine_time_sentence(runs) or ""]).rstrip()
               + "\n"]
     return "".join(parts), runs, table, chosen
