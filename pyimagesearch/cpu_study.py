@@ -162,7 +162,8 @@ def sensitivity_table(table):
     return "\n".join(lines) + "\n"
 
 
-# How the paired differences of stability and generalization read, by verdict.
+# How the paired differences read, by verdict: of test accuracy, and of stability and generalization.
+HIGHER_OR_LOWER = {"higher": "higher", "lower": "lower", "no difference": "not detectably higher or lower"}
 MORE_OR_LESS = {"higher": "more", "lower": "less", "no difference": "not detectably more or less"}
 
 
@@ -205,15 +206,22 @@ def sentences(runs, table, chosen):
         said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
                     "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "
                     "comparison yet.")
+    pairs_said = set()  # where a chosen rate is 1e-3, the 2019 setting compares the same runs again
     for label, rates in compared(chosen):
         for dataset in DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer in ("adam", "adam-warmup"):
+                pair = (dataset, optimizer, rates[optimizer], rates["radam"])
+                if pair in pairs_said:
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} and RAdam are the runs compared "
+                                "above at their chosen rates.")
+                    continue
+                pairs_said.add(pair)
                 found = select(runs, optimizer, dataset, rates[optimizer])
                 _, difference = difference_text(found, radam)
                 word = verdict(difference)
                 if word:
-                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s test accuracy is {word} "
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s test accuracy is {HIGHER_OR_LOWER[word]} "
                                 f"than RAdam's: {interval_text(difference)} over {difference.pairs} seeds.")
                 elif difference.pairs:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} - RAdam has {difference.pairs} "

@@ -108,6 +108,25 @@ def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
            "to 6.28 times itself (95%)" in text
 
 
+def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_path):
+    results = tmp_path / "results"
+    best = {"adam": 1e-3, "radam": 1e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
+    full_grid(results, best)
+    # Seed 3: Adam 0.85 against RAdam 0.84, after two equal seeds: +0.0033, an interval across 0.
+    for optimizer, accuracy in (("adam", 0.85), ("radam", 0.84), ("adam-warmup", 0.85), ("sgd", 0.85)):
+        write_run(results / "cpu-study", optimizer, "fashion_mnist", best[optimizer], 3, [0.4, 0.85], accuracy)
+
+    text = cpu_study.report(str(results))[0]
+
+    assert text.count("On fashion_mnist, each at its chosen rate, Adam's test accuracy is not detectably higher or "
+                      "lower than RAdam's: +0.0033 [") == 1
+    assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam and RAdam are the runs compared above at their " \
+           "chosen rates." in text
+    assert "the 2019 setting, Adam's test accuracy" not in text
+    # Adam + warmup's 1e-3 runs are not its chosen ones: compared again, with 2 pairs only.
+    assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam + warmup - RAdam has 2 pair(s)" in text
+
+
 def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machine(tmp_path):
     folder = tmp_path / "results" / "cpu-study"
     for seed in (1, 2, 3):
