@@ -8,9 +8,9 @@ sets' image counts, so that train.py reads them as it reads the real ones.
 import argparse
 import datetime
 import gzip
-import math
 import importlib.metadata
 import json
+import math
 import os
 import pickle
 import platform

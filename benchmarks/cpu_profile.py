@@ -119,9 +119,8 @@ def profile(args, profile_folder):
         step_ms=1e3 * timer.epoch_s[1] / args.steps,
         profiled_step_ms=1e3 * timer.epoch_s[2] / args.steps,
         op_ms={kind: 1e3 * seconds / args.steps for kind, seconds in by_kind.most_common()},
-        training_flops=TRAINING_PASSES * forward_flops(training.build_network(args.model, IMAGE_SHAPE, CLASSES))
-        * args.batch_size,
-    )  # fmt: skip
+        training_flops=TRAINING_PASSES * forward_flops(model) * args.batch_size,
+    )
 
 
 def markdown(data, args):
