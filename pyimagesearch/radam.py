@@ -66,6 +66,7 @@ class RAdam(keras.optimizers.Optimizer):
         self.total_steps = total_steps
         self.warmup_proportion = warmup_proportion
         self.min_lr = min_lr
+        self._step_terms = None
 
     def build(self, var_list):
         if self.built:
@@ -106,9 +107,21 @@ class RAdam(keras.optimizers.Optimizer):
         learning_rate = ops.cast(self.learning_rate, "float32")
         return self._scheduled(learning_rate, ops.cast(step, "float32"), "float32")
 
-    def update_step(self, gradient, variable, learning_rate):
-        dtype = variable.dtype
-        gradient = ops.cast(gradient, dtype)
+    def apply(self, grads, trainable_variables=None):
+        # What update_step shares across the variables is computed once a step (see step_terms):
+        # otherwise a ResNet's 253 variables each repeat it, which makes the compiled step's graph
+        # several times larger and slower to build.
+        self._step_terms = {}
+        try:
+            return super().apply(grads, trainable_variables)
+        finally:
+            self._step_terms = None
+
+    def step_terms(self, learning_rate, dtype):
+        """This step's scheduled rate, bias corrections and rectification, in `dtype`: the same
+        for every variable, so computed at the first variable of a step and reused."""
+        if self._step_terms and dtype in self._step_terms:
+            return self._step_terms[dtype]
         # `iterations` is incremented after all variables have been updated.
         t = ops.cast(self.iterations + 1, dtype)
         lr = self._scheduled(ops.cast(learning_rate, dtype), t, dtype)
@@ -116,6 +129,27 @@ class RAdam(keras.optimizers.Optimizer):
         beta_2 = ops.cast(self.beta_2, dtype)
         beta_1_power = ops.power(beta_1, t)
         beta_2_power = ops.power(beta_2, t)
+        # Length of the approximated simple moving average, and the factor that
+        # rectifies the variance of the adaptive learning rate.
+        rho_inf = 2.0 / (1.0 - beta_2) - 1.0
+        rho_t = rho_inf - 2.0 * t * beta_2_power / (1.0 - beta_2_power)
+        r_t = ops.sqrt(
+            (rho_t - 4.0) / (rho_inf - 4.0)
+            * (rho_t - 2.0) / (rho_inf - 2.0)
+            * rho_inf / rho_t
+        )
+        terms = dict(lr=lr, beta_1=beta_1, beta_2=beta_2, m_correction=1.0 - beta_1_power,
+                     v_correction=1.0 - beta_2_power, rectified=rho_t >= 5.0, r_t=r_t,
+                     epsilon=ops.cast(self.epsilon, dtype))
+        if self._step_terms is not None:
+            self._step_terms[dtype] = terms
+        return terms
+
+    def update_step(self, gradient, variable, learning_rate):
+        dtype = variable.dtype
+        gradient = ops.cast(gradient, dtype)
+        step = self.step_terms(learning_rate, dtype)
+        beta_1, beta_2 = step["beta_1"], step["beta_2"]
 
         index = self._get_variable_index(variable)
         m = self._momentums[index]
@@ -126,30 +160,21 @@ class RAdam(keras.optimizers.Optimizer):
             v_max = self._velocity_maxima[index]
             self.assign(v_max, ops.maximum(v_max, v))
             v = v_max
-        m_hat = m / (1.0 - beta_1_power)
-        v_hat = ops.sqrt(v / (1.0 - beta_2_power))
+        m_hat = m / step["m_correction"]
+        v_hat = ops.sqrt(v / step["v_correction"])
 
-        # Length of the approximated simple moving average, and the factor that
-        # rectifies the variance of the adaptive learning rate.
-        rho_inf = 2.0 / (1.0 - beta_2) - 1.0
-        rho_t = rho_inf - 2.0 * t * beta_2_power / (1.0 - beta_2_power)
-        r_t = ops.sqrt(
-            (rho_t - 4.0) / (rho_inf - 4.0)
-            * (rho_t - 2.0) / (rho_inf - 2.0)
-            * rho_inf / rho_t
-        )
         # keras-radam switches on rho_t >= 5 (the paper and PyTorch on > 5).
         # Until then the variance is intractable and the step is momentum SGD;
         # r_t there may be NaN, which `where` discards. epsilon is added outside
         # the square root of the bias-corrected second moment, as keras-radam does.
         update = ops.where(
-            rho_t >= 5.0,
-            r_t * m_hat / (v_hat + ops.cast(self.epsilon, dtype)),
+            step["rectified"],
+            step["r_t"] * m_hat / (v_hat + step["epsilon"]),
             m_hat,
         )
         if self.radam_weight_decay > 0:
             update = update + ops.cast(self.radam_weight_decay, dtype) * variable
-        self.assign_sub(variable, lr * update)
+        self.assign_sub(variable, step["lr"] * update)
 
     def get_config(self):
         config = super().get_config()

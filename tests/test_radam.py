@@ -114,6 +114,25 @@ def test_learning_rate_at_iterations_is_the_rate_of_the_last_step():
         previous = current
 
 
+@pytest.mark.backend
+def test_variables_updated_together_move_as_each_alone_and_share_one_schedule(monkeypatch):
+    # One apply computes the step's schedule once for all its variables (RAdam.step_terms); each
+    # variable still moves exactly as it does when it is the optimizer's only one.
+    grads = [gradient_sequence(12, 4, seed=seed) for seed in range(3)]
+    alone = [run_keras(RAdam(learning_rate=0.01, total_steps=10), np.ones(4, "float32"), g) for g in grads]
+
+    schedules = []
+    scheduled = RAdam._scheduled
+    monkeypatch.setattr(RAdam, "_scheduled", lambda self, *args: schedules.append(1) or scheduled(self, *args))
+    optimizer = RAdam(learning_rate=0.01, total_steps=10)
+    variables = [keras.Variable(np.ones(4, "float32")) for _ in grads]
+    for step in range(12):
+        optimizer.apply([ops.convert_to_tensor(g[step]) for g in grads], variables)
+        for variable, trajectory in zip(variables, alone):
+            np.testing.assert_array_equal(ops.convert_to_numpy(variable), trajectory[step])
+    assert len(schedules) == 12
+
+
 def radam_reference(
     w0,
     grads,
