@@ -4,12 +4,12 @@
 
 PYTHON := .venv/bin/python
 DEMO := demo
-# Every demo run: digits without augmentation (flipped digits make little sense), in batches of 8
-# (1,347 images give 168 steps an epoch), with RAdam's warm-up and decay fitted to the run. Two
-# runs at a time where there are two cores, each on its own (sweep.py --cpu-runs): at batch 8 a
-# run keeps one core nearly as busy as two (README, On a CPU). Each run's output is in its log.
+# Every demo run: digits without augmentation (flipped digits make little sense), in batches of 4
+# (1,347 images give 336 steps an epoch), with RAdam's warm-up and decay fitted to the run. Two
+# runs at a time where there are two cores, each on its own (sweep.py --cpu-runs): at such small
+# batches a run keeps one core nearly as busy as two (README, On a CPU). Each run's output is in its log.
 DEMO_CPU_RUNS = $(shell python3 -c "import os; print(min(2, len(os.sched_getaffinity(0))) if hasattr(os, 'sched_getaffinity') else 1)")
-DEMO_RUNS = --output $(DEMO)/output --datasets digits --batch-size 8 --no-augmentation --radam-total-steps auto \
+DEMO_RUNS = --output $(DEMO)/output --datasets digits --batch-size 4 --no-augmentation --radam-total-steps auto \
 	--runner parallel --cpu-runs $(DEMO_CPU_RUNS)
 
 STUDY_MINUTES := 480
@@ -33,14 +33,14 @@ test: .venv/tests
 	$(PYTHON) -m pytest -n auto --durations 15
 	KERAS_BACKEND=jax $(PYTHON) -m pytest -n auto -m backend --durations 15
 
-# Epochs per model, so that every run ends well above chance: RAdam's ResNet needs 3 (0.66 test
-# accuracy after 2); MiniGoogLeNet and MiniVGGNet keep the original's BatchNormalization momentum
-# of 0.99, whose test-time statistics need about 500 steps to catch up, so they get 4 (672 steps).
+# Two epochs, 672 steps, for every network: MiniGoogLeNet and MiniVGGNet keep the original's
+# BatchNormalization momentum of 0.99, whose test-time statistics need about 500 steps to catch up
+# (after 504 steps at batch 8, RAdam's MiniGoogLeNet still tests at 0.26), and RAdam's ResNet
+# needs about as many to learn. On one core a batch of 4 costs half a batch of 8, so the steps come
+# at half the images of the batch-8 demo (docs/benchmarks.md, The demo on the CPU).
 demo: .venv/runtime
-	$(PYTHON) combinations.py $(DEMO_RUNS) --script $(DEMO)/resnet.sh --models resnet --epochs 3
-	$(PYTHON) combinations.py $(DEMO_RUNS) --script $(DEMO)/mini.sh --models googlenet minivggnet --epochs 4
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/resnet.sh
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/mini.sh
+	$(PYTHON) combinations.py $(DEMO_RUNS) --script $(DEMO)/experiments.sh --epochs 2
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/experiments.sh
 	$(PYTHON) plot.py --input $(DEMO)/output --plots $(DEMO)/plots
 	@echo "The demo's figures and results.md are in $(DEMO)/plots/"
 
