@@ -25,8 +25,11 @@ from pyimagesearch.errors import UserError
 from support import REPO, wait_for
 
 # Runs fetch_data.py with the download table given as JSON, after leaving a file that says it started.
+# Ctrl-C is taken as in a terminal's foreground: a background job of a non-interactive shell (a CI
+# script's `pytest &`) starts with it ignored, and Python then keeps ignoring it.
 RUN_FETCH_DATA = (
-    "import json, os, runpy, sys\n"
+    "import json, os, runpy, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
     "from pyimagesearch import downloads\n"
     "downloads.DOWNLOADS = json.loads(sys.argv[1])\n"
     "open(os.path.join(sys.argv[2], f'started-{os.getpid()}'), 'w').close()\n"
