@@ -378,20 +378,22 @@ def fit(model, data, args, recorder):
     )
     write_log(recorder.log_path, recorder.history)
     steps = steps_per_epoch(len(data.train_x), args.batch_size)
+    batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps + first_step)
+    # Every variable, the optimizer's and the metrics' included, is made before the first step.
+    # On TensorFlow, fit would make them as it traces that step, and a step that makes variables
+    # is traced twice: the ResNet's first epoch took 16 s longer on one core. The recorder also
+    # sets the metrics' running sums as a resumed epoch starts. Keras has no public way to build
+    # them sooner (KERAS_CHECKED); on JAX, fit builds them so itself.
+    model._symbolic_build(data_batch=batches[0])
     try:
         if first_step:
             # Keras fixes the number of steps an epoch for a whole fit: the rest of a stopped
             # epoch is fit on its own.
-            batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps + first_step)
-            # The recorder sets the metrics' running sums as the epoch starts: they must exist by
-            # then. Fit builds them so on JAX; on TensorFlow only as it traces its first step, and
-            # Keras has no public way to build them sooner (KERAS_CHECKED).
-            model._symbolic_build(data_batch=batches[0])
             model.fit(batches, steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
                       **common)  # fmt: skip
             epochs_done += 1
-        if epochs_done < args.epochs and recorder.diverged_epoch is None:
             batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps)
+        if epochs_done < args.epochs and recorder.diverged_epoch is None:
             model.fit(batches, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=epochs_done, **common)
     except StopRequested:
         pass

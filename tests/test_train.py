@@ -795,6 +795,25 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, monkeypatch):
     assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
 
 
+@pytest.mark.backend
+@pytest.mark.parametrize("optimizer", ["adam", "radam"])
+def test_a_run_traces_its_training_step_once(tmp_path, monkeypatch, optimizer):
+    # Python runs train_step only while the backend traces it. A step that makes variables (the
+    # optimizer's, the metrics') is traced a second time on TensorFlow; a ResNet's trace costs
+    # seconds.
+    traces, train_step = [], keras.Model.train_step
+
+    def counting_train_step(*arguments):
+        traces.append(len(traces) + 1)
+        return train_step(*arguments)
+
+    monkeypatch.setattr(keras.Model, "train_step", counting_train_step)
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "-o", optimizer, "--epochs", "2",
+                           "--batch-size", "64", "--training-images", "256") == 0  # fmt: skip
+    assert traces == [1]
+    assert len(read_history(tmp_path / "run.pickle")["loss"]) == 2
+
+
 def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypatch):
     digits = datasets.load_dataset("digits")
     test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
