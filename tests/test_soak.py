@@ -21,7 +21,8 @@ class Run:
         self.stderr = folder.parent / f"run{seed}.stderr"
         self.command = [sys.executable, "train.py", "--history", str(folder / f"run{seed}.pickle"),
                         "--report", str(folder / f"run{seed}.txt"), "-d", "digits", "-m", "minivggnet",
-                        "--no-augmentation", "--batch-size", "64", "--epochs", str(EPOCHS), "--seed", str(seed)]  # fmt: skip
+                        "--no-augmentation", "--batch-size", "64", "--training-images", "640",
+                        "--epochs", str(EPOCHS), "--seed", str(seed)]  # fmt: skip
         self.kills = kills  # (epochs logged, then seconds) for each kill, in order
         self.killed_after = []  # epochs logged when each kill came
         self.start()
