@@ -26,7 +26,7 @@ from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
 # Two private Keras APIs are used, for want of public ones: `optimizer._learning_rate`, the
 # schedule an optimizer was given (applied_learning_rate), and `model._symbolic_build`, which
-# creates the metrics' variables before a resumed epoch's first step (fit). They were checked on
+# creates the optimizer's and the metrics' variables before the first step (fit). They were checked on
 # these Keras versions, from the first to the one before the last; tests/test_train.py fails on
 # another, as a reminder to check them again.
 KERAS_CHECKED = ((3, 15), (3, 16))
@@ -381,9 +381,9 @@ def fit(model, data, args, recorder):
     batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps + first_step)
     # Every variable, the optimizer's and the metrics' included, is made before the first step.
     # On TensorFlow, fit would make them as it traces that step, and a step that makes variables
-    # is traced twice: the ResNet's first epoch took 16 s longer on one core. The recorder also
-    # sets the metrics' running sums as a resumed epoch starts. Keras has no public way to build
-    # them sooner (KERAS_CHECKED); on JAX, fit builds them so itself.
+    # is traced twice: the digits ResNet's first epoch took 61 s on one core, not 49. The recorder
+    # also sets the metrics' running sums as a resumed epoch starts. Keras has no public way to
+    # build them sooner (KERAS_CHECKED); on JAX, fit builds them so itself.
     model._symbolic_build(data_batch=batches[0])
     try:
         if first_step:
