@@ -26,9 +26,9 @@ from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
 # Two private Keras APIs are used, for want of public ones: `optimizer._learning_rate`, the
 # schedule an optimizer was given (applied_learning_rate), and `model._symbolic_build`, which
-# creates the optimizer's and the metrics' variables before the first step (fit). They were checked on
-# these Keras versions, from the first to the one before the last; tests/test_train.py fails on
-# another, as a reminder to check them again.
+# creates the optimizer's and the metrics' variables before the first step (fit). They were
+# checked on these Keras versions, from the first to the one before the last;
+# tests/test_train.py fails on another, as a reminder to check them again.
 KERAS_CHECKED = ((3, 15), (3, 16))
 
 # XLA runs a compiled step's kernels as CUDA graphs, but by default leaves cuDNN's convolutions
