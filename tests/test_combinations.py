@@ -211,7 +211,7 @@ def test_slurm_array_tasks_each_run_one_training(tmp_path):
     script = tmp_path / "slurm.sh"
     assert combinations(
         "--output", str(out), "-s", str(script), "--runner", "slurm", "--max-running", "5",
-        "--datasets", "digits", "--models", "minivggnet", "--epochs", "1",
+        "--datasets", "digits", "--models", "minivggnet", "--epochs", "1", "--training-images", "256",
     ).returncode == 0
     text = script.read_text()
     assert "#SBATCH --array=0-1%5\n" in text and "#SBATCH --gres=gpu:1\n" in text

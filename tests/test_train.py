@@ -722,7 +722,7 @@ def test_runs_on_jax_share_compiled_steps_through_the_persistent_cache(tmp_path)
     compiled = []
     for seed in ("1", "2"):
         result = run_train(*output_arguments(tmp_path / seed, "run"), "-d", "digits", "-m", "minivggnet",
-                           "--epochs", "1", "--seed", seed, env=environment)
+                           "--epochs", "1", "--training-images", "256", "--seed", seed, env=environment)
         assert result.returncode == 0, result.stderr
         compiled.append(sorted(os.listdir(cache)) if cache.exists() else [])
     assert any(name.startswith("jit_train_step-") for name in compiled[0])
@@ -835,7 +835,8 @@ def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypa
     monkeypatch.setattr(training.RunRecorder, "on_test_batch_end", lambda recorder, batch, logs=None:
                         validation_batches.append(batch), raising=False)  # fmt: skip
     monkeypatch.setattr(keras.Model, "predict", counting_predict)
-    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "2", "--batch-size", "64") == 0
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "2", "--batch-size", "64",
+                           "--training-images", "128") == 0  # fmt: skip
     assert validation_batches == [0, 1, 2, 0, 1, 2]  # 2,500 images: 1,000 + 1,000 + 500, twice
     assert predicted_batches == [3]
     assert len(read_history(tmp_path / "run.pickle")["val_accuracy"]) == 2
