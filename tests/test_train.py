@@ -28,11 +28,11 @@ from support import REPO, csv_lines, run_script, wait_for
 # backend's arithmetic, random streams or compilation. The others test train.py's own logic
 # (arguments, files, locks, signals, messages), the same on every backend.
 HISTORY_KEYS = ["loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time"]
-# The run that the resume and seed tests compare with: 1,347 digits in batches of 64 are 21 steps
-# an epoch; augmentation, dropout and RAdam's schedule all depend on where the run stands.
+# The run that the resume and seed tests compare with: 640 of the digits in batches of 64 are 10
+# steps an epoch; augmentation, dropout and RAdam's schedule all depend on where the run stands.
 RUN = ["-d", "digits", "-m", "minivggnet", "-o", "radam", "--radam-total-steps", "auto", "--epochs", "2",
-       "--batch-size", "64"]  # fmt: skip
-STEPS = 1347 // 64
+       "--batch-size", "64", "--training-images", "640"]  # fmt: skip
+STEPS = 640 // 64
 # How closely a resumed run's numbers match an uninterrupted one's. On the CPU both backends give
 # the same numbers to the last bit (a resume restores every variable, the random streams and the
 # metrics' running sums exactly); the tolerance only keeps a failure's message readable.
@@ -152,17 +152,17 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs, ste
 
 @pytest.mark.backend
 def test_radam_records_the_rate_its_schedule_applied(uninterrupted):
-    # 21 steps an epoch, --radam-total-steps auto over 2 epochs: total_steps = 42, warm-up over
-    # 4.2 steps, then a linear decay reaching min_lr at step 42.
-    decay_per_step = (1e-5 - 1e-3) / (42 - 4.2)
-    assert uninterrupted["learning_rate"] == pytest.approx([1e-3 + decay_per_step * (21 - 4.2), 1e-5], rel=1e-5)
+    # 10 steps an epoch, --radam-total-steps auto over 2 epochs: total_steps = 20, warm-up over
+    # 2 steps, then a linear decay reaching min_lr at step 20.
+    decay_per_step = (1e-5 - 1e-3) / (20 - 2)
+    assert uninterrupted["learning_rate"] == pytest.approx([1e-3 + decay_per_step * (10 - 2), 1e-5], rel=1e-5)
 
 
 @pytest.mark.backend
 def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(tmp_path, monkeypatch, uninterrupted):
-    # Killed (here: Ctrl-C's KeyboardInterrupt, which like a kill saves nothing) at step 12 of
+    # Killed (here: Ctrl-C's KeyboardInterrupt, which like a kill saves nothing) at step 6 of
     # epoch 2: epoch 1's checkpoint is on disk, and the same seed gave the same epoch 1.
-    signal_at(monkeypatch, interruptions.ctrl_c_pressed, epoch=2, step=12)
+    signal_at(monkeypatch, interruptions.ctrl_c_pressed, epoch=2, step=6)
     with pytest.raises(KeyboardInterrupt):
         main_in_process(tmp_path, *RUN)
     state = json.loads((tmp_path / "run.pickle.checkpoint" / "state.json").read_text())
@@ -195,7 +195,7 @@ def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp
     signal_at(monkeypatch, interruptions.sigterm_received, epoch=2, step=7)
     with pytest.raises(interruptions.Stopped) as stopped:
         main_in_process(tmp_path, *RUN)
-    assert str(stopped.value) == "stopped by SIGTERM after step 7 of 21 in epoch 2 of 2; give the same command again to resume"
+    assert str(stopped.value) == "stopped by SIGTERM after step 7 of 10 in epoch 2 of 2; give the same command again to resume"
     assert stopped.value.exit_code == 75
     folder = tmp_path / "run.pickle.checkpoint"
     assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch1-step7.npz"]
@@ -210,7 +210,7 @@ def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp
     assert main_in_process(tmp_path, *RUN) == 0
     assert f"resuming {tmp_path / 'run.pickle'} in epoch 2 of 2, after its step 7\n" in capsys.readouterr().out
     assert trained == [(2, step) for step in range(7, STEPS)]
-    # The split epoch's loss and accuracy average all its 21 steps, as if it had not been split.
+    # The split epoch's loss and accuracy average all its 10 steps, as if it had not been split.
     history = read_history(tmp_path / "run.pickle")
     assert_same_run(history, uninterrupted)
     assert history["epoch_time"][1] > state["seconds"]  # both parts' seconds
@@ -270,8 +270,8 @@ def checkpointed_epochs(folder):
 
 
 def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path, monkeypatch, uninterrupted):
-    # SIGTERM while step 10 of epoch 1 waits for its batch: the run stops at the next step boundary.
-    process = train_holding_a_batch(tmp_path, 1, 10, *RUN)
+    # SIGTERM while step 5 of epoch 1 waits for its batch: the run stops at the next step boundary.
+    process = train_holding_a_batch(tmp_path, 1, 5, *RUN)
     process.send_signal(signal.SIGTERM)
     process.release()
     _, errors = process.communicate(timeout=300)
@@ -279,7 +279,7 @@ def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path,
     first_part = checkpointed_epochs(tmp_path)[1]
     assert 0 < first_part < STEPS
     assert errors.endswith(
-        f"error: stopped by SIGTERM after step {first_part} of 21 in epoch 1 of 2; give the same command "
+        f"error: stopped by SIGTERM after step {first_part} of 10 in epoch 1 of 2; give the same command "
         "again to resume\n"
     )
 
