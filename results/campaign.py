@@ -207,8 +207,9 @@ def estimates_note(chosen, sharing, calibration, device, results):
 def calibration_from(runs, device):
     """(model, runs at once) -> (epoch seconds per 50,000 images, fixed seconds), from the runs
     of this device that the manifests describe: the medians over such runs. Epoch seconds come
-    from the CSV logs, of resumed runs too; fixed seconds (wall time less the epochs) only from
-    runs that ran whole in one slot, and are 0 while there is none."""
+    from the CSV logs, of resumed runs too; fixed seconds (wall time less that many median epochs,
+    so that the first epoch's compilation counts as fixed, as in MEASURED) only from runs that
+    ran whole in one slot, and are 0 while there is none."""
     epochs, fixed, manifests = {}, {}, {}
     for run in runs:
         folder = os.path.dirname(run["history"])
@@ -220,7 +221,7 @@ def calibration_from(runs, device):
         key = (run["model"], entry.get("runs_at_once", 1))
         epochs.setdefault(key, []).append(statistics.median(seconds) * 50000 / run["training_images"])
         if not entry.get("resumed") and entry.get("wall_seconds"):
-            fixed.setdefault(key, []).append(entry["wall_seconds"] - sum(seconds))
+            fixed.setdefault(key, []).append(entry["wall_seconds"] - len(seconds) * statistics.median(seconds))
     return {key: (statistics.median(values), statistics.median(fixed.get(key, [0.0]))) for key, values in epochs.items()}
 
 

@@ -166,6 +166,19 @@ def test_a_resumed_run_is_recorded_so_and_left_out_of_the_calibration(tmp_path, 
     assert campaign.calibration_from([adam, radam], "D") == {("minivggnet", 1): pytest.approx((5.625, 88.0))}
 
 
+def test_a_run_with_a_slow_first_epoch_calibrates_to_its_own_wall_time(tmp_path):
+    # A GPU run's first epoch holds its compilation: 46 s, then 5 s epochs, 70 s of wall time in
+    # all. Its fixed seconds are 70 - 3 x 5 = 55, the first epoch's 41 s of compilation among
+    # them; less the epochs' sum (70 - 56 = 14) would plan the same run at 14 + 3 x 5 = 29 s.
+    run = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "cifar10", "--epochs", "3")[0]
+    write_finished(run, [46.0, 5.0, 5.0], device="D", runs_at_once=3, wall_seconds=70.0)
+    calibration = campaign.calibration_from([run], "D")
+    assert calibration == {("minivggnet", 3): pytest.approx((5.0, 55.0))}
+    # So a missing run like it is planned at its wall time, with the margin for a slot's end.
+    assert campaign.expected_seconds(dict(run, history=str(tmp_path / "other.pickle")), 3, calibration) == (
+        pytest.approx(campaign.MARGIN * 70.0))
+
+
 def test_the_plan_says_which_expected_times_are_an_h200s(tmp_path, monkeypatch, capsys):
     original = the_campaign(tmp_path)[:12]
     h200 = "1 x NVIDIA H200"
