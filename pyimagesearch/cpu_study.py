@@ -115,14 +115,32 @@ def difference_text(first, second):
     return f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})", found
 
 
-def comparison_rows(runs, rates):
+def planned(results):
+    """{(optimizer, data set, rate)} of every run the study makes, once its grid has chosen the
+    rates (None before: its second stage is not known yet); RAdam's 2019-schedule runs as
+    "radam-2019", as read_study names them."""
+    if studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER)) is None:
+        return None
+    points = set()
+    for folder, batches in studies.cpu_configurations(results):
+        for batch in batches:
+            optimizers = ("radam-2019",) if folder == studies.CPU_2019_FOLDER else batch["optimizers"]
+            points |= {(optimizer, dataset, rate) for optimizer in optimizers for dataset in batch["datasets"]
+                       for rate in batch["learning_rates"]}
+    return points
+
+
+def comparison_rows(runs, rates, points=None):
     """One row per optimizer and data set at `rates[optimizer]`: (name, data set, rate, test
-    accuracy, stability, generalization, minus RAdam, verdict)."""
+    accuracy, stability, generalization, minus RAdam, verdict). A row the study makes no run of
+    (`points`, from planned()) is left out rather than shown as not yet run."""
     rows = []
     for dataset in DATASETS:
         radam = select(runs, "radam", dataset, rates.get("radam"))
         for optimizer, rate in rates.items():
             found = select(runs, optimizer, dataset, rate)
+            if not found and points is not None and (optimizer, dataset, rate) not in points:
+                continue
             words, difference = ("", None) if optimizer == "radam" else difference_text(found, radam)
             rows.append(dict(
                 optimizer=NAMES[optimizer], dataset=dataset, rate=rate_text(rate),
@@ -291,9 +309,9 @@ def report(results):
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
-            markdown_table(comparison_rows(runs, chosen), COMPARISON_COLUMNS)]
+            markdown_table(comparison_rows(runs, chosen, planned(results)), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
-              markdown_table(comparison_rows(runs, at_2019), COMPARISON_COLUMNS),
+              markdown_table(comparison_rows(runs, at_2019, planned(results)), COMPARISON_COLUMNS),
               f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "
