@@ -173,6 +173,7 @@ def main(argv=None):
             write_atomically(args.report, report)
             write_atomically(args.history, pickle.dumps(recorder.history))
         run_files.remove_checkpoint()
+    interruptions.outputs_written()
     return 0
 
 

@@ -3,7 +3,8 @@
 - Ctrl-C (SIGINT) raises KeyboardInterrupt; train.py then says in one line that the same command
   resumes, and dies of SIGINT, so that a shell running a sweep script stops too.
 - SIGTERM (a Slurm time limit or preemption, `docker stop`, `kill`) only sets `sigterm_received`:
-  the run saves a checkpoint at its next step boundary and exits with EXIT_STOPPED.
+  the run saves a checkpoint at its next step boundary and exits with EXIT_STOPPED. Once the
+  run's outputs are written, it is ignored: the run is done.
 """
 
 import os
@@ -46,6 +47,15 @@ def handle_signals():
     signal.signal(signal.SIGINT, on_ctrl_c)
     signal.signal(signal.SIGTERM, on_sigterm)
     sys.unraisablehook = silent_about_ctrl_c
+
+
+def outputs_written():
+    """The run's outputs are whole, so a SIGTERM has nothing left to save: where train.py handles
+    it, it is ignored from here on. Python puts back the default action as it exits, and JAX's
+    teardown of a GPU takes seconds, so a sweep's SIGTERM then would kill a finished run and the
+    sweep would report it as failed."""
+    if signal.getsignal(signal.SIGTERM) is on_sigterm:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def die_of_ctrl_c():

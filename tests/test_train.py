@@ -227,6 +227,30 @@ def test_sigterm_before_the_first_step_saves_nothing(tmp_path):
     assert leftovers(tmp_path) == []
 
 
+
+def test_a_finished_run_ignores_sigterm_while_it_exits(tmp_path):
+    # As train.py runs: its handlers installed. Once the outputs are written, a SIGTERM (a sweep
+    # stopping at that moment) neither kills the process as Python exits nor asks for a checkpoint.
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    hook = sys.unraisablehook
+    try:
+        interruptions.handle_signals()
+        assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--epochs", "1",
+                               "--training-images", "64", "--batch-size", "32", "--no-augmentation") == 0
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert not interruptions.sigterm_received.is_set()
+        assert (tmp_path / "run.txt").exists() and leftovers(tmp_path) == []
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
+
+    # Where train.py's handler is not installed (a program that calls main itself), SIGTERM's stays as it was.
+    assert main_in_process(tmp_path / "other", "-d", "digits", "-m", "minivggnet", "--epochs", "1",
+                           "--training-images", "64", "--batch-size", "32", "--no-augmentation") == 0
+    assert signal.getsignal(signal.SIGTERM) is handlers[signal.SIGTERM]
+
 # train.py with one batch held back until a file appears: a test can then signal a run at a known
 # point, however fast the machine. (TensorFlow fetches batches in a thread of its own, so the
 # batch is held without holding the main thread's signal handlers back once it is released.)
