@@ -103,16 +103,18 @@ def parse_arguments(argv):
 
 
 def campaign_runs(args):
-    """Every run of the study as a dict, in the configurations' order."""
-    found = []
+    """Every run of the study as a dict, once each, in the configurations' order (the CPU study's
+    second stage names again the grid's seeds 1 and 2 at the chosen rates)."""
+    found = {}
     for folder, budget, batches in studies.configurations(args.study, args.results):
         for batch in batches:
             batch = dict(dict(datasets=args.datasets, models=args.models), **batch)
             if args.epochs is not None:
                 batch["epochs"] = args.epochs
             for command in runs.train_commands(folder, **batch):
-                found.append(describe(command, os.path.basename(folder)))
-    return found
+                run = describe(command, os.path.basename(folder))
+                found.setdefault(run["history"], run)
+    return list(found.values())
 
 
 def describe(command, configuration):

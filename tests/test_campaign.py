@@ -289,6 +289,8 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
         "minivggnet_adam_mnist_seed3", "minivggnet_radam_fashion_mnist_seed3"]
     assert "minivggnet_sgd_fashion_mnist_seed3" in stems and "minivggnet_sgd_mnist_seed1" in stems
     assert len(runs) == 8 + 6 + 3 * 3 + 6  # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019
+    # The second stage names the grid's seeds 1 and 2 at the chosen rates again: each run is listed once.
+    assert len(campaign.campaign_runs(arguments)) == 40 + 8 + 6 + 3 * 3 + 6
 
 
 def test_the_makespan_is_sweep_pys_longest_first_on_free_lanes():
