@@ -116,11 +116,9 @@ def difference_text(first, second):
 
 
 def planned(results):
-    """{(optimizer, data set, rate)} of every run the study makes, once its grid has chosen the
-    rates (None before: its second stage is not known yet); RAdam's 2019-schedule runs as
+    """{(optimizer, data set, rate)} of every run the study's configurations in `results` make
+    (its second stage only once the grid has chosen the rates); RAdam's 2019-schedule runs as
     "radam-2019", as read_study names them."""
-    if studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER)) is None:
-        return None
     points = set()
     for folder, batches in studies.cpu_configurations(results):
         for batch in batches:
@@ -306,12 +304,13 @@ def report(results):
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table)]
     at_2019 = compared(chosen)[-1][1]
+    points = planned(results) if chosen else None  # before the grid chooses, the second stage is unknown
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
-            markdown_table(comparison_rows(runs, chosen, planned(results)), COMPARISON_COLUMNS)]
+            markdown_table(comparison_rows(runs, chosen, points), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
-              markdown_table(comparison_rows(runs, at_2019, planned(results)), COMPARISON_COLUMNS),
+              markdown_table(comparison_rows(runs, at_2019, points), COMPARISON_COLUMNS),
               f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "

@@ -227,7 +227,6 @@ def test_sigterm_before_the_first_step_saves_nothing(tmp_path):
     assert leftovers(tmp_path) == []
 
 
-
 def test_a_finished_run_ignores_sigterm_while_it_exits(tmp_path):
     # As train.py runs: its handlers installed. Once the outputs are written, a SIGTERM (a sweep
     # stopping at that moment) neither kills the process as Python exits nor asks for a checkpoint.
@@ -250,6 +249,7 @@ def test_a_finished_run_ignores_sigterm_while_it_exits(tmp_path):
     assert main_in_process(tmp_path / "other", "-d", "digits", "-m", "minivggnet", "--epochs", "1",
                            "--training-images", "64", "--batch-size", "32", "--no-augmentation") == 0
     assert signal.getsignal(signal.SIGTERM) is handlers[signal.SIGTERM]
+
 
 # train.py with one batch held back until a file appears: a test can then signal a run at a known
 # point, however fast the machine. (TensorFlow fetches batches in a thread of its own, so the
