@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import train
-from pyimagesearch import checkpoints, datasets, downloads, interruptions, run_lock, training
+from pyimagesearch import checkpoints, datasets, downloads, interruptions, original, run_lock, training
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
@@ -119,7 +119,7 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs, ima
     out = tmp_path / "out"
     stem = f"{model}_adam_digits"
     batch = ["--batch-size", str(batch_size)] if batch_size else []
-    steps = images // (batch_size or 128)
+    steps = images // (batch_size or original.BATCH_SIZE)
     result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs),
                        "--training-images", str(images), *batch)  # fmt: skip
     assert result.returncode == 0, result.stderr
