@@ -1,6 +1,14 @@
 """Fixtures the tests share; shared helpers are in support.py."""
 
+import os
+
 import pytest
+
+# TensorFlow turns its oneDNN kernels on by default only on CPUs with AVX-512 and the like; the
+# tests run them on every CPU, so that a test sees the same kernels on all of them (and the
+# small-batch steps most tests take run faster on AVX2-only CPUs). Set before any test imports
+# TensorFlow; the test processes' runs inherit it. A setting of the user's stays.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @pytest.fixture
