@@ -37,10 +37,12 @@ test: .venv/tests
 # BatchNormalization momentum of 0.99, whose test-time statistics need about 500 steps to catch up
 # (after 504 steps at batch 8, RAdam's MiniGoogLeNet still tests at 0.26), and RAdam's ResNet
 # needs about as many to learn. On one core a batch of 4 costs half a batch of 8, so the steps come
-# at half the images of the batch-8 demo (docs/benchmarks.md, The demo on the CPU).
+# at half the images of the batch-8 demo (docs/benchmarks.md, The demo on the CPU). TensorFlow's
+# oneDNN kernels are on, as on CPUs with AVX-512, where TensorFlow turns them on by itself: on CPUs
+# without, they train the demo's networks a fifth to a half faster (README, On a CPU).
 demo: .venv/runtime
 	$(PYTHON) combinations.py $(DEMO_RUNS) --script $(DEMO)/experiments.sh --epochs 2
-	PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/experiments.sh
+	TF_ENABLE_ONEDNN_OPTS=$${TF_ENABLE_ONEDNN_OPTS:-1} PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/experiments.sh
 	$(PYTHON) plot.py --input $(DEMO)/output --plots $(DEMO)/plots
 	@echo "The demo's figures and results.md are in $(DEMO)/plots/"
 
