@@ -39,7 +39,7 @@ test: .venv/tests
 # needs about as many to learn. On one core a batch of 4 costs half a batch of 8, so the steps come
 # at half the images of the batch-8 demo (docs/benchmarks.md, The demo on the CPU). TensorFlow's
 # oneDNN kernels are on, as on CPUs with AVX-512, where TensorFlow turns them on by itself: on CPUs
-# without, they train the demo's networks a fifth to a half faster (README, On a CPU).
+# without, the demo's epochs take a fifth to a half less time (docs/benchmarks.md, The demo on the CPU).
 demo: .venv/runtime
 	$(PYTHON) combinations.py $(DEMO_RUNS) --script $(DEMO)/experiments.sh --epochs 2
 	TF_ENABLE_ONEDNN_OPTS=$${TF_ENABLE_ONEDNN_OPTS:-1} PATH="$(CURDIR)/.venv/bin:$$PATH" $(DEMO)/experiments.sh
