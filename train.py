@@ -156,7 +156,7 @@ def main(argv=None):
         with run_files.disk_errors_in_one_line(), recorder.writer:
             training.fit(model, data, args, recorder)
 
-        predictions = model.predict(data.test_x, batch_size=training.EVALUATION_BATCH_SIZE, verbose=0)
+        predictions = training.predict(model, data.test_x)
         report = classification_report(
             data.test_y.argmax(axis=1),
             predictions.argmax(axis=1),

@@ -5,6 +5,7 @@ from wherever its checkpoint left it."""
 import csv
 import gc
 import importlib.metadata
+import itertools
 import os
 import sys
 import time
@@ -120,6 +121,37 @@ def applied_learning_rate(optimizer):
 # images took 0.15 s in batches of 1,000 against 0.40 s in batches of 128 (docs/benchmarks.md).
 # 1,000 divides the four data sets' 10,000 test images, so each evaluation program compiles once.
 EVALUATION_BATCH_SIZE = 1000
+
+
+def untuned(data):
+    """`data`, a RunBatches or arrays (x, or (x, y)) in batches of EVALUATION_BATCH_SIZE, as fit,
+    evaluate and predict are to read it.
+
+    On TensorFlow, Keras reads data through tf.data pipelines that tune themselves as they run,
+    and deleting one waits for its tuning thread's next turn, which grows to a minute: in a process
+    held to one core (sweep.py --cpu-runs), up to that at the end of every fit, and seconds after
+    every evaluation and prediction (docs/benchmarks.md, The demo on the CPU). So on TensorFlow
+    the data come as tf.data pipelines without the tuning: the same batches in the same order.
+    Other backends read `data` as it is."""
+    if keras.backend.backend() != "tensorflow":
+        return data
+    import tensorflow as tf
+
+    if isinstance(data, RunBatches):
+        signature = tuple(tf.TensorSpec((None, *array.shape[1:]), array.dtype) for array in data[0])
+        endless = tf.data.Dataset.from_generator(lambda: (data[step] for step in itertools.count()),
+                                                 output_signature=signature)  # fmt: skip
+        pipeline = endless.prefetch(1)
+    else:
+        pipeline = tf.data.Dataset.from_tensor_slices(data).batch(EVALUATION_BATCH_SIZE)
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return pipeline.with_options(options)
+
+
+def predict(model, x):
+    """The model's predictions for the images `x`, in batches of EVALUATION_BATCH_SIZE."""
+    return model.predict(untuned(x), batch_size=EVALUATION_BATCH_SIZE, verbose=0)  # a tf.data pipeline's own batches
 
 
 def steps_per_epoch(images, batch_size):
@@ -369,8 +401,8 @@ def fit(model, data, args, recorder):
     """
     epochs_done, first_step = len(recorder.history["loss"]), recorder.first_step
     common = dict(
-        validation_data=(data.validation_x, data.validation_y),
-        validation_batch_size=EVALUATION_BATCH_SIZE,
+        validation_data=untuned((data.validation_x, data.validation_y)),
+        validation_batch_size=EVALUATION_BATCH_SIZE,  # or, on TensorFlow, the pipeline's own
         callbacks=[recorder],
         shuffle=False,  # RunBatches shuffles, as a function of the seed and the epoch alone
         # A progress bar on a terminal, one line per epoch in a log file.
@@ -389,12 +421,12 @@ def fit(model, data, args, recorder):
         if first_step:
             # Keras fixes the number of steps an epoch for a whole fit: the rest of a stopped
             # epoch is fit on its own.
-            model.fit(batches, steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
+            model.fit(untuned(batches), steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
                       **common)  # fmt: skip
             epochs_done += 1
             batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps)
         if epochs_done < args.epochs and recorder.diverged_epoch is None:
-            model.fit(batches, steps_per_epoch=steps, epochs=args.epochs, initial_epoch=epochs_done, **common)
+            model.fit(untuned(batches), steps_per_epoch=steps, epochs=args.epochs, initial_epoch=epochs_done, **common)
     except StopRequested:
         pass
     if recorder.stopped_at is not None:

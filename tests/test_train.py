@@ -551,6 +551,25 @@ def test_each_epoch_has_its_own_order_and_a_resumed_run_the_same_batches():
     assert not np.array_equal(np.concatenate([other_seed[step][1] for step in range(5)]), epochs[0])
 
 
+@pytest.mark.backend
+def test_fit_evaluate_and_predict_read_the_same_batches_through_pipelines_that_do_not_tune_themselves():
+    x, y = np.arange(40, dtype="float32").reshape(20, 2), np.eye(20, dtype="float32")
+    run = training.RunBatches(x, y, batch_size=4, seed=3, first_step=7)
+    test_split = (np.arange(5000, dtype="float32").reshape(2500, 2), np.zeros((2500, 3), "float32"))
+    if keras.backend.backend() != "tensorflow":
+        assert training.untuned(run) is run and training.untuned(test_split) is test_split
+        return
+    pipeline = training.untuned(run)
+    for step, (images, labels) in zip(range(12), pipeline.as_numpy_iterator()):
+        np.testing.assert_array_equal(images, run[step][0])
+        np.testing.assert_array_equal(labels, run[step][1])
+    evaluation = list(training.untuned(test_split).as_numpy_iterator())
+    assert [len(images) for images, _ in evaluation] == [1000, 1000, 500]
+    np.testing.assert_array_equal(np.concatenate([images for images, _ in evaluation]), test_split[0])
+    assert not pipeline.options().autotune.enabled
+    assert not training.untuned(test_split[0]).options().autotune.enabled
+
+
 def test_checkpoints_are_written_every_n_epochs_and_after_the_last_and_the_log_shows_what_they_hold(tmp_path):
     folder, log = tmp_path / "run.pickle.checkpoint", tmp_path / "run.csv"
     history = {key: [] for key in HISTORY_KEYS}
