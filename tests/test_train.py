@@ -864,6 +864,16 @@ def test_a_run_traces_its_training_step_once(tmp_path, monkeypatch):
     assert len(read_history(tmp_path / "run.pickle")["loss"]) == 2
 
 
+def batches_in(data, batch_size):
+    """The batches that Keras reads from `data`: arrays (x, or (x, y)) cut into `batch_size`
+    images, or, on TensorFlow, the tf.data pipeline's own (training.untuned)."""
+    if hasattr(data, "as_numpy_iterator"):
+        return list(data.as_numpy_iterator())
+    arrays = data if isinstance(data, tuple) else (data,)
+    return [tuple(array[start : start + batch_size] for array in arrays) if len(arrays) > 1
+            else arrays[0][start : start + batch_size] for start in range(0, len(arrays[0]), batch_size)]
+
+
 def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypatch):
     digits = datasets.load_dataset("digits")
     test_x, test_y = (np.concatenate([array] * 6)[:2500] for array in (digits.test_x, digits.test_y))
@@ -874,7 +884,7 @@ def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypa
     predict = keras.Model.predict
 
     def counting_predict(model, x, batch_size=None, **kwargs):
-        predicted_batches.append(-(-len(x) // batch_size))
+        predicted_batches.append(len(batches_in(x, batch_size)))
         return predict(model, x, batch_size=batch_size, **kwargs)
 
     monkeypatch.setattr(training.RunRecorder, "on_test_batch_end", lambda recorder, batch, logs=None:
@@ -979,7 +989,7 @@ def test_a_rate_and_a_held_out_validation_split_reach_the_run_and_its_settings(t
     fit = keras.Model.fit
 
     def recording_fit(model, *arguments, validation_data=None, **options):
-        validated_on.append(len(validation_data[0]))
+        validated_on.append(sum(len(images) for images, _ in batches_in(validation_data, 1000)))
         return fit(model, *arguments, validation_data=validation_data, **options)
 
     monkeypatch.setattr(keras.Model, "fit", recording_fit)
