@@ -146,7 +146,7 @@ def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_
     script = tmp_path / "sweep.sh"
     assert combinations(
         "--output", str(out), "-s", str(script), "--datasets", "digits", "--models", "minivggnet",
-        "--optimizers", "adam", "radam", "sgd", "--epochs", "2", "--checkpoint-every", "1",
+        "--optimizers", "adam", "radam", "sgd", "--epochs", "2", "--training-images", "512", "--checkpoint-every", "1",
     ).returncode == 0
     (out / "minivggnet_sgd_digits.txt").mkdir(parents=True)  # this run cannot write its report
 

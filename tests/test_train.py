@@ -110,7 +110,7 @@ ON_TENSORFLOW_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
 
 @pytest.mark.backend
 @pytest.mark.parametrize("model, epochs, images, batch_size", [
-    ("minivggnet", 2, 1347, None),  # all the digits, in the default batch of 128
+    ("minivggnet", 2, 256, None),  # two steps an epoch in the default batch of 128
     # The larger networks take two steps of 8 digits: a step of 128 costs them seconds on a CPU.
     pytest.param("googlenet", 1, 16, 8, marks=ON_TENSORFLOW_ONLY),
     pytest.param("resnet", 1, 16, 8, marks=ON_TENSORFLOW_ONLY),
@@ -864,14 +864,13 @@ def test_a_run_traces_its_training_step_once(tmp_path, monkeypatch):
     assert len(read_history(tmp_path / "run.pickle")["loss"]) == 2
 
 
-def batches_in(data, batch_size):
-    """The batches that Keras reads from `data`: arrays (x, or (x, y)) cut into `batch_size`
-    images, or, on TensorFlow, the tf.data pipeline's own (training.untuned)."""
+def image_batches_in(data, batch_size):
+    """The batches of images that Keras reads from `data` (x, or (x, y)): on TensorFlow, those of
+    the tf.data pipeline that train.py hands it (training.untuned); elsewhere, x cut into `batch_size`."""
     if hasattr(data, "as_numpy_iterator"):
-        return list(data.as_numpy_iterator())
-    arrays = data if isinstance(data, tuple) else (data,)
-    return [tuple(array[start : start + batch_size] for array in arrays) if len(arrays) > 1
-            else arrays[0][start : start + batch_size] for start in range(0, len(arrays[0]), batch_size)]
+        return [batch[0] if isinstance(batch, tuple) else batch for batch in data.as_numpy_iterator()]
+    images = data[0] if isinstance(data, tuple) else data
+    return [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
 
 
 def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypatch):
@@ -884,7 +883,7 @@ def test_the_test_split_is_evaluated_in_batches_of_a_thousand(tmp_path, monkeypa
     predict = keras.Model.predict
 
     def counting_predict(model, x, batch_size=None, **kwargs):
-        predicted_batches.append(len(batches_in(x, batch_size)))
+        predicted_batches.append(len(image_batches_in(x, batch_size)))
         return predict(model, x, batch_size=batch_size, **kwargs)
 
     monkeypatch.setattr(training.RunRecorder, "on_test_batch_end", lambda recorder, batch, logs=None:
@@ -956,11 +955,9 @@ def test_minivggnet_really_learns_digits(tmp_path):
     # moving statistics (momentum 0.99) need a few hundred steps to catch up, and 4 epochs give 672.
     # On a 2-core CPU (2026-11-30): 0.987 on TensorFlow, 0.991 on JAX. (The demo's 2 epochs of
     # batch 4, as many steps, gave 0.898 on TensorFlow on two cores: too close to 0.9 for a test.)
-    out = tmp_path / "out"
-    result = run_train(*output_arguments(out, "run"), "-d", "digits", "-m", "minivggnet",
-                       "--no-augmentation", "--batch-size", "8", "--epochs", "4")
-    assert result.returncode == 0, result.stderr
-    accuracy_line = [line for line in (out / "run.txt").read_text().splitlines() if "accuracy" in line]
+    assert main_in_process(tmp_path, "-d", "digits", "-m", "minivggnet", "--no-augmentation", "--batch-size", "8",
+                           "--epochs", "4") == 0  # fmt: skip
+    accuracy_line = [line for line in (tmp_path / "run.txt").read_text().splitlines() if "accuracy" in line]
     assert float(accuracy_line[0].split()[1]) >= 0.9
 
 
@@ -989,7 +986,7 @@ def test_a_rate_and_a_held_out_validation_split_reach_the_run_and_its_settings(t
     fit = keras.Model.fit
 
     def recording_fit(model, *arguments, validation_data=None, **options):
-        validated_on.append(sum(len(images) for images, _ in batches_in(validation_data, 1000)))
+        validated_on.append(sum(map(len, image_batches_in(validation_data, training.EVALUATION_BATCH_SIZE))))
         return fit(model, *arguments, validation_data=validation_data, **options)
 
     monkeypatch.setattr(keras.Model, "fit", recording_fit)
