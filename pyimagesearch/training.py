@@ -138,7 +138,7 @@ def untuned(data):
     import tensorflow as tf
 
     if isinstance(data, RunBatches):
-        signature = tuple(tf.TensorSpec((None, *array.shape[1:]), array.dtype) for array in data[0])
+        signature = tuple(tf.TensorSpec((None, *array.shape[1:]), array.dtype) for array in (data.x, data.y))
         endless = tf.data.Dataset.from_generator(lambda: (data[step] for step in itertools.count()),
                                                  output_signature=signature)  # fmt: skip
         pipeline = endless.prefetch(1)
@@ -421,8 +421,8 @@ def fit(model, data, args, recorder):
         if first_step:
             # Keras fixes the number of steps an epoch for a whole fit: the rest of a stopped
             # epoch is fit on its own.
-            model.fit(untuned(batches), steps_per_epoch=steps - first_step, epochs=args.epochs, initial_epoch=epochs_done,
-                      **common)  # fmt: skip
+            model.fit(untuned(batches), steps_per_epoch=steps - first_step, epochs=args.epochs,
+                      initial_epoch=epochs_done, **common)  # fmt: skip
             epochs_done += 1
             batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps)
         if epochs_done < args.epochs and recorder.diverged_epoch is None:

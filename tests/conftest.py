@@ -1,6 +1,9 @@
 """Fixtures the tests share; shared helpers are in support.py."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
@@ -9,6 +12,16 @@ import pytest
 # small-batch steps most tests take run faster on AVX2-only CPUs). Set before any test imports
 # TensorFlow; the test processes' runs inherit it. A setting of the user's stays.
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+# On JAX, the test processes and the train.py runs they start share one compilation cache for the
+# session, as a user's runs share the one in their Keras home (train.py): the many runs of the same
+# small networks compile each program once, and no test fills the user's ~/.keras/jax_cache. Set
+# before any test imports JAX (which reads it then); pytest-xdist's workers inherit it from the
+# process that starts them, and that process removes the cache as it exits. Other backends ignore it.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jax-cache-")
+    atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 
 
 @pytest.fixture
