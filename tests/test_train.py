@@ -115,14 +115,16 @@ ON_TENSORFLOW_ONLY = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
     pytest.param("googlenet", 1, 16, 8, marks=ON_TENSORFLOW_ONLY),
     pytest.param("resnet", 1, 16, 8, marks=ON_TENSORFLOW_ONLY),
 ])  # fmt: skip
-def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs, images, batch_size):
+def test_each_model_trains_and_leaves_valid_outputs(tmp_path, capsys, model, epochs, images, batch_size):
+    # In the test's process, where Keras has started already: the runs as processes, stopped,
+    # killed and resumed, are the subject of the tests below.
     out = tmp_path / "out"
     stem = f"{model}_adam_digits"
     batch = ["--batch-size", str(batch_size)] if batch_size else []
     steps = images // (batch_size or original.BATCH_SIZE)
-    result = run_train(*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs),
-                       "--training-images", str(images), *batch)  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    assert train.main([*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs),
+                       "--training-images", str(images), *batch]) == 0  # fmt: skip
+    stdout = capsys.readouterr().out
 
     history = read_history(out / f"{stem}.pickle")
     assert type(history) is dict and sorted(history) == sorted(HISTORY_KEYS)
@@ -138,13 +140,13 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, model, epochs, ima
         assert f"\n           {label} " in report
     assert "    accuracy " in report and "   macro avg " in report and report.rstrip().endswith("450")
 
-    assert result.stdout.startswith(f"training {model} on digits with adam, seed 42: Keras {keras.__version__} on "
-                                    f"{keras.backend.backend()}, devices cpu:0\n")
+    assert stdout.startswith(f"training {model} on digits with adam, seed 42: Keras {keras.__version__} on "
+                             f"{keras.backend.backend()}, devices cpu:0\n")
     # Not a terminal: one line per epoch, no progress bar.
     if epochs > 1:  # Keras heads the epochs only when there are several
         for epoch in range(1, epochs + 1):
-            assert f"Epoch {epoch}/{epochs}\n{steps}/{steps} - " in result.stdout
-    assert "━" not in result.stdout and result.stdout.count(f"{steps}/{steps} - ") == epochs
+            assert f"Epoch {epoch}/{epochs}\n{steps}/{steps} - " in stdout
+    assert "━" not in stdout and stdout.count(f"{steps}/{steps} - ") == epochs
 
     rows = csv_lines(out / f"{stem}.csv")
     last = [float(value) for value in rows[-1].split(",")[:3]]
