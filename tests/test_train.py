@@ -66,8 +66,8 @@ def no_signal_yet():
         event.clear()
 
 
-def main_in_process(folder, *arguments):
-    return train.main([*output_arguments(folder), *arguments])
+def main_in_process(folder, *arguments, stem="run"):
+    return train.main([*output_arguments(folder, stem), *arguments])
 
 
 def signal_at(monkeypatch, event, epoch, step):
@@ -122,8 +122,8 @@ def test_each_model_trains_and_leaves_valid_outputs(tmp_path, capsys, model, epo
     stem = f"{model}_adam_digits"
     batch = ["--batch-size", str(batch_size)] if batch_size else []
     steps = images // (batch_size or original.BATCH_SIZE)
-    assert train.main([*output_arguments(out, stem), "-d", "digits", "-m", model, "--epochs", str(epochs),
-                       "--training-images", str(images), *batch]) == 0  # fmt: skip
+    assert main_in_process(out, "-d", "digits", "-m", model, "--epochs", str(epochs), "--training-images", str(images),
+                           *batch, stem=stem) == 0  # fmt: skip
     stdout = capsys.readouterr().out
 
     history = read_history(out / f"{stem}.pickle")
