@@ -21,7 +21,7 @@ import jax
 import keras
 import numpy as np
 
-from benchmarks.step_breakdown import count_program
+from benchmarks.programs import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.original import AUGMENTATION

@@ -15,7 +15,7 @@ reports:
   copies), each a kernel the host starts unless a CUDA graph takes up a run of them; and how
   many of them move under 1 MB, so that starting them costs more than their bytes;
 - GB: what the launches read and write, each operand and output counted once (the rule of
-  XLA's cost analysis, which deviceless programs lack: `step_breakdown.launches`);
+  XLA's cost analysis, which deviceless programs lack: `programs.launches`);
 - the bandwidth floor: that many bytes at 3.0 TB/s, what a large copy reached on an H100.
 
 `--parts` also splits each network's launches by what they belong to (`part`).
@@ -37,8 +37,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import jax
 
-from benchmarks.step_breakdown import (PATTERNS, built_model, compiled_step, count_program,
-                                      launches, parse, print_heading, shared_parser, step_state)
+from benchmarks.programs import (PATTERNS, built_model, compiled_step, count_program, launches, parse,
+                                 print_heading, shared_parser, step_state)
 from pyimagesearch.errors import UserError, run_main
 
 H100 = """

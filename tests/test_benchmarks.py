@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import combinations
-from benchmarks import (common, cpu_augmentation, fixed_costs, gpu_program, step_breakdown,
+from benchmarks import (common, cpu_augmentation, fixed_costs, gpu_program, programs,
                         throughput, torch_networks, whole_sweep)
 from pyimagesearch import training
 from pyimagesearch.datasets import load_dataset
@@ -207,8 +207,8 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     # loss's and the accuracy's total and count.
     assert (name, int(arrays)) == ("minivggnet", 22 + (10 + 4) + (44 + 2) + 4)
     program = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
-    assert int(kernels) == step_breakdown.count_program(program)["kernels"] > 0
-    assert int(launches) == len(step_breakdown.launches(program)) > int(kernels)
+    assert int(kernels) == programs.count_program(program)["kernels"] > 0
+    assert int(launches) == len(programs.launches(program)) > int(kernels)
     assert float(gflop) > 0 and float(gb) > 0
     assert (convolutions, gemms) == ("0", "0")  # XLA on a CPU calls no cuDNN
     device_ms, call_ms, loop_ms, host_ms = map(float, times)
@@ -218,9 +218,9 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
 
 @pytest.mark.skipif(keras.backend.backend() == "jax", reason="the suite runs on JAX")
 def test_step_breakdown_on_another_backend_says_to_use_jax():
-    parser = step_breakdown.shared_parser("")
+    parser = programs.shared_parser("")
     with pytest.raises(UserError) as error:
-        step_breakdown.parse(parser, ["--models", "minivggnet"])
+        programs.parse(parser, ["--models", "minivggnet"])
     assert str(error.value) == "this script compiles the step with jax.jit; set KERAS_BACKEND=jax"
 
 
@@ -260,19 +260,19 @@ def test_keras_loop_timing_takes_every_batch_and_compiles_nothing():
     images, labels = np.zeros((5 * 4, 32, 32, 3), "float32"), np.eye(10, dtype="float32")[:4]
     batches = CountedBatches(images, np.repeat(labels, 5, axis=0), batch_size=4, seed=0)
     model = training.build_model("minivggnet", training.make_optimizer("adam"), (32, 32, 3), 10)
-    assert step_breakdown.keras_loop_ms(model, batches) > 0
+    assert programs.keras_loop_ms(model, batches) > 0
     assert CountedBatches.taken == 1 + 5  # Keras peeks at one batch first; the stub takes all 5
     assert model.optimizer.built and model.train_function.__name__ == "stub"
 
 
 def test_step_breakdown_counts_kernels_convolutions_and_gemms():
-    counts = step_breakdown.count_program(PROGRAM)
+    counts = programs.count_program(PROGRAM)
     assert counts == dict(kernels=1, convolutions=2, gemms=1)
 
 
 def test_launches_are_the_entrys_operations_with_the_bytes_they_move():
     activations, filters = 8 * 32 * 32 * 16 * 4, 16 * 3 * 3 * 16 * 2  # f32 and bf16
-    assert step_breakdown.launches(PROGRAM) == [
+    assert programs.launches(PROGRAM) == [
         ("custom-call", activations + filters + activations, ""),
         ("custom-call", activations + filters + activations, ""),
         ("custom-call", 8 * 4 * 2 + 8 * 10 * 4, ""),
@@ -288,7 +288,7 @@ def test_launches_count_what_xla_cost_analysis_counts():
 
     arrays = (np.ones((64, 32), "float32"), np.ones((32, 16), "float32"), np.ones(16, "float32"))
     compiled = jax.jit(step).lower(*arrays).compile()
-    moved = sum(launch.bytes for launch in step_breakdown.launches(compiled.as_text()))
+    moved = sum(launch.bytes for launch in programs.launches(compiled.as_text()))
     cost = compiled.cost_analysis()
     cost = cost[0] if isinstance(cost, list) else cost
     # XLA also counts the output tuple's table of two 8-byte pointers, which no kernel moves.
@@ -305,7 +305,7 @@ def test_gpu_program_runs_on_the_cpu_and_counts_the_saved_program(tmp_path):
     assert title.startswith("this machine's CPU, batch 8, float32, JAX ")
     assert header.split()[:4] == ["model", "launches", "under", "1"]
     name, launches, small, gb, floor_ms, kernels, convolutions, gemms, compile_s = row.split()
-    moved = [launch.bytes for launch in step_breakdown.launches(
+    moved = [launch.bytes for launch in programs.launches(
         (tmp_path / "minivggnet_train_step.hlo.txt").read_text())]  # fmt: skip
     assert (name, int(launches)) == ("minivggnet", len(moved))
     assert int(small) == sum(size < 1e6 for size in moved) > 0
@@ -328,8 +328,8 @@ def test_launches_are_split_by_the_layer_their_traced_name_gives():
         "state[0][173]": "state",
     }  # fmt: skip
     for name, expected in names.items():
-        assert gpu_program.part(step_breakdown.Launch("fusion", 4, name), "resnet") == expected
-    assert gpu_program.part(step_breakdown.Launch("copy", 4, ""), "resnet") == "copy, unnamed"
+        assert gpu_program.part(programs.Launch("fusion", 4, name), "resnet") == expected
+    assert gpu_program.part(programs.Launch("copy", 4, ""), "resnet") == "copy, unnamed"
 
 
 @pytest.mark.skipif(importlib.util.find_spec("jax_plugins") is not None,
