@@ -33,7 +33,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pyimagesearch import runs as run_names
+from pyimagesearch import original, runs as run_names
 from pyimagesearch.arguments import positive_int
 from pyimagesearch.names import MODELS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES
@@ -41,36 +41,19 @@ from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES
 # Seconds per epoch and fixed seconds per run, with 3 runs sharing one H200 (above).
 EPOCH_AND_FIXED_SECONDS = {model: MEASURED[model][3] for model in MEASURED}
 EPOCH_SCALE = {dataset: TRAINING_IMAGES[dataset] / 50000 for dataset in ORIGINAL_DATASETS}
-EPOCHS = 60  # train.py's default, the original's
 
 
-def run_seconds(model, dataset, epochs=EPOCHS):
+def run_seconds(model, dataset, epochs=original.EPOCHS):
     epoch, fixed = EPOCH_AND_FIXED_SECONDS[model]
     return fixed + epochs * epoch * EPOCH_SCALE[dataset]
 
 
-def schedule(seconds, places):
-    """sweep.py's schedule: each run in turn goes to the place that falls free first (the
-    lowest-numbered of those free at once). Returns, per place, the indices of its runs."""
-    ends = [0.0] * places
-    runs = [[] for _ in range(places)]
-    for index, run in enumerate(seconds):
-        place = ends.index(min(ends))
-        runs[place].append(index)
-        ends[place] += run
-    return runs
-
-
-def makespan(seconds, places):
-    return max(sum(seconds[index] for index in runs) for runs in schedule(seconds, places))
-
-
 def print_schedule(title, seconds, names, places):
     print(f"{title}:")
-    for place, runs in enumerate(schedule(seconds, places), start=1):
+    for place, runs in enumerate(run_names.schedule(seconds, places), start=1):
         terms = " + ".join(f"{seconds[index]:,.1f}{names[index]}" for index in runs) or "0"
         print(f"  place {place}: {terms} = {sum(seconds[index] for index in runs):,.1f} s")
-    end = makespan(seconds, places)
+    end = run_names.makespan(seconds, places)
     print(f"  makespan: {end:,.1f} s = {end / 60:.1f} min")
 
 
@@ -98,10 +81,10 @@ def main(argv=None):
         longest = sorted(given, key=lambda run: -run[0])
         longest_title = "longest first"
     else:
-        print(f"Run times (s) with 3 runs sharing one H200: fixed + {EPOCHS} epochs x epoch x scale")
+        print(f"Run times (s) with 3 runs sharing one H200: fixed + {original.EPOCHS} epochs x epoch x scale")
         for model, (epoch, fixed) in EPOCH_AND_FIXED_SECONDS.items():
             for datasets, scale in (("mnist, fashion_mnist", 1.2), ("cifar10, cifar100", 1.0)):
-                print(f"  {model} on {datasets}: {fixed} + {EPOCHS} x {epoch} x {scale} = "
+                print(f"  {model} on {datasets}: {fixed} + {original.EPOCHS} x {epoch} x {scale} = "
                       f"{run_seconds(model, datasets.split(',')[0]):,.1f}")  # fmt: skip
         given = the_sweep()
         longest = run_names.longest_first(given)  # sweep.py's order: by model, as it reads it

@@ -32,12 +32,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
                                table, write_keras_datasets)
-from benchmarks.sweep_schedule import makespan
 from pyimagesearch.arguments import positive_int
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import write_atomically
 from pyimagesearch.names import (BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
                                  ORIGINAL_OPTIMIZERS)
+from pyimagesearch.runs import makespan
 from pyimagesearch.runs import option_value
 
 FULL_EPOCHS = 60

@@ -1,5 +1,5 @@
 """A run: its name, `{model}_{optimizer}_{dataset}[_lr{rate}][_seed{N}]`, and its train.py command
-line, each written and read back, and the order a sweep starts runs in.
+line, each written and read back, and the order and lanes a sweep runs them in.
 
 The rate is in the name only when it is not the optimizer's default (DEFAULT_LEARNING_RATES), and
 the seed only when the run names one (a run without ran with train.py's default, 42), so that the
@@ -146,3 +146,20 @@ def longest_first(runs):
         return LONGEST_FIRST.index(model) if model in LONGEST_FIRST else len(LONGEST_FIRST)
 
     return sorted(runs, key=rank)
+
+
+def schedule(seconds, lanes):
+    """sweep.py's schedule for runs that take `seconds`, in the order given: each run goes to the
+    lane that falls free first (the lowest-numbered of those free at once). Each lane's run indices."""
+    ends = [0.0] * lanes
+    taken = [[] for _ in range(lanes)]
+    for index, run_seconds in enumerate(seconds):
+        lane = ends.index(min(ends))
+        taken[lane].append(index)
+        ends[lane] += run_seconds
+    return taken
+
+
+def makespan(seconds, lanes):
+    """When the last run of that schedule ends."""
+    return max(sum(seconds[index] for index in taken) for taken in schedule(seconds, lanes))

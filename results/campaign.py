@@ -164,14 +164,6 @@ def measured(model, sharing):
     return (alone_epoch + weight * (shared_epoch - alone_epoch), alone_fixed + weight * (shared_fixed - alone_fixed))
 
 
-def makespan(durations, lanes):
-    """How long sweep.py takes for these runs: longest first, each to the lane free first."""
-    free_at = [0.0] * lanes
-    for duration in sorted(durations, reverse=True):
-        free_at[free_at.index(min(free_at))] += duration
-    return max(free_at)
-
-
 def plan(missing, seconds, most_sharing, calibration):
     """(runs sharing the GPU, runs): the most missing runs that finish in `seconds`, trying every
     number of runs sharing the GPU up to `most_sharing`. Runs are taken in the campaign's order,
@@ -185,8 +177,10 @@ def plan(missing, seconds, most_sharing, calibration):
                 if left_out:
                     break
                 configuration = run["configuration"]
-            durations = [expected_seconds(other, sharing, calibration) for other in chosen + [run]]
-            if makespan(durations, sharing) <= seconds:
+            # In the order sweep.py takes them: by model, the longest first.
+            taken = runs.longest_first([(other, None, other["model"]) for other in chosen + [run]])
+            durations = [expected_seconds(other, sharing, calibration) for other, _, _ in taken]
+            if runs.makespan(durations, sharing) <= seconds:
                 chosen.append(run)
             else:
                 left_out = True

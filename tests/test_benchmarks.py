@@ -108,11 +108,8 @@ def test_fixed_costs_times_every_phase_of_a_run(tmp_path):
     assert f"| **the run's fixed time**                     | **{seconds['total']:.1f}**" in text
 
 
-def test_schedule_starts_each_run_on_the_lane_that_frees_first():
-    # Lanes free at 10 and 6: 5 goes to the second (ends 11), 4 to the first (ends 14).
-    assert whole_sweep.makespan([10, 6, 5, 4], 2) == 14
-    assert whole_sweep.makespan([10, 6, 5, 4], 1) == 25
-    assert whole_sweep.makespan([10, 6, 5, 4], 4) == 10
+def test_the_summary_replays_the_runs_on_as_many_lanes_as_ran_at_once():
+    # Two lanes: 10 s from 0, 6 s from 0.5, then 5 s on the lane free at 6 (it ends at 11).
     runs = [dict(start_s=0.0, wall_s=10.0), dict(start_s=0.5, wall_s=6.0), dict(start_s=6.5, wall_s=5.0)]
     assert whole_sweep.lanes_used(runs) == 2
     totals = whole_sweep.summary([dict(run, full_s=100.0) for run in runs], wall=13.0, epochs=2)

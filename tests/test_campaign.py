@@ -293,10 +293,18 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
     assert len(campaign.campaign_runs(arguments)) == 40 + 8 + 6 + 3 * 3 + 6
 
 
-def test_the_makespan_is_sweep_pys_longest_first_on_free_lanes():
-    assert campaign.makespan([4, 10, 5, 6], 2) == 14  # 10 + 4 on one lane, 6 + 5 on the other
-    assert campaign.makespan([4, 10, 5, 6], 1) == 25
-    assert campaign.makespan([7], 3) == 7
+def test_a_plan_times_its_runs_in_the_order_sweep_py_starts_them(tmp_path):
+    missing = the_campaign(tmp_path, "--models", "resnet", "minivggnet")
+    taken = [missing[0], missing[1], next(run for run in missing if run["model"] == "minivggnet")]
+    assert [run["stem"] for run in taken] == ["resnet_adam_mnist", "resnet_radam_mnist", "minivggnet_adam_mnist"]
+    # Measured on this device (no epoch time, so only the fixed time counts): ResNet runs of
+    # 1.1 x 20 = 22 s, a MiniVGGNet run of 1.1 x 30 = 33 s. sweep.py starts the ResNets first, on
+    # both lanes, and the MiniVGGNet after one of them: 22 + 33 = 55 s. Longest first by time it
+    # would be 33 s beside 22 + 22, 44 s.
+    calibration = {(model, sharing): (0.0, fixed) for model, fixed in (("resnet", 20.0), ("minivggnet", 30.0))
+                   for sharing in (1, 2)}  # fmt: skip
+    assert campaign.plan(taken, 50, 2, calibration) == (2, taken[:2])
+    assert campaign.plan(taken, 55.5, 2, calibration) == (2, taken)
 
 
 def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monkeypatch, capsys):

@@ -44,3 +44,17 @@ def test_combinations_writes_one_run_per_rate_named_by_its_rate(tmp_path):
         "--dataset mnist --model minivggnet --optimizer adam",
         "python train.py --history out/minivggnet_radam_mnist.pickle --report out/minivggnet_radam_mnist.txt "
         "--dataset mnist --model minivggnet --optimizer radam"]
+
+
+def test_a_sweep_gives_each_run_in_turn_to_the_lane_that_falls_free_first():
+    # Runs of 4, 5, 6 and 10 s on 2 lanes. In that order: 4 and 5 start at once; 6 takes the lane
+    # free at 4 (ends at 10), 10 the one free at 5 (ends at 15). Longest first: 10 and 6 start; 5
+    # follows 6 (ends at 11), 4 follows 10 (ends at 14).
+    assert runs.schedule([4, 5, 6, 10], 2) == [[0, 2], [1, 3]]
+    assert runs.makespan([4, 5, 6, 10], 2) == 15
+    assert runs.schedule([10, 6, 5, 4], 2) == [[0, 3], [1, 2]]
+    assert runs.makespan([10, 6, 5, 4], 2) == 14
+    assert runs.makespan([10, 6, 5, 4], 1) == 25
+    assert runs.makespan([10, 6, 5, 4], 4) == 10
+    assert runs.schedule([7], 3) == [[0], [], []]
+

@@ -242,13 +242,8 @@ def test_sweep_at_a_terminal_says_it_reads_standard_input():
     )
 
 
-def test_the_schedule_simulation_on_a_hand_worked_example(capsys):
-    # Runs of 4, 5, 6 and 10 s on 2 places. In that order: 4 and 5 start at once; 6 takes the
-    # place that falls free at 4 (ends at 10), 10 the one free at 5 (ends at 15). Longest first:
-    # 10 and 6 start; 5 follows 6 (ends at 11), 4 follows 10 (ends at 14).
-    assert sweep_schedule.schedule([4, 5, 6, 10], 2) == [[0, 2], [1, 3]]
-    assert sweep_schedule.makespan([4, 5, 6, 10], 2) == 15
-    assert sweep_schedule.makespan([10, 6, 5, 4], 2) == 14
+def test_the_schedule_simulation_prints_both_orders_of_a_hand_worked_example(capsys):
+    # Runs of 4, 5, 6 and 10 s on 2 places, worked out in tests/test_runs.py.
     sweep_schedule.main(["--runs-per-gpu", "2", "--seconds", "4", "5", "6", "10"])
     assert capsys.readouterr().out == (
         "4 runs on 2 places (2 per GPU x 1 GPU(s)); no schedule ends before all runs' seconds / "
