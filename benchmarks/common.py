@@ -16,7 +16,6 @@ import pickle
 import platform
 import statistics
 import struct
-import subprocess
 import sys
 import time
 
@@ -25,6 +24,7 @@ import numpy as np
 from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
+from pyimagesearch.machine import cpu_name, device_name
 from pyimagesearch.names import MODELS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,30 +195,6 @@ def table(headers, rows):
     )
 
 
-def device_name():
-    """The GPUs nvidia-smi lists, or the CPU when there is none."""
-    try:
-        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=30)  # fmt: skip
-        names = [line.strip() for line in listing.stdout.splitlines() if line.strip()]
-        if listing.returncode == 0 and names:
-            return ", ".join(names)
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return f"no GPU: {cpu_name()}"
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                if line.startswith("model name"):
-                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
-
-
 def version(package):
     try:
         return importlib.metadata.version(package)
@@ -244,7 +220,7 @@ def environment(backend, xla_flags=None):
 
 
 def environment_lines(facts):
-    host = "" if facts["device"].startswith("no GPU") else f"; host CPU: {facts['cpu']}"
+    host = "" if facts["device"].startswith("CPU: ") else f"; host CPU: {facts['cpu']}"
     return "\n".join([
         f"- {facts['date']}, {facts['device']}{host}",
         f"- Keras {facts['keras']} on {facts['backend']}; JAX {facts['jax']}; "

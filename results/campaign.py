@@ -59,6 +59,7 @@ from pyimagesearch import runs, studies  # noqa: E402
 from pyimagesearch.arguments import minutes, positive_int  # noqa: E402
 from pyimagesearch.errors import EXIT_STOPPED, UserError, run_main  # noqa: E402
 from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E402
+from pyimagesearch.machine import device_name  # noqa: E402
 from pyimagesearch.names import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
 from pyimagesearch.runs import option_value  # noqa: E402
@@ -241,29 +242,6 @@ def git_commit():
     except (OSError, subprocess.CalledProcessError):
         raise UserError("this folder is not a git checkout: give --commit with the project's commit") from None
     return commit + ("-modified" if dirty else "")
-
-
-def device_name():
-    """The GPUs nvidia-smi lists, or else the CPU's model, its cores and its widest vector unit."""
-    try:
-        listing = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                 capture_output=True, text=True, check=True).stdout.split("\n")
-        return f"{len([name for name in listing if name.strip()])} x {listing[0].strip()}"
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    model, flags = platform.processor() or "unknown", set()
-    try:
-        with open("/proc/cpuinfo") as file:
-            for line in file:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
-    return f"CPU: {model}, {os.cpu_count()} cores, {vectors}"
 
 
 def read_manifest(folder):
