@@ -57,4 +57,3 @@ def test_a_sweep_gives_each_run_in_turn_to_the_lane_that_falls_free_first():
     assert runs.makespan([10, 6, 5, 4], 1) == 25
     assert runs.makespan([10, 6, 5, 4], 4) == 10
     assert runs.schedule([7], 3) == [[0], [], []]
-
