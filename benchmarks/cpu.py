@@ -2,7 +2,8 @@
 against how fast the machine multiplies matrices.
 
     python benchmarks/cpu.py [--backends tensorflow,jax,torch] [--models resnet,googlenet,minivggnet]
-        [--batch-sizes 8,128] [--channels 1] [--steps 3] [--repeats 2] [--results FOLDER]
+        [--batch-sizes 8,128] [--channels 1] [--steps 3] [--repeats 2] [--mixed-precision]
+        [--results FOLDER]
 
 Per backend, network and batch size: training images/s with the augmentation layer on and off,
 timed as throughput.py times them (`training.build_model`, Adam, `model.fit` on
@@ -10,13 +11,15 @@ timed as throughput.py times them (`training.build_model`, Adam, `model.fit` on
 1 + `--repeats` epochs of `--steps` steps; images/s of the median epoch after the first, which
 compiles). Batch 8 is the demo's, on scikit-learn's digits resized to 32x32x1; 128 is the
 original's, whose MNIST and Fashion-MNIST are 32x32x1 too once resized (`--channels 3` for
-CIFAR). Keras fixes its backend when it starts, so each backend runs in a process of its own: this
-script again, with KERAS_BACKEND set and any GPU hidden, printing its results as JSON.
+CIFAR). `--mixed-precision` times the networks in bfloat16 with float32 weights, as train.py's
+option of that name trains them; the roofline stays float32's. Keras fixes its backend when it
+starts, so each backend runs in a process of its own: this script again, with KERAS_BACKEND set
+and any GPU hidden, printing its results as JSON.
 
 The defaults make 36 fits of 3 + 2 x 3 steps, most of the time going to compilation and to the
-ResNet and MiniGoogLeNet at batch 128: about 15 minutes on 2 cores, estimated from the FLOP
-counts and MiniVGGNet's epochs in results/campaign.py's CPU study, not yet timed whole. The report says how
-long each backend's process took; `--steps 2` or fewer `--backends` make a run shorter.
+ResNet and MiniGoogLeNet at batch 128: 11 minutes on a 2-core Intel Xeon with AVX-512
+(docs/benchmarks.md). The report says how long each backend's process took; `--steps 2`, fewer
+`--backends` or `--batch-sizes 128` make a run shorter.
 
 The roofline is NumPy's float32 matrix product of two 2048x2048 matrices on all cores, in GFLOP/s,
 the best of 5. A network's FLOPs per training image are counted from its Keras layers: each weight
@@ -109,10 +112,14 @@ def measure_backend(args):
     from pyimagesearch import training
 
     backend = keras.backend.backend()
+    if args.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
     shape = (32, 32, args.channels)
-    flops, runs = {}, []
+    flops, runs, compute_dtypes = {}, [], set()
     for name in args.models:
-        flops[name] = forward_flops(training.build_network(name, shape, CLASSES))
+        network = training.build_network(name, shape, CLASSES)
+        flops[name] = forward_flops(network)
+        compute_dtypes.add(network.compute_dtype)
         for batch_size in args.batch_sizes:
             for augmentation in (True, False):
                 timed = keras_throughput(name, augmentation, batch_size, args.steps, args.repeats, shape)
@@ -120,7 +127,8 @@ def measure_backend(args):
                                  **timed))  # fmt: skip
                 print(f"{backend}, {name}, batch {batch_size}, augmentation {'on' if augmentation else 'off'}: "
                       f"{rate(timed)} images/s", file=sys.stderr, flush=True)  # fmt: skip
-    print(json.dumps(dict(libraries=library_facts(backend), forward_flops=flops, runs=runs)), flush=True)
+    libraries = dict(library_facts(backend), **{"compute dtype": ", ".join(sorted(compute_dtypes))})
+    print(json.dumps(dict(libraries=libraries, forward_flops=flops, runs=runs)), flush=True)
 
 
 def run_backend(backend, argv):
@@ -167,7 +175,8 @@ def markdown(data, args):
     return "\n\n".join([
         "## Training on the CPU (images/s: median epoch, slowest-fastest; share of the roofline)",
         "\n".join(lines),
-        f"Synthetic 32x32x{args.channels} images, 10 classes, Adam, float32; median of {args.repeats} "
+        f"Synthetic 32x32x{args.channels} images, 10 classes, Adam, "
+        f"{'bfloat16 with float32 weights (mixed_bfloat16)' if args.mixed_precision else 'float32'}; median of {args.repeats} "
         f"epochs of {args.steps} steps after a first that compiles. The share of the roofline is "
         "images/s x training FLOPs an image (below; convolutions and dense layers only) over the "
         "matrix product's FLOP/s.",
@@ -186,6 +195,7 @@ def main(argv=None):
     parser.add_argument("--channels", type=positive_int, default=1, help="of the 32x32 images (3: CIFAR)")
     parser.add_argument("--steps", type=positive_int, default=3, help="steps in a timed epoch")
     parser.add_argument("--repeats", type=positive_int, default=2, help="timed epochs")
+    parser.add_argument("--mixed-precision", action="store_true", help="compute in bfloat16, keep float32 weights")
     parser.add_argument("--matmul-size", type=positive_int, default=2048, help="of the roofline's matrices")
     parser.add_argument("--results", help="also write cpu.md and cpu.json here")
     parser.add_argument("--backend-process", action="store_true", help=argparse.SUPPRESS)

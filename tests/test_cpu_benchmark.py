@@ -28,12 +28,13 @@ def test_forward_flops_of_minivggnet_are_counted_as_by_hand():
 def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
     result = run_script("benchmarks/cpu.py", "--backends", "tensorflow", "--models", "minivggnet",
                         "--batch-sizes", "8", "--steps", "2", "--repeats", "1", "--matmul-size", "256",
-                        "--results", tmp_path)  # fmt: skip
+                        "--mixed-precision", "--results", tmp_path)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads((tmp_path / "cpu.json").read_text())
     assert data["forward_flops"] == {"minivggnet": 2 * sum(MINIVGGNET_MACS)}
     assert data["matmul_gflops"] > 0 and data["usable_cores"] >= 1
     assert data["libraries"]["tensorflow"]["oneDNN"] in ("on", "off", "not reported")
+    assert data["libraries"]["tensorflow"]["compute dtype"] == "bfloat16"  # --mixed-precision reached the networks
     assert list(data["backend_seconds"]) == ["tensorflow"]
     on, off = data["runs"]
     assert [(run["backend"], run["model"], run["batch_size"], run["augmentation"]) for run in (on, off)] == [
@@ -46,6 +47,7 @@ def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
     assert text == result.stdout
     assert f"**{data['matmul_gflops']:,.1f} GFLOP/s** (the roofline)" in text
     assert "| minivggnet | 52.0" in text
+    assert "Adam, bfloat16 with float32 weights (mixed_bfloat16); median of 1 epochs of 2 steps" in text
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines() if "| tensorflow" in line]
     assert rows == [["minivggnet", "8", "tensorflow", cpu.rate(on), cpu.share(on), cpu.rate(off), cpu.share(off),
                      f"{on['compile_s']:.1f} / {off['compile_s']:.1f}"]]  # fmt: skip
