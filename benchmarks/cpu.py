@@ -115,11 +115,9 @@ def measure_backend(args):
     if args.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
     shape = (32, 32, args.channels)
-    flops, runs, compute_dtypes = {}, [], set()
+    flops, runs = {}, []
     for name in args.models:
-        network = training.build_network(name, shape, CLASSES)
-        flops[name] = forward_flops(network)
-        compute_dtypes.add(network.compute_dtype)
+        flops[name] = forward_flops(training.build_network(name, shape, CLASSES))
         for batch_size in args.batch_sizes:
             for augmentation in (True, False):
                 timed = keras_throughput(name, augmentation, batch_size, args.steps, args.repeats, shape)
@@ -127,8 +125,7 @@ def measure_backend(args):
                                  **timed))  # fmt: skip
                 print(f"{backend}, {name}, batch {batch_size}, augmentation {'on' if augmentation else 'off'}: "
                       f"{rate(timed)} images/s", file=sys.stderr, flush=True)  # fmt: skip
-    libraries = dict(library_facts(backend), **{"compute dtype": ", ".join(sorted(compute_dtypes))})
-    print(json.dumps(dict(libraries=libraries, forward_flops=flops, runs=runs)), flush=True)
+    print(json.dumps(dict(libraries=library_facts(backend), forward_flops=flops, runs=runs)), flush=True)
 
 
 def run_backend(backend, argv):

@@ -56,8 +56,11 @@ def keras_throughput(name, augmentation, batch_size, steps, repeats, image_shape
     durations = [end - start for start, end in zip(ends.times, ends.times[1:])]
     result = timing(durations[1:], steps, batch_size)
     result["compile_s"] = max(durations[0] - statistics.median(durations[1:]), 0.0)
+    result["compute_dtype"] = model.compute_dtype
     del model
-    keras.backend.clear_session()
+    policy = keras.mixed_precision.global_policy()
+    keras.backend.clear_session()  # which also sets the global dtype policy back to float32
+    keras.mixed_precision.set_global_policy(policy)
     gc.collect()
     return result
 

@@ -34,13 +34,13 @@ def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
     assert data["forward_flops"] == {"minivggnet": 2 * sum(MINIVGGNET_MACS)}
     assert data["matmul_gflops"] > 0 and data["usable_cores"] >= 1
     assert data["libraries"]["tensorflow"]["oneDNN"] in ("on", "off", "not reported")
-    assert data["libraries"]["tensorflow"]["compute dtype"] == "bfloat16"  # --mixed-precision reached the networks
     assert list(data["backend_seconds"]) == ["tensorflow"]
     on, off = data["runs"]
     assert [(run["backend"], run["model"], run["batch_size"], run["augmentation"]) for run in (on, off)] == [
         ("tensorflow", "minivggnet", 8, True), ("tensorflow", "minivggnet", 8, False)]  # fmt: skip
     for run in (on, off):
         assert len(run["epoch_s"]) == 1 and run["images_per_s"] > 0
+        assert run["compute_dtype"] == "bfloat16"  # the second fit's too, after Keras cleared its session
         assert run["gflops"] == pytest.approx(run["images_per_s"] * 3 * 2 * sum(MINIVGGNET_MACS) / 1e9)
         assert run["of_matmul"] == pytest.approx(run["gflops"] / data["matmul_gflops"])
     text = (tmp_path / "cpu.md").read_text()
