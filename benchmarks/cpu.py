@@ -17,8 +17,8 @@ starts, so each backend runs in a process of its own: this script again, with KE
 and any GPU hidden, printing its results as JSON.
 
 The defaults make 36 fits of 3 + 2 x 3 steps, most of the time going to compilation and to the
-ResNet and MiniGoogLeNet at batch 128: 11 minutes on a 2-core Intel Xeon with AVX-512
-(docs/benchmarks.md). The report says how long each backend's process took; `--steps 2`, fewer
+ResNet and MiniGoogLeNet at batch 128: 11 to 17 minutes on the 2-core CPUs of
+docs/benchmarks.md. The report says how long each backend's process took; `--steps 2`, fewer
 `--backends` or `--batch-sizes 128` make a run shorter.
 
 The roofline is NumPy's float32 matrix product of two 2048x2048 matrices on all cores, in GFLOP/s,
