@@ -47,6 +47,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import (CLASSES, TRAINING_PASSES, comma_separated, environment, environment_lines,
                                forward_flops, matmul_gflops, model_names, rate, report, table)
 from pyimagesearch.arguments import positive_int
+from pyimagesearch.machine import cpu_model_and_flags
 from pyimagesearch.names import MODELS
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -57,12 +58,8 @@ def batch_sizes(text):
 
 
 def vector_extensions():
-    """The AVX2, AVX-512 and AMX flags in /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo") as file:
-            flags = next((line.split(":", 1)[1].split() for line in file if line.startswith("flags")), [])
-    except OSError:
-        flags = []
+    """The CPU's AVX2, AVX-512 and AMX flags."""
+    _, flags = cpu_model_and_flags()
     return sorted(flag for flag in flags if flag == "avx2" or flag.startswith(("avx512", "amx")))
 
 

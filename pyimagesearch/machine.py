@@ -19,8 +19,9 @@ def gpu_names():
     return [line.strip() for line in listing.stdout.splitlines() if line.strip()] if listing.returncode == 0 else []
 
 
-def cpu_name():
-    """The CPU's model, its cores and its widest vector unit: AVX-512, AVX2 or neither."""
+def cpu_model_and_flags():
+    """The CPU's model and its flags (avx2, avx512f, amx_tile ...) from /proc/cpuinfo; where there
+    is none, the platform's name for it and no flags."""
     model, flags = platform.processor() or platform.machine() or "unknown", set()
     try:
         with open("/proc/cpuinfo") as file:
@@ -32,6 +33,12 @@ def cpu_name():
                     flags = set(value.split())
     except OSError:
         pass
+    return model, flags
+
+
+def cpu_name():
+    """The CPU's model, its cores and its widest vector unit: AVX-512, AVX2 or neither."""
+    model, flags = cpu_model_and_flags()
     vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
     return f"{model}, {os.cpu_count()} cores, {vectors}"
 

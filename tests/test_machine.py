@@ -29,3 +29,13 @@ def test_without_a_working_nvidia_smi_the_device_is_the_cpu(tmp_path, monkeypatc
     assert re.fullmatch(rf"CPU: .+, {os.cpu_count()} cores, (AVX-512|AVX2|no AVX2)", name)
     monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
     assert machine.device_name() == name
+
+
+def test_the_cpu_name_gives_the_model_and_the_widest_vector_unit_of_its_flags():
+    model, flags = machine.cpu_model_and_flags()
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    assert machine.cpu_name() == f"{model}, {os.cpu_count()} cores, {widest}"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as file:
+            listed = next(line.split(":", 1)[1].split() for line in file if line.startswith("flags"))
+        assert flags == set(listed)
