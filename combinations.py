@@ -18,11 +18,11 @@ import shlex
 import stat
 
 from pyimagesearch import original, runs
-from pyimagesearch.runs import longest_first, read_runs
-from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
-from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
+from pyimagesearch.errors import (EXIT_LOCKED, EXIT_STOPPED, UserError, learning_rate, positive_int, radam_total_steps,
+                                  run_main, whole_number)
 from pyimagesearch.files import ensure_writable, write_atomically
-from pyimagesearch.names import BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.original import BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.runs import longest_first, read_runs
 from pyimagesearch.timings import RUNS_PER_GPU
 
 # Seconds before a Slurm task's time limit at which train.py is asked to checkpoint and stop.

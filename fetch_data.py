@@ -15,7 +15,7 @@ import sys
 
 from pyimagesearch.datasets import fetch, keras_datasets_dir
 from pyimagesearch.errors import run_main
-from pyimagesearch.names import DATASETS
+from pyimagesearch.original import DATASETS
 
 
 def parse_arguments(argv):

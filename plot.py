@@ -39,7 +39,7 @@ from pyimagesearch import cpu_study
 from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
-from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.results import (by_optimizer, group, load_runs, mean_and_std, paired_difference, rounded,
                                    runs_by_seed, warn)
 

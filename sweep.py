@@ -26,8 +26,7 @@ import sys
 import time
 
 from pyimagesearch import interruptions
-from pyimagesearch.arguments import positive_int, seconds
-from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, run_main
+from pyimagesearch.errors import EXIT_LOCKED, EXIT_STOPPED, UserError, positive_int, run_main, seconds
 from pyimagesearch.runs import longest_first, read_runs
 from pyimagesearch.timings import RUNS_PER_GPU
 

@@ -21,13 +21,11 @@ import pickle
 from sklearn.metrics import classification_report
 
 from pyimagesearch import interruptions, original
-from pyimagesearch.arguments import learning_rate, positive_int, radam_total_steps, whole_number
 from pyimagesearch.downloads import keras_home
-from pyimagesearch.errors import run_main
+from pyimagesearch.errors import learning_rate, positive_int, radam_total_steps, run_main, whole_number
 from pyimagesearch.files import write_atomically
-from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
-from pyimagesearch.run_files import RunFiles
-from pyimagesearch.run_lock import run_lock
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.run_files import RunFiles, run_lock
 
 # Epochs between checkpoints. A checkpoint is copied to host memory at the epoch's end and
 # written by a background thread (benchmarks/checkpoint_cost.py measures what that costs).

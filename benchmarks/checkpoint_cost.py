@@ -26,7 +26,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import checkpoints, training
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 
 def median_seconds(action, repeats, untimed_before=lambda: None):

@@ -25,7 +25,7 @@ from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.machine import cpu_name, device_name
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

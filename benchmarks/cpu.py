@@ -46,9 +46,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (CLASSES, TRAINING_PASSES, comma_separated, environment, environment_lines,
                                forward_flops, matmul_gflops, model_names, rate, report, table)
-from pyimagesearch.arguments import positive_int
+from pyimagesearch.errors import positive_int
 from pyimagesearch.machine import cpu_model_and_flags
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 BACKENDS = ("tensorflow", "jax", "torch")
 

@@ -34,8 +34,8 @@ import keras
 from benchmarks.common import (CLASSES, TRAINING_PASSES, environment, environment_lines, forward_flops,
                                matmul_gflops, report, synthetic_images, table)
 from pyimagesearch import training
-from pyimagesearch.arguments import positive_int
-from pyimagesearch.names import MODELS
+from pyimagesearch.errors import positive_int
+from pyimagesearch.original import MODELS
 
 IMAGE_SHAPE = (32, 32, 1)
 ARITHMETIC = "convolutions and dense layers"

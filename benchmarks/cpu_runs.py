@@ -25,7 +25,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import REPO, environment, environment_lines, report, table
-from pyimagesearch.arguments import positive_int
+from pyimagesearch.errors import positive_int
 
 KINDS = {
     "study": "--dataset fashion_mnist --model minivggnet --optimizer adam --training-images 12800 "

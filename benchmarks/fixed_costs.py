@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import (REPO, environment, environment_lines, report, table,
                                write_keras_datasets)
 from pyimagesearch.errors import UserError, run_main
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 PHASES = {
     "python": "Python's start",

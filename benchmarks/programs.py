@@ -18,7 +18,7 @@ import numpy as np
 
 from pyimagesearch import training
 from pyimagesearch.errors import UserError
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 # What to count in XLA's optimized program text.
 PATTERNS = {

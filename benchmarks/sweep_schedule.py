@@ -34,8 +34,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pyimagesearch import original, runs as run_names
-from pyimagesearch.arguments import positive_int
-from pyimagesearch.names import MODELS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
+from pyimagesearch.errors import positive_int
+from pyimagesearch.original import MODELS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES
 
 # Seconds per epoch and fixed seconds per run, with 3 runs sharing one H200 (above).

@@ -31,8 +31,8 @@ import keras
 from benchmarks.common import (CLASSES, IMAGE_SHAPE, environment, environment_lines, model_names, rate,
                                report, synthetic_images, table, timing)
 from pyimagesearch import training
-from pyimagesearch.arguments import positive_int
-from pyimagesearch.names import MODELS
+from pyimagesearch.errors import positive_int
+from pyimagesearch.original import MODELS
 
 
 class EpochEnds(keras.callbacks.Callback):

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import training
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 
 
 def main():

@@ -33,10 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
                                table, write_keras_datasets)
 from pyimagesearch import original
-from pyimagesearch.arguments import positive_int
-from pyimagesearch.errors import UserError, run_main
+from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.files import write_atomically
-from pyimagesearch.names import (BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
+from pyimagesearch.original import (BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS,
                                  ORIGINAL_OPTIMIZERS)
 from pyimagesearch.runs import makespan, option_value
 

@@ -26,7 +26,7 @@ import zipfile
 import keras
 import numpy as np
 
-from pyimagesearch import npz
+from pyimagesearch import untrusted
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically, write_atomically
 
@@ -240,8 +240,8 @@ def restore(model, folder, state):
     )
     # Mid-epoch, the metrics' running values too; the model has no metrics variables before fit.
     try:
-        arrays = npz.read_arrays(path, expected, optional=r"metrics_\d{5}" if state["steps"] > 0 else None)
-    except npz.Mismatch:
+        arrays = untrusted.read_arrays(path, expected, optional=r"metrics_\d{5}" if state["steps"] > 0 else None)
+    except untrusted.Mismatch:
         raise does_not_fit from None
     except Exception as error:  # a damaged zip, a missing file, a bad CRC...
         raise UserError(f"{path} cannot be loaded ({why_unloadable(path, error)}); delete {folder} to start again") from None

@@ -15,11 +15,11 @@ from typing import NamedTuple
 
 import numpy as np
 
-from pyimagesearch import downloads, npz
+from pyimagesearch import downloads, untrusted
 from pyimagesearch.downloads import FASHION_MNIST_FILES, LAYOUTS, DatasetUnavailable, keras_datasets_dir
 from pyimagesearch.errors import UserError
-from pyimagesearch.names import DATASETS
-from pyimagesearch.pickle_opcodes import check_opcodes
+from pyimagesearch.original import DATASETS
+from pyimagesearch.untrusted import check_opcodes
 
 MNIST_LABELS = [str(digit) for digit in range(10)]
 FASHION_MNIST_LABELS = [
@@ -206,7 +206,7 @@ def _damaged_file_reported(path, kind, name):
 def _read_mnist(folder, name):
     path = os.path.join(folder, "mnist.npz")
     with _damaged_file_reported(path, "MNIST .npz archive", name):
-        npz.check_sizes(path, 4, 60_000 * 28 * 28)  # a header's shape alone would have np.load allocate it
+        untrusted.check_sizes(path, 4, 60_000 * 28 * 28)  # a header's shape alone would have np.load allocate it
     with _damaged_file_reported(path, "MNIST .npz archive", name), np.load(path, allow_pickle=False) as data:
         return (data["x_train"], data["y_train"]), (data["x_test"], data["y_test"])
 

@@ -1,10 +1,16 @@
-"""How the scripts end: one exception for problems the user must fix, and the exit codes.
+"""Bad input, and how the scripts end: argparse types that check one argument each, one exception
+for the problems the user must fix, and the exit codes.
 
-Each script raises `UserError` with one line that names the problem and the fix; its entry point
-(`if __name__ == "__main__": run_main(main)`) is the one place that prints it as `error: <message>` on
-stderr and exits with `EXIT_USER_ERROR`. argparse's own usage errors keep its exit code 2.
+An argument that its type refuses ends the script with argparse's usage and its exit code 2, the
+type's message saying in one line what the option takes. Any later problem the user must fix
+raises `UserError` with one line that names the problem and the fix; the script's entry point
+(`if __name__ == "__main__": run_main(main)`) is the one place that prints it as `error: <message>`
+on stderr and exits with `EXIT_USER_ERROR`.
 """
 
+import argparse
+import math
+import re
 import sys
 
 
@@ -30,3 +36,66 @@ def run_main(main):
         print(f"error: {error}", file=sys.stderr)
         code = getattr(error, "exit_code", EXIT_USER_ERROR)
     sys.exit(code)
+
+
+# argparse types: each checks one argument and says in one line what it takes.
+
+# The largest count or number of steps taken: beyond it, TensorFlow cannot make a tensor of RAdam's
+# total_steps, and the run would stop at its first step.
+LARGEST = 2**31 - 1
+
+
+def positive_int(text):
+    """A whole number from 1 to LARGEST, in ASCII digits."""
+    if not re.fullmatch("[0-9]+", text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at least 1, not {text!r}")
+    if int(text) > LARGEST:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at most {LARGEST}, not {text!r}")
+    return int(text)
+
+
+def whole_number(text):
+    """A whole number, 0 or more, in ASCII digits."""
+    if not re.fullmatch("[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"takes a whole number, 0 or more, not {text!r}")
+    return int(text)
+
+
+def learning_rate(text):
+    """A learning rate: a number more than 0 and at most 10, such as 1e-3 or 0.0003."""
+    value = _number(text)
+    if not 0 < value <= 10:
+        raise argparse.ArgumentTypeError(f"takes a number more than 0 and at most 10, such as 1e-3, not {text!r}")
+    return value
+
+
+def radam_total_steps(text):
+    """RAdam's total_steps: a whole number up to LARGEST (0 turns its schedule off), or 'auto'."""
+    if text != "auto" and not re.fullmatch("[0-9]+", text):
+        raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
+    if text != "auto" and int(text) > LARGEST:
+        raise argparse.ArgumentTypeError(f"takes a whole number of at most {LARGEST} or 'auto', not {text!r}")
+    return text
+
+
+def seconds(text):
+    """A number of seconds, 0 or more."""
+    value = _number(text)
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError(f"takes a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
+def minutes(text):
+    """A number of minutes, more than 0."""
+    value = _number(text)
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"takes a number of minutes, more than 0, not {text!r}")
+    return value
+
+
+def _number(text):
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan

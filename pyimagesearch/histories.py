@@ -8,8 +8,8 @@ numbers, and the `_codecs.encode` that protocol 2 writes bytes with. Anything el
 refused before it is called.
 
 Reading is bounded by construction: a file over MAX_BYTES is refused unread, and the opcodes of
-the rest are checked before anything is built (pickle_opcodes: what plain data needs, nesting
-depth, number of values, arrays backed by the file's bytes).
+the rest are checked before anything is built (`untrusted.check_opcodes`: what plain data needs,
+nesting depth, number of values, arrays backed by the file's bytes).
 """
 
 import io
@@ -19,7 +19,7 @@ import numpy as np
 from numpy._core import multiarray, numeric
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.pickle_opcodes import NAMES, NUMBER_TYPE, Refused as _Refused, check_opcodes
+from pyimagesearch.untrusted import NAMES, NUMBER_TYPE, Refused as _Refused, check_opcodes
 
 # Our histories take 54 bytes an epoch, Keras 2's 130 to 240: this is 17,000 epochs or more.
 MAX_BYTES = 4 * 2**20

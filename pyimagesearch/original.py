@@ -1,10 +1,12 @@
-"""The 2019 experiment's settings, one line each: what train.py does when given no option.
+"""The 2019 experiment's settings, one line each: what train.py does when given no option; and
+the names a run is made of, the original's and those added since.
 
 Its train.py set the epochs, the batch, the optimizers and the augmentation; keras-radam 0.15.0's
 RAdam took the arguments below; the networks are the book's (pyimagesearch's resnet.py,
 minigooglenet.py and minivggnet.py), with Keras 2's defaults where they set nothing. train.py's
 defaults, the networks' tests and README's table "The original's settings" all read this table.
-Plain values and no imports, so that any script can read it without starting Keras.
+Plain values and no imports, so that any script (plot.py, fetch_data.py) can read it without
+starting Keras.
 """
 
 EPOCHS = 60
@@ -34,6 +36,20 @@ BATCH_NORM_MOMENTUM = {"resnet": 0.9, "googlenet": 0.99, "minivggnet": 0.99}
 # Not in the 2019 experiment, the reference it lacked: the book's SGD for MiniVGGNet on CIFAR-10
 # (its Nesterov momentum and decay left out, so that the rate is constant like Adam's).
 SGD = dict(learning_rate=0.01, momentum=0.9)
+
+# The names a run is made of: 3 networks x 4 data sets x 2 optimizers in 2019, and what the studies
+# and the demo added.
+MODELS = ("resnet", "googlenet", "minivggnet")
+ORIGINAL_OPTIMIZERS = ("adam", "radam")
+OPTIMIZERS = ORIGINAL_OPTIMIZERS + ("sgd", "rmsprop", "adam-warmup")
+# Each optimizer's learning rate when a run gives none: the original's for Adam and RAdam
+# (adam-warmup warms up to it), the book's for SGD, Keras' default (1e-3) for RMSprop.
+DEFAULT_LEARNING_RATES = {"adam": LEARNING_RATE, "radam": LEARNING_RATE, "sgd": SGD["learning_rate"],
+                          "rmsprop": 1e-3, "adam-warmup": LEARNING_RATE}
+ORIGINAL_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
+# scikit-learn's 8x8 digits, bundled with it (nothing to fetch): the offline demo and the tests.
+BUNDLED_DATASETS = ("digits",)
+DATASETS = ORIGINAL_DATASETS + BUNDLED_DATASETS
 
 
 def table():

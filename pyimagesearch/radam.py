@@ -1,8 +1,14 @@
-"""RAdam (Rectified Adam) for Keras 3, computing what keras-radam 0.15.0 computes.
+"""RAdam (Rectified Adam) for Keras 3, computing what keras-radam 0.15.0 computes; and the
+untuned warmup for Adam that RAdam is measured against since.
 
 The 2019 experiment used `keras_radam.RAdam`, which no longer imports on current
 TensorFlow and targets the Keras 2 optimizer API, and Keras 3 ships no RAdam. This
 port keeps keras-radam's arguments, built-in warm-up/decay schedule and arithmetic.
+
+Ma and Yarats ("On the adequacy of untuned warmup for adaptive optimization", AAAI 2021,
+arXiv 1910.04209) read RAdam's rectification as a warmup in disguise, and find that Adam with a
+linear warmup over 2 / (1 - beta_2) steps, untuned, performs about as well as RAdam:
+`LinearWarmup` is that warmup, as a Keras learning-rate schedule (train.py's adam-warmup).
 """
 
 import keras
@@ -191,3 +197,32 @@ class RAdam(keras.optimizers.Optimizer):
             }
         )
         return config
+
+
+def untuned_warmup_steps(beta_2):
+    """Ma and Yarats' rule of thumb, 2 / (1 - beta_2) steps: 2,000 for Adam's beta_2 = 0.999."""
+    return round(2 / (1 - beta_2))
+
+
+@keras.saving.register_keras_serializable(package="pyimagesearch")
+class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
+    """`learning_rate * min(1, t / warmup_steps)` for update number t (from 1), then constant.
+
+    Keras calls a schedule with the number of updates done so far, so the first update sees step
+    0 and the schedule uses t = step + 1, as Ma and Yarats count: the first update gets
+    `learning_rate / warmup_steps` rather than 0 (which would waste it), and update number
+    `warmup_steps` and every later one get `learning_rate`.
+    """
+
+    def __init__(self, learning_rate, warmup_steps):
+        if warmup_steps < 1:
+            raise ValueError(f"warmup_steps must be at least 1, not {warmup_steps}")
+        self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        t = ops.cast(step, "float32") + 1.0
+        return self.learning_rate * ops.minimum(1.0, t / self.warmup_steps)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps}

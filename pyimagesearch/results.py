@@ -19,7 +19,7 @@ from pyimagesearch import studies
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import read_json
 from pyimagesearch.histories import read_history
-from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}

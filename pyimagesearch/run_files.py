@@ -1,16 +1,30 @@
-"""One run's files: its two outputs, the per-epoch log, the checkpoint folder and the lock file.
+"""One run's files: its two outputs, the per-epoch log, its settings, the checkpoint folder, and
+the lock file that keeps the run to one process.
 
 No Keras here: train.py checks the paths before it starts Keras, which takes seconds.
+
+One run, one process: two train.py processes given the same outputs (a sweep started twice, two
+Slurm tasks for one run, a re-run while the first still goes) would write the same checkpoint. The
+first takes an OS lock (`fcntl.flock`) on `<history>.lock` and writes "host pid" into it; the
+second finds the lock held and stops, naming that process. The OS releases the lock of a process
+that dies, even by SIGKILL, so a lock file left behind by a dead process on this host is simply
+taken over. On a shared file system the lock file may name a process on another host, which this
+host cannot check (and whose file system may not share flock locks): that is refused, with the host
+named. A lock file that cannot be created or written (a full disk, a folder of that name) stops the
+run before it starts, in one line, and leaves no empty lock file behind.
 """
 
 import contextlib
+import errno
+import fcntl
 import os
 import re
 import shutil
+import socket
+import stat
 
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import EXIT_LOCKED, UserError
 from pyimagesearch.files import ensure_writable, read_json
-from pyimagesearch.run_lock import remove_left_behind
 
 
 def leftover_temporaries(path):
@@ -124,3 +138,131 @@ class RunFiles:
                 f"cannot write in {folder} ({error.strerror or error}); free some space or fix its "
                 "permissions, then give the same command again to resume from the last checkpoint"
             ) from None
+
+
+# One run, one process: the lock file, `<history>.lock`.
+
+# flock errors of file systems that do not support it: the lock file's contents decide alone.
+NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+class RunLocked(UserError):
+    """Another process trains this run; train.py exits with EXIT_LOCKED."""
+
+    exit_code = EXIT_LOCKED
+
+
+def holder_of(lock_file):
+    """(host, pid) written in an open lock file, or None if it names no one."""
+    os.lseek(lock_file, 0, os.SEEK_SET)
+    words = os.read(lock_file, 1024).decode(errors="replace").split()
+    if len(words) == 2 and re.fullmatch("[0-9]{1,9}", words[1]):  # a PID os.kill takes
+        return words[0], int(words[1])
+    return None
+
+
+def process_exists(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
+def cannot_lock(path, error):
+    """The UserError for an OSError of creating, locking or writing the lock file at `path` (None:
+    it opened, but is no regular file)."""
+    if error is None or error.errno in (errno.EISDIR, errno.ELOOP):
+        kind = {None: "not a regular file", errno.EISDIR: "a folder"}.get(error and error.errno, "a symbolic link")
+        return UserError(f"{path} is {kind}, where this run's lock file goes; move it away, then give "
+                         "the same command again")
+    return UserError(f"cannot write the lock file {path} ({error.strerror or error}); free some space or fix "
+                     "its folder's permissions, then give the same command again")
+
+
+def open_locked(path):
+    """Open `path` (created if needed) with an exclusive flock on it.
+
+    Returns (file descriptor, whether the OS lock is held). Raises RunLocked if another process
+    holds it, and UserError if it cannot be opened.
+    """
+    while True:
+        try:
+            # Not through a symbolic link: it could point at any file, which would be truncated.
+            lock_file = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        except OSError as error:
+            raise cannot_lock(path, error) from None
+        if not stat.S_ISREG(os.fstat(lock_file).st_mode):  # a FIFO would block the read of its holder
+            os.close(lock_file)
+            raise cannot_lock(path, None)
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = holder_of(lock_file)
+            os.close(lock_file)
+            who = f"process {holder[1]} on {holder[0]}" if holder else "another process"
+            raise RunLocked(
+                f"{who} is training this run already (it holds {path}); let it finish or stop it, "
+                "then give this command again"
+            ) from None
+        except OSError as error:
+            if error.errno not in NO_FLOCK:
+                os.close(lock_file)
+                raise cannot_lock(path, error) from None
+            return lock_file, False
+        # A holder that finished deletes the file after we opened it and before our flock: then
+        # we hold a lock on a file that no longer has this name. Open the name again.
+        with contextlib.suppress(FileNotFoundError):
+            if os.path.samestat(os.fstat(lock_file), os.stat(path)):
+                return lock_file, True
+        os.close(lock_file)
+
+
+@contextlib.contextmanager
+def run_lock(path):
+    """Hold the run's lock file at `path` while the block runs; delete it afterwards.
+
+    Raises RunLocked (exit code EXIT_LOCKED) if another process trains the run.
+    """
+    host, pid = socket.gethostname(), os.getpid()
+    lock_file, os_locked = open_locked(path)
+    try:
+        holder = holder_of(lock_file)
+        if holder and holder[0] != host:
+            raise RunLocked(
+                f"{path} says process {holder[1]} on {holder[0]} trains this run, which cannot be "
+                f"checked from {host}; if it no longer runs there, delete {path} and give this "
+                "command again"
+            )
+        if holder and not os_locked and process_exists(holder[1]):
+            raise RunLocked(
+                f"process {holder[1]} on {host} is training this run already (it holds {path}); "
+                "let it finish or stop it, then give this command again"
+            )
+        if holder:
+            print(f"note: taking over {path} from process {holder[1]} on {host}, which no longer holds it")
+        try:
+            os.ftruncate(lock_file, 0)
+            os.pwrite(lock_file, f"{host} {pid}\n".encode(), 0)
+        except OSError as error:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+            raise cannot_lock(path, error) from None
+        try:
+            yield
+        finally:
+            # Deleted before it is unlocked, so a process that opens the name afterwards makes a new file.
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(path)
+    finally:
+        os.close(lock_file)
+
+
+def remove_left_behind(path):
+    """Delete the lock file at `path` if no process holds it (a killed one left it), as run_lock
+    would take it over; leave it otherwise (held, another host's, or not ours to delete)."""
+    if os.path.isfile(path):
+        with contextlib.suppress(UserError), run_lock(path):
+            pass

@@ -12,7 +12,7 @@ import re
 import shlex
 
 from pyimagesearch.errors import UserError
-from pyimagesearch.names import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.timings import LONGEST_FIRST
 
 DEFAULT_SEED = 42  # train.py's

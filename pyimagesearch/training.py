@@ -20,10 +20,9 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically
 from pyimagesearch.minigooglenet import MiniGoogLeNet
 from pyimagesearch.minivggnet import MiniVGGNet
-from pyimagesearch.names import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
-from pyimagesearch.radam import RAdam
+from pyimagesearch.original import DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.radam import LinearWarmup, RAdam, untuned_warmup_steps
 from pyimagesearch.resnet import ResNet
-from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
 
 # Two private Keras APIs are used, for want of public ones: `optimizer._learning_rate`, the
 # schedule an optimizer was given (applied_learning_rate), and `model._symbolic_build`, which

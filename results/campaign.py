@@ -56,11 +56,10 @@ import time
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
 from pyimagesearch import runs, studies  # noqa: E402
-from pyimagesearch.arguments import minutes, positive_int  # noqa: E402
-from pyimagesearch.errors import EXIT_STOPPED, UserError, run_main  # noqa: E402
+from pyimagesearch.errors import EXIT_STOPPED, UserError, minutes, positive_int, run_main  # noqa: E402
 from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E402
 from pyimagesearch.machine import device_name  # noqa: E402
-from pyimagesearch.names import DATASETS, MODELS  # noqa: E402
+from pyimagesearch.original import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
 from pyimagesearch.runs import option_value  # noqa: E402
 from pyimagesearch.timings import CPU_RUNS, MEASURED, RUNS_PER_GPU, TRAINING_IMAGES  # noqa: E402

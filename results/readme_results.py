@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from pyimagesearch import cpu_study, studies  # noqa: E402
 from pyimagesearch.errors import UserError, run_main  # noqa: E402
 from pyimagesearch.files import write_atomically  # noqa: E402
-from pyimagesearch.names import MODELS  # noqa: E402
+from pyimagesearch.original import MODELS  # noqa: E402
 from pyimagesearch.results import described, is_history_name, load_runs, mean_and_std, paired_difference, verdict  # noqa: E402
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"

@@ -18,7 +18,7 @@ from benchmarks import (common, cpu_augmentation, fixed_costs, gpu_program, prog
 from pyimagesearch import training
 from pyimagesearch.datasets import load_dataset
 from pyimagesearch.errors import UserError
-from pyimagesearch.names import MODELS
+from pyimagesearch.original import MODELS
 from support import REPO
 
 

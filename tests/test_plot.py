@@ -17,10 +17,9 @@ import pytest
 from sklearn.metrics import classification_report, f1_score
 
 import plot
-from pyimagesearch import results
+from pyimagesearch import original, results
 from pyimagesearch import runs as run_names
 from support import REPO, read_csv, run_script
-from pyimagesearch import names
 
 
 def fake_predictions(errors, total=200):
@@ -342,9 +341,9 @@ def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
 
 @pytest.fixture
 def with_sgd_nesterov(monkeypatch):
-    """plot reloaded with a sixth optimizer, "sgd-nesterov", in names.OPTIMIZERS; restored after."""
-    monkeypatch.setattr(names, "OPTIMIZERS", names.OPTIMIZERS + ("sgd-nesterov",))
-    monkeypatch.setitem(names.DEFAULT_LEARNING_RATES, "sgd-nesterov", 0.01)
+    """plot reloaded with a sixth optimizer, "sgd-nesterov", in original.OPTIMIZERS; restored after."""
+    monkeypatch.setattr(original, "OPTIMIZERS", original.OPTIMIZERS + ("sgd-nesterov",))
+    monkeypatch.setitem(original.DEFAULT_LEARNING_RATES, "sgd-nesterov", 0.01)
     for module in (run_names, results):
         importlib.reload(module)
     yield importlib.reload(plot)
@@ -353,7 +352,7 @@ def with_sgd_nesterov(monkeypatch):
         importlib.reload(module)
 
 
-def test_optimizers_added_to_names_get_a_display_name_and_a_colour(tmp_path, with_sgd_nesterov):
+def test_optimizers_added_to_the_table_get_a_display_name_and_a_colour(tmp_path, with_sgd_nesterov):
     plot = with_sgd_nesterov
     assert plot.display_name("sgd-nesterov") == "SGD-Nesterov" and plot.display_name("radam") == "RAdam"
     assert len(set(plot.OPTIMIZER_COLORS[optimizer] for optimizer in plot.OPTIMIZERS)) == 6

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from pyimagesearch import run_lock
+from pyimagesearch import run_files
 from pyimagesearch.errors import EXIT_LOCKED, UserError
-from pyimagesearch.run_lock import RunLocked
+from pyimagesearch.run_files import RunLocked
 from support import REPO
 
 HOST = socket.gethostname()
@@ -25,11 +25,11 @@ def a_pid_that_no_longer_runs():
 
 def test_a_second_holder_is_refused_with_the_first_ones_host_and_pid(tmp_path):
     lock = tmp_path / "run.pickle.lock"
-    with run_lock.run_lock(str(lock)):
+    with run_files.run_lock(str(lock)):
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
         # flock locks belong to open files: a second open conflicts even within one process.
         with pytest.raises(RunLocked) as refused:
-            with run_lock.run_lock(str(lock)):
+            with run_files.run_lock(str(lock)):
                 pytest.fail("entered a held lock")
         assert str(refused.value) == (
             f"process {os.getpid()} on {HOST} is training this run already (it holds {lock}); "
@@ -43,7 +43,7 @@ def test_a_second_holder_is_refused_with_the_first_ones_host_and_pid(tmp_path):
 def test_the_lock_file_goes_after_an_error_too(tmp_path):
     lock = tmp_path / "run.pickle.lock"
     with pytest.raises(ZeroDivisionError):
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             1 / 0
     assert not lock.exists()
 
@@ -51,18 +51,18 @@ def test_the_lock_file_goes_after_an_error_too(tmp_path):
 def test_a_killed_holders_lock_is_taken_over_with_a_note(tmp_path, capsys):
     lock = tmp_path / "run.pickle.lock"
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom pyimagesearch.run_lock import run_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom pyimagesearch.run_files import run_lock\n"
          "with run_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(600)\n", str(lock)],
         cwd=REPO, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline() == "held\n"
     with pytest.raises(RunLocked):
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             pass
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     assert lock.read_text() == f"{HOST} {holder.pid}\n"  # left behind, but no longer locked
-    with run_lock.run_lock(str(lock)):
+    with run_files.run_lock(str(lock)):
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
     assert capsys.readouterr().out == (
         f"note: taking over {lock} from process {holder.pid} on {HOST}, which no longer holds it\n"
@@ -74,7 +74,7 @@ def test_a_lock_file_of_another_host_is_refused_and_kept(tmp_path):
     lock = tmp_path / "run.pickle.lock"
     lock.write_text("gpu-node-7 4242\n")
     with pytest.raises(RunLocked) as refused:
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             pytest.fail("took over another host's lock")
     assert str(refused.value) == (
         f"{lock} says process 4242 on gpu-node-7 trains this run, which cannot be checked from "
@@ -87,15 +87,15 @@ def test_without_flock_the_file_decides(tmp_path, monkeypatch, capsys):
     def unsupported(descriptor, operation):
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(run_lock.fcntl, "flock", unsupported)
+    monkeypatch.setattr(run_files.fcntl, "flock", unsupported)
     lock = tmp_path / "run.pickle.lock"
     lock.write_text(f"{HOST} {os.getppid()}\n")  # a process that runs: pytest's parent
     with pytest.raises(RunLocked, match=f"^process {os.getppid()} on {HOST} is training this run already"):
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             pass
     dead = a_pid_that_no_longer_runs()
     lock.write_text(f"{HOST} {dead}\n")
-    with run_lock.run_lock(str(lock)):
+    with run_files.run_lock(str(lock)):
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
     assert capsys.readouterr().out.startswith(f"note: taking over {lock} from process {dead} on {HOST}")
 
@@ -104,7 +104,7 @@ def test_a_lock_file_deleted_by_its_finishing_holder_is_opened_again(tmp_path, m
     # The holder deletes the file between our open and our flock: a lock on the deleted file
     # would lock nothing that a third process could see.
     lock = tmp_path / "run.pickle.lock"
-    flock, calls = run_lock.fcntl.flock, []
+    flock, calls = run_files.fcntl.flock, []
 
     def holder_finishes_first(descriptor, operation):
         if not calls:
@@ -112,8 +112,8 @@ def test_a_lock_file_deleted_by_its_finishing_holder_is_opened_again(tmp_path, m
         calls.append(os.fstat(descriptor).st_ino)
         flock(descriptor, operation)
 
-    monkeypatch.setattr(run_lock.fcntl, "flock", holder_finishes_first)
-    with run_lock.run_lock(str(lock)):
+    monkeypatch.setattr(run_files.fcntl, "flock", holder_finishes_first)
+    with run_files.run_lock(str(lock)):
         assert len(calls) == 2 and os.stat(lock).st_ino == calls[1]
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
 
@@ -122,10 +122,10 @@ def test_a_lock_file_that_cannot_be_written_stops_in_one_line_and_is_not_left_be
     def disk_full(descriptor, data, offset):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(run_lock.os, "pwrite", disk_full)
+    monkeypatch.setattr(run_files.os, "pwrite", disk_full)
     lock = tmp_path / "run.pickle.lock"
     with pytest.raises(UserError) as refused:
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             pytest.fail("ran without a lock file")
     assert str(refused.value) == (
         f"cannot write the lock file {lock} (No space left on device); free some space or fix its "
@@ -142,7 +142,7 @@ def test_a_folder_fifo_or_link_where_the_lock_file_goes_is_one_line_and_left_alo
     {"a folder": lock.mkdir, "not a regular file": lambda: os.mkfifo(lock),
      "a symbolic link": lambda: lock.symlink_to(target)}[kind]()  # fmt: skip
     with pytest.raises(UserError) as refused:
-        with run_lock.run_lock(str(lock)):
+        with run_files.run_lock(str(lock)):
             pytest.fail("ran without a lock file")
     assert str(refused.value) == (
         f"{lock} is {kind}, where this run's lock file goes; move it away, then give the same command again"
@@ -156,9 +156,9 @@ def test_a_lock_file_naming_no_possible_pid_names_no_one(tmp_path, monkeypatch, 
     def unsupported(descriptor, operation):  # without flock, the PID it names would be looked up
         raise OSError(errno.ENOLCK, "No locks available")
 
-    monkeypatch.setattr(run_lock.fcntl, "flock", unsupported)
+    monkeypatch.setattr(run_files.fcntl, "flock", unsupported)
     lock = tmp_path / "run.pickle.lock"
     lock.write_text(f"{HOST} {pid}\n")
-    with run_lock.run_lock(str(lock)):
+    with run_files.run_lock(str(lock)):
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
     assert capsys.readouterr().out == ""

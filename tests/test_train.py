@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import train
-from pyimagesearch import checkpoints, datasets, downloads, interruptions, original, run_lock, training
+from pyimagesearch import checkpoints, datasets, downloads, interruptions, original, run_files, training
 from pyimagesearch.augmentation import AffineAugmentation
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import read_history
@@ -421,12 +421,12 @@ def test_whatever_has_the_logs_name_is_replaced_not_written_into(tmp_path, kind)
 
 
 def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
-    run_files = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    files_of_run = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
     for name in (".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint/variables-epoch3.npz",
                  "run.pickle.checkpoint/.state.zz99yy88.tmp.json"):  # fmt: skip
         (tmp_path / name).mkdir(parents=True)
-    run_files.remove_temporaries()
-    checkpoints.remove_leftovers(run_files.checkpoint_folder, None)
+    files_of_run.remove_temporaries()
+    checkpoints.remove_leftovers(files_of_run.checkpoint_folder, None)
     assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
 
 
@@ -651,8 +651,8 @@ def test_an_epoch_is_logged_once_its_checkpoint_is_on_disk(tmp_path, monkeypatch
 def test_a_second_process_for_the_same_run_is_refused_before_keras_starts(tmp_path):
     lock = tmp_path / "run.pickle.lock"
     refused_at_once = ["-d", "digits", "--batch-size", "5000"]  # unlocked, it would stop later, at the batch size
-    with run_lock.run_lock(str(lock)):
-        with pytest.raises(run_lock.RunLocked, match=f"^process {os.getpid()} on .* is training this run already"):
+    with run_files.run_lock(str(lock)):
+        with pytest.raises(run_files.RunLocked, match=f"^process {os.getpid()} on .* is training this run already"):
             main_in_process(tmp_path, *refused_at_once)
         # The real entry point: exit code 3, one line, and Keras never imported.
         result = subprocess.run(
@@ -673,7 +673,7 @@ def test_a_run_that_finished_while_this_one_waited_for_its_lock_is_skipped(tmp_p
     def the_other_process_finishes_first(path):
         (tmp_path / "run.pickle").write_bytes(b"")
         (tmp_path / "run.txt").write_text("")
-        with run_lock.run_lock(path):
+        with run_files.run_lock(path):
             yield
 
     monkeypatch.setattr(train, "run_lock", the_other_process_finishes_first)
@@ -698,7 +698,7 @@ def test_a_lock_file_that_a_killed_run_left_beside_its_outputs_goes_when_it_is_s
     # Held by a process that runs, or naming another host: not this process's to delete.
     for holder in (f"{host} {os.getpid()}", "gpu-node-7 4242"):
         lock.write_text(f"{holder}\n")
-        with run_lock.run_lock(str(lock)) if holder.startswith(host) else contextlib.nullcontext():
+        with run_files.run_lock(str(lock)) if holder.startswith(host) else contextlib.nullcontext():
             assert main_in_process(tmp_path, "-d", "digits") == 0
             assert lock.read_text() == f"{holder}\n"
 

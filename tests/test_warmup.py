@@ -12,7 +12,7 @@ import train
 from pyimagesearch import runs as run_names
 from pyimagesearch import training
 from pyimagesearch.histories import read_history
-from pyimagesearch.warmup import LinearWarmup, untuned_warmup_steps
+from pyimagesearch.radam import LinearWarmup, untuned_warmup_steps
 
 
 def rate(schedule, step):
