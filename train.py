@@ -5,24 +5,23 @@
 
 Writes the training history (a pickled dict of lists of floats) and scikit-learn's classification
 report of the test split, and beside the history the run's settings, `<history stem>.json`. A
-per-epoch log, `<history stem>.csv`, grows beside them while the run trains. The run checkpoints after every epoch (--checkpoint-every), and on SIGTERM at the next
-step, then exits with code 75: the same command resumes it, having lost at most the epoch in
-flight. A run whose outputs both exist is not trained again (and is refused if its settings differ
-from the command's), and a run that another process is
-training is refused (exit code 3).
+per-epoch log, `<history stem>.csv`, grows beside them while the run trains. The run checkpoints
+after every epoch (--checkpoint-every), and on SIGTERM at the next step, then exits with code 75:
+the same command resumes it, having lost at most the epoch in flight. A run whose outputs both
+exist is not trained again (and is refused if its settings differ from the command's), and a run
+that another process is training is refused (exit code 3).
 """
 
 import argparse
 import json
 import os
-import re
 import pickle
 
 from sklearn.metrics import classification_report
 
 from pyimagesearch import interruptions, original
 from pyimagesearch.downloads import keras_home
-from pyimagesearch.errors import learning_rate, positive_int, radam_total_steps, run_main, whole_number
+from pyimagesearch.errors import learning_rate, positive_int, radam_total_steps, run_main, seed, whole_number
 from pyimagesearch.files import write_atomically
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.run_files import RunFiles, run_lock
@@ -30,13 +29,6 @@ from pyimagesearch.run_files import RunFiles, run_lock
 # Epochs between checkpoints. A checkpoint is copied to host memory at the epoch's end and
 # written by a background thread (benchmarks/checkpoint_cost.py measures what that costs).
 CHECKPOINT_EVERY = 1
-
-
-def seed(text):
-    # keras.utils.set_random_seed seeds NumPy's global generator, which takes 0 to 2**32 - 1.
-    if not re.fullmatch("[0-9]+", text) or int(text) >= 2**32:
-        raise argparse.ArgumentTypeError(f"takes a whole number from 0 to {2**32 - 1}, not {text!r}")
-    return int(text)
 
 
 def parse_arguments(argv):

@@ -61,6 +61,14 @@ def whole_number(text):
     return int(text)
 
 
+def seed(text):
+    """A random seed: keras.utils.set_random_seed seeds NumPy's global generator, which takes 0 to
+    2**32 - 1."""
+    if not re.fullmatch("[0-9]+", text) or int(text) >= 2**32:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 0 to {2**32 - 1}, not {text!r}")
+    return int(text)
+
+
 def learning_rate(text):
     """A learning rate: a number more than 0 and at most 10, such as 1e-3 or 0.0003."""
     value = _number(text)
