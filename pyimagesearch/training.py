@@ -66,7 +66,7 @@ def build_network(name, input_shape, classes):
 
 def make_optimizer(name, learning_rate=None, radam_total_steps=original.RADAM["total_steps"], warmup_steps=None):
     """The named optimizer at `learning_rate` (None: its DEFAULT_LEARNING_RATES entry);
-    `warmup_steps` is adam-warmup's (None: the paper's untuned rule)."""
+    `warmup_steps` is adam-warmup's (None: Ma and Yarats' untuned rule)."""
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if learning_rate is None:
