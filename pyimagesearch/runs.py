@@ -139,11 +139,12 @@ def read_runs(lines):
     return runs
 
 
-def longest_first(runs):
-    """The runs ordered by model, the longest first; the given order within a model."""
+def longest_first(runs, model=lambda run: run[2]):
+    """The runs ordered by their `model(run)` (by default a `read_runs` tuple's), the longest
+    model first; the given order within a model."""
     def rank(run):
-        model = run[2]
-        return LONGEST_FIRST.index(model) if model in LONGEST_FIRST else len(LONGEST_FIRST)
+        name = model(run)
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
 
     return sorted(runs, key=rank)
 

@@ -178,8 +178,8 @@ def plan(missing, seconds, most_sharing, calibration):
                     break
                 configuration = run["configuration"]
             # In the order sweep.py takes them: by model, the longest first.
-            taken = runs.longest_first([(other, None, other["model"]) for other in chosen + [run]])
-            durations = [expected_seconds(other, sharing, calibration) for other, _, _ in taken]
+            taken = runs.longest_first(chosen + [run], model=lambda other: other["model"])
+            durations = [expected_seconds(other, sharing, calibration) for other in taken]
             if runs.makespan(durations, sharing) <= seconds:
                 chosen.append(run)
             else:
