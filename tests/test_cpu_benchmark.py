@@ -1,5 +1,6 @@
 """benchmarks/cpu.py: a tiny run of the CPU measurement, and its FLOP count against one by hand."""
 
+import argparse
 import json
 
 import pytest
@@ -51,6 +52,10 @@ def test_a_tiny_run_reports_images_per_second_against_the_roofline(tmp_path):
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in text.splitlines() if "| tensorflow" in line]
     assert rows == [["minivggnet", "8", "tensorflow", cpu.rate(on), cpu.share(on), cpu.rate(off), cpu.share(off),
                      f"{on['compile_s']:.1f} / {off['compile_s']:.1f}"]]  # fmt: skip
+    # The same report for a run without --mixed-precision names float32.
+    in_float32 = argparse.Namespace(backends=["tensorflow"], models=["minivggnet"], batch_sizes=[8], channels=1,
+                                    steps=2, repeats=1, mixed_precision=False, matmul_size=256)  # fmt: skip
+    assert "Adam, float32; median of 1 epochs of 2 steps" in cpu.markdown(data, in_float32)
 
 
 def test_an_unknown_backend_is_a_one_line_error():
