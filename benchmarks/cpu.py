@@ -110,7 +110,7 @@ def measure_backend(args):
 
     backend = keras.backend.backend()
     if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        keras.mixed_precision.set_global_policy(training.MIXED_PRECISION)
     shape = (32, 32, args.channels)
     flops, runs = {}, []
     for name in args.models:

@@ -150,7 +150,7 @@ def parse(parser, argv):
     if keras.backend.backend() != "jax":
         raise UserError("this script compiles the step with jax.jit; set KERAS_BACKEND=jax")
     if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        keras.mixed_precision.set_global_policy(training.MIXED_PRECISION)
     return args
 
 

@@ -141,7 +141,7 @@ def main(argv=None):
 
     training.record_convolutions_in_graphs()  # as train.py compiles, before JAX starts
     if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        keras.mixed_precision.set_global_policy(training.MIXED_PRECISION)
     results = {}
     for name in args.models:
         entry = {key: keras_throughput(name, on, args.batch_size, args.steps, args.repeats)

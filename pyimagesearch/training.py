@@ -31,6 +31,9 @@ from pyimagesearch.resnet import ResNet
 # tests/test_train.py fails on another, as a reminder to check them again.
 KERAS_CHECKED = ((3, 15), (3, 16))
 
+# train.py --mixed-precision, as Keras names it: bfloat16 arithmetic, float32 weights.
+MIXED_PRECISION = "mixed_bfloat16"
+
 # XLA runs a compiled step's kernels as CUDA graphs, but by default leaves cuDNN's convolutions
 # out of them: each convolution then cuts the graph, and the host launches the pieces one by one.
 CONVOLUTION_GRAPHS = "--xla_gpu_enable_command_buffer=+CONVOLUTION"
@@ -346,7 +349,7 @@ def where_it_runs():
 def build_run_model(args, data):
     """The run's model and optimizer, seeded, so that the same settings build the same model."""
     if args.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        keras.mixed_precision.set_global_policy(MIXED_PRECISION)
     keras.utils.set_random_seed(args.seed)
     steps = steps_per_epoch(len(data.train_x), args.batch_size)
     if args.radam_total_steps == "auto":
