@@ -1,6 +1,7 @@
 """Fixtures the tests share; shared helpers are in support.py."""
 
 import atexit
+import gc
 import os
 import shutil
 import tempfile
@@ -22,6 +23,13 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     os.environ["JAX_COMPILATION_CACHE_DIR"] = tempfile.mkdtemp(prefix="jax-cache-")
     atexit.register(shutil.rmtree, os.environ["JAX_COMPILATION_CACHE_DIR"], ignore_errors=True)
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+
+
+def pytest_unconfigure(config):
+    # A test process that trained models would spend seconds of its exit in Python's collector,
+    # walking them once more, and a pass waits for its last worker: spare it, as run_main spares
+    # the scripts (pyimagesearch/errors.py).
+    gc.freeze()
 
 
 @pytest.fixture

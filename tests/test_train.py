@@ -254,6 +254,16 @@ def test_a_finished_run_ignores_sigterm_while_it_exits(tmp_path):
     assert signal.getsignal(signal.SIGTERM) is handlers[signal.SIGTERM]
 
 
+def test_scripts_exit_with_the_objects_they_made_frozen():
+    # Python's collector would walk them all once more as the process exits: seconds, after
+    # TensorFlow has traced a ResNet's steps. run_main freezes them, and exits with main's code.
+    code = ("import atexit, gc\nfrom pyimagesearch.errors import run_main\n"
+            "atexit.register(lambda: print(gc.get_freeze_count()))\n"
+            "made = [[number] for number in range(10_000)]\nrun_main(lambda: 5)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 5
+    assert int(result.stdout) >= 10_000
+
 # train.py with one batch held back until a file appears: a test can then signal a run at a known
 # point, however fast the machine. (TensorFlow fetches batches in a thread of its own, so the
 # batch is held without holding the main thread's signal handlers back once it is released.)
