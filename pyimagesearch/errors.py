@@ -37,7 +37,8 @@ def run_main(main):
         print(f"error: {error}", file=sys.stderr)
         code = getattr(error, "exit_code", EXIT_USER_ERROR)
     # The process ends here, and Python's collector would otherwise walk every object it made
-    # before exiting: after a run of the ResNet, TensorFlow's traced steps, 2.6 s of one core.
+    # before exiting: after a digits run of the ResNet, 1.5 to 1.9 s of one core spent on
+    # TensorFlow's traced steps (docs/benchmarks.md, The demo on the CPU).
     gc.freeze()
     sys.exit(code)
 
