@@ -264,6 +264,7 @@ def test_scripts_exit_with_the_objects_they_made_frozen():
     assert result.returncode == 5
     assert int(result.stdout) >= 10_000
 
+
 # train.py with one batch held back until a file appears: a test can then signal a run at a known
 # point, however fast the machine. (TensorFlow fetches batches in a thread of its own, so the
 # batch is held without holding the main thread's signal handlers back once it is released.)
