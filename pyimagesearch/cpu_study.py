@@ -25,7 +25,7 @@ from scipy import stats
 
 from pyimagesearch import studies
 from pyimagesearch.files import read_json
-from pyimagesearch.results import VERDICT_PAIRS, described, load_runs, paired_difference, verdict
+from pyimagesearch.results import VERDICT_PAIRS, described, paired_difference, verdict
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
@@ -37,18 +37,16 @@ LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
 
 def read_study(results):
     """The study's finished runs: those of cpu-study as they are, those of cpu-study-2019 as the
-    optimizer "radam-2019"."""
+    optimizer "radam-2019". UserError naming any run that cannot be read."""
     found = []
     for folder, renamed in ((studies.CPU_FOLDER, None), (studies.CPU_2019_FOLDER, "radam-2019")):
-        path = os.path.join(results, folder)
-        if os.path.isdir(path) and any(name.endswith(".pickle") for name in os.listdir(path)):
-            runs, _ = load_runs(path)
-            for run in runs:
-                run["final_val_accuracy"] = float(run["history"]["val_accuracy"][-1])
-                run["fluctuation"], run["gap"] = fluctuation(run), gap(run)
-                if renamed:
-                    run["optimizer"] = renamed
-            found += runs
+        runs = studies.finished_runs(os.path.join(results, folder))
+        for run in runs:
+            run["final_val_accuracy"] = float(run["history"]["val_accuracy"][-1])
+            run["fluctuation"], run["gap"] = fluctuation(run), gap(run)
+            if renamed:
+                run["optimizer"] = renamed
+        found += runs
     return found
 
 
@@ -72,8 +70,9 @@ def spread(values):
 
 
 def sensitivity(runs):
-    """{optimizer: {rate: {"validation": (mean, min, max), "test": (...), "seeds": n}}} over the
-    grid's seeds on Fashion-MNIST, for the grid rates with at least one finished run."""
+    """{optimizer: {rate: {"validation": (mean, min, max), "test": (...), "seeds": n, "reports": n}}}
+    over the grid's seeds on Fashion-MNIST, for the grid rates with at least one finished run: the
+    validation figures from its `seeds` runs, the test ones from the `reports` of them with a report."""
     table = {}
     grid_seeds = range(1, studies.GRID_SEEDS + 1)
     for optimizer in studies.GRID_OPTIMIZERS:
@@ -82,7 +81,8 @@ def sensitivity(runs):
             if found:
                 table.setdefault(optimizer, {})[rate] = dict(
                     validation=spread([run["final_val_accuracy"] for run in found]),
-                    test=spread([run["test_accuracy"] for run in found]), seeds=len(found))
+                    test=spread([run["test_accuracy"] for run in found]), seeds=len(found),
+                    reports=sum(run["test_accuracy"] is not None for run in found))
     return table
 
 
@@ -161,18 +161,25 @@ COMPARISON_COLUMNS = [("optimizer", "optimizer"), ("data set", "dataset"), ("lea
                       ("train - test accuracy", "gap")]
 
 
-def sensitivity_table(table):
+def sensitivity_cell(entry):
+    """'validation / test (runs)', each mean with its own count where a run has no report."""
+    if entry is None:
+        return "not yet run"
+    validation = f"{entry['validation'][0]:.4f}"
+    test = "no report" if entry["test"][0] is None else f"{entry['test'][0]:.4f}"
+    if entry["reports"] == entry["seeds"]:
+        return f"{validation} / {test} ({entry['seeds']})"
+    return f"{validation} ({entry['seeds']}) / {test}" + (f" ({entry['reports']})" if entry["reports"] else "")
+
+
+def sensitivity_table(table, complete):
+    """The grid's table; `complete` once every grid run is in (chosen_rates is not None)."""
     rates = sorted(studies.GRID_RATES)
     lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + " | rates within 0.02 of its best |",
              "|---|" + "---|" * (len(rates) + 1)]
     for optimizer in studies.GRID_OPTIMIZERS:
         entries = table.get(optimizer, {})
-        cells = []
-        for rate in rates:
-            entry = entries.get(rate)
-            cells.append("not yet run" if entry is None else
-                         f"{entry['validation'][0]:.4f} / {entry['test'][0]:.4f} ({entry['seeds']})")
-        complete = len(entries) == len(rates)
+        cells = [sensitivity_cell(entries.get(rate)) for rate in rates]
         near = ", ".join(map(rate_text, near_best(entries))) if complete else "grid not complete"
         lines.append(f"| {NAMES[optimizer]} | " + " | ".join(cells) + f" | {near} |")
     return "\n".join(lines) + "\n"
@@ -210,15 +217,15 @@ def spread_sentence(runs, rates, dataset, label):
 def sentences(runs, table, chosen):
     """The answers, in words, to what the numbers here can say; where they cannot yet, that."""
     said = []
-    complete = all(len(table.get(optimizer, {})) == len(studies.GRID_RATES) for optimizer in studies.GRID_OPTIMIZERS)
-    if complete:
+    if chosen:
         robust = {optimizer: len(near_best(table[optimizer])) for optimizer in studies.GRID_OPTIMIZERS}
         said.append("Robustness to the learning rate (Fashion-MNIST, mean final validation accuracy within "
                     f"{NEAR_BEST} of the best): " + ", ".join(
                         f"{NAMES[optimizer]} {count} of {len(studies.GRID_RATES)} rates"
                         for optimizer, count in robust.items()) + ".")
     else:
-        done = sum(len(entries) for entries in table.values())
+        done = sum(len(studies.grid_runs(runs, optimizer, rate)) >= studies.GRID_SEEDS
+                   for optimizer in studies.GRID_OPTIMIZERS for rate in studies.GRID_RATES)
         said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
                     "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "
                     "comparison yet.")
@@ -299,10 +306,10 @@ def report(results):
     they come from: (text, the runs, the sensitivity table, the chosen rates or None)."""
     runs = read_study(results)
     table = sensitivity(runs)
-    chosen = studies.chosen_rates(os.path.join(results, studies.CPU_FOLDER))
+    chosen = studies.chosen_rates(runs)
     parts = ["Learning-rate sensitivity on Fashion-MNIST: final validation / test accuracy, mean over "
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
-             "training images; rates are chosen on it alone.\n\n", sensitivity_table(table)]
+             "training images; rates are chosen on it alone.\n\n", sensitivity_table(table, chosen is not None)]
     at_2019 = compared(chosen)[-1][1]
     points = planned(results) if chosen else None  # before the grid chooses, the second stage is unknown
     if chosen:

@@ -54,6 +54,15 @@ def parse_stem(name):
     return model, optimizer, dataset, rate, None if seed is None else int(seed)
 
 
+# The budget of a run: train.py's settings that say how much it trains and on what.
+BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "augmentation", "mixed_precision")
+
+
+def budget_of(settings):
+    """The budget in a run's settings (train.py's `<stem>.json`, or a study's budget)."""
+    return {key: settings.get(key) for key in BUDGET_KEYS}
+
+
 # ## Command lines
 
 

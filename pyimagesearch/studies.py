@@ -14,11 +14,10 @@ train.py) have another is not one of the folder's runs. No Keras here.
 import os
 import statistics
 
-from pyimagesearch import original, runs
-from pyimagesearch.histories import read_history
+from pyimagesearch import original
+from pyimagesearch.errors import UserError
+from pyimagesearch.results import is_history_name, load_runs
 
-# The budget of a run: train.py's settings that say how much it trains and on what.
-BUDGET_KEYS = ("epochs", "batch_size", "training_images", "validation_images", "augmentation", "mixed_precision")
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
 
@@ -58,7 +57,7 @@ def cpu_configurations(results):
     grid = [dict(datasets=("fashion_mnist",), optimizers=GRID_OPTIMIZERS, learning_rates=(rate,), seeds=GRID_SEEDS,
                  **common) for rate in GRID_RATES]
     configurations = [(CPU_FOLDER, grid)]
-    chosen = chosen_rates(os.path.join(results, CPU_FOLDER))
+    chosen = chosen_rates(finished_runs(os.path.join(results, CPU_FOLDER)))
     if chosen is not None:
         final = []
         for optimizer in GRID_OPTIMIZERS:
@@ -90,31 +89,36 @@ def faithful_folders(optimizer, radam_total_steps=None):
                         for batch in batches))
 
 
-def budget_of(settings):
-    return {key: settings.get(key) for key in BUDGET_KEYS}
-
-
-def grid_accuracy(folder, optimizer, rate, dataset="fashion_mnist", seeds=range(1, GRID_SEEDS + 1)):
-    """The final validation accuracy of each grid run of `optimizer` at `rate` in `folder`, by
-    seed; a run not finished is missing."""
-    found = {}
-    for seed in seeds:
-        path = os.path.join(folder, runs.stem("minivggnet", optimizer, dataset, rate, seed) + ".pickle")
-        if os.path.isfile(path) and os.path.isfile(path[: -len(".pickle")] + ".txt"):
-            found[seed] = read_history(path)["val_accuracy"][-1]
+def finished_runs(folder):
+    """The runs of `folder` as results.load_runs reads them (so only the folder's own: those of its
+    budget), none while it holds no history; UserError naming any that cannot be read."""
+    if not os.path.isdir(folder) or not any(is_history_name(name) for name in os.listdir(folder)):
+        return []
+    found, unreadable = load_runs(folder)
+    if unreadable:
+        raise UserError(f"cannot read {', '.join(unreadable)}; restore them from git, or delete each such run's "
+                        "files so that results/campaign.py runs it again")
     return found
 
 
-def chosen_rates(folder):
+def grid_runs(found, optimizer, rate):
+    """The grid's runs of `optimizer` at `rate` among `found` (finished_runs'), those with a report."""
+    return [run for run in found if run["model"] == "minivggnet" and run["optimizer"] == optimizer
+            and run["dataset"] == "fashion_mnist" and run["learning_rate"] == rate
+            and run["seed"] in range(1, GRID_SEEDS + 1) and run["test_accuracy"] is not None]
+
+
+def chosen_rates(found):
     """{optimizer: the grid rate of the highest mean final validation accuracy over the grid's
-    seeds}, or None while a grid run is missing. Test accuracy plays no part."""
+    seeds} from `found` (finished_runs' of the CPU study's folder), or None while a grid run is
+    missing. Test accuracy plays no part."""
     chosen = {}
     for optimizer in GRID_OPTIMIZERS:
         means = {}
         for rate in GRID_RATES:
-            accuracies = grid_accuracy(folder, optimizer, rate)
+            accuracies = [run["history"]["val_accuracy"][-1] for run in grid_runs(found, optimizer, rate)]
             if len(accuracies) < GRID_SEEDS:
                 return None
-            means[rate] = statistics.mean(accuracies.values())
+            means[rate] = statistics.mean(accuracies)
         chosen[optimizer] = max(sorted(means), key=lambda rate: means[rate])
     return chosen

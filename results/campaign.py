@@ -353,7 +353,7 @@ def record(run, entry):
     folder = os.path.dirname(run["history"])
     manifest = read_manifest(folder)
     settings = RunFiles(run["history"], run["report"]).recorded_settings() or {}
-    budget = studies.budget_of(settings) if settings else None
+    budget = runs.budget_of(settings) if settings else None
     if budget:
         manifest.setdefault("budget", budget)
     manifest["runs"][run["stem"]] = dict(entry, command=run["command"], budget=budget,

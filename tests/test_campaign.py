@@ -15,6 +15,8 @@ import campaign
 from support import REPO
 from pyimagesearch import studies
 from pyimagesearch.errors import EXIT_STOPPED, UserError
+from pyimagesearch import runs as run_names
+from pyimagesearch.runs import budget_of
 from pyimagesearch.timings import CPU_RUNS
 
 CPU = f"CPU ({os.cpu_count()} cores)"
@@ -235,7 +237,7 @@ def test_a_folder_holds_runs_of_one_budget(tmp_path):
     (tmp_path / "cpu-study" / f"{first['stem']}.json").write_text(json.dumps(settings))
     campaign.record(first, dict(device="D"))
     manifest = json.loads((tmp_path / "cpu-study" / "manifest.json").read_text())
-    assert manifest["budget"] == manifest["runs"][first["stem"]]["budget"] == studies.budget_of(studies.CPU_BUDGET)
+    assert manifest["budget"] == manifest["runs"][first["stem"]]["budget"] == budget_of(studies.CPU_BUDGET)
     assert manifest["runs"][first["stem"]]["command"] == first["command"]
     assert manifest["runs"][first["stem"]]["learning_rate"] == 1e-3
     runs = campaign.campaign_runs(campaign.parse_arguments(arguments))
@@ -247,12 +249,14 @@ def test_a_folder_holds_runs_of_one_budget(tmp_path):
 
 
 def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accuracy):
-    stem = os.path.join(folder, studies.runs.stem("minivggnet", optimizer, "fashion_mnist", rate, seed))
+    stem = os.path.join(folder, run_names.stem("minivggnet", optimizer, "fashion_mnist", rate, seed))
     os.makedirs(folder, exist_ok=True)
     with open(stem + ".pickle", "wb") as file:
-        pickle.dump({"val_accuracy": [0.1, validation_accuracy]}, file)
+        pickle.dump(dict(loss=[2.0, 1.0], accuracy=[0.1, 0.5], val_loss=[2.0, 1.0],
+                         val_accuracy=[0.1, validation_accuracy]), file)
     with open(stem + ".txt", "w") as file:
-        file.write(f"    accuracy                         {test_accuracy}     10000\n")
+        file.write(f"    accuracy                         {test_accuracy}     10000\n"
+                   "   macro avg     0.5000    0.5000    0.5000     10000\n")
 
 
 def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data_sets(tmp_path):
@@ -277,7 +281,8 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
                 best = 3e-4 if optimizer == "adam" else 1e-2
                 write_grid_run(folder, optimizer, rate, seed, 0.9 if rate == best else 0.5 + seed / 10,
                                0.95 if rate == 1e-4 else 0.6)
-    assert studies.chosen_rates(folder) == {"adam": 3e-4, "radam": 1e-2, "adam-warmup": 1e-2, "sgd": 1e-2}
+    chosen = studies.chosen_rates(studies.finished_runs(str(folder)))
+    assert chosen == {"adam": 3e-4, "radam": 1e-2, "adam-warmup": 1e-2, "sgd": 1e-2}
     runs = [run for run in campaign.campaign_runs(arguments) if not campaign.finished(run)]
     stems = [run["stem"] for run in runs]
     # Fashion-MNIST: seed 3 at the chosen rate and at 1e-3 (SGD's default is 1e-2, so its 1e-2 run

@@ -9,7 +9,7 @@ import plot
 from pyimagesearch import cpu_study, studies
 from pyimagesearch import results
 from pyimagesearch.results import Difference, load_runs
-from pyimagesearch.runs import stem
+from pyimagesearch.runs import budget_of, stem
 
 
 def write_run(folder, optimizer, dataset, rate, seed, val_accuracy, test_accuracy, budget=studies.CPU_BUDGET,
@@ -29,7 +29,7 @@ def test_a_run_made_with_another_budget_is_never_read_as_one_of_a_folders_runs(t
     write_run(folder, "adam", "fashion_mnist", 1e-3, 2, [0.5, 0.8], 0.78, budget=dict(studies.CPU_BUDGET, epochs=1))
     write_run(folder, "radam", "fashion_mnist", 1e-3, 1, [0.5, 0.8], 0.77)
     (folder / "minivggnet_radam_fashion_mnist_seed1.json").unlink()  # made by hand, settings unknown
-    (folder / "manifest.json").write_text(json.dumps(dict(budget=studies.budget_of(studies.CPU_BUDGET), runs={})))
+    (folder / "manifest.json").write_text(json.dumps(dict(budget=budget_of(studies.CPU_BUDGET), runs={})))
 
     runs, unreadable = load_runs(str(folder))
 
@@ -52,6 +52,20 @@ def test_a_run_made_with_another_budget_is_never_read_as_one_of_a_folders_runs(t
 ])
 def test_a_verdict_needs_three_pairs_and_a_spread(difference, expected):
     assert results.verdict(difference) == expected
+
+
+def test_differences_equal_to_the_reports_digits_have_no_spread_and_no_verdict():
+    # 0.9104 - 0.9079, 0.9646 - 0.9621 and 0.7722 - 0.7697 are 0.0025 each, but not to the last bit.
+    adam = [dict(seed=seed, path=f"adam{seed}", test_accuracy=value)
+            for seed, value in ((1, 0.9104), (2, 0.9646), (3, 0.7722))]
+    radam = [dict(seed=seed, path=f"radam{seed}", test_accuracy=value)
+             for seed, value in ((1, 0.9079), (2, 0.9621), (3, 0.7697))]
+
+    difference = results.paired_difference(adam, radam, "test_accuracy")
+
+    assert difference.pairs == 3 and difference.std == 0.0
+    assert (difference.mean, difference.low, difference.high) == pytest.approx((0.0025, 0.0025, 0.0025))
+    assert results.verdict(difference) == ""
 
 
 def full_grid(results, best):
@@ -83,9 +97,9 @@ def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
 
     text, runs, table, chosen = cpu_study.report(str(results))
 
-    assert studies.chosen_rates(str(results / "cpu-study")) == chosen == best
+    assert studies.chosen_rates(studies.finished_runs(str(results / "cpu-study"))) == chosen == best
     assert table["adam"][1e-3] == dict(validation=pytest.approx((0.8515, 0.851, 0.852)),
-                                       test=pytest.approx((0.8415, 0.841, 0.842)), seeds=2)
+                                       test=pytest.approx((0.8415, 0.841, 0.842)), seeds=2, reports=2)
     assert "| Adam | 0.7015 / 0.6915 (2) | 0.7015 / 0.6915 (2) | 0.8515 / 0.8415 (2) | 0.8415 / 0.8315 (2) | " \
            "0.7015 / 0.6915 (2) | 1e-03, 3e-03 |" in text
     assert "Robustness to the learning rate (Fashion-MNIST, mean final validation accuracy within 0.02 of the best): " \
@@ -170,3 +184,48 @@ def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
         assert (plots / figure).stat().st_size > 10_000
     with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run results/campaign.py --study cpu"):
         plot.main(["--cpu-study", str(tmp_path / "empty"), "--plots", str(plots)])
+
+
+def test_a_grid_run_without_its_report_counts_only_where_it_is_used_and_leaves_the_grid_incomplete(tmp_path):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    (results / "cpu-study" / "minivggnet_adam_fashion_mnist_seed2.txt").unlink()
+
+    text, _, table, chosen = cpu_study.report(str(results))
+
+    assert table["adam"][1e-3]["seeds"] == 2 and table["adam"][1e-3]["reports"] == 1
+    assert "| Adam | 0.7015 / 0.6915 (2) | 0.7015 / 0.6915 (2) | 0.8515 (2) / 0.8410 (1) | " in text
+    assert chosen is None and "chosen rate" not in text
+    assert "The learning-rate grid has 19 of 20 points so far; each optimizer's rate is chosen once all are in" in text
+
+
+def test_a_grid_run_of_another_budget_plays_no_part_in_choosing_the_rates(tmp_path, capsys):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    manifest = dict(budget=budget_of(studies.CPU_BUDGET), runs={})
+    (results / "cpu-study" / "manifest.json").write_text(json.dumps(manifest))
+    # Made with 1 epoch, and the best validation accuracy of the grid: not one of the study's runs.
+    write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-4, 1, [0.4, 0.99], 0.98,
+              budget=dict(studies.CPU_BUDGET, epochs=1))
+
+    found = studies.finished_runs(str(results / "cpu-study"))
+
+    assert studies.chosen_rates(found) is None
+    warnings = capsys.readouterr().err
+    assert "minivggnet_adam_fashion_mnist_lr1e-04_seed1.pickle was not made with the budget of" in warnings
+    assert cpu_study.report(str(results))[3] is None
+
+
+def test_a_study_run_that_cannot_be_read_is_named_and_nothing_is_published(tmp_path):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    broken = results / "cpu-study" / "minivggnet_radam_fashion_mnist_lr3e-03_seed1.pickle"
+    write_run(results / "cpu-study", "radam", "fashion_mnist", 3e-3, 1, [float("nan"), 0.9], 0.85)
+    plots = tmp_path / "plots"
+
+    with pytest.raises(plot.UserError, match=f"^cannot read {broken}; restore them from git, or delete each "
+                                             "such run's files so that results/campaign.py runs it again$"):
+        plot.main(["--cpu-study", str(results), "--plots", str(plots)])
+    assert not plots.exists()
+    with pytest.raises(plot.UserError, match=f"^cannot read {broken}"):
+        studies.configurations("cpu", str(results))
