@@ -162,7 +162,8 @@ def fetch(name, download=True):
 
 
 def _read(name, datasets_dir):
-    """Read data set `name` from the cache and check its shapes; uint8, images channels-last."""
+    """Read data set `name` from the cache and check its shapes, types and labels; uint8, images
+    channels-last."""
     layout = LAYOUTS[name]
     folder = os.path.join(datasets_dir, layout.folder).rstrip(os.sep)
     reader = {
@@ -177,12 +178,25 @@ def _read(name, datasets_dir):
         images.shape[1:] == image_shape and labels.ndim == 1 and len(images) == len(labels)
         for images, labels in ((train_x, train_y), (test_x, test_y))
     )
+    problem = None
     if not shapes_fit:
+        problem = (f"{train_x.shape} training images with {train_y.shape} labels and {test_x.shape} test images "
+                   f"with {test_y.shape} labels, not (N, {', '.join(map(str, image_shape))}) with (N,)")
+    classes = 100 if name == "cifar100" else 10
+    for part, images, labels in (("training", train_x, train_y), ("test", test_x, test_y)):
+        if problem:
+            break
+        if len(images) == 0:
+            problem = f"no {part} images"
+        elif images.dtype != np.uint8:
+            problem = f"{part} images of {images.dtype}, not uint8"
+        elif labels.dtype.kind not in "iu" or labels.min() < 0 or labels.max() >= classes:
+            problem = f"{part} labels other than the whole numbers 0 to {classes - 1}"
+    if problem:
         raise DatasetUnavailable(
-            f"{name} in {folder} has {train_x.shape} training images with {train_y.shape} labels and "
-            f"{test_x.shape} test images with {test_y.shape} labels, not (N, {', '.join(map(str, image_shape))}) "
-            f"with (N,): delete {layout.description} in {downloads.folder_to_fill(name, datasets_dir)} and run "
-            f"`python fetch_data.py {name}` to download it afresh, or put good copies there"
+            f"{name} in {folder} has {problem}: delete {layout.description} in "
+            f"{downloads.folder_to_fill(name, datasets_dir)} and run `python fetch_data.py {name}` to download it "
+            "afresh, or put good copies there"
         )
     return (train_x, train_y), (test_x, test_y)
 

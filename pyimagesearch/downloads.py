@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -150,7 +151,17 @@ def _locked(name, datasets_dir):
     without one, and the leftovers of downloads that died are removed once they are old enough.
     """
     # The lock file stays: deleting it would let a process lock a file that the next no longer sees.
-    with open(os.path.join(datasets_dir, f".{name}.lock"), "a") as lock:
+    path = os.path.join(datasets_dir, f".{name}.lock")
+    try:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)  # read and write: a FIFO opens at once
+    except IsADirectoryError:
+        descriptor = None
+    if descriptor is None or not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        if descriptor is not None:
+            os.close(descriptor)
+        raise DatasetUnavailable(f"{path} is not a regular file, where the lock of {name}'s download goes; move it "
+                                 "away, then try again")
+    with os.fdopen(descriptor, "r+b") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

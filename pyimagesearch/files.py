@@ -65,7 +65,10 @@ def ensure_writable(path):
 
 
 def read_json(path, limit=1 << 20):
-    """The JSON in `path`, or None where it is missing, larger than `limit` bytes or not JSON."""
+    """The JSON in `path`, or None where it is missing, no regular file, larger than `limit` bytes
+    or not JSON."""
+    if not os.path.isfile(path):  # reading a FIFO would wait for a writer
+        return None
     try:
         with open(path, "rb") as file:
             text = file.read(limit + 1)

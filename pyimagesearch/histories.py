@@ -94,7 +94,8 @@ def _what_is_wrong(history):
         return f"it holds a {type(history).__name__}, not a dict"
     for key, values in history.items():
         if not isinstance(key, str):
-            return f"it has a key {key!r} that is not a str"
+            return f"it has a key of type {type(key).__name__}, not a str"  # its repr could take megabytes
+        key = key if len(key) <= 40 else key[:40] + "..."
         if isinstance(values, np.ndarray):
             if values.ndim != 1 or not _is_number_type(values.dtype):
                 return f"its '{key}' is a {values.ndim}-D array of {values.dtype}, not a list of numbers"
@@ -126,13 +127,12 @@ def read_history(path):
         check_opcodes(data)
         # latin1 is what NumPy's scalars need from Python 2 pickles; Python 3 ones ignore it.
         history = _PlainDataUnpickler(io.BytesIO(data), encoding="latin1").load()
+        reason = _what_is_wrong(history)
     except _Refused as refusal:
         reason = str(refusal)
     except Exception as error:  # a damaged pickle fails in many ways; all mean the same to the user
         reason = f"{type(error).__name__}: {error}"
-    else:
-        reason = _what_is_wrong(history)
-        if reason is None:
-            return history
+    if reason is None:
+        return history
     reason = " ".join(reason.split())
     raise NotAHistory(f"{path} is not a readable training history ({reason}); delete it and re-run its train.py line")

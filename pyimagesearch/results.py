@@ -23,6 +23,7 @@ from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPT
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
 REQUIRED_KEYS = ["loss", "val_loss", "accuracy", "val_accuracy"]
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 OPTIONAL_KEYS = ["learning_rate", "epoch_time"]
 
 
@@ -49,7 +50,9 @@ def read_curves(path):
             except OverflowError:
                 raise not_a_history(path, f"its '{key}' holds a number too large for a float") from None
             # train.py records no epoch whose loss is not finite: such a history diverged elsewhere.
-            (epochs,) = np.nonzero(~np.isfinite(curves[key]))
+            # Keras records float32, so no history holds a number beyond float32's (which would
+            # leave matplotlib no axis to draw).
+            (epochs,) = np.nonzero(~(np.abs(curves[key]) <= FLOAT32_MAX))
             if len(epochs):
                 raise not_a_history(path, f"its '{key}' is {curves[key][epochs[0]]} in epoch {epochs[0] + 1}")
     # Curves may differ in length (validation every few epochs); none may be empty.

@@ -16,8 +16,10 @@ builds nothing. It refuses, with a reason in words:
 
 - opcodes that plain data (dicts, lists, tuples, numbers, text, bytes) and NumPy's pickled number
   types, scalars and arrays do not need, and any name (GLOBAL, STACK_GLOBAL, INST) outside `NAMES`;
-- nesting deeper than MAX_DEPTH, more than MAX_VALUES values, memo indices beyond that, and a list
-  or dict taken from the memo a second time (it could then grow deeper after it was counted);
+- nesting deeper than MAX_DEPTH, more than MAX_VALUES values (a tuple taken from the memo again
+  counts every value it holds again, as Python walks each copy to hash or print it), memo
+  indices beyond that, and a list or dict taken from the memo a second time (it could then grow
+  deeper after it was counted);
 - NumPy types other than plain numbers, and arrays whose numbers are not all bytes of the file.
 """
 
@@ -90,7 +92,11 @@ def opened(path, most_members):
         with zipfile.ZipFile(file) as archive:
             headers = {}
             for info in archive.infolist():
+                # np.load's data["x"] reads a member named "x" before one named "x.npy": every name
+                # must be NumPy's own, once, so that the member checked is the member read.
                 name = info.filename.removesuffix(".npy")
+                if name == info.filename or name in headers:
+                    raise Mismatch(f"its member {info.filename} is not named as NumPy's savez names them")
                 # NumPy writes these; bzip2 and LZMA would decompress without a bound on each read.
                 if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                     raise ValueError(f"its member {name} is compressed in a way that NumPy never writes")
@@ -165,13 +171,14 @@ def damaged(what):
 
 class Value:
     """What an opcode would build: a kind ("atom", "tuple", "list", "dict", "name" or "object", the
-    result of calling a name), its nesting depth, and what later checks read: an atom's value, a
-    tuple's Values, a name's role, an object's (role, arguments' Values)."""
+    result of calling a name), its nesting depth, the values it holds with itself (`size`), and
+    what later checks read: an atom's value, a tuple's Values, a name's role, an object's (role,
+    arguments' Values)."""
 
-    __slots__ = ("kind", "depth", "content", "built")
+    __slots__ = ("kind", "depth", "content", "built", "size")
 
-    def __init__(self, kind, depth, content=None):
-        self.kind, self.depth, self.content, self.built = kind, depth, content, False
+    def __init__(self, kind, depth, content=None, size=1):
+        self.kind, self.depth, self.content, self.built, self.size = kind, depth, content, False, size
 
 
 UNKNOWN = object()
@@ -254,6 +261,8 @@ def check_call(role, arguments):
         if len(arguments) != 4:
             raise without_data(None)
         check_array(arguments[2], arguments[1], arguments[0])
+    elif role == "ndarray":  # NumPy passes the type to _reconstruct; called, it allocates a shape
+        raise without_data(shape_of(arguments[0]) if arguments else None)
 
 
 def check_state(target, state):
@@ -289,9 +298,9 @@ def check_opcodes(data):
         raise Refused("it is empty")
     stack, marks, memo, counted = [], [], {}, 0
 
-    def count():
+    def count(values=1):
         nonlocal counted
-        counted += 1
+        counted += values
         if counted > MAX_VALUES:
             raise Refused(f"it holds more than {MAX_VALUES:,} values, more than a training history")
 
@@ -347,7 +356,7 @@ def check_opcodes(data):
                 raise damaged("DICT has a key without a value")
             kind = "tuple" if code.startswith("TUPLE") else code.lower()
             depth = 1 + max((item.depth for item in items), default=0)
-            push(Value(kind, depth, tuple(items) if kind == "tuple" else None))
+            push(Value(kind, depth, tuple(items) if kind == "tuple" else None, 1 + sum(item.size for item in items)))
         elif code in ("APPEND", "APPENDS", "SETITEM", "SETITEMS"):
             items = pop_mark(code) if code.endswith("S") else pop(code, 1 if code == "APPEND" else 2)
             container = top(code)
@@ -355,6 +364,7 @@ def check_opcodes(data):
                     code == "SETITEMS" and len(items) % 2):  # fmt: skip
                 raise damaged(f"{code} adds to a {container.kind}")
             deepen(container, items)
+            container.size += sum(item.size for item in items)
         elif code in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):
             index = len(memo) if code == "MEMOIZE" else argument
             if not 0 <= index < MAX_VALUES:
@@ -365,6 +375,7 @@ def check_opcodes(data):
                 raise damaged(f"{code} {argument} fetches nothing")
             if memo[argument].kind in ("list", "dict"):
                 raise Refused(f"it holds one {memo[argument].kind} in two places, which a history never does")
+            count(memo[argument].size - 1)
             push(memo[argument])
         elif code in ("GLOBAL", "INST"):
             module, _, attribute = argument.partition(" ")

@@ -396,6 +396,10 @@ def test_cached_files_that_would_build_more_than_they_hold_are_named_in_one_line
     path.write_bytes(b"\x80\x02}(U\x04datacnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n"
                      b"\x8a\x06\x00\x00\x00\x00\x00\x01\x85U\x02u1\x87Ru.")  # fmt: skip
     damaged["cifar10"] = path, kind
+    # CIFAR-100: numpy.ndarray called on a shape of 2**40 numbers, which it would allocate.
+    path, kind = write_cached("cifar100", datasets_dir)
+    path.write_bytes(b"\x80\x02}(U\x04datacnumpy\nndarray\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85U\x02u1\x86Ru.")
+    damaged["cifar100"] = path, kind
     for name, (path, kind) in damaged.items():
         tracemalloc.start()
         with pytest.raises(DatasetUnavailable) as raised:
@@ -456,6 +460,48 @@ def test_images_and_labels_of_different_lengths_are_refused(keras_home):
         "test images with (9,) labels, not (N, 28, 28) with (N,): delete mnist.npz in "
         f"{datasets_dir} and run `python fetch_data.py mnist` to download it afresh, or put good "
         "copies there"
+    )
+
+
+def test_an_npz_member_named_as_numpy_never_names_them_is_refused_before_it_is_read(keras_home):
+    # np.load's data["x_train"] would read a member named "x_train" rather than the "x_train.npy"
+    # whose header was checked: here one whose header alone gives 2**40 numbers.
+    path, kind = write_cached("mnist", keras_home / "datasets")
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("x_train", npy_member("x_train", (2**40,), dtype="|u1")[1])
+        for name, content in members:
+            archive.writestr(name, content)
+    tracemalloc.start()
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(raised.value) == (f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+                                 "`python fetch_data.py mnist` to download it afresh, or put a good copy there")
+    assert peak < 10 * 2**20
+
+
+@pytest.mark.parametrize("change, problem", [
+    (dict(x_train=np.zeros((20, 28, 28), np.float32)), "training images of float32, not uint8"),
+    (dict(x_test=np.zeros((10, 28, 28), np.int64)), "test images of int64, not uint8"),
+    (dict(y_test=TEST_LABELS_10 + 0.5), "test labels other than the whole numbers 0 to 9"),
+    (dict(y_train=TRAIN_LABELS_10 + 1), "training labels other than the whole numbers 0 to 9"),
+    (dict(y_train=-TRAIN_LABELS_10.astype(np.int8)), "training labels other than the whole numbers 0 to 9"),
+    (dict(x_test=np.zeros((0, 28, 28), np.uint8), y_test=np.zeros(0, np.uint8)), "no test images"),
+])
+def test_images_and_labels_a_model_cannot_train_on_are_refused_in_one_line(keras_home, change, problem):
+    datasets_dir = keras_home / "datasets"
+    write_mnist(datasets_dir, constant_grey_images(TRAIN_LEVELS[:1])[0])
+    with np.load(datasets_dir / "mnist.npz") as data:
+        arrays = dict(data)
+    np.savez(datasets_dir / "mnist.npz", **dict(arrays, **change))
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == (
+        f"mnist in {datasets_dir} has {problem}: delete mnist.npz in {datasets_dir} and run `python fetch_data.py "
+        "mnist` to download it afresh, or put good copies there"
     )
 
 
@@ -591,6 +637,20 @@ def test_a_file_system_without_locks_downloads_without_one(keras_home, file_orig
     assert capsys.readouterr().out.splitlines()[0] == (
         f"mnist: {keras_home / 'datasets'} cannot be locked (No locks available); downloading without a lock"
     )
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_download_lock_that_is_no_regular_file_is_named_in_one_line(keras_home, file_origin, tmp_path, kind):
+    serve("mnist", file_origin, tmp_path)
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    lock = datasets_dir / ".mnist.lock"
+    os.mkfifo(lock) if kind == "fifo" else lock.mkdir()  # a FIFO would keep the download waiting for a reader
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == (f"{lock} is not a regular file, where the lock of mnist's download goes; move it "
+                                 "away, then try again")
+    assert sorted(os.listdir(datasets_dir)) == [".mnist.lock"]
 
 
 def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, file_origin):

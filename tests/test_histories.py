@@ -90,8 +90,10 @@ def test_a_pickle_naming_an_arbitrary_module_does_not_import_it(tmp_path, monkey
 @pytest.mark.parametrize(
     "content, reason",
     [
-        # numpy.ndarray is only ever an argument of _reconstruct, never called itself.
-        (b"\x80\x02cnumpy\nndarray\nK\x03\x85R.", "TypeError: 'object' object is not callable"),
+        # numpy.ndarray is only ever an argument of _reconstruct: called, it allocates its shape.
+        (b"\x80\x02cnumpy\nndarray\nK\x03\x85R.", "it holds an array whose numbers are not all in the file"),
+        (b"\x80\x02cnumpy\nndarray\nJ\x00\x00\x00\x10\x85\x85R.",
+         "it holds an array of shape (268435456,) whose numbers are not all in the file"),
         # Object, string and structured NumPy types are refused before NumPy builds them.
         (pickle.dumps({"loss": np.array([1.0], dtype=object)}), "it holds a NumPy type 'O8', not a number type"),
         (pickle.dumps({"loss": np.array(["a"])}), "it holds a NumPy type 'U1', not a number type"),
@@ -99,7 +101,8 @@ def test_a_pickle_naming_an_arbitrary_module_does_not_import_it(tmp_path, monkey
         (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00aX\x05\x00\x00\x00rot13\x86R.",
          "it holds text encoded as 'rot13', not bytes as latin1"),
     ],
-    ids=["ndarray-called", "object-array", "string-array", "structured-scalar", "other-encoding"],
+    ids=["ndarray-called", "ndarray-called-with-a-shape", "object-array", "string-array", "structured-scalar",
+         "other-encoding"],
 )
 def test_numpy_names_are_allowed_only_for_numbers(tmp_path, content, reason):
     path = tmp_path / "history.pickle"
@@ -113,7 +116,9 @@ def test_numpy_names_are_allowed_only_for_numbers(tmp_path, content, reason):
     "history, reason",
     [
         ([0.1, 0.2], "it holds a list, not a dict"),
-        ({1: [0.5]}, "it has a key 1 that is not a str"),
+        ({1: [0.5]}, "it has a key of type int, not a str"),
+        ({2**20000: [0.5]}, "it has a key of type int, not a str"),  # too long to print
+        ({"x" * 10**6: "0.5"}, f"its '{'x' * 40}...' holds a str, not a list of numbers"),
         ({"loss": "0.5"}, "its 'loss' holds a str, not a list of numbers"),
         ({"loss": (0.5, 0.4)}, "its 'loss' holds a tuple, not a list of numbers"),
         ({"loss": [0.5, [0.4]]}, "its 'loss' holds a list, not only numbers"),
@@ -261,6 +266,15 @@ def numpy_array_pickle(values, shape):
     return content.replace(old_shape, b"J" + struct.pack("<i", shape) + b"\x85")
 
 
+def shared_tuples(width, levels):
+    """A dict whose key is a tuple of `width` references to a tuple of `width` references, `levels`
+    deep: a few hundred bytes, and width ** levels values for Python to walk as it hashes the key."""
+    content = b"\x80\x02}" + b"(" * levels + b"K\x01\x85q\x00"  # the tuple (1,), put in the memo
+    for level in range(1, levels + 1):
+        content += (b"h" + bytes([level - 1])) * (width - 1) + b"tq" + bytes([level])
+    return content + b"]G?\xf0\x00\x00\x00\x00\x00\x00as."  # its value: [1.0]
+
+
 BOUNDLESS = {
     "nested-key": (NESTED_KEY, "it nests deeper than 16 levels, deeper than a training history"),
     "nested-lists": (b"\x80\x02" + b"]" * 100 + b"a" * 99 + b".", "it nests deeper than 16 levels, deeper than a "
@@ -273,6 +287,7 @@ BOUNDLESS = {
         "it holds an array of shape (9,) whose numbers are not all in the file"),
     "type-with-fields": (keras2_history_pickle({"loss": [(0.5, "f8")]}, 3).replace(b"NNN", b"N]N"),
                          "it holds a NumPy type with fields or sizes of its own, not a number type"),
+    "shared-tuples": (shared_tuples(60, 7), "it holds more than 500,000 values, more than a training history"),
     "too-many-values": (b"\x80\x04](" + b"N" * 500_001 + b"e.",
                         "it holds more than 500,000 values, more than a training history"),
     "huge-memo-index": (b"\x80\x02}r\xff\xff\xff\xff.",
@@ -284,8 +299,9 @@ BOUNDLESS = {
 }
 
 
-# The nested key is read in a subprocess only, below: a regression would crash the tests' process.
-@pytest.mark.parametrize("case", [case for case in BOUNDLESS if case != "nested-key"])
+# The nested and shared keys are read in a subprocess only, below: a regression would crash or hang
+# the tests' process.
+@pytest.mark.parametrize("case", [case for case in BOUNDLESS if case not in ("nested-key", "shared-tuples")])
 def test_a_pickle_that_would_build_more_than_it_holds_is_refused_before_anything_is_built(tmp_path, case):
     content, reason = BOUNDLESS[case]
     path = tmp_path / "history.pickle"
@@ -319,7 +335,7 @@ BOUNDED_PLOT = (
 )
 
 
-@pytest.mark.parametrize("case", ["nested-key", "array-bomb"])
+@pytest.mark.parametrize("case", ["nested-key", "shared-tuples", "array-bomb"])
 def test_plot_names_such_a_history_in_one_line_in_bounded_time_and_memory(tmp_path, case):
     content, reason = BOUNDLESS[case]
     (tmp_path / "output").mkdir()

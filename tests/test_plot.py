@@ -183,6 +183,7 @@ def test_a_history_with_an_empty_curve_is_refused_but_shorter_ones_are_read(tmp_
     ("loss", [float("inf"), 0.5, 0.4], "its 'loss' is inf in epoch 1"),
     ("learning_rate", [1e-3, 1e-3, -float("inf")], "its 'learning_rate' is -inf in epoch 3"),
     ("val_loss", [0.5, 10**400, 0.3], "its 'val_loss' holds a number too large for a float"),
+    ("accuracy", [0.5, 1.7e308, -1.7e308], "its 'accuracy' is 1.7e+308 in epoch 2"),  # beyond float32's
 ])
 def test_a_history_with_nan_or_infinity_is_named_and_left_out_with_exit_1(folders, capsys, key, values, problem):
     output, plots = folders
@@ -661,6 +662,16 @@ def test_a_report_that_cannot_be_read_is_named_its_cells_stay_empty_and_plot_exi
     adam, radam = read_csv(plots / "results.csv")  # both runs drawn and tabulated
     assert (adam["test_accuracy"], adam["macro_f1"], radam["test_accuracy"]) == ("", "", "0.95")
     assert (plots / "resnet_mnist.png").is_file()
+
+
+def test_a_manifest_or_settings_file_that_is_no_regular_file_is_not_read(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    write_run(output, "resnet", "radam", "mnist")
+    os.mkfifo(output / "manifest.json")  # a read would wait for a writer
+    (output / "resnet_adam_mnist.json").mkdir()
+    assert plot.main(["--input", str(output), "--plots", str(plots)]) is None
+    assert [row["optimizer"] for row in read_csv(plots / "results.csv")] == ["adam", "radam"]
 
 
 # ## Bad input and unwritable outputs
