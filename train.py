@@ -17,8 +17,6 @@ import json
 import os
 import pickle
 
-from sklearn.metrics import classification_report
-
 from pyimagesearch import interruptions, original
 from pyimagesearch.downloads import keras_home
 from pyimagesearch.errors import learning_rate, positive_int, radam_total_steps, run_main, seed, whole_number
@@ -131,7 +129,10 @@ def main(argv=None):
         # a 2-core CPU (docs/benchmarks.md). Other backends ignore both.
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(keras_home(), "jax_cache"))
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        # Keras takes seconds to start its backend, so it is imported after the quick checks above.
+        # Keras takes seconds to start its backend, and scikit-learn one, so they are imported after
+        # the quick checks above (and after the handlers of SIGTERM and Ctrl-C are in place).
+        from sklearn.metrics import classification_report
+
         from pyimagesearch import checkpoints, training
         from pyimagesearch.datasets import held_out, load_dataset
 

@@ -178,7 +178,8 @@ def read_state_file(path):
 
 
 def is_number(value):
-    return type(value) in (int, float) and math.isfinite(value)
+    # An int of 400 digits is no float: math.isfinite would raise OverflowError.
+    return type(value) is float and math.isfinite(value) or type(value) is int and abs(value) < 2**63
 
 
 def well_formed(state):
@@ -214,6 +215,8 @@ def why_unloadable(path, error):
     """Why a checkpoint's variables file did not load, in words."""
     if not os.path.exists(path):
         return "the file is missing"
+    if not os.path.isfile(path):
+        return "it is not a regular file"
     if not zipfile.is_zipfile(path):
         return "the file is damaged or cut short: not a whole .npz file"
     return " ".join(str(error).split())

@@ -88,7 +88,7 @@ def radam_total_steps(text):
         raise argparse.ArgumentTypeError(f"takes a whole number or 'auto', not {text!r}")
     if text != "auto" and int(text) > LARGEST:
         raise argparse.ArgumentTypeError(f"takes a whole number of at most {LARGEST} or 'auto', not {text!r}")
-    return text
+    return text if text == "auto" else str(int(text))  # 05000 is the run that 5000 names
 
 
 def seconds(text):

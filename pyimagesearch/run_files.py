@@ -58,8 +58,8 @@ class RunFiles:
         self.lock = history + ".lock"
 
     def check_paths(self):
-        """Raise UserError unless the outputs, the log and the settings are four files apart from the
-        run's own."""
+        """Raise UserError unless the outputs, the log, the settings, the checkpoint folder and the
+        lock file are six paths, none inside another."""
         for option, path, example in (("--history", self.history, "pickle"), ("--report", self.report, "txt")):
             if os.path.basename(path) in ("", ".", ".."):  # "", "out/", "out/.": a folder, known only at the end
                 raise UserError(f"{option} {path!r} names a folder, not a file; give a file path such as "
@@ -71,22 +71,23 @@ class RunFiles:
             if len(os.fsencode(name)) > MAX_NAME - 14:
                 raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
                                 f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
-        outputs = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings)]
-        inside_checkpoint = os.path.realpath(self.checkpoint_folder) + os.sep
-        if (
-            len(set(outputs)) < 4
-            or os.path.realpath(self.lock) in outputs
-            or any(path.startswith(inside_checkpoint) for path in outputs)
-        ):
+        # A report at "a.pickle/r.txt" would make a folder of the history's path before the run trains.
+        paths = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings,
+                                                       self.checkpoint_folder, self.lock)]
+        if len(set(paths)) < 6 or any(path.startswith(other + os.sep) for path in paths for other in paths):
             raise UserError(
                 f"--history, --report, the per-epoch log ({self.log}) and the settings ({self.settings}) "
-                f"must be four different files, outside the checkpoint folder ({self.checkpoint_folder}) and other than the "
-                f"lock file ({self.lock}); choose other paths"
+                f"must be four different files, none inside another, outside the checkpoint folder "
+                f"({self.checkpoint_folder}) and other than the lock file ({self.lock}); choose other paths"
             )
 
     def check_writable(self):
-        """Create the outputs' folders and raise UserError unless the outputs can be written there."""
-        for path in (self.history, self.report, self.log, self.settings):
+        """Create the outputs' folders and raise UserError unless the outputs, and the checkpoints where
+        their folder is there already, can be written."""
+        paths = [self.history, self.report, self.log, self.settings]
+        if os.path.lexists(self.checkpoint_folder):
+            paths.append(os.path.join(self.checkpoint_folder, "state.json"))
+        for path in paths:
             try:
                 ensure_writable(path)
             except OSError as error:
@@ -96,8 +97,9 @@ class RunFiles:
         return os.path.isfile(self.history) and os.path.isfile(self.report)
 
     def remove_temporaries(self):
-        """Delete the temporary files that a killed process left where the outputs and the log are written."""
-        for path in (self.history, self.report, self.log):
+        """Delete the temporary files that a killed process left where the outputs, the log and the
+        settings are written."""
+        for path in (self.history, self.report, self.log, self.settings):
             for temporary in leftover_temporaries(path):
                 with contextlib.suppress(OSError):  # gone already, or a folder of that name: left alone
                     os.remove(temporary)

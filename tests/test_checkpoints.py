@@ -162,9 +162,15 @@ def test_a_damaged_or_foreign_variables_file_is_named_with_what_to_do(tmp_path):
     path = tmp_path / "variables-epoch1.npz"
     whole = path.read_bytes()
     damaged = "the file is damaged or cut short: not a whole .npz file"
-    for contents, reason in ((b"not a zip", damaged), (whole[: len(whole) // 2], damaged), (None, "the file is missing")):
+    not_regular = "it is not a regular file"  # a FIFO would wait for a writer, /dev/zero fill the memory
+    for contents, reason in ((b"not a zip", damaged), (whole[: len(whole) // 2], damaged), ("fifo", not_regular),
+                             ("/dev/zero", not_regular), (None, "the file is missing")):  # fmt: skip
         path.unlink(missing_ok=True)
-        if contents is not None:
+        if contents == "fifo":
+            os.mkfifo(path)
+        elif contents == "/dev/zero":
+            path.symlink_to("/dev/zero")
+        elif contents is not None:
             path.write_bytes(contents)
         with pytest.raises(UserError) as refused:
             checkpoints.restore(tiny_model(seed=2), str(tmp_path), state)
@@ -213,6 +219,7 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
                         dict(state, history=dict(state["history"], loss=[0.5, float("nan")])),
                         dict(state, history=dict(state["history"], loss=[0.5, "0.4"])),
                         dict(state, history=dict(state["history"], loss=[0.5, True])),
+                        dict(state, history=dict(state["history"], loss=[0.5, 10**400])), dict(state, seconds=10**400),
                         dict(state, variables_file="variables-epoch1.npz"), dict(state, steps=6)):  # fmt: skip
         state_file.write_text(json.dumps(other_shape))
         with pytest.raises(UserError) as refused:

@@ -179,7 +179,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_last_epoch_as_if_never_stopped(
 
     # What a kill while writing leaves behind: temporary files of this run's outputs and checkpoint.
     temporaries = [".run.k2j4_9xq.tmp.pickle", ".run.a0b1c2d3.tmp.txt", ".run.q1w2e3r4.tmp.csv",
-                   "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]  # fmt: skip
+                   ".run.m5n6b7v8.tmp.json", "run.pickle.checkpoint/.state.zz99yy88.tmp.json"]  # fmt: skip
     for name in temporaries + [".run.x.k2j4_9xq.tmp.pickle"]:  # the last one another run's, run.x.pickle
         (tmp_path / name).write_text("half")
 
@@ -441,18 +441,30 @@ def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
 
 
+def test_a_checkpoint_folder_that_cannot_be_written_is_refused_before_training(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "run.pickle.checkpoint").write_text("a file")  # the run's checkpoints could not be written
+    with pytest.raises(UserError) as refused:
+        train.main(["-i", str(out / "run.pickle"), "-r", str(out / "run.txt"), "-d", "digits"])
+    assert str(refused.value) == (f"cannot write {out / 'run.pickle.checkpoint' / 'state.json'}: part of "
+                                  f"{out / 'run.pickle.checkpoint'} is a file, not a folder; choose another path")
+    assert sorted(os.listdir(out)) == ["run.pickle.checkpoint"]
+
+
 def test_outputs_that_share_a_path_are_refused(tmp_path):
     out = tmp_path / "out"
     for history, report in (("run.pickle", "run.pickle"), ("run.pickle", "run.csv"), ("run.csv", "r.txt"),
                             ("run.pickle", "run.pickle.checkpoint/r.txt"), ("run.pickle", "run.pickle.lock"),
-                            ("run.pickle", "run.json")):  # fmt: skip
+                            ("run.pickle", "run.json"), ("run.pickle", "run.pickle/r.txt"),
+                            ("run.pickle", "run.pickle.checkpoint"), ("r.txt/run.pickle", "r.txt")):  # fmt: skip
         with pytest.raises(UserError) as refused:
             train.main(["-i", str(out / history), "-r", str(out / report), "-d", "digits"])
         log = out / (os.path.splitext(history)[0] + ".csv")
         settings = out / (os.path.splitext(history)[0] + ".json")
         assert str(refused.value) == (
             f"--history, --report, the per-epoch log ({log}) and the settings ({settings}) must be four "
-            "different files, outside "
+            "different files, none inside another, outside "
             f"the checkpoint folder ({out / history}.checkpoint) and other than the lock file "
             f"({out / history}.lock); choose other paths"
         )
@@ -1022,6 +1034,8 @@ def test_a_finished_run_given_other_settings_is_refused_and_the_same_skipped(tmp
     assert main_in_process(tmp_path, *arguments) == 0
     capsys.readouterr()
     assert main_in_process(tmp_path, *arguments, "--learning-rate", "0.001") == 0  # Adam's default: the same run
+    assert "exist already: skipping" in capsys.readouterr().out
+    assert main_in_process(tmp_path, *arguments, "--radam-total-steps", "05000") == 0  # the original's 5000
     assert "exist already: skipping" in capsys.readouterr().out
     with pytest.raises(UserError) as refused:
         main_in_process(tmp_path, *arguments[:-1], "512")
