@@ -42,13 +42,38 @@ SEQUENTIAL_HEAD = f"""\
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
 # stop the others when it fails. The runs that failed, and those that another process is training
 # (locked: exit {EXIT_LOCKED}), are listed at the end. A run stopped by SIGTERM saves a checkpoint
-# and exits {EXIT_STOPPED}: the script stops there, and running it again resumes.
+# and exits {EXIT_STOPPED}: the script stops there, and running it again resumes. A SIGTERM sent to
+# this script goes on to the run in progress; Ctrl-C reaches it from the terminal, and the script
+# dies of it after the run does. sh runs a trap only between commands, so each run goes in the
+# background and the script waits for it.
 failed=""
 locked=""
+child=""
+stop=""
+interrupted=""
+trap 'stop=yes; signalled=yes; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
+trap 'interrupted=yes; signalled=yes' INT
 run() {{
-    "$@"
+    if [ -n "$stop" ]; then
+        echo "stopped: run this script again to resume" >&2
+        exit {EXIT_STOPPED}
+    fi
+    signalled=""
+    "$@" &
+    child=$!
+    wait "$child"
     status=$?
-    if [ "$status" -eq {EXIT_STOPPED} ]; then
+    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
+        signalled=""
+        wait "$child"
+        status=$?
+    done
+    child=""
+    if [ -n "$interrupted" ]; then
+        trap - INT
+        kill -INT $$
+    fi
+    if [ "$status" -eq {EXIT_STOPPED} ] || [ -n "$stop" ]; then
         echo "stopped: run this script again to resume" >&2
         exit {EXIT_STOPPED}
     elif [ "$status" -eq {EXIT_LOCKED} ]; then
@@ -129,7 +154,25 @@ def output_folder(text):
         raise argparse.ArgumentTypeError("needs a folder")
     if "\n" in text or "\r" in text:
         raise argparse.ArgumentTypeError(f"{text!r} has a line break; choose a folder without one")
+    if text.startswith("-"):
+        raise argparse.ArgumentTypeError(f"{text!r} starts with '-', which train.py would read as an option; "
+                                         f"give ./{text}")
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # bytes of another encoding, which a UTF-8 script cannot hold
+        raise argparse.ArgumentTypeError(f"{text!r} is not UTF-8 text; choose a folder whose name is") from None
     return text
+
+
+MAX_SEEDS = 1000
+
+
+def seeds(text):
+    """argparse type: how many seeds, 1 to MAX_SEEDS."""
+    count = positive_int(text)
+    if count > MAX_SEEDS:
+        raise argparse.ArgumentTypeError(f"takes a whole number from 1 to {MAX_SEEDS}, not {text!r}")
+    return count
 
 
 def script_path(text):
@@ -140,7 +183,7 @@ def script_path(text):
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--output", required=True, type=output_folder,
                         help="the folder for the runs' outputs")
     parser.add_argument("-s", "--script", required=True, type=script_path, help="path of the script to write")
@@ -148,7 +191,7 @@ def parse_arguments(argv):
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
     parser.add_argument("--epochs", type=positive_int, help=f"passed to every run (train.py's default: {original.EPOCHS})")
-    parser.add_argument("--seeds", type=positive_int, default=1, help=f"runs per combination: 1 runs train.py's default seed, {original.SEED}; N > 1 runs seeds 1 to N, "
+    parser.add_argument("--seeds", type=seeds, default=1, help=f"runs per combination: 1 runs train.py's default seed, {original.SEED}; N > 1 runs seeds 1 to N, "
                         "named ..._seed1 to ..._seedN")
     parser.add_argument("--batch-size", type=positive_int, help=f"passed to every run (train.py's default: {original.BATCH_SIZE})")
     parser.add_argument("--learning-rates", type=learning_rate, nargs="+", metavar="LR",

@@ -11,13 +11,38 @@ python fetch_data.py mnist fashion_mnist cifar10 cifar100 || exit 1
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
 # stop the others when it fails. The runs that failed, and those that another process is training
 # (locked: exit 3), are listed at the end. A run stopped by SIGTERM saves a checkpoint
-# and exits 75: the script stops there, and running it again resumes.
+# and exits 75: the script stops there, and running it again resumes. A SIGTERM sent to
+# this script goes on to the run in progress; Ctrl-C reaches it from the terminal, and the script
+# dies of it after the run does. sh runs a trap only between commands, so each run goes in the
+# background and the script waits for it.
 failed=""
 locked=""
+child=""
+stop=""
+interrupted=""
+trap 'stop=yes; signalled=yes; [ -z "$child" ] || kill -TERM "$child" 2>/dev/null' TERM
+trap 'interrupted=yes; signalled=yes' INT
 run() {
-    "$@"
+    if [ -n "$stop" ]; then
+        echo "stopped: run this script again to resume" >&2
+        exit 75
+    fi
+    signalled=""
+    "$@" &
+    child=$!
+    wait "$child"
     status=$?
-    if [ "$status" -eq 75 ]; then
+    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
+        signalled=""
+        wait "$child"
+        status=$?
+    done
+    child=""
+    if [ -n "$interrupted" ]; then
+        trap - INT
+        kill -INT $$
+    fi
+    if [ "$status" -eq 75 ] || [ -n "$stop" ]; then
         echo "stopped: run this script again to resume" >&2
         exit 75
     elif [ "$status" -eq 3 ]; then

@@ -19,7 +19,7 @@ from pyimagesearch.original import DATASETS
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument(
         "datasets", nargs="+", choices=DATASETS, metavar="DATASET", help=f"one of: {', '.join(DATASETS)}"
     )

@@ -393,7 +393,7 @@ def plot_cpu_study(results, plots_folder):
 
 
 def main(arguments=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     inputs = parser.add_mutually_exclusive_group(required=True)
     inputs.add_argument("--cpu-study", metavar="RESULTS",
                         help="instead of --input: the CPU study's figure and tables from its folders in RESULTS "

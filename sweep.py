@@ -38,7 +38,8 @@ GRACE_SECONDS = 60
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(
-        description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input."
+        description=__doc__.splitlines()[0] + " Reads train.py commands, one a line, on standard input.",
+        allow_abbrev=False,
     )
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU,
                         help="exactly N runs share each GPU (default %(default)s; one at a time without a GPU)", metavar="N")
@@ -54,7 +55,15 @@ def parse_arguments(argv):
 def visible_gpus():
     """The GPUs to spread runs over: CUDA_VISIBLE_DEVICES if set, else what nvidia-smi lists."""
     if "CUDA_VISIBLE_DEVICES" in os.environ:
-        return [gpu for gpu in os.environ["CUDA_VISIBLE_DEVICES"].split(",") if gpu.strip()]
+        # As CUDA reads it: indices or UUIDs, up to the first that is neither ("-1", Slurm's
+        # "NoDevFiles" and "" hide every GPU).
+        gpus = []
+        for gpu in os.environ["CUDA_VISIBLE_DEVICES"].split(","):
+            gpu = gpu.strip()
+            if not ((gpu.isascii() and gpu.isdigit()) or gpu.startswith(("GPU-", "MIG-"))):
+                break
+            gpus.append(gpu)
+        return gpus
     try:
         listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=True)
     except (OSError, subprocess.CalledProcessError):
@@ -117,7 +126,11 @@ def outcome(returncode):
     if returncode == EXIT_STOPPED:
         return "stopped after a checkpoint (the same script resumes it)"
     if returncode < 0:
-        return f"FAILED (killed by {signal.Signals(-returncode).name})"
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-returncode}"
+        return f"FAILED (killed by {name})"
     return f"FAILED ({returncode})"
 
 

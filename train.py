@@ -30,7 +30,7 @@ CHECKPOINT_EVERY = 1
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("-i", "--history", required=True, help="path of the output history pickle")
     parser.add_argument("-r", "--report", required=True, help="path of the output classification report")
     parser.add_argument("-d", "--dataset", default="mnist", choices=DATASETS)

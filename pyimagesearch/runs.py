@@ -104,7 +104,7 @@ def train_commands(output, datasets, models, optimizers, seeds=1, learning_rates
             if no_download:
                 words.append("--no-download")
             commands.append(shlex.join(words))
-    return commands
+    return list(dict.fromkeys(commands))  # a value given twice (digits digits, 1e-3 0.001) is one run
 
 
 # train.py's options that size a run, in the order the commands give them.

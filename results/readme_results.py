@@ -183,7 +183,7 @@ def replaced_section(readme_text, new_section):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--results", default="results", help="the campaign's folder (default %(default)s)")
     parser.add_argument("--readme", default="README.md", help="the README to write (default %(default)s)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README is out of date")

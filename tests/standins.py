@@ -43,7 +43,14 @@ def stop(signum, frame):
     sys.exit(75)
 
 
+def interrupted(signum, frame):  # as train.py: Ctrl-C ends the run, which dies of it
+    write("end", exit=-signal.SIGINT, stopped=False)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGINT)
+
+
 signal.signal(signal.SIGTERM, signal.SIG_IGN if plan.get("ignore_sigterm") else stop)
+signal.signal(signal.SIGINT, interrupted)
 write("start")
 time.sleep(plan.get("seconds", 0))
 code = plan.get("exit", 0)

@@ -93,6 +93,11 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
     (["--output", "a\nb"], "argument --output: 'a\\nb' has a line break; choose a folder without one"),
     (["--output", " "], "argument --output: needs a folder"),
     (["-s", ""], "argument -s/--script: needs a path"),
+    (["--output=-out"], "argument --output: '-out' starts with '-', which train.py would read as an option; give "
+                        "./-out"),
+    (["--output", "out\udcff"], "argument --output: 'out\\udcff' is not UTF-8 text; choose a folder whose name is"),
+    (["--seeds", "2147483647"], "argument --seeds: takes a whole number from 1 to 1000, not '2147483647'"),
+    (["--seed", "7"], "unrecognized arguments: --seed 7"),  # not --seeds 7: no option is abbreviated
 ])  # fmt: skip
 def test_what_every_run_would_refuse_is_refused_before_writing(tmp_path, arguments, message):
     result = combinations("--output", "out", "-s", str(tmp_path / "s.sh"), *arguments)
@@ -422,3 +427,30 @@ def test_the_sequential_script_stops_at_a_run_stopped_by_sigterm(tmp_path):
     assert [record["history"] for record in records(project, "start")] == [
         "out/minivggnet_adam_digits.pickle", "out/minivggnet_radam_digits.pickle",
     ]  # fmt: skip
+
+
+def test_a_sigterm_to_the_sequential_script_stops_the_run_in_progress_and_starts_no_other(tmp_path):
+    project = make_project(tmp_path / "project", {"minivggnet_adam_digits.pickle": {"seconds": 60}})
+    write_script(project, "sequential", "--output", "out", "--datasets", "digits", "--models", "minivggnet")
+    script = subprocess.Popen(["./script.sh"], cwd=project, env=environment(), stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: records(project, "start"))
+    script.send_signal(signal.SIGTERM)  # a scheduler's, `kill`'s or `timeout`'s
+    _, stderr = script.communicate(timeout=30)
+    assert script.returncode == 75
+    assert stderr == "stopped: run this script again to resume\n"
+    assert [(r["history"], r["exit"], r["stopped"]) for r in records(project, "end")] == [
+        ("out/minivggnet_adam_digits.pickle", 75, True)]  # it saved a checkpoint, and RAdam's never started
+    assert len(records(project, "start")) == 1
+
+
+def test_ctrl_c_stops_the_sequential_script_after_the_run_in_progress_dies_of_it(tmp_path):
+    project = make_project(tmp_path / "project", {"minivggnet_adam_digits.pickle": {"seconds": 60}})
+    write_script(project, "sequential", "--output", "out", "--datasets", "digits", "--models", "minivggnet")
+    script = subprocess.Popen(["./script.sh"], cwd=project, env=environment(), start_new_session=True)
+    wait_for(lambda: records(project, "start"))
+    os.killpg(script.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to the script and its run
+    script.wait(timeout=30)
+    assert script.returncode == -signal.SIGINT  # so that a shell running the script stops too
+    assert [(r["history"], r["exit"]) for r in records(project, "end")] == [
+        ("out/minivggnet_adam_digits.pickle", -signal.SIGINT)]
+    assert len(records(project, "start")) == 1

@@ -57,3 +57,14 @@ def test_a_sweep_gives_each_run_in_turn_to_the_lane_that_falls_free_first():
     assert runs.makespan([10, 6, 5, 4], 1) == 25
     assert runs.makespan([10, 6, 5, 4], 4) == 10
     assert runs.schedule([7], 3) == [[0], [], []]
+
+
+def test_a_value_given_twice_is_one_run():
+    commands = runs.train_commands("out", ["digits", "digits"], ["minivggnet"], ["adam", "adam"],
+                                   learning_rates=[1e-3, 0.001, 3e-4])
+    assert commands == [
+        "python train.py --history out/minivggnet_adam_digits.pickle --report out/minivggnet_adam_digits.txt "
+        "--dataset digits --model minivggnet --optimizer adam",
+        "python train.py --history out/minivggnet_adam_digits_lr3e-04.pickle --report "
+        "out/minivggnet_adam_digits_lr3e-04.txt --dataset digits --model minivggnet --optimizer adam "
+        "--learning-rate 3e-04"]

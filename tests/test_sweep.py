@@ -267,3 +267,17 @@ def test_the_simulated_sweep_is_the_generated_one_with_the_measured_run_times(ca
     sweep_schedule.main([])
     makespans = [line for line in capsys.readouterr().out.splitlines() if "makespan" in line]
     assert makespans == ["  makespan: 2,555.8 s = 42.6 min", "  makespan: 2,571.0 s = 42.9 min"]
+
+
+@pytest.mark.parametrize("visible, gpus", [
+    ("0,1", ["0", "1"]), ("-1", []), ("", []), ("NoDevFiles", []), ("1,-1,0", ["1"]),
+    ("GPU-8f6d2c1e,MIG-4a1b", ["GPU-8f6d2c1e", "MIG-4a1b"]), ("\u00b2", []),
+])  # fmt: skip
+def test_cuda_visible_devices_is_read_as_cuda_reads_it(monkeypatch, visible, gpus):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    assert sweep.visible_gpus() == gpus
+
+
+def test_a_run_killed_by_a_signal_without_a_name_is_a_failure_named_by_its_number():
+    assert sweep.outcome(-40) == "FAILED (killed by signal 40)"
+    assert sweep.outcome(-9) == "FAILED (killed by SIGKILL)"
