@@ -40,6 +40,7 @@ trial with --epochs) is refused there.
 import argparse
 import csv
 import datetime
+import fcntl
 import importlib.metadata
 import json
 import os
@@ -57,7 +58,7 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
 from pyimagesearch import runs, studies  # noqa: E402
 from pyimagesearch.errors import EXIT_STOPPED, UserError, minutes, positive_int, run_main  # noqa: E402
-from pyimagesearch.files import replaced_atomically, write_atomically  # noqa: E402
+from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically  # noqa: E402
 from pyimagesearch.machine import device_name  # noqa: E402
 from pyimagesearch.original import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
@@ -76,7 +77,7 @@ stop_requested = threading.Event()
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--minutes", type=minutes, required=True, help="the slot's length, everything included")
     parser.add_argument("--archive", required=True, help="the .tar.gz to write the finished runs into")
     parser.add_argument("--study", choices=("faithful", "cpu"), default="faithful",
@@ -400,6 +401,41 @@ def advance(argv):
     if args.epochs is not None and os.path.abspath(args.results) == os.path.abspath(RESULTS):
         raise UserError(f"--epochs makes runs of another budget than the study's: give the trial a --results "
                         f"folder of its own, not {args.results}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1  # only Linux says
+    if on_cpu and args.cpu_runs and args.cpu_runs > cores:
+        raise UserError(f"--cpu-runs {args.cpu_runs} needs as many cores, and this machine gives {cores}; "
+                        f"give --cpu-runs {cores} or fewer")
+    if args.dry_run:
+        return one_slot(args, facts, cores, started)
+    try:
+        ensure_writable(args.archive)
+    except OSError as error:
+        raise UserError(str(error)) from None
+    lock = lock_results(args.results)
+    try:
+        return one_slot(args, facts, cores, started)
+    finally:
+        lock.close()
+
+
+def lock_results(results):
+    """The open lock file of `results`, locked: two slots at once would take one slot number and
+    overwrite each other's manifest entries. UserError while another slot holds it."""
+    os.makedirs(results, exist_ok=True)
+    lock = open(os.path.join(results, ".campaign.lock"), "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise UserError(f"another results/campaign.py is advancing {results}; let it finish first") from None
+    except OSError:  # a file system without locks
+        pass
+    return lock
+
+
+def one_slot(args, facts, cores, started):
+    """advance's slot: plan, run, record and pack."""
+    on_cpu = facts["device"].startswith("CPU")
     slots_path = os.path.join(args.results, "slots.json")
     slots = read_json(slots_path, [])
     slot = len(slots) + 1
@@ -415,7 +451,6 @@ def advance(argv):
         missing = [run for run in runs if not finished(run)]
         calibration = calibration_from(runs, facts["device"])
         if on_cpu:  # in order, a few at once; the runs in flight at the end keep their checkpoints
-            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1  # only Linux says
             sharing = args.cpu_runs or min(CPU_RUNS, cores)
             chosen = missing
         else:
@@ -441,13 +476,20 @@ def advance(argv):
         if len(ended) < len(chosen):
             break  # a run failed or was stopped: the next slot tries it again
     if args.dry_run or not (finished_runs or planned):
+        if stop_requested.is_set() and not args.dry_run:
+            print("stopped by a signal before any run: the same command starts the slot again", file=sys.stderr)
+            return EXIT_STOPPED
         return 0
 
     slots.append(dict(facts, slot=slot, date=now(), minutes=args.minutes, study=args.study,
                       wall_seconds=round(time.monotonic() - started, 1),
                       finished=[name(run) for run in finished_runs], unfinished=[name(run) for run in planned]))
     write_json(slots_path, slots)
-    size = pack(args.archive, args.results, finished_runs)
+    try:
+        size = pack(args.archive, args.results, finished_runs)
+    except OSError as error:
+        raise UserError(f"cannot write {args.archive} ({error.strerror or error}); the slot's runs are in "
+                        f"{args.results}, recorded in its manifests and slots.json") from None
     print(f"{len(finished_runs)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
     if stop_requested.is_set():
         print("stopped by a signal: the same command resumes the study", file=sys.stderr)

@@ -1,6 +1,7 @@
 """campaign.py: which runs a slot takes, what it says and records, and one real slot on digits through
 sweep.py and train.py."""
 
+import fcntl
 import json
 import os
 import pickle
@@ -496,3 +497,44 @@ def test_sigterm_ends_the_slot_at_once_and_still_records_and_packs_what_it_finis
     assert list(manifest["runs"]) == [campaign.describe(first, "unused")["stem"]]
     with tarfile.open(tmp_path / "slot.tar.gz") as archive:
         assert "results/cpu-study/manifest.json" in archive.getnames()
+
+
+def test_what_would_stop_a_slot_is_refused_before_it_runs_or_records_anything(tmp_path, monkeypatch):
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    results = tmp_path / "results"
+    arguments = ["--study", "cpu", "--minutes", "60", "--results", str(results), "--commit", "0" * 40]
+    cores = len(os.sched_getaffinity(0))
+    with pytest.raises(UserError) as refused:
+        campaign.main([*arguments, "--archive", str(tmp_path / "a.tgz"), "--cpu-runs", str(cores + 1)])
+    assert str(refused.value) == (f"--cpu-runs {cores + 1} needs as many cores, and this machine gives {cores}; "
+                                  f"give --cpu-runs {cores} or fewer")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(UserError) as refused:
+        campaign.main([*arguments, "--archive", str(tmp_path / "a-file" / "a.tgz")])
+    assert str(refused.value) == (f"cannot write {tmp_path / 'a-file' / 'a.tgz'}: part of {tmp_path / 'a-file'} "
+                                  "is a file, not a folder; choose another path")
+    results.mkdir()
+    with open(results / ".campaign.lock", "a") as held:  # another slot of the same results, under way
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(UserError) as refused:
+            campaign.main([*arguments, "--archive", str(tmp_path / "a.tgz")])
+    assert str(refused.value) == f"another results/campaign.py is advancing {results}; let it finish first"
+    assert sorted(os.listdir(results)) == [".campaign.lock"] and not (tmp_path / "a.tgz").exists()
+
+
+def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
+    facts = campaign.environment_facts
+
+    def signalled_while_starting(commit):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return facts(commit)
+
+    monkeypatch.setattr(campaign, "environment_facts", signalled_while_starting)
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    arguments = ["--study", "cpu", "--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results",
+                 str(tmp_path / "results"), "--commit", "0" * 40]
+    assert campaign.main(arguments) == EXIT_STOPPED
+    assert capsys.readouterr().err == "stopped by a signal before any run: the same command starts the slot again\n"
+    assert not (tmp_path / "a.tgz").exists() and not (tmp_path / "results" / "slots.json").exists()
