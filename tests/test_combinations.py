@@ -446,7 +446,10 @@ def test_a_sigterm_to_the_sequential_script_stops_the_run_in_progress_and_starts
 def test_ctrl_c_stops_the_sequential_script_after_the_run_in_progress_dies_of_it(tmp_path):
     project = make_project(tmp_path / "project", {"minivggnet_adam_digits.pickle": {"seconds": 60}})
     write_script(project, "sequential", "--output", "out", "--datasets", "digits", "--models", "minivggnet")
-    script = subprocess.Popen(["./script.sh"], cwd=project, env=environment(), start_new_session=True)
+    # Started as a terminal's shell starts it, Ctrl-C not ignored (a background job's would be, and
+    # sh lets no trap undo that), in a process group of its own.
+    script = subprocess.Popen(["./script.sh"], cwd=project, env=environment(), start_new_session=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for(lambda: records(project, "start"))
     os.killpg(script.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to the script and its run
     script.wait(timeout=30)
