@@ -42,7 +42,7 @@ def median_seconds(action, repeats, untimed_before=lambda: None):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     images = np.random.default_rng(0).random((8, 32, 32, 3), dtype="float32")

@@ -181,7 +181,7 @@ def markdown(data, args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--backends", type=comma_separated(BACKENDS, "backend"), default=list(BACKENDS),
                         help="comma-separated Keras backends")  # fmt: skip
     parser.add_argument("--models", type=model_names, default=list(MODELS), help="comma-separated")

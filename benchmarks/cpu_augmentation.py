@@ -67,7 +67,7 @@ def against_ours(throughput, core_rate):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--images", type=int, default=2048, help="images to augment")
     parser.add_argument("--throughput", type=throughput_results,
                         help="throughput.py's throughput.json from the same machine, to compare")

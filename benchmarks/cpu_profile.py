@@ -148,7 +148,7 @@ def markdown(data, args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--model", choices=MODELS, default="minivggnet")
     parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--steps", type=positive_int, default=10, help="of each epoch")

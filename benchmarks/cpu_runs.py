@@ -58,7 +58,7 @@ def test_accuracy(report_path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--kind", choices=KINDS, default="study")
     parser.add_argument("--cpu-runs", type=positive_int, default=2, help="runs at once (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="of each run (default %(default)s)")

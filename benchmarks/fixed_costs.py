@@ -148,7 +148,7 @@ def markdown(results, mnist_s, facts, args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
     parser.add_argument("--train-images", type=int, help="synthetic CIFAR-10 training images (default 50,000)")
     parser.add_argument("--test-images", type=int, help="synthetic test images (default 10,000)")

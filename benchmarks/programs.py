@@ -132,7 +132,7 @@ def compiled_step(model, state, batch, hlo_folder, name):
 
 def shared_parser(description):
     """The options that step_breakdown.py and gpu_program.py share."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--hlo-folder", help="write each optimized program there")

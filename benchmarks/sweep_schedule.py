@@ -69,7 +69,7 @@ def the_sweep():
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU)
     parser.add_argument("--gpus", type=positive_int, default=1)
     parser.add_argument("--seconds", type=float, nargs="+", help="run times, instead of the sweep's")

@@ -128,7 +128,7 @@ def markdown(results, facts, args):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--models", type=model_names, default=list(MODELS), help="comma-separated")
     parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--steps", type=positive_int, default=100, help="steps in a timed epoch")

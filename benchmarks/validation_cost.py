@@ -24,7 +24,7 @@ from pyimagesearch.original import MODELS
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-sizes", default="128,1000")
     parser.add_argument("--images", type=int, default=10_000)

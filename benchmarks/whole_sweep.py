@@ -43,7 +43,7 @@ FULL_EPOCHS = original.EPOCHS  # a full run, as the original trained it
 
 
 def parse_arguments(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=positive_int, default=2,
                         help="epochs a run (default %(default)s: 24 runs in about 9 minutes on an H200)")  # fmt: skip
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)

@@ -147,6 +147,11 @@ def fetch(name, download=True):
     datasets_dir = keras_datasets_dir()
     layout = LAYOUTS[name]
     target = downloads.folder_to_fill(name, datasets_dir)
+    for file in layout.files:  # a folder (or a broken link) of a file's name would count as absent
+        path = os.path.join(datasets_dir, layout.folder, file)
+        if os.path.lexists(path) and not os.path.isfile(path):
+            raise DatasetUnavailable(f"{path} is not a regular file, where {name}'s {file} goes; move it away, "
+                                     f"then run `python fetch_data.py {name}`")
     if not downloads.present(name, datasets_dir):
         if not download:
             raise DatasetUnavailable(

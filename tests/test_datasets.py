@@ -653,6 +653,20 @@ def test_a_download_lock_that_is_no_regular_file_is_named_in_one_line(keras_home
     assert sorted(os.listdir(datasets_dir)) == [".mnist.lock"]
 
 
+def test_a_folder_or_broken_link_of_a_data_set_files_name_is_named_not_taken_for_absent(keras_home, file_origin):
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    (datasets_dir / "mnist.npz").mkdir()
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    assert str(raised.value) == (f"{datasets_dir / 'mnist.npz'} is not a regular file, where mnist's mnist.npz goes; "
+                                 "move it away, then run `python fetch_data.py mnist`")
+    (datasets_dir / "mnist.npz").rmdir()
+    (datasets_dir / "mnist.npz").symlink_to(datasets_dir / "gone.npz")
+    with pytest.raises(DatasetUnavailable, match="mnist.npz is not a regular file, where mnist's mnist.npz goes"):
+        load_dataset("mnist")
+
+
 def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, file_origin):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
