@@ -39,6 +39,10 @@ def leftover_temporaries(path):
 
 
 MAX_NAME = 255  # bytes in a file name on Linux's and macOS's file systems
+# Bytes in a path, with its ending NUL: 4,096 on Linux, 1,024 on macOS.
+MAX_PATH = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 1024
+# The longest name written in the checkpoint folder: a variables file's, as a temporary.
+LONGEST_IN_CHECKPOINT = ".variables-epoch2147483647-step2147483647.abcd1234.tmp.npz"
 # A run's settings are a few hundred bytes: a larger file is not read.
 SETTINGS_LIMIT = 1 << 16
 
@@ -71,6 +75,10 @@ class RunFiles:
             if len(os.fsencode(name)) > MAX_NAME - 14:
                 raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
                                 f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
+        longest = os.path.join(self.checkpoint_folder, LONGEST_IN_CHECKPOINT)
+        if len(os.fsencode(longest)) >= MAX_PATH:
+            raise UserError(f"--history's path is too long: the checkpoints beside it would take paths of "
+                            f"{len(os.fsencode(longest))} bytes, and a path may take {MAX_PATH - 1}; give a shorter one")
         # A report at "a.pickle/r.txt" would make a folder of the history's path before the run trains.
         paths = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings,
                                                        self.checkpoint_folder, self.lock)]

@@ -441,6 +441,19 @@ def test_leftovers_that_cannot_be_deleted_are_left_alone(tmp_path):
     assert sorted(os.listdir(tmp_path)) == [".run.k2j4_9xq.tmp.pickle", "run.pickle.checkpoint"]
 
 
+def test_a_history_path_too_long_for_its_checkpoints_is_refused_before_training(tmp_path):
+    # A history path of 4,050 bytes: its outputs' temporary files fit in a path, the checkpoints' do not.
+    between = 4050 - len(str(tmp_path)) - len("/run.pickle")  # folders of 200 bytes and one of the rest
+    lengths = [200] * (between // 201) + ([max(between % 201 - 1, 1)] if between % 201 else [])
+    history = os.path.join(str(tmp_path), *("d" * length for length in lengths), "run.pickle")
+    assert len(history) in (4050, 4051) and len(history) + len(".run.abcd1234.tmp.pickle") < 4096
+    with pytest.raises(UserError) as refused:
+        train.main(["-i", history, "-r", os.path.join(str(tmp_path), "run.txt"), "-d", "digits"])
+    assert str(refused.value) == (f"--history's path is too long: the checkpoints beside it would take paths of "
+                                  f"{len(history) + 70} bytes, and a path may take 4095; give a shorter one")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_checkpoint_folder_that_cannot_be_written_is_refused_before_training(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
