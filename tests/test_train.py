@@ -534,6 +534,7 @@ def test_an_output_name_too_long_for_its_temporary_files_is_refused_before_train
                                        f"'{'9' * 40}'"),
         (["--seed", "-1"], "argument --seed: takes a whole number from 0 to 4294967295, not '-1'"),
         (["--seed", "4294967296"], "argument --seed: takes a whole number from 0 to 4294967295, not '4294967296'"),
+        (["--mod", "googlenet"], "unrecognized arguments: --mod googlenet"),  # no option is abbreviated
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(arguments, message, capsys):
