@@ -177,9 +177,9 @@ def read_state_file(path):
     return data
 
 
-def is_number(value):
+def is_number(value, finite=True):
     # An int of 400 digits is no float: math.isfinite would raise OverflowError.
-    return type(value) is float and math.isfinite(value) or type(value) is int and abs(value) < 2**63
+    return type(value) is float and (math.isfinite(value) or not finite) or type(value) is int and abs(value) < 2**63
 
 
 def well_formed(state):
@@ -196,7 +196,9 @@ def well_formed(state):
     lists = [history.get(key) for key in HISTORY_KEYS]
     if not (all(isinstance(values, list) for values in lists) and len(set(map(len, lists))) == 1):
         return False
-    return (all(is_number(value) for values in lists for value in values)
+    # The training loss is finite (a run stops where it is not); a validation loss may not be.
+    return (all(is_number(value, finite=not key.startswith("val_")) for key, values in zip(HISTORY_KEYS, lists)
+                for value in values)
             and state["variables_file"] == variables_file_name(len(lists[0]), steps))  # fmt: skip
 
 

@@ -49,10 +49,13 @@ def read_curves(path):
                 curves[key] = np.asarray(values, dtype=float)
             except OverflowError:
                 raise not_a_history(path, f"its '{key}' holds a number too large for a float") from None
-            # train.py records no epoch whose loss is not finite: such a history diverged elsewhere.
-            # Keras records float32, so no history holds a number beyond float32's (which would
-            # leave matplotlib no axis to draw).
-            (epochs,) = np.nonzero(~(np.abs(curves[key]) <= FLOAT32_MAX))
+            # train.py records no epoch whose training loss is not finite: such a history diverged
+            # elsewhere. The validation loss may be (a training loss of 1e10 validates at inf), and
+            # is drawn as far as it is finite. Keras records float32, so no history holds a finite
+            # number beyond float32's (which would leave matplotlib no axis to draw).
+            values = curves[key]
+            beyond = ~(np.abs(values) <= FLOAT32_MAX) & (np.isfinite(values) | (key != "val_loss"))
+            (epochs,) = np.nonzero(beyond)
             if len(epochs):
                 raise not_a_history(path, f"its '{key}' is {curves[key][epochs[0]]} in epoch {epochs[0] + 1}")
     # Curves may differ in length (validation every few epochs); none may be empty.

@@ -230,6 +230,10 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
         )
     state_file.write_text(json.dumps(state))
     assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS) == state
+    # A validation loss may be infinite while the run trains on (its training loss may not).
+    diverging = dict(state, history=dict(state["history"], val_loss=[float("inf"), 0.5]))
+    state_file.write_text(json.dumps(diverging))
+    assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS)["history"]["val_loss"] == [float("inf"), 0.5]
 
 
 def test_a_state_file_that_cannot_be_read_in_bounded_memory_is_refused_in_one_line(tmp_path):

@@ -201,6 +201,17 @@ def test_a_history_with_nan_or_infinity_is_named_and_left_out_with_exit_1(folder
     assert [row["optimizer"] for row in read_csv(plots / "results.csv")] == ["radam"]
 
 
+def test_an_infinite_validation_loss_is_drawn_as_far_as_it_is_finite(folders):
+    # Keras records it while training goes on (a training loss of 1e10 can validate at inf).
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist", epochs=3, curves={"val_loss": [float("inf"), 0.6, float("inf")]})
+    write_run(output, "resnet", "radam", "mnist", epochs=3)
+    assert plot.main(["--input", str(output), "--plots", str(plots)]) is None
+    adam, radam = read_csv(plots / "results.csv")
+    assert (adam["final_val_loss"], radam["final_val_loss"]) == ("inf", "0.5")
+    assert (plots / "resnet_mnist.png").is_file()
+
+
 # ## The figures, checked by the data they draw
 
 
