@@ -128,12 +128,13 @@ def draw_summary_figure(runs):
         axis = figure.add_subplot(grid[-1, :], title="Learning rate applied per epoch", yscale="log",
                                   xlabel="Epoch #", ylabel="Learning rate")
         # The rate depends on the dataset (steps per epoch) and the run's length, not on the model:
-        # one line per dataset, from its longest run. Adam, SGD and RMSprop may share one constant
-        # rate, so earlier optimizers are drawn wider.
-        for (dataset, optimizer), rate_runs in group(runs_with_rate, "dataset", "optimizer").items():
+        # one line per dataset and optimizer at each of its rates, from its longest run. Adam, SGD
+        # and RMSprop may share one constant rate, so earlier optimizers are drawn wider.
+        for (dataset, variant), rate_runs in group(runs_with_rate, "dataset", "variant").items():
             longest = max(rate_runs, key=lambda run: len(run["history"]["learning_rate"]))
+            optimizer = longest["optimizer"]
             draw_curve(axis, [longest], "learning_rate", color=OPTIMIZER_COLORS[optimizer],
-                       linestyle=DATASET_LINESTYLES[dataset], label=f"{display_name(optimizer)} on {dataset}",
+                       linestyle=DATASET_LINESTYLES[dataset], label=f"{display_name(variant)} on {dataset}",
                        linewidth=len(OPTIMIZERS) - OPTIMIZERS.index(optimizer))
         dataset_keys = [plt.Line2D([], [], color="black", linestyle=DATASET_LINESTYLES[dataset], label=dataset)
                         for dataset in present(runs_with_rate, "dataset", DATASETS)]
@@ -258,12 +259,14 @@ def run_row(run):
                 training_seconds=None if seconds is None else rounded(seconds.sum(), 1))
 
 
-def mean_row(combination_rows):
-    first = combination_rows[0]
+def mean_row(combination_runs):
+    """Mean and sample std over the seeds of one combination, of the runs' own values (not the
+    runs table's, rounded to 4 digits)."""
+    first = combination_runs[0]
     row = dict(model=first["model"], dataset=first["dataset"], optimizer=first["optimizer"],
-               learning_rate=first["learning_rate"], runs=len(combination_rows))
+               learning_rate=first["learning_rate"], runs=len(combination_runs))
     for key in ["test_accuracy", "best_val_accuracy"]:
-        row[f"{key}_mean"], row[f"{key}_std"] = mean_and_std([r[key] for r in combination_rows])
+        row[f"{key}_mean"], row[f"{key}_std"] = mean_and_std([run[key] for run in combination_runs])
     return row
 
 
@@ -336,7 +339,7 @@ PAIRS_EXPLAINED = (
 
 def write_tables(runs, plots_folder):
     runs_table = [run_row(run) for run in runs]
-    means = [mean_row(rows) for rows in group(runs_table, "dataset", "model", "optimizer", "learning_rate").values()]
+    means = [mean_row(found) for found in group(runs, "dataset", "model", "optimizer", "learning_rate").values()]
     pairs = pair_rows(runs)
     run_columns = list(runs_table[0])
     tables = zip(CSV_TABLES, (runs_table, means, pairs), (run_columns, list(means[0]), PAIR_COLUMNS))
@@ -356,7 +359,8 @@ def write_tables(runs, plots_folder):
     columns = ["model", "dataset", "difference", "pairs", "test_accuracy_difference", "interval_95",
                "best_val_accuracy_difference"]
     markdown += [as_markdown(readable_pairs, columns) if pairs
-                 else "No model/data set ran RAdam and another optimizer.\n"]
+                 else "No model/data set ran RAdam and another optimizer at the same learning rate or at "
+                      "RAdam's default.\n"]
     write_atomically(os.path.join(plots_folder, "results.md"), "\n".join(markdown))
 
 

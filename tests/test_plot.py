@@ -309,6 +309,27 @@ def test_the_summary_draws_validation_accuracy_per_panel_and_the_learning_rates(
     plot.plt.close(figure)
 
 
+def test_the_summary_draws_the_learning_rate_of_every_rate_an_optimizer_ran_at(tmp_path):
+    write_run(tmp_path, "minivggnet", "adam", "mnist", curves=dict(learning_rate=[1e-3] * 5))
+    write_run(tmp_path, "minivggnet", "adam", "mnist", curves=dict(learning_rate=[1e-2] * 5))
+    (tmp_path / "minivggnet_adam_mnist.pickle").rename(tmp_path / "minivggnet_adam_mnist_lr1e-02.pickle")
+    (tmp_path / "minivggnet_adam_mnist.txt").rename(tmp_path / "minivggnet_adam_mnist_lr1e-02.txt")
+    write_run(tmp_path, "minivggnet", "adam", "mnist", curves=dict(learning_rate=[1e-3] * 5))
+    runs, _ = plot.load_runs(str(tmp_path))
+    figure = plot.draw_summary_figure(runs)
+    rates = {line.get_label(): line.get_ydata().tolist() for line in figure.axes[-1].get_lines()}
+    assert rates == {"Adam on mnist": [1e-3] * 5, "Adam lr=1e-02 on mnist": [1e-2] * 5}
+    plot.plt.close(figure)
+
+
+def test_the_means_over_seeds_are_of_the_runs_own_values_not_the_rounded_table(tmp_path):
+    for seed, best in ((1, 0.12344), (2, 0.12344), (3, 0.12349)):
+        write_run(tmp_path, "resnet", "adam", "mnist", seed=seed, val_accuracy=[0.1, best])
+    plot.write_tables(plot.load_runs(str(tmp_path))[0], str(tmp_path / "plots"))
+    (row,) = read_csv(tmp_path / "plots/results_mean.csv")
+    assert (row["best_val_accuracy_mean"], row["best_val_accuracy_std"]) == ("0.1235", "0.0")  # 0.123457, 0.000029
+
+
 def test_a_third_optimizer_and_different_lengths_are_drawn(tmp_path):
     write_run(tmp_path, "resnet", "adam", "cifar100", epochs=6)
     write_run(tmp_path, "resnet", "radam", "cifar100", epochs=4)
@@ -507,7 +528,8 @@ def test_without_radam_beside_another_optimizer_there_is_nothing_to_pair(tmp_pat
     assert (tmp_path / "plots/results_pairs.csv").read_text() == ",".join(plot.PAIR_COLUMNS) + "\n"
     markdown = (tmp_path / "plots/results.md").read_text()
     assert markdown.endswith("## Each optimizer minus RAdam, paired by seed\n\n" + plot.PAIRS_EXPLAINED
-                             + "\nNo model/data set ran RAdam and another optimizer.\n")
+                             + "\nNo model/data set ran RAdam and another optimizer at the same learning rate or "
+                               "at RAdam's default.\n")
 
 
 def run(seed, test_accuracy, path="run.pickle"):
