@@ -49,6 +49,8 @@ plt.style.use("ggplot")
 DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop", "adam-warmup": "Adam + warmup"}
 OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])))
 DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))
+# The rates of one optimizer in the summary share its colour: its lowest rate solid, then these.
+RATE_LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
 
 def display_name(variant):
     """"Adam + warmup" for adam-warmup; a rate that is not the optimizer's default stays: "Adam lr=3e-04"."""
@@ -89,7 +91,9 @@ def draw_pair_figure(model, dataset, runs_by_optimizer):
     panels = [("accuracy", "acc", "Accuracy", "lower right"), ("loss", "loss", "Loss", "upper right")]
     for axis, (key, short, name, legend_location) in zip(axes, panels):
         if len(runs_by_optimizer) > 2:  # ggplot's 7 colours run out; tab20 pairs dark train, light val
-            axis.set_prop_cycle(color=plt.cm.tab20.colors)
+            # and past 10 optimizers and rates, its colours come again with other line styles.
+            axis.set_prop_cycle(matplotlib.cycler(linestyle=["-", "--", ":", "-."]) * matplotlib.cycler(
+                color=plt.cm.tab20.colors))
         for optimizer, runs in runs_by_optimizer.items():
             draw_curve(axis, runs, key, label=f"{optimizer}_train_{short}")
             draw_curve(axis, runs, f"val_{key}", label=f"{optimizer}_val_{short}")
@@ -122,7 +126,9 @@ def draw_summary_figure(runs):
                                   xlabel="Epoch #", ylabel="Val accuracy", ylim=(0, 1.02))
         selected = [run for run in runs if run["dataset"] == dataset and run["model"] == model]
         for variant, variant_runs in by_optimizer(selected).items():
-            draw_curve(axis, variant_runs, "val_accuracy", color=OPTIMIZER_COLORS[variant_runs[0]["optimizer"]],
+            optimizer = variant_runs[0]["optimizer"]
+            draw_curve(axis, variant_runs, "val_accuracy", color=OPTIMIZER_COLORS[optimizer],
+                       linestyle=rate_linestyle(runs, optimizer, variant_runs[0]["learning_rate"]),
                        label=display_name(variant))
     if runs_with_rate:
         axis = figure.add_subplot(grid[-1, :], title="Learning rate applied per epoch", yscale="log",
@@ -139,10 +145,22 @@ def draw_summary_figure(runs):
         dataset_keys = [plt.Line2D([], [], color="black", linestyle=DATASET_LINESTYLES[dataset], label=dataset)
                         for dataset in present(runs_with_rate, "dataset", DATASETS)]
         axis.legend(handles=dataset_keys, fontsize=8, loc="upper right")
-    optimizer_keys = [plt.Line2D([], [], color=OPTIMIZER_COLORS[optimizer], label=display_name(optimizer))
-                      for optimizer in present(runs, "optimizer", OPTIMIZERS)]
-    figure.legend(handles=optimizer_keys, loc="outside upper center", ncols=4)
+    variants = sorted(((found[0]["optimizer"], found[0]["learning_rate"], variant)
+                       for variant, found in by_optimizer(runs).items()),
+                      key=lambda key: (OPTIMIZERS.index(key[0]), key[1]))
+    variant_keys = [plt.Line2D([], [], color=OPTIMIZER_COLORS[optimizer], label=display_name(variant),
+                               linestyle=rate_linestyle(runs, optimizer, rate))
+                    for optimizer, rate, variant in variants]
+    # As many columns as the figure's width holds (4 inches a model, a label of rates takes 2.5).
+    figure.legend(handles=variant_keys, loc="outside upper center", ncols=min(4, (4 * len(models) + 1) * 2 // 5))
     return figure
+
+
+def rate_linestyle(runs, optimizer, rate):
+    """The line style of `optimizer` at `rate` in the summary: by the rate's rank among those
+    `runs` give the optimizer."""
+    rates = sorted({run["learning_rate"] for run in runs if run["optimizer"] == optimizer})
+    return RATE_LINESTYLES[rates.index(rate) % len(RATE_LINESTYLES)]
 
 
 def draw_sensitivity_figure(table):

@@ -319,6 +319,28 @@ def test_the_summary_draws_the_learning_rate_of_every_rate_an_optimizer_ran_at(t
     figure = plot.draw_summary_figure(runs)
     rates = {line.get_label(): line.get_ydata().tolist() for line in figure.axes[-1].get_lines()}
     assert rates == {"Adam on mnist": [1e-3] * 5, "Adam lr=1e-02 on mnist": [1e-2] * 5}
+    # In the validation panel and the legend, each rate in the optimizer's colour, in a style of its own.
+    styles = {line.get_label(): (line.get_color(), line.get_linestyle()) for line in figure.axes[0].get_lines()}
+    adam = plot.OPTIMIZER_COLORS["adam"]
+    assert styles == {"Adam": (adam, "-"), "Adam lr=1e-02": (adam, "--")}
+    legend = {text.get_text(): handle.get_linestyle()
+              for text, handle in zip(figure.legends[0].get_texts(), figure.legends[0].legend_handles)}
+    assert legend == {"Adam": "-", "Adam lr=1e-02": "--"}
+    plot.plt.close(figure)
+
+
+def test_a_pair_figure_of_more_than_ten_optimizers_and_rates_repeats_no_colour_and_style(tmp_path):
+    for rate in ("1e-05", "3e-05", "1e-04", "3e-04", "3e-03", "1e-02"):
+        write_run(tmp_path, "resnet", "adam", "mnist")
+        for suffix in (".pickle", ".txt"):
+            (tmp_path / f"resnet_adam_mnist{suffix}").rename(tmp_path / f"resnet_adam_mnist_lr{rate}{suffix}")
+    for optimizer in ("adam", "radam", "sgd", "rmsprop", "adam-warmup"):
+        write_run(tmp_path, "resnet", optimizer, "mnist")
+    runs, _ = plot.load_runs(str(tmp_path))
+    figure = plot.draw_pair_figure("resnet", "mnist", plot.by_optimizer(runs))
+    lines = figure.axes[0].get_lines()
+    assert len(lines) == 22
+    assert len({(line.get_color(), line.get_linestyle()) for line in lines}) == 22
     plot.plt.close(figure)
 
 
