@@ -38,6 +38,21 @@ if [ ! -f train.py ]; then
 fi
 
 """
+# The run, in the background, waited for: sh and bash run a trap only between commands, so a
+# trap set for a run in the foreground would run after it had finished. A trap that cuts the
+# wait short sets `signalled`, and the script waits again for the run's own exit status.
+WAIT_FOR_RUN = """\
+    signalled=""
+    "$@" &
+    child=$!
+    wait "$child"
+    status=$?
+    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
+        signalled=""
+        wait "$child"
+        status=$?
+    done
+"""
 SEQUENTIAL_HEAD = f"""\
 # Each run below is skipped when its outputs exist, resumes when it was interrupted, and does not
 # stop the others when it fails. The runs that failed, and those that another process is training
@@ -58,17 +73,7 @@ run() {{
         echo "stopped: run this script again to resume" >&2
         exit {EXIT_STOPPED}
     fi
-    signalled=""
-    "$@" &
-    child=$!
-    wait "$child"
-    status=$?
-    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
-        signalled=""
-        wait "$child"
-        status=$?
-    done
-    child=""
+{WAIT_FOR_RUN}    child=""
     if [ -n "$interrupted" ]; then
         trap - INT
         kill -INT $$
@@ -116,25 +121,13 @@ SLURM_HEAD = """\
 # like train.py does.
 cd "${{SLURM_SUBMIT_DIR:-.}}" || exit 1
 """
-# A Slurm task runs train.py in the background and waits for it, because bash runs a trap only
-# between commands: a trap set for a foreground train.py would run after it had finished.
 SLURM_RUN = f"""\
 requeue=""
 run() {{
     child=""
     trap 'requeue=yes; signalled=yes; kill -TERM "$child" 2>/dev/null' USR1
     trap 'signalled=yes; kill -TERM "$child" 2>/dev/null' TERM
-    signalled=""
-    "$@" &
-    child=$!
-    wait "$child"
-    status=$?
-    while [ "$status" -gt 128 ] && [ -n "$signalled" ]; do  # a trap cut the wait short
-        signalled=""
-        wait "$child"
-        status=$?
-    done
-    if [ "$status" -eq {EXIT_LOCKED} ]; then
+{WAIT_FOR_RUN}    if [ "$status" -eq {EXIT_LOCKED} ]; then
         echo "locked by another process, which is training this run: $*" >&2
     elif [ "$status" -eq {EXIT_STOPPED} ] && [ -n "$requeue" ]; then
         echo "stopped before the time limit after a checkpoint: requeueing this task, which resumes the run" >&2

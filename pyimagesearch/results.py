@@ -202,6 +202,12 @@ def is_history_name(name):
     return name.endswith(".pickle") and run_names.parse_stem(name[: -len(".pickle")]) is not None
 
 
+def holds_histories(folder):
+    """Whether `folder` is a folder that holds a file named as a training history (none yet: a
+    study's folder before its first run)."""
+    return os.path.isdir(folder) and any(is_history_name(name) for name in os.listdir(folder))
+
+
 def folder_budget(folder):
     """The budget that `folder`'s manifest.json records for its runs, or None."""
     manifest = read_json(os.path.join(folder, "manifest.json"))

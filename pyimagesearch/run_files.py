@@ -75,10 +75,10 @@ class RunFiles:
             if len(os.fsencode(name)) > MAX_NAME - 14:
                 raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
                                 f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
-        longest = os.path.join(self.checkpoint_folder, LONGEST_IN_CHECKPOINT)
-        if len(os.fsencode(longest)) >= MAX_PATH:
-            raise UserError(f"--history's path is too long: the checkpoints beside it would take paths of "
-                            f"{len(os.fsencode(longest))} bytes, and a path may take {MAX_PATH - 1}; give a shorter one")
+        longest = len(os.fsencode(os.path.join(self.checkpoint_folder, LONGEST_IN_CHECKPOINT)))
+        if longest >= MAX_PATH:
+            raise UserError(f"--history's path is too long: the checkpoints beside it would take paths of {longest} "
+                            f"bytes, and a path may take {MAX_PATH - 1}; give a shorter one")
         # A report at "a.pickle/r.txt" would make a folder of the history's path before the run trains.
         paths = [os.path.realpath(path) for path in (self.history, self.report, self.log, self.settings,
                                                        self.checkpoint_folder, self.lock)]

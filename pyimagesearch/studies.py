@@ -16,7 +16,7 @@ import statistics
 
 from pyimagesearch import original
 from pyimagesearch.errors import UserError
-from pyimagesearch.results import is_history_name, load_runs
+from pyimagesearch.results import holds_histories, load_runs
 
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
@@ -92,7 +92,7 @@ def faithful_folders(optimizer, radam_total_steps=None):
 def finished_runs(folder):
     """The runs of `folder` as results.load_runs reads them (so only the folder's own: those of its
     budget), none while it holds no history; UserError naming any that cannot be read."""
-    if not os.path.isdir(folder) or not any(is_history_name(name) for name in os.listdir(folder)):
+    if not holds_histories(folder):
         return []
     found, unreadable = load_runs(folder)
     if unreadable:

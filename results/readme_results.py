@@ -20,7 +20,7 @@ from pyimagesearch import cpu_study, studies  # noqa: E402
 from pyimagesearch.errors import UserError, run_main  # noqa: E402
 from pyimagesearch.files import write_atomically  # noqa: E402
 from pyimagesearch.original import MODELS  # noqa: E402
-from pyimagesearch.results import described, is_history_name, load_runs, mean_and_std, paired_difference, verdict  # noqa: E402
+from pyimagesearch.results import described, holds_histories, load_runs, mean_and_std, paired_difference, verdict  # noqa: E402
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -58,8 +58,7 @@ def read_results(results):
     unreadable = []
     for control, (configurations, optimizer) in CONTROLS.items():
         folders = [os.path.join(results, name) for name in configurations]
-        folders = [folder for folder in folders if os.path.isdir(folder) and any(
-            is_history_name(name) for name in os.listdir(folder))]
+        folders = [folder for folder in folders if holds_histories(folder)]
         runs, unreadable_here = load_runs(*folders) if folders else ([], [])
         runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer]
         unreadable += unreadable_here
