@@ -340,10 +340,37 @@ class RunRecorder(keras.callbacks.Callback):
         self.saved = (epochs, steps)
 
 
+class DropoutSeeds(keras.callbacks.Callback):
+    """On PyTorch, seeds PyTorch's global generator before every step from (seed, step).
+
+    Keras draws unseeded Dropout's masks there on PyTorch (on other backends, from the layers' seed
+    generators, which are variables, checkpointed with the model). Other draws from it come and go
+    with PyTorch's data loaders, so no checkpoint could put it back where an uninterrupted run has
+    it: seeded by step, the masks depend on where the run stands alone, and a resumed run draws
+    the ones it would have drawn.
+    """
+
+    def __init__(self, seed):
+        super().__init__()
+        self.seed = seed
+
+    def on_train_batch_begin(self, batch, logs=None):
+        import torch
+
+        step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        torch.manual_seed(int(np.random.SeedSequence([self.seed, step]).generate_state(1, np.uint64)[0]))
+
+
 def where_it_runs():
     """Keras, its backend and the devices it sees, for the run's log: a GPU box whose backend
     found no GPU says `devices cpu:0` here rather than training slowly without a word."""
-    return f"Keras {keras.__version__} on {keras.backend.backend()}, devices {', '.join(keras.distribution.list_devices())}"
+    if keras.backend.backend() == "torch":
+        # Keras lists no devices on PyTorch: it puts every tensor on one, PyTorch's name for it.
+        device = keras.ops.zeros(()).device
+        devices = [f"{device.type}:{device.index or 0}"]
+    else:
+        devices = keras.distribution.list_devices()
+    return f"Keras {keras.__version__} on {keras.backend.backend()}, devices {', '.join(devices)}"
 
 
 def build_run_model(args, data):
@@ -405,7 +432,7 @@ def fit(model, data, args, recorder):
     common = dict(
         validation_data=untuned((data.validation_x, data.validation_y)),
         validation_batch_size=EVALUATION_BATCH_SIZE,  # or, on TensorFlow, the pipeline's own
-        callbacks=[recorder],
+        callbacks=[recorder, DropoutSeeds(args.seed)] if keras.backend.backend() == "torch" else [recorder],
         shuffle=False,  # RunBatches shuffles, as a function of the seed and the epoch alone
         # A progress bar on a terminal, one line per epoch in a log file.
         verbose=1 if sys.stdout.isatty() else 2,

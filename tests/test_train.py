@@ -285,14 +285,14 @@ runpy.run_path("train.py", run_name="__main__")
 """
 
 
-def train_holding_a_batch(folder, epoch, step, *arguments):
+def train_holding_a_batch(folder, epoch, step, *arguments, env=None):
     """A train.py process, once it has asked for step `step` (from 0) of epoch `epoch` (from 1)."""
     held, release = folder / f"held-{epoch}-{step}", folder / f"release-{epoch}-{step}"
     process = subprocess.Popen(
         [sys.executable, "-c", HELD_BATCH, str(epoch - 1), str(step), str(held), str(release), "train.py",
          *output_arguments(folder), *arguments],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, PYTHONUNBUFFERED="1"),  # its output up to a SIGKILL
+        env=dict(env or os.environ, PYTHONUNBUFFERED="1"),  # its output up to a SIGKILL
     )  # fmt: skip
     deadline = time.time() + 600
     while not held.exists():
@@ -338,6 +338,29 @@ def test_a_run_stopped_by_sigterm_then_killed_ends_as_if_never_stopped(tmp_path,
     assert_same_run(read_history(tmp_path / "run.pickle"), uninterrupted)
     assert len(csv_lines(tmp_path / "run.csv")) == 2
     assert leftovers(tmp_path) == []
+
+
+def test_on_pytorch_a_run_trains_and_one_stopped_by_sigterm_resumes_as_if_never_stopped(tmp_path):
+    # On PyTorch, Keras draws unseeded Dropout's masks (MiniVGGNet's) from PyTorch's global
+    # generator; seeded by step (training.DropoutSeeds), a resumed run draws the masks it would have.
+    # Two steps of 32 an epoch: PyTorch's steps are the slowest of the three backends on a CPU.
+    run = [*RUN[:-4], "--batch-size", "32", "--training-images", "64"]
+    on_torch = dict(os.environ, KERAS_BACKEND="torch")
+    uninterrupted = run_train(*output_arguments(tmp_path / "uninterrupted"), *run, env=on_torch)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert uninterrupted.stdout.startswith(f"training minivggnet on digits with radam, seed 42: Keras {keras.__version__} "
+                                           "on torch, devices cpu:0\n")  # fmt: skip
+
+    process = train_holding_a_batch(tmp_path, 2, 1, *run, env=on_torch)
+    process.send_signal(signal.SIGTERM)
+    process.release()
+    _, errors = process.communicate(timeout=300)
+    assert process.returncode == 75, errors
+    assert checkpointed_epochs(tmp_path) == (1, 1)
+    resumed = run_train(*output_arguments(tmp_path), *run, env=on_torch)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "in epoch 2 of 2, after its step 1\n" in resumed.stdout
+    assert_same_run(read_history(tmp_path / "run.pickle"), read_history(tmp_path / "uninterrupted" / "run.pickle"))
 
 
 def test_ctrl_c_says_in_one_line_how_to_resume_and_dies_of_it(tmp_path):
