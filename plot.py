@@ -35,11 +35,11 @@ import matplotlib.pyplot as plt
 import matplotlib.ticker
 import numpy as np
 
-from pyimagesearch import cpu_study
+from pyimagesearch import cpu_study, studies
 from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
-from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
 from pyimagesearch.results import (by_optimizer, group, load_runs, mean_and_std, paired_difference, rounded,
                                    runs_by_seed, warn)
 
@@ -48,9 +48,11 @@ plt.style.use("ggplot")
 # An optimizer without a name here is displayed part by part ("some-thing": "Some-thing").
 DISPLAY_NAMES = {"adam": "Adam", "radam": "RAdam", "sgd": "SGD", "rmsprop": "RMSprop", "adam-warmup": "Adam + warmup"}
 OPTIMIZER_COLORS = dict(zip(OPTIMIZERS, itertools.cycle(plt.rcParams["axes.prop_cycle"].by_key()["color"])))
-DATASET_LINESTYLES = dict(zip(DATASETS, ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]))
-# The rates of one optimizer in the summary share its colour: its lowest rate solid, then these.
-RATE_LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
+LINESTYLES = ["-", "--", ":", "-.", (0, (3, 1, 1, 1, 1, 1))]
+DATASET_LINESTYLES = dict(zip(DATASETS, LINESTYLES))
+# The rates of one optimizer in the summary share its colour: its lowest rate solid, then the others.
+RATE_LINESTYLES = LINESTYLES
+
 
 def display_name(variant):
     """"Adam + warmup" for adam-warmup; a rate that is not the optimizer's default stays: "Adam lr=3e-04"."""
@@ -58,9 +60,6 @@ def display_name(variant):
     name = DISPLAY_NAMES.get(optimizer) or "-".join(DISPLAY_NAMES.get(part, part.capitalize())
                                                     for part in optimizer.split("-"))
     return f"{name} {rate}" if rate else name
-
-
-# ## Loading the runs
 
 
 # ## Drawing the curves
@@ -186,7 +185,7 @@ STUDY_MEASURES = [("test_accuracy", "Test accuracy"), ("fluctuation", "Epoch-to-
 
 
 def study_panels(chosen):
-    return [(label, rates, dataset) for label, rates in cpu_study.compared(chosen) for dataset in cpu_study.DATASETS]
+    return [(label, rates, dataset) for label, rates in cpu_study.compared(chosen) for dataset in studies.CPU_DATASETS]
 
 
 @plt.rc_context(SMALL_TEXT)
@@ -347,7 +346,7 @@ PAIR_COLUMNS = ["model", "dataset", "difference", "pairs", "test_accuracy_differ
                 "best_val_accuracy_difference"]
 PAIRS_EXPLAINED = (
     "For each optimizer that ran beside RAdam in a model/data set (the difference column), and "
-    "each seed both ran (no _seedN: seed 42), its test accuracy minus RAdam's: "
+    f"each seed both ran (no _seedN: seed {SEED}), its test accuracy minus RAdam's: "
     "the mean ± sample std of these differences over the pairs, and the 95% confidence interval "
     "of the mean (Student's t, pairs - 1 degrees of freedom). Pairs whose test accuracy is "
     "unknown (no report) are left out; the best validation accuracy difference is the mean over "

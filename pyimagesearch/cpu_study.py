@@ -8,10 +8,11 @@ Every figure comes from the runs in results/cpu-study and results/cpu-study-2019
   (the 2019 setting), test accuracy mean ± sample std over seeds, and each minus RAdam, paired
   by seed, with the 95% confidence interval of the mean difference;
 - stability: the spread over seeds of the final test accuracy, and the mean absolute change of
-  validation accuracy from one epoch to the next over the last half of the run;
+  validation accuracy from one epoch to the next over the last LATE_EPOCHS epochs (the last half
+  of the study's 10);
 - generalization: the final training accuracy (as Keras reports it: on augmented batches, with
   dropout) minus the test accuracy;
-- robustness to the rate: how many grid rates come within 0.02 of the optimizer's best mean
+- robustness to the rate: how many grid rates come within NEAR_BEST of the optimizer's best mean
   validation accuracy.
 
 A verdict ("higher", "lower") is given only from 3 pairs or more whose differences are not all
@@ -29,8 +30,6 @@ from pyimagesearch.results import VERDICT_PAIRS, described, paired_difference, v
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
-GRID_DATASET = "fashion_mnist"
-DATASETS = ("fashion_mnist", "mnist")
 NEAR_BEST = 0.02  # a rate is "near the best" within this much mean validation accuracy
 LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
 
@@ -77,7 +76,7 @@ def sensitivity(runs):
     grid_seeds = range(1, studies.GRID_SEEDS + 1)
     for optimizer in studies.GRID_OPTIMIZERS:
         for rate in sorted(studies.GRID_RATES):
-            found = select(runs, optimizer, GRID_DATASET, rate, grid_seeds)
+            found = select(runs, optimizer, studies.GRID_DATASET, rate, grid_seeds)
             if found:
                 table.setdefault(optimizer, {})[rate] = dict(
                     validation=spread([run["final_val_accuracy"] for run in found]),
@@ -112,7 +111,11 @@ def difference_text(first, second):
     found = paired_difference(first, second, "test_accuracy")
     if found.pairs < 2:
         return "", found
-    return f"{found.mean:+.4f} [{found.low:+.4f}, {found.high:+.4f}] ({found.pairs})", found
+    return f"{interval_text(found)} ({found.pairs})", found
+
+
+def interval_text(difference):
+    return f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
 
 
 def planned(results):
@@ -133,7 +136,7 @@ def comparison_rows(runs, rates, points=None):
     accuracy, stability, generalization, minus RAdam, verdict). A row the study makes no run of
     (`points`, from planned()) is left out rather than shown as not yet run."""
     rows = []
-    for dataset in DATASETS:
+    for dataset in studies.CPU_DATASETS:
         radam = select(runs, "radam", dataset, rates.get("radam"))
         for optimizer, rate in rates.items():
             found = select(runs, optimizer, dataset, rate)
@@ -175,7 +178,7 @@ def sensitivity_cell(entry):
 def sensitivity_table(table, complete):
     """The grid's table; `complete` once every grid run is in (chosen_rates is not None)."""
     rates = sorted(studies.GRID_RATES)
-    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + " | rates within 0.02 of its best |",
+    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + f" | rates within {NEAR_BEST} of its best |",
              "|---|" + "---|" * (len(rates) + 1)]
     for optimizer in studies.GRID_OPTIMIZERS:
         entries = table.get(optimizer, {})
@@ -188,10 +191,6 @@ def sensitivity_table(table, complete):
 # How the paired differences read, by verdict: of test accuracy, and of stability and generalization.
 HIGHER_OR_LOWER = {"higher": "higher", "lower": "lower", "no difference": "not detectably higher or lower"}
 MORE_OR_LESS = {"higher": "more", "lower": "less", "no difference": "not detectably more or less"}
-
-
-def interval_text(difference):
-    return f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
 
 
 def spread_sentence(runs, rates, dataset, label):
@@ -231,7 +230,7 @@ def sentences(runs, table, chosen):
                     "comparison yet.")
     pairs_said = set()  # where a chosen rate is 1e-3, the 2019 setting compares the same runs again
     for label, rates in compared(chosen):
-        for dataset in DATASETS:
+        for dataset in studies.CPU_DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer in ("adam", "adam-warmup"):
                 pair = (dataset, optimizer, rates[optimizer], rates["radam"])

@@ -134,5 +134,9 @@ def read_history(path):
         reason = f"{type(error).__name__}: {error}"
     if reason is None:
         return history
-    reason = " ".join(reason.split())
-    raise NotAHistory(f"{path} is not a readable training history ({reason}); delete it and re-run its train.py line")
+    raise not_a_history(path, " ".join(reason.split()))
+
+
+def not_a_history(path, reason):
+    """The NotAHistory for the file at `path`, saying why in `reason`."""
+    return NotAHistory(f"{path} is not a readable training history ({reason}); delete it and re-run its train.py line")

@@ -17,8 +17,8 @@ from scipy import stats
 from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import read_json
-from pyimagesearch.histories import read_history
-from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
+from pyimagesearch.histories import not_a_history, read_history
+from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
 
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
@@ -32,10 +32,6 @@ def warn(message):
 
 
 # ## Reading
-
-
-def not_a_history(path, problem):
-    return UserError(f"{path} is not a readable training history ({problem}); delete it and re-run its train.py line")
 
 
 def read_curves(path):
@@ -259,7 +255,7 @@ def paired_difference(first_runs, second_runs, key):
     Returns the number of pairs, the mean difference, its sample std and the 95% confidence
     interval of the mean (Student's t with pairs - 1 degrees of freedom); None where there are
     too few pairs. A run without a partner, or whose `key` is unknown (None), is left out; a
-    history without _seedN in its name ran with train.py's default seed, 42.
+    history without _seedN in its name ran with train.py's default seed, SEED.
     """
     first, second = runs_by_seed(first_runs), runs_by_seed(second_runs)
     # Rounded to 12 decimals: reports give 4, and 0.9104 - 0.9079 and 0.9646 - 0.9621 differ in their
@@ -277,7 +273,7 @@ def paired_difference(first_runs, second_runs, key):
 def runs_by_seed(runs):
     found = {}
     for run in runs:
-        seed = run_names.DEFAULT_SEED if run["seed"] is None else run["seed"]
+        seed = SEED if run["seed"] is None else run["seed"]
         if seed in found:
             raise UserError(f"{found[seed]['path']} and {run['path']} both ran with seed {seed}, so they cannot "
                             "be paired by seed; move one of them away")

@@ -2,8 +2,9 @@
 line, each written and read back, and the order and lanes a sweep runs them in.
 
 The rate is in the name only when it is not the optimizer's default (DEFAULT_LEARNING_RATES), and
-the seed only when the run names one (a run without ran with train.py's default, 42), so that the
-original's runs keep their 2019 names. No Keras here: plot.py reads names without starting it.
+the seed only when the run names one (a run without ran with train.py's default, original.SEED),
+so that the original's runs keep their 2019 names. No Keras here: plot.py reads names without
+starting it.
 """
 
 import itertools
@@ -14,8 +15,6 @@ import shlex
 from pyimagesearch.errors import UserError
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.timings import LONGEST_FIRST
-
-DEFAULT_SEED = 42  # train.py's
 
 _STEM = re.compile(
     rf"({'|'.join(MODELS)})_({'|'.join(OPTIMIZERS)})_({'|'.join(DATASETS)})"

@@ -43,6 +43,8 @@ GRID_RATES = (1e-3, 3e-4, 3e-3, 1e-4, 1e-2)
 # RAdam without its built-in schedule (--radam-total-steps 0), so that a rate means the same for
 # it as for Adam; SGD (momentum 0.9) as the reference.
 GRID_OPTIMIZERS = ("adam", "radam", "adam-warmup", "sgd")
+GRID_DATASET = "fashion_mnist"  # the grid's, where the rates are chosen
+CPU_DATASETS = (GRID_DATASET, "mnist")
 GRID_SEEDS = 2  # seeds 1 and 2 at every grid point
 FINAL_SEEDS = 3  # seeds 1 to 3 at each optimizer's chosen rate, and at 1e-3
 CPU_FOLDER = "cpu-study"
@@ -54,7 +56,7 @@ def cpu_configurations(results):
     """The CPU study's configurations; its second stage (the chosen rates) only once the grid in
     `results` is complete."""
     common = dict(models=("minivggnet",), radam_total_steps="0", **CPU_BUDGET)
-    grid = [dict(datasets=("fashion_mnist",), optimizers=GRID_OPTIMIZERS, learning_rates=(rate,), seeds=GRID_SEEDS,
+    grid = [dict(datasets=(GRID_DATASET,), optimizers=GRID_OPTIMIZERS, learning_rates=(rate,), seeds=GRID_SEEDS,
                  **common) for rate in GRID_RATES]
     configurations = [(CPU_FOLDER, grid)]
     chosen = chosen_rates(finished_runs(os.path.join(results, CPU_FOLDER)))
@@ -62,14 +64,14 @@ def cpu_configurations(results):
         final = []
         for optimizer in GRID_OPTIMIZERS:
             both = sorted({chosen[optimizer], ORIGINAL_RATE})
-            final.append(dict(datasets=("fashion_mnist",), optimizers=(optimizer,), learning_rates=both,
+            final.append(dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=both,
                               seeds=FINAL_SEEDS, **common))
             # MNIST at the rate chosen on Fashion-MNIST; Adam also at 1e-3, for the 2019 row.
             final.append(dict(datasets=("mnist",), optimizers=(optimizer,), seeds=FINAL_SEEDS, **common,
                               learning_rates=both if optimizer == "adam" else (chosen[optimizer],)))
         configurations.append((CPU_FOLDER, final))
     configurations.append((CPU_2019_FOLDER, [
-        dict(datasets=("fashion_mnist", "mnist"), models=("minivggnet",), optimizers=("radam",),
+        dict(datasets=CPU_DATASETS, models=("minivggnet",), optimizers=("radam",),
              radam_total_steps="auto", learning_rates=(ORIGINAL_RATE,), seeds=FINAL_SEEDS, **CPU_BUDGET)]))
     return configurations
 
@@ -104,7 +106,7 @@ def finished_runs(folder):
 def grid_runs(found, optimizer, rate):
     """The grid's runs of `optimizer` at `rate` among `found` (finished_runs'), those with a report."""
     return [run for run in found if run["model"] == "minivggnet" and run["optimizer"] == optimizer
-            and run["dataset"] == "fashion_mnist" and run["learning_rate"] == rate
+            and run["dataset"] == GRID_DATASET and run["learning_rate"] == rate
             and run["seed"] in range(1, GRID_SEEDS + 1) and run["test_accuracy"] is not None]
 
 
