@@ -13,9 +13,10 @@ never downloads. `digits` ships with scikit-learn and needs nothing.
 import argparse
 import sys
 
-from pyimagesearch.datasets import fetch, keras_datasets_dir
+from pyimagesearch.datasets import fetch
+from pyimagesearch.downloads import keras_datasets_dir
 from pyimagesearch.errors import run_main
-from pyimagesearch.original import DATASETS
+from pyimagesearch.original import BUNDLED_DATASETS, DATASETS
 
 
 def parse_arguments(argv):
@@ -29,8 +30,8 @@ def parse_arguments(argv):
 def main(argv=None):
     args = parse_arguments(argv)
     for name in dict.fromkeys(args.datasets):  # each once, in the order given
-        if name == "digits":
-            print("digits: ships with scikit-learn, nothing to fetch")
+        if name in BUNDLED_DATASETS:
+            print(f"{name}: ships with scikit-learn, nothing to fetch")
             continue
         (train_x, _), (test_x, _) = fetch(name)
         print(f"{name}: {len(train_x):,} training and {len(test_x):,} test images in {keras_datasets_dir()}, read and checked")

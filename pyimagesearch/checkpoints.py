@@ -45,6 +45,11 @@ def variables_file_name(epochs, steps):
     return f"variables-epoch{epochs}.npz" if steps == 0 else f"variables-epoch{epochs}-step{steps}.npz"
 
 
+def array_name(group, index):
+    """A variable's name in the variables file: model_00012 is the model's 13th."""
+    return f"{group}_{index:05d}"
+
+
 def groups(model, with_metrics):
     """The variables a checkpoint holds, by group: the order is fixed by the model's code."""
     variable_groups = {"model": model.variables, "optimizer": model.optimizer.variables}
@@ -71,7 +76,7 @@ def snapshot(model, with_metrics=False):
     arrays = {}
     for group, variables in groups(model, with_metrics).items():
         for index, value in enumerate(host_copy(variables)):
-            arrays[f"{group}_{index:05d}"] = value
+            arrays[array_name(group, index)] = value
     return arrays
 
 
@@ -235,7 +240,7 @@ def restore(model, folder, state):
     model.optimizer.build(model.trainable_variables)
     variable_groups = groups(model, with_metrics=False)
     expected = {
-        f"{group}_{index:05d}": (tuple(variable.shape), np.dtype(keras.backend.standardize_dtype(variable.value.dtype)))
+        array_name(group, index): (tuple(variable.shape), np.dtype(keras.backend.standardize_dtype(variable.value.dtype)))
         for group, variables in variable_groups.items()
         for index, variable in enumerate(variables)
     }
@@ -255,5 +260,5 @@ def restore(model, folder, state):
         raise does_not_fit
     for group, variables in variable_groups.items():
         for index, variable in enumerate(variables):
-            variable.assign(arrays[f"{group}_{index:05d}"])
+            variable.assign(arrays[array_name(group, index)])
     return metrics

@@ -95,7 +95,8 @@ class DatasetUnavailable(UserError):
 
 
 def keras_home():
-    """Keras' own folder: `$KERAS_HOME`, else `~/.keras`."""
+    """Keras' own folder: `$KERAS_HOME`, else `~/.keras`, or `/tmp/.keras` where the home folder
+    cannot be written."""
     # Mirrors keras.src.backend.config, but reads the environment now rather than at import.
     if "KERAS_HOME" in os.environ:
         return os.path.expanduser(os.environ["KERAS_HOME"])
@@ -104,7 +105,7 @@ def keras_home():
 
 
 def keras_datasets_dir():
-    """The folder Keras downloads datasets into: `$KERAS_HOME/datasets` or `~/.keras/datasets`."""
+    """The folder Keras downloads datasets into: `datasets` in keras_home()."""
     return os.path.join(keras_home(), "datasets")
 
 

@@ -39,6 +39,8 @@ def leftover_temporaries(path):
 
 
 MAX_NAME = 255  # bytes in a file name on Linux's and macOS's file systems
+# files.replaced_atomically writes each output beside it first, as ".<stem>.<8 characters>.tmp.<extension>".
+MAX_OUTPUT_NAME = MAX_NAME - len("..12345678.tmp")
 # Bytes in a path, with its ending NUL: 4,096 on Linux, 1,024 on macOS.
 MAX_PATH = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 1024
 # The longest name written in the checkpoint folder: a variables file's, as a temporary.
@@ -68,13 +70,12 @@ class RunFiles:
             if os.path.basename(path) in ("", ".", ".."):  # "", "out/", "out/.": a folder, known only at the end
                 raise UserError(f"{option} {path!r} names a folder, not a file; give a file path such as "
                                 f"output/resnet_adam_mnist.{example}")
-        # files.replaced_atomically writes each beside it first, as ".<stem>.<8 characters>.tmp.<extension>".
         for option, path in (("--history", self.history), ("--report", self.report), ("--history", self.log),
                              ("--history", self.settings)):
             name = os.path.basename(path)
-            if len(os.fsencode(name)) > MAX_NAME - 14:
+            if len(os.fsencode(name)) > MAX_OUTPUT_NAME:
                 raise UserError(f"{option}'s file name is too long ({name!r} takes {len(os.fsencode(name))} bytes; "
-                                f"the temporary files written beside it allow {MAX_NAME - 14}); give a shorter one")
+                                f"the temporary files written beside it allow {MAX_OUTPUT_NAME}); give a shorter one")
         longest = len(os.fsencode(os.path.join(self.checkpoint_folder, LONGEST_IN_CHECKPOINT)))
         if longest >= MAX_PATH:
             raise UserError(f"--history's path is too long: the checkpoints beside it would take paths of {longest} "

@@ -271,7 +271,8 @@ class RunRecorder(keras.callbacks.Callback):
         self.ctrl_c_pressed = ctrl_c_pressed
         self.sigterm_received = sigterm_received
         self.diverged_epoch = None
-        self.stopped_at = None
+        self.stopped_at = self.stopped_seconds = None  # (epochs done, step) and seconds where SIGTERM stopped it
+        self.started = None  # when the epoch in flight, or its resumed part, started
         # Training starts `first_step` steps into the epoch after the history's last, `earlier_seconds`
         # into its time, with the metrics' values of its earlier steps (SIGTERM stopped it there).
         self.first_step = state["steps"] if state else 0
@@ -298,7 +299,7 @@ class RunRecorder(keras.callbacks.Callback):
             raise KeyboardInterrupt
         if self.sigterm_received.is_set():
             self.stopped_at = (len(self.history["loss"]), self.first_step + batch)
-            self.stopped_seconds = self.earlier_seconds + time.perf_counter() - self.started
+            self.stopped_seconds = self.epoch_seconds()
             raise StopRequested
 
     def on_epoch_end(self, epoch, logs=None):
@@ -310,7 +311,7 @@ class RunRecorder(keras.callbacks.Callback):
             return
         values = [float(logs[key]) for key in HISTORY_KEYS[:4]]
         values.append(applied_learning_rate(self.model.optimizer))
-        values.append(self.earlier_seconds + time.perf_counter() - self.started)
+        values.append(self.epoch_seconds())
         for key, value in zip(HISTORY_KEYS, values):
             self.history[key].append(value)
         if self.first_step:  # the rest of a stopped epoch, fit on its own: whole epochs need another fit
@@ -319,6 +320,10 @@ class RunRecorder(keras.callbacks.Callback):
         self.unlogged.append([epoch + 1] + values)
         if (epoch + 1) % self.checkpoint_every == 0 or epoch + 1 == self.params["epochs"]:
             self.checkpoint(steps=0, seconds=0.0)
+
+    def epoch_seconds(self):
+        """The seconds of the epoch in flight so far, those before a resume included."""
+        return self.earlier_seconds + time.perf_counter() - self.started
 
     def log(self, rows):
         with open(self.log_path, "a", newline="") as file:
@@ -387,7 +392,7 @@ def build_run_model(args, data):
     return build_model(
         args.model,
         optimizer,
-        data.train_x.shape[1:],
+        data.input_shape,
         len(data.label_names),
         seed=args.seed,
         augmentation=args.augmentation,
@@ -426,7 +431,8 @@ def make_recorder(model, state, args, run_files, settings):
 def fit(model, data, args, recorder):
     """Train `model` from where `recorder`'s history (and checkpoint) left it to `args.epochs`.
 
-    Raises Stopped once a SIGTERM has stopped it at a step boundary and its checkpoint is on disk.
+    Raises Stopped once a SIGTERM has stopped it at a step boundary and its checkpoint is on disk,
+    and UserError where the training loss stopped being finite.
     """
     epochs_done, first_step = len(recorder.history["loss"]), recorder.first_step
     common = dict(
