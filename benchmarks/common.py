@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
+from pyimagesearch.errors import positive_int
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.machine import cpu_name, device_name
@@ -82,6 +83,11 @@ def comma_separated(choices, kind):
 
 
 model_names = comma_separated(MODELS, "model")
+
+
+def batch_sizes(text):
+    """An argparse type: comma-separated positive batch sizes."""
+    return [positive_int(size) for size in text.split(",")]
 
 
 def write_keras_datasets(datasets_dir, names, train_images=None, test_images=None, seed=0):

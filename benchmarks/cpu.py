@@ -9,9 +9,9 @@ Per backend, network and batch size: training images/s with the augmentation lay
 timed as throughput.py times them (`training.build_model`, Adam, `model.fit` on
 `training.TrainingBatches` of synthetic 32x32 images, 10 classes, float32; one `fit` of
 1 + `--repeats` epochs of `--steps` steps; images/s of the median epoch after the first, which
-compiles). Batch 8 is the demo's, on scikit-learn's digits resized to 32x32x1; 128 is the
-original's, whose MNIST and Fashion-MNIST are 32x32x1 too once resized (`--channels 3` for
-CIFAR). `--mixed-precision` times the networks in bfloat16 with float32 weights, as train.py's
+compiles). Batch 8 is a small batch like the demo's 4, on scikit-learn's digits resized to
+32x32x1; 128 is the original's, whose MNIST and Fashion-MNIST are 32x32x1 too once resized
+(`--channels 3` for CIFAR). `--mixed-precision` times the networks in bfloat16 with float32 weights, as train.py's
 option of that name trains them; the roofline stays float32's. Keras fixes its backend when it
 starts, so each backend runs in a process of its own: this script again, with KERAS_BACKEND set
 and any GPU hidden, printing its results as JSON.
@@ -44,17 +44,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import (CLASSES, TRAINING_PASSES, comma_separated, environment, environment_lines,
-                               forward_flops, matmul_gflops, model_names, rate, report, table)
+from benchmarks.common import (CLASSES, TRAINING_PASSES, batch_sizes, comma_separated, environment,
+                               environment_lines, forward_flops, matmul_gflops, model_names, rate, report, table)
 from pyimagesearch.errors import positive_int
 from pyimagesearch.machine import cpu_model_and_flags
 from pyimagesearch.original import MODELS
 
 BACKENDS = ("tensorflow", "jax", "torch")
-
-
-def batch_sizes(text):
-    return [positive_int(size) for size in text.split(",")]
 
 
 def vector_extensions():
@@ -181,7 +177,7 @@ def markdown(data, args):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()), allow_abbrev=False)
     parser.add_argument("--backends", type=comma_separated(BACKENDS, "backend"), default=list(BACKENDS),
                         help="comma-separated Keras backends")  # fmt: skip
     parser.add_argument("--models", type=model_names, default=list(MODELS), help="comma-separated")

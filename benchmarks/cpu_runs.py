@@ -6,7 +6,8 @@ cores: the wall time of the same train.py runs through sweep.py with `--cpu-runs
 - `study`: the CPU study's run (MiniVGGNet on Fashion-MNIST, 12,800 training images, 5,000
   held out, batch 128, augmentation on), seeds 1 to N; Fashion-MNIST must be in Keras' cache
   (`python fetch_data.py fashion_mnist`).
-- `demo`: the demo's ResNet run (scikit-learn's digits, batch 8, no augmentation), seeds 1 to N.
+- `demo`: a ResNet run like the demo's (scikit-learn's digits, no augmentation) at batch 8,
+  seeds 1 to N.
 
 Each way trains the same N runs into a fresh temporary folder, so nothing is skipped or resumed;
 the runs one after the other go first. The report gives both wall times, their ratio and each
@@ -25,7 +26,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import REPO, environment, environment_lines, report, table
-from pyimagesearch.errors import positive_int
+from pyimagesearch.errors import UserError, positive_int, run_main
 
 KINDS = {
     "study": "--dataset fashion_mnist --model minivggnet --optimizer adam --training-images 12800 "
@@ -39,8 +40,9 @@ def commands(kind, runs, epochs, folder):
             f"{KINDS[kind]} --seed {seed} --epochs {epochs}" for seed in range(1, runs + 1)]
 
 
-def timed_sweep(lines, cpu_runs):
-    """Seconds sweep.py took to run `lines` with `--cpu-runs cpu_runs`; RuntimeError if one failed."""
+def timed_sweep(lines, cpu_runs, folder):
+    """Seconds sweep.py took to run `lines` (whose outputs go in `folder`) with `--cpu-runs
+    cpu_runs`; UserError with the last line of each failed run's log if any failed."""
     path = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "sweep.py", "--cpu-runs", str(cpu_runs)], cwd=REPO,
@@ -48,8 +50,17 @@ def timed_sweep(lines, cpu_runs):
                             env=dict(os.environ, PATH=path, CUDA_VISIBLE_DEVICES=""))
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        raise RuntimeError(f"sweep.py --cpu-runs {cpu_runs} failed:\n{result.stdout}{result.stderr}")
+        failed = [name for name in sorted(os.listdir(folder))
+                  if name.endswith(".log") and not os.path.exists(os.path.join(folder, name[: -len(".log")] + ".txt"))]
+        reasons = [f"{name}: {last_line(os.path.join(folder, name))}" for name in failed]
+        raise UserError(f"a run failed under sweep.py --cpu-runs {cpu_runs} ({'; '.join(reasons) or result.stderr.strip()})")
     return seconds
+
+
+def last_line(path):
+    with open(path, errors="replace") as file:
+        lines = [line.strip() for line in file if line.strip()]
+    return lines[-1] if lines else "its log is empty"
 
 
 def test_accuracy(report_path):
@@ -58,7 +69,7 @@ def test_accuracy(report_path):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()), allow_abbrev=False)
     parser.add_argument("--kind", choices=KINDS, default="study")
     parser.add_argument("--cpu-runs", type=positive_int, default=2, help="runs at once (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="of each run (default %(default)s)")
@@ -70,7 +81,7 @@ def main():
     for cpu_runs in (1, args.cpu_runs):
         with tempfile.TemporaryDirectory() as folder:
             lines = commands(args.kind, args.cpu_runs, args.epochs, folder)
-            seconds = timed_sweep(lines, cpu_runs)
+            seconds = timed_sweep(lines, cpu_runs, folder)
             accuracies = [test_accuracy(f"{folder}/run{seed}.txt") for seed in range(1, args.cpu_runs + 1)]
         way = "one after the other, all cores each" if cpu_runs == 1 else f"{cpu_runs} at once, own cores each"
         data["ways"][cpu_runs] = dict(seconds=seconds, test_accuracies=accuracies)
@@ -86,4 +97,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -4,14 +4,22 @@
 #   bash benchmarks/gpu_check.sh RESULTS_FOLDER
 #
 # Run it from the project folder with JAX and PyTorch installed for the GPU. Each step writes
-# its tables to RESULTS_FOLDER/NAME.md (and .json), its output to NAME.log, and one line with its
-# exit status and seconds to steps.txt; a step that fails or runs out of its time does not stop
-# the others. The whole sweep is measured on its own (about 9 minutes more by the estimates):
+# its output to RESULTS_FOLDER/NAME.log (throughput, cpu_augmentation and fixed_costs also their
+# tables to NAME.md and NAME.json) and one line with its exit status and seconds to steps.txt; a
+# step that fails or runs out of its time does not stop the others. The whole sweep is measured on its own (about 9 minutes more by the estimates):
 #   KERAS_BACKEND=jax python benchmarks/whole_sweep.py --results RESULTS_FOLDER
 set -u
 if [ $# -ne 1 ] || [ ! -f benchmarks/gpu_check.sh ]; then
     echo "usage, from the project folder: bash benchmarks/gpu_check.sh RESULTS_FOLDER" >&2
     exit 2
+fi
+if ! nvidia-smi -L > /dev/null 2>&1; then
+    echo "error: gpu_check.sh measures an NVIDIA GPU, and nvidia-smi finds none here" >&2
+    exit 1
+fi
+if ! python -c "import jax, keras, torch" > /dev/null 2>&1; then
+    echo "error: python cannot import jax, keras and torch: activate the environment that has them (e.g. . .venv/bin/activate)" >&2
+    exit 1
 fi
 RESULTS=$1
 mkdir -p "$RESULTS" || exit 1

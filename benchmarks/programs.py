@@ -125,6 +125,7 @@ def compiled_step(model, state, batch, hlo_folder, name):
     `hlo_folder`, if any, as NAME_train_step.hlo.txt."""
     step = jax.jit(model.train_step, donate_argnums=0).lower(state, batch).compile()
     if hlo_folder:
+        os.makedirs(hlo_folder, exist_ok=True)
         with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
             file.write(step.as_text())
     return step

@@ -19,24 +19,26 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras
 import numpy as np
 
+from benchmarks.common import batch_sizes, model_names
 from pyimagesearch import training
+from pyimagesearch.errors import positive_int
 from pyimagesearch.original import MODELS
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--batch-sizes", default="128,1000")
-    parser.add_argument("--images", type=int, default=10_000)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", type=model_names, default=list(MODELS), help="comma-separated")
+    parser.add_argument("--batch-sizes", type=batch_sizes, default=[128, 1000], help="comma-separated")
+    parser.add_argument("--images", type=positive_int, default=10_000)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
     training.record_convolutions_in_graphs()  # as train.py does, before JAX starts
     images = np.random.default_rng(0).random((args.images, 32, 32, 3), dtype="float32")
     labels = np.eye(10, dtype="float32")[np.arange(args.images) % 10]
     print(f"Keras {keras.__version__} on {keras.backend.backend()}, {args.images} images")
-    for name in args.models.split(","):
+    for name in args.models:
         model = training.build_model(name, training.make_optimizer("adam"), (32, 32, 3), 10, seed=0)
-        for batch_size in (int(size) for size in args.batch_sizes.split(",")):
+        for batch_size in args.batch_sizes:
             results = model.evaluate(images, labels, batch_size=batch_size, verbose=0)
             seconds = []
             for _ in range(args.repeats):

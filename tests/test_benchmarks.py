@@ -4,6 +4,7 @@ import importlib.util
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 
@@ -19,7 +20,7 @@ from pyimagesearch import training
 from pyimagesearch.datasets import load_dataset
 from pyimagesearch.errors import UserError
 from pyimagesearch.original import MODELS
-from support import REPO
+from support import REPO, run_script
 
 
 # The networks' trainable parameters for 32x32x3 inputs and 10 classes, as the original's.
@@ -191,7 +192,7 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     environment = jax_environment()
     command = [sys.executable, "benchmarks/step_breakdown.py", "--models", "minivggnet",
                "--batch-size", "8", "--steps", "6", "--calls", "3",
-               "--hlo-folder", str(tmp_path)]  # fmt: skip
+               "--hlo-folder", str(tmp_path / "programs")]  # made as it is written into; fmt: skip
     result = subprocess.run(command, cwd=REPO, env=environment, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
     title, header, row = result.stdout.splitlines()[:3]
@@ -203,7 +204,7 @@ def test_step_breakdown_times_the_device_and_host_shares_of_a_step(tmp_path):
     # augmentation and 3 dropouts; Adam's 2 slots a weight, its iteration and learning rate; the
     # loss's and the accuracy's total and count.
     assert (name, int(arrays)) == ("minivggnet", 22 + (10 + 4) + (44 + 2) + 4)
-    program = (tmp_path / "minivggnet_train_step.hlo.txt").read_text()
+    program = (tmp_path / "programs" / "minivggnet_train_step.hlo.txt").read_text()
     assert int(kernels) == programs.count_program(program)["kernels"] > 0
     assert int(launches) == len(programs.launches(program)) > int(kernels)
     assert float(gflop) > 0 and float(gb) > 0
@@ -340,6 +341,26 @@ def test_gpu_program_without_the_cuda_plugin_says_how_to_install_it():
         "error: compiling for a GPU needs JAX's CUDA plugin (topology not implemented for cuda);"
         f' install it with pip install "jax[cuda13]=={jax.__version__}", or pass --cpu'
     )
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--models", "resnet,foo"], "argument --models: unknown model 'foo': choose from resnet, googlenet, minivggnet"),
+    (["--batch-sizes", "8,x"], "argument --batch-sizes: takes a whole number of at least 1, not 'x'"),
+    (["--images", "0"], "argument --images: takes a whole number of at least 1, not '0'"),
+])  # fmt: skip
+def test_validation_cost_refuses_bad_arguments_in_one_line(arguments, message):
+    result = run_script("benchmarks/validation_cost.py", *arguments)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == f"validation_cost.py: error: {message}"
+
+
+@pytest.mark.skipif(shutil.which("nvidia-smi") is not None, reason="this machine may have a GPU to measure")
+def test_gpu_check_without_a_gpu_says_so_and_measures_nothing(tmp_path):
+    result = subprocess.run(["bash", "benchmarks/gpu_check.sh", str(tmp_path / "results")], cwd=REPO,
+                            capture_output=True, text=True)  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr == "error: gpu_check.sh measures an NVIDIA GPU, and nvidia-smi finds none here\n"
+    assert not (tmp_path / "results").exists()
 
 
 def test_validation_cost_times_each_batch_size_and_gets_the_same_loss():

@@ -9,6 +9,7 @@ from benchmarks import cpu
 from benchmarks.common import forward_flops
 from support import run_script
 from pyimagesearch import training
+from pyimagesearch.errors import UserError
 
 # MiniVGGNet's multiply-adds for one 32x32x1 image: output positions x kernel weights, layer by layer.
 MINIVGGNET_MACS = [
@@ -79,6 +80,21 @@ def test_cpu_runs_times_train_py_runs_that_differ_only_in_their_seed(kind):
     first, second = (dict(vars(args), seed=None, history=None, report=None) for args in parsed)
     assert first == second
     assert (first["model"], first["batch_size"]) == (("minivggnet", 128) if kind == "study" else ("resnet", 8))
+
+
+def test_cpu_runs_names_why_a_run_failed_from_its_log(tmp_path):
+    from benchmarks import cpu_runs
+
+    # Runs that fail before Keras starts: the first on its arguments, the second on its data set.
+    lines = [f"python train.py --history {tmp_path}/run1.pickle --report {tmp_path}/run1.txt --epochs 0",
+             f"python train.py --history {tmp_path}/run2.pickle --report {tmp_path}/run2.txt --dataset cifar10 "
+             "--no-download"]  # fmt: skip
+    with pytest.raises(UserError) as failed:
+        cpu_runs.timed_sweep(lines, 1, str(tmp_path))
+    message = str(failed.value)
+    assert message.startswith("a run failed under sweep.py --cpu-runs 1 (run1.log: train.py: error: argument --epochs: "
+                              "takes a whole number of at least 1, not '0'; run2.log: error: cifar10 is not in ")  # fmt: skip
+    assert "\n" not in message
 
 
 @pytest.mark.parametrize("op_name, kind", [
