@@ -229,3 +229,61 @@ def test_a_study_run_that_cannot_be_read_is_named_and_nothing_is_published(tmp_p
     assert not plots.exists()
     with pytest.raises(plot.UserError, match=f"^cannot read {broken}"):
         studies.configurations("cpu", str(results))
+
+
+def grid_run(optimizer, rate, seed, val_accuracy, dataset="fashion_mnist", test_accuracy=0.8):
+    """A finished run as finished_runs gives it, its last validation accuracy `val_accuracy`."""
+    return dict(model="minivggnet", optimizer=optimizer, dataset=dataset, learning_rate=rate, seed=seed,
+                test_accuracy=test_accuracy, history=dict(val_accuracy=[0.4, val_accuracy], accuracy=[0.5, 0.9]),
+                final_val_accuracy=val_accuracy)
+
+
+def test_the_grid_chooses_on_fashion_mnist_alone_and_a_tie_goes_to_the_lower_rate():
+    # Every optimizer's mean is 0.85 at 1e-3 and at 3e-3 (a tie), 0.7 elsewhere.
+    found = [grid_run(optimizer, rate, seed, 0.85 if rate in (1e-3, 3e-3) else 0.7)
+             for optimizer in studies.GRID_OPTIMIZERS for rate in studies.GRID_RATES for seed in (1, 2)]
+    assert studies.chosen_rates(found) == dict.fromkeys(studies.GRID_OPTIMIZERS, 1e-3)
+    # Runs on MNIST (the second stage's) or of another model play no part, however well they validate.
+    for other in (dict(dataset="mnist"), dict(model="resnet")):
+        more = [dict(grid_run(optimizer, 3e-3, seed, 0.99), **other) for optimizer in studies.GRID_OPTIMIZERS
+                for seed in (1, 2)]
+        assert studies.chosen_rates(found + more) == dict.fromkeys(studies.GRID_OPTIMIZERS, 1e-3)
+
+
+def test_the_rates_near_the_best_include_the_bound_and_come_in_ascending_order():
+    runs = [grid_run("adam", rate, seed, value) for rate, value in ((1e-3, 0.5), (3e-4, 0.48), (3e-3, 0.47))
+            for seed in (1, 2)]
+    assert cpu_study.near_best(cpu_study.sensitivity(runs)["adam"]) == [3e-4, 1e-3]  # 0.48 is 0.02 below 0.5
+
+
+def test_a_run_without_a_report_or_a_second_epoch_has_no_gap_or_fluctuation():
+    run = dict(history=dict(val_accuracy=[0.8], accuracy=[0.9]), test_accuracy=None)
+    assert cpu_study.gap(run) is None and cpu_study.fluctuation(run) is None
+    assert cpu_study.sensitivity_cell(dict(validation=(0.8, 0.8, 0.8), test=(None, None, None), seeds=2,
+                                           reports=0)) == "0.8000 (2) / no report"
+
+
+def test_spreads_are_told_only_for_optimizers_with_three_seeds_and_as_many_each():
+    rates = {"adam": 1e-3, "radam": 1e-3}
+    two_each = [grid_run(optimizer, 1e-3, seed, 0.8, test_accuracy=0.8 + seed / 100)
+                for optimizer in rates for seed in (1, 2)]
+    assert cpu_study.spread_sentence(two_each, rates, "fashion_mnist", "at 1e-3") is None
+    three_and_four = [grid_run("adam", 1e-3, seed, 0.8, test_accuracy=0.8 + seed / 100) for seed in (1, 2, 3)]
+    three_and_four += [grid_run("radam", 1e-3, seed, 0.8, test_accuracy=0.8 + seed / 100) for seed in (1, 2, 3, 4)]
+    assert cpu_study.spread_sentence(three_and_four, rates, "fashion_mnist", "at 1e-3") is None
+
+
+def test_rows_the_study_will_run_wait_as_not_yet_run_before_and_after_the_grid_chooses(tmp_path):
+    results = tmp_path / "results"
+    for seed in (1, 2):
+        write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.8], 0.79)
+    text = cpu_study.report(str(results))[0]  # no rate chosen yet: every row at 1e-3 waits
+    assert "| Adam | mnist | 1e-03 | not yet run |" in text and "| SGD | mnist | 1e-03 | not yet run |" in text
+    full_grid(results, {"adam": 3e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    text = cpu_study.report(str(results))[0]  # Adam runs at 3e-3 on MNIST too, once the grid chooses it
+    assert "| Adam | mnist | 3e-03 | not yet run |" in text
+
+
+@pytest.mark.parametrize("difference", [Difference(3, 0.01, 0.01, 0.0, 0.02), Difference(3, -0.01, 0.01, -0.02, 0.0)])
+def test_an_interval_that_reaches_zero_is_no_difference(difference):
+    assert results.verdict(difference) == "no difference"

@@ -24,6 +24,7 @@ import pytest
 from pyimagesearch import datasets, downloads
 from pyimagesearch.datasets import DATASETS, DatasetUnavailable, held_out, load_dataset
 from pyimagesearch.errors import UserError
+from pyimagesearch.timings import TRAINING_IMAGES
 from support import REPO, npy_member
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10", "cifar100")
@@ -782,3 +783,7 @@ def test_held_out_numbers_that_do_not_fit_are_one_line(validation, training, mes
     with pytest.raises(UserError) as refused:
         held_out(load_dataset("digits"), validation, training)
     assert str(refused.value).startswith(message)
+
+
+def test_the_plans_count_the_digits_training_images_the_data_set_has():
+    assert TRAINING_IMAGES["digits"] == len(load_dataset("digits").train_x) == 1347

@@ -351,3 +351,51 @@ def test_plot_names_such_a_history_in_one_line_in_bounded_time_and_memory(tmp_pa
         "them and re-run their train.py lines",
     ]
     assert int(result.stdout.removeprefix("peak MiB ")) < 400
+
+
+@pytest.mark.parametrize("history, reason", [
+    ({"k" * 40: "0.5"}, f"its '{'k' * 40}' holds a str, not a list of numbers"),  # 40 characters are shown whole
+    ({"loss": [0.5, None, "x"]}, "its 'loss' holds a NoneType, not only numbers"),  # the first stranger
+    ({"lo\nss": "0.5"}, "its 'lo ss' holds a str, not a list of numbers"),  # the message stays one line
+])
+def test_what_is_wrong_is_named_in_one_line(tmp_path, history, reason):
+    path = tmp_path / "history.pickle"
+    path.write_bytes(pickle.dumps(history))
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, reason)
+
+
+def test_a_numpy_1_scalar_pickled_big_endian_reads_as_its_value(tmp_path):
+    little = numpy1_scalar(0.5, "f8", 3)
+    big = little.replace(text("<"), text(">")).replace(np.float64(0.5).tobytes(), np.float64(0.5).byteswap().tobytes())
+    path = tmp_path / "history.pickle"
+    path.write_bytes(b"\x80\x03}(" + text("loss") + b"](" + big + b"eu.")
+    assert read_history(path) == {"loss": [0.5]}
+
+
+ARRAY_PICKLE = pickle.dumps({"loss": np.array([0.5])}, protocol=2)  # _reconstruct(ndarray, (0,), b"b"), then BUILD
+
+
+@pytest.mark.parametrize("content, reason", [
+    # _reconstruct given something other than numpy.ndarray as the array's type
+    (ARRAY_PICKLE.replace(b"cnumpy\nndarray\n", b"K\x07"), "it holds an array of type 7, not a NumPy array"),
+    # the array's state set a second time (BINGET of the state tuple, BUILD again)
+    (ARRAY_PICKLE.replace(b"bs.", b"bh\x16bs."), "it sets the state of something other than a NumPy type or array"),
+    (b"\x80\x02(}.", "it is cut short or damaged: it stops with other than one value"),  # a MARK left open
+    (b"\x80\x02)" + b"\x85" * 16 + b".", "it nests deeper than 16 levels, deeper than a training history"),
+    (b"\x80\x02)" + b"\x85" * 15 + b".", "it holds a tuple, not a dict"),  # 16 levels: read, and not a history
+    (b"\x80\x04](" + b"N" * 499_998 + b"e.", "it holds a list, not a dict"),  # 500,000 values: read
+    (b"\x80\x02}r" + (500_000).to_bytes(4, "little") + b".",
+     "it is cut short or damaged: LONG_BINPUT 500000 is beyond any memo a history needs"),
+], ids=["reconstruct-of-no-array-type", "state-set-twice", "mark-left-open", "17-levels", "16-levels",
+        "500000-values", "memo-index-500000"])
+def test_the_bounds_and_checks_of_a_pickle_hold_exactly(tmp_path, content, reason):
+    assert b"bs." in ARRAY_PICKLE and b"cnumpy\nndarray\n" in ARRAY_PICKLE
+    path = tmp_path / "history.pickle"
+    path.write_bytes(content)
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, reason)
+    path.write_bytes(b"\x80\x02}r" + (499_999).to_bytes(4, "little") + b".")  # the highest memo index a history may use
+    assert read_history(path) == {}

@@ -824,3 +824,53 @@ def test_several_input_folders_are_read_as_one(tmp_path, capsys):
     assert (pair["model"], pair["pairs"]) == ("minivggnet", "2")
     missing = os.path.join(str(seeds), "resnet_radam_mnist_seed1.pickle")
     assert capsys.readouterr().err.splitlines() == [f"warning: skipping resnet on mnist: {missing} is missing"]
+
+
+def test_a_perfect_report_a_class_named_accuracy_and_a_report_of_the_largest_size_are_read(tmp_path):
+    truth = np.arange(200) % 4
+    assert results.summary_of(classification_report(truth, truth, digits=4)) == (1.0, 1.0)
+    # Without an accuracy line (2019), a class called "accuracy" is no summary: the micro avg is.
+    named_accuracy = REPORT_2019.replace("           0       0.98", "    accuracy       0.50")
+    assert results.summary_of(named_accuracy) == (0.97, 0.96)
+    path = tmp_path / "resnet_adam_mnist.txt"
+    path.write_text(REPORT_2019 + " " * (results.MAX_REPORT_BYTES - len(REPORT_2019)))  # 1 MiB exactly
+    assert results.read_report(str(path)) == (0.97, 0.96)
+
+
+def test_a_history_without_epochs_says_so_and_one_at_float32s_largest_number_is_read(tmp_path):
+    path = tmp_path / "resnet_adam_mnist.pickle"
+    path.write_bytes(pickle.dumps({"loss": [], "val_loss": [0.5], "accuracy": [], "val_accuracy": [0.5]}))
+    with pytest.raises(plot.UserError) as failure:
+        results.read_curves(str(path))
+    assert str(failure.value) == (f"{path} is not a readable training history (no epochs); delete it and re-run "
+                                  "its train.py line")
+    largest = float(np.finfo(np.float32).max)
+    path.write_bytes(pickle.dumps({"loss": [largest, 0.5], "val_loss": [largest, 0.5], "accuracy": [0.5, 0.6],
+                                   "val_accuracy": [0.5, 0.6]}))
+    assert results.read_curves(str(path))["loss"].tolist() == [largest, 0.5]
+
+
+def test_a_folder_named_like_a_history_is_not_one(tmp_path):
+    (tmp_path / "resnet_adam_mnist.pickle").mkdir()
+    write_run(tmp_path, "resnet", "radam", "mnist")
+    assert results.history_names(str(tmp_path)) == ["resnet_radam_mnist.pickle"]
+
+
+def test_runs_of_one_optimizer_come_in_the_order_of_their_rates(tmp_path):
+    history = {"loss": [0.5], "val_loss": [0.5], "accuracy": [0.5], "val_accuracy": [0.5]}
+    for name in ("minivggnet_adam_digits_lr1e-02", "minivggnet_adam_digits", "minivggnet_adam_digits_lr3e-04"):
+        (tmp_path / f"{name}.pickle").write_bytes(pickle.dumps(history))
+    runs, _ = results.load_runs(str(tmp_path))
+    assert [run["learning_rate"] for run in runs] == [3e-4, 1e-3, 1e-2]
+    assert [run["variant"] for run in runs] == ["adam lr=3e-04", "adam", "adam lr=1e-02"]
+
+
+def test_a_manifest_whose_budget_is_no_budget_leaves_every_run_in(tmp_path):
+    write_run(tmp_path, "resnet", "adam", "mnist")
+    (tmp_path / "manifest.json").write_text('{"budget": "cpu"}')
+    assert [run["optimizer"] for run in results.load_runs(str(tmp_path))[0]] == ["adam"]
+
+
+def test_a_pair_whose_second_run_has_no_report_is_left_out():
+    difference = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, None), run(2, 0.7)], "test_accuracy")
+    assert (difference.pairs, difference.std) == (1, None) and difference.mean == pytest.approx(0.1)

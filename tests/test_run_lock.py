@@ -162,3 +162,34 @@ def test_a_lock_file_naming_no_possible_pid_names_no_one(tmp_path, monkeypatch, 
     with run_files.run_lock(str(lock)):
         assert lock.read_text() == f"{HOST} {os.getpid()}\n"
     assert capsys.readouterr().out == ""
+
+
+def test_a_lock_file_that_says_more_than_host_and_pid_names_no_one(tmp_path, capsys):
+    lock = tmp_path / "run.pickle.lock"
+    lock.write_text(f"{HOST} 4242 and more\n")
+    with run_files.run_lock(str(lock)):
+        assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+    assert capsys.readouterr().out == ""
+
+
+def test_without_flock_a_ten_digit_pid_names_no_one_and_another_users_process_holds_the_run(tmp_path, monkeypatch,
+                                                                                            capsys):
+    def unsupported(descriptor, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(run_files.fcntl, "flock", unsupported)
+    lock = tmp_path / "run.pickle.lock"
+    lock.write_text(f"{HOST} 9999999999\n")  # beyond any PID os.kill takes
+    with run_files.run_lock(str(lock)):
+        assert lock.read_text() == f"{HOST} {os.getpid()}\n"
+    assert capsys.readouterr().out == ""
+
+    def other_users(pid, signal_number):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(run_files.os, "kill", other_users)
+    lock.write_text(f"{HOST} 4242\n")
+    with pytest.raises(RunLocked, match=f"^process 4242 on {HOST} is training this run already"):
+        with run_files.run_lock(str(lock)):
+            pytest.fail("took over the lock of a running process")
+    assert lock.read_text() == f"{HOST} 4242\n"

@@ -4,6 +4,7 @@ import pytest
 
 import combinations
 from pyimagesearch import runs
+from pyimagesearch.errors import UserError
 
 
 @pytest.mark.parametrize("rate, text", [(3e-4, "3e-04"), (1e-2, "1e-02"), (2.5e-4, "2.5e-04"), (0.00123, "1.23e-03"),
@@ -68,3 +69,24 @@ def test_a_value_given_twice_is_one_run():
         "python train.py --history out/minivggnet_adam_digits_lr3e-04.pickle --report "
         "out/minivggnet_adam_digits_lr3e-04.txt --dataset digits --model minivggnet --optimizer adam "
         "--learning-rate 3e-04"]
+
+
+def test_a_rate_of_1_or_more_is_named_and_read_back():
+    assert runs.stem("resnet", "sgd", "mnist", 2.0) == "resnet_sgd_mnist_lr2e+00"
+    assert runs.parse_stem("resnet_sgd_mnist_lr2e+00_seed3") == ("resnet", "sgd", "mnist", 2.0, 3)
+
+
+def test_commands_carry_every_setting_and_refuse_unknown_ones():
+    assert runs.train_commands("out/", ["digits"], ["minivggnet"], ["adam"], checkpoint_every=2) == [
+        "python train.py --history out/minivggnet_adam_digits.pickle --report out/minivggnet_adam_digits.txt "
+        "--dataset digits --model minivggnet --optimizer adam --checkpoint-every 2"]
+    with pytest.raises(TypeError, match=r"^train_commands\(\) got unknown settings: epoch, seed$"):
+        runs.train_commands("out", ["digits"], ["minivggnet"], ["adam"], epoch=3, seed=1)
+
+
+def test_a_sweep_reads_each_lines_last_history_and_refuses_one_without_a_value():
+    assert runs.read_runs(["python train.py --history a.pickle -m googlenet --history b.pickle\n"]) == [
+        ("python train.py --history a.pickle -m googlenet --history b.pickle", "b.log", "googlenet")]
+    with pytest.raises(UserError) as refused:
+        runs.read_runs(["python train.py -i"])
+    assert str(refused.value) == "no --history in 'python train.py -i'; every line must be a train.py command"

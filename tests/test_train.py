@@ -1100,3 +1100,70 @@ def test_the_private_keras_apis_were_checked_on_this_keras():
     assert first <= version < after_last, (
         f"Keras {keras.__version__}: check optimizer._learning_rate and model._symbolic_build "
         "(pyimagesearch/training.py) on it, then widen KERAS_CHECKED")
+
+
+def test_only_temporaries_named_as_mkstemp_names_them_are_removed_beside_every_output(tmp_path):
+    files_of_run = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    left = [".run.k2j4_9xq.tmp.pickle", ".run.k2j4_9xq.tmp.txt", ".run.k2j4_9xq.tmp.csv", ".run.k2j4_9xq.tmp.json"]
+    kept = [".run.mine.tmp.pickle", ".run.k2j4_9xq0.tmp.csv"]  # not 8 characters: not ours to delete
+    for name in left + kept:
+        (tmp_path / name).write_text("")
+    files_of_run.remove_temporaries()
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+
+
+def test_a_history_whose_checkpoints_would_take_a_whole_path_is_refused_and_one_byte_less_is_not(tmp_path):
+    for extra, refused in ((0, True), (-1, False)):
+        # The longest checkpoint path is the history's, ".checkpoint/" and LONGEST_IN_CHECKPOINT.
+        length = run_files.MAX_PATH + extra - len(".checkpoint/" + run_files.LONGEST_IN_CHECKPOINT)
+        folders, rest = [], length - len(str(tmp_path)) - len("/run.pickle")  # each folder takes "/" and its name
+        while rest:
+            size = 199 if rest == 201 else min(200, rest)  # never 1 byte left over: a folder needs a name
+            folders.append("d" * (size - 1))
+            rest -= size
+        history = os.path.join(str(tmp_path), *folders, "run.pickle")
+        assert len(history) == length
+        files_of_run = RunFiles(history, str(tmp_path / "run.txt"))
+        if refused:
+            with pytest.raises(UserError) as refusal:
+                files_of_run.check_paths()
+            assert str(refusal.value) == (
+                f"--history's path is too long: the checkpoints beside it would take paths of {run_files.MAX_PATH} "
+                f"bytes, and a path may take {run_files.MAX_PATH - 1}; give a shorter one")
+        else:
+            files_of_run.check_paths()
+
+
+def test_a_history_path_ending_in_dot_dot_names_a_folder(tmp_path):
+    with pytest.raises(UserError) as refused:
+        RunFiles(str(tmp_path / "out" / ".."), str(tmp_path / "run.txt")).check_paths()
+    assert str(refused.value) == (f"--history {str(tmp_path / 'out' / '..')!r} names a folder, not a file; give a file "
+                                  "path such as output/resnet_adam_mnist.pickle")
+
+
+def test_a_finished_run_is_two_files_and_skipping_it_removes_its_checkpoint(tmp_path, capsys):
+    files_of_run = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    (tmp_path / "run.pickle").mkdir()  # a folder of the history's name is no finished run
+    (tmp_path / "run.txt").write_text("")
+    assert not files_of_run.finished()
+    (tmp_path / "run.pickle").rmdir()
+    (tmp_path / "run.pickle").write_bytes(b"")
+    (tmp_path / "run.pickle.checkpoint").mkdir()
+    (tmp_path / "run.pickle.checkpoint" / "state.json").write_text("{}")
+    (tmp_path / "run.json").write_text("[1, 2]")  # no settings to compare: a damaged file is none
+    assert files_of_run.finished() and files_of_run.recorded_settings() is None
+    assert files_of_run.skip({"epochs": 1}) == 0
+    assert capsys.readouterr().out.endswith("exist already: skipping (delete them to train again)\n")
+    assert sorted(os.listdir(tmp_path)) == ["run.json", "run.pickle", "run.txt"]
+
+
+def test_the_settings_a_run_was_made_with_are_named_in_alphabetical_order(tmp_path):
+    files_of_run = RunFiles(str(tmp_path / "run.pickle"), str(tmp_path / "run.txt"))
+    keys = ["seed", "model", "epochs", "batch_size", "dataset", "optimizer", "augmentation", "learning_rate"]
+    (tmp_path / "run.json").write_text(json.dumps({key: 1 for key in keys}))
+    with pytest.raises(UserError) as refused:
+        files_of_run.skip({key: 2 for key in keys})
+    differences = ", ".join(f"{key} 1 there, 2 here" for key in sorted(keys))
+    assert str(refused.value) == (
+        f"{tmp_path}/run.pickle was made with other settings ({differences}; see {tmp_path}/run.json); give other "
+        "--history and --report paths, or delete the run's files to train it again")

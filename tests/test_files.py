@@ -1,0 +1,48 @@
+"""pyimagesearch/files.py: outputs written whole or not at all, with the permissions of a plainly
+created file, folders checked before a run writes into them, and small JSON files read within a
+bound."""
+
+import os
+
+import pytest
+
+from pyimagesearch import files
+
+
+def test_an_interrupted_write_leaves_neither_the_file_nor_its_temporary(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        with files.replaced_atomically(str(tmp_path / "results.csv")) as temporary:
+            with open(temporary, "w") as file:
+                file.write("half")
+            raise KeyboardInterrupt
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_written_file_has_the_permissions_the_umask_gives_and_the_umask_stays(tmp_path):
+    previous = os.umask(0o002)
+    try:
+        files.write_atomically(str(tmp_path / "out" / "results.csv"), "a,b\n")
+        assert os.umask(0o002) == 0o002  # not left at 0
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "out" / "results.csv").read_text() == "a,b\n"
+    assert (tmp_path / "out" / "results.csv").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_path_that_is_a_folder_or_below_an_unwritable_one_is_refused_in_one_line(tmp_path):
+    with pytest.raises(OSError) as refused:
+        files.ensure_writable(str(tmp_path))
+    assert str(refused.value) == f"cannot write {tmp_path}: it is a folder; give a file path"
+    # /proc is a folder that no one, root included, can create a file in.
+    with pytest.raises(OSError, match=r"^cannot write /proc/results\.csv: .+ \(/proc\); choose a writable path or "
+                                      r"fix its permissions$"):
+        files.ensure_writable("/proc/results.csv")
+
+
+def test_json_is_read_up_to_its_limit_and_nesting_too_deep_to_parse_is_none(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text('"12345678"')  # 10 bytes
+    assert files.read_json(str(path), limit=10) == "12345678"
+    assert files.read_json(str(path), limit=9) is None
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    assert files.read_json(str(path)) is None
