@@ -19,6 +19,7 @@ or record what it does next.
 
 import argparse
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -65,10 +66,11 @@ def visible_gpus():
             gpus.append(gpu)
         return gpus
     try:
-        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
+        listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
         return []
-    return [str(index) for index, line in enumerate(listing.stdout.splitlines()) if line.startswith("GPU")]
+    # "GPU 0: NVIDIA H200 (UUID: GPU-...)", each GPU's MIG devices listed indented below it.
+    return re.findall(r"^GPU (\d+):", listing.stdout, re.MULTILINE)
 
 
 def core_shares(runs):

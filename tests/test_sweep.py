@@ -281,3 +281,21 @@ def test_cuda_visible_devices_is_read_as_cuda_reads_it(monkeypatch, visible, gpu
 def test_a_run_killed_by_a_signal_without_a_name_is_a_failure_named_by_its_number():
     assert sweep.outcome(-40) == "FAILED (killed by signal 40)"
     assert sweep.outcome(-9) == "FAILED (killed by SIGKILL)"
+
+
+def test_gpus_are_numbered_as_nvidia_smi_numbers_them_with_mig_devices_listed_below(tmp_path, monkeypatch):
+    listing = ("GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-a)\n  MIG 3g.20gb     Device  0: (UUID: MIG-b)\n"
+               "GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-c)\n")
+    fake_programs(tmp_path, nvidia_smi=f"printf '{listing}'\n")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert sweep.visible_gpus() == ["0", "1"]
+
+
+def test_an_nvidia_smi_that_hangs_gives_no_gpu(monkeypatch):
+    def hangs(command, **options):
+        raise subprocess.TimeoutExpired(command, options["timeout"])
+
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.setattr(sweep.subprocess, "run", hangs)
+    assert sweep.visible_gpus() == []
