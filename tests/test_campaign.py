@@ -538,3 +538,51 @@ def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys)
     assert campaign.main(arguments) == EXIT_STOPPED
     assert capsys.readouterr().err == "stopped by a signal before any run: the same command starts the slot again\n"
     assert not (tmp_path / "a.tgz").exists() and not (tmp_path / "results" / "slots.json").exists()
+
+
+def test_a_checkpointed_run_whose_log_shows_every_epoch_is_planned_at_one_epoch(tmp_path):
+    # Killed after its last epoch, before its outputs were written: it still has an epoch's work.
+    (run,) = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist")[:1]
+    os.makedirs(run["history"] + ".checkpoint")
+    (tmp_path / "original" / "minivggnet_adam_mnist.pickle.checkpoint" / "state.json").write_text("{}")
+    (tmp_path / "original" / "minivggnet_adam_mnist.csv").write_text(
+        "epoch,epoch_time\n" + "".join(f"{epoch},1.2\n" for epoch in range(1, 61)))
+    assert campaign.expected_seconds(run, 1, {("minivggnet", 1): (1.0, 10.0)}) == pytest.approx(1.1 * (10 + 1.2))
+
+
+def test_on_a_cpu_as_many_runs_go_at_once_as_there_are_cores_untimed_by_an_h200(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 1 cores, AVX2")
+    monkeypatch.setattr(campaign.os, "sched_getaffinity", lambda pid: {0})
+    arguments = ["--study", "cpu", "--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results", str(tmp_path),
+                 "--commit", "0" * 40, "--dry-run"]  # fmt: skip
+    for more in ([], ["--cpu-runs", "1"]):  # by default CPU_RUNS, or one a core where there are fewer
+        assert campaign.main([*arguments, *more]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0] == (f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, "
+                            "1 at a time:")
+        assert len(lines) == 47
+        assert all(line.startswith("    cpu-study") and "expected" not in line for line in lines[1:])
+
+
+@pytest.mark.parametrize("name", ["slots.json", "original/manifest.json"])
+def test_a_damaged_record_of_the_campaign_is_named_in_one_line(tmp_path, monkeypatch, name):
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    (tmp_path / "original").mkdir()
+    (tmp_path / name).write_text('{"runs": ')  # cut short
+    with pytest.raises(UserError) as refused:
+        campaign.main(["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results", str(tmp_path),
+                       "--epochs", "1", "--commit", "0" * 40, "--dry-run"])  # fmt: skip
+    assert str(refused.value) == (f"cannot read {tmp_path / name} (Expecting value: line 1 column 10 (char 9)); "
+                                  "restore it from git or the last archive")
+
+
+@pytest.mark.parametrize("stopped, code", [(True, 0), (False, 1)])
+def test_a_slot_whose_time_ran_out_exits_0_and_one_whose_run_failed_exits_1(tmp_path, monkeypatch, stopped, code):
+    # Either way the runs are left for the next slot, which resumes or retries them.
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    monkeypatch.setattr(campaign, "run_slot", lambda chosen, sharing, seconds, facts, slot, on_cpu: ([], stopped))
+    results = tmp_path / "results"
+    assert campaign.main(["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results", str(results),
+                          "--epochs", "1", "--models", "minivggnet", "--commit", "0" * 40]) == code  # fmt: skip
+    (record,) = json.loads((results / "slots.json").read_text())
+    assert record["finished"] == [] and record["unfinished"][0] == "original/minivggnet_adam_mnist"

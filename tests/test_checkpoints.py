@@ -312,3 +312,41 @@ def test_a_variables_file_that_would_take_more_memory_than_its_model_is_refused_
         archive.writestr("model_00000.npy", b"\x00" * 100)
     assert refusal() == (f"{path} cannot be loaded (its member model_00000 is compressed in a way that NumPy "
                          f"never writes); delete {tmp_path} to start again")
+
+
+def test_a_state_file_of_the_largest_size_allowed_is_read(tmp_path):
+    state = state_after(2, steps=1)
+    text = json.dumps(state)
+    (tmp_path / "state.json").write_text(text + " " * (checkpoints.MAX_STATE_BYTES - len(text)))
+    assert (tmp_path / "state.json").stat().st_size == 32 * 2**20
+    assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS) == state
+
+
+def test_a_mid_epoch_checkpoint_without_the_metrics_running_values_does_not_fit(tmp_path):
+    # Resumed, the epoch's loss and accuracy would start again from its remaining steps alone.
+    model = tiny_model(seed=1)
+    model.fit(X, Y, batch_size=8, epochs=1, verbose=0)
+    state = state_after(1, steps=3)
+    checkpoints.write_checkpoint(str(tmp_path), state, checkpoints.snapshot(model, with_metrics=False))
+    with pytest.raises(UserError) as refused:
+        checkpoints.restore(tiny_model(seed=2), str(tmp_path), state)
+    assert str(refused.value) == (
+        f"{tmp_path / 'variables-epoch1-step3.npz'} does not fit this run's model (other variables or shapes: made "
+        f"by another version of this code?); delete {tmp_path} to start again"
+    )
+
+
+def test_a_state_whose_curves_differ_in_length_is_refused(tmp_path):
+    state = state_after(2, steps=1)
+    for key in HISTORY_KEYS[1:]:  # the loss's length names the variables file: the others must agree with it
+        for values in ([0.5], [0.5] * 3):
+            history = dict(state["history"], **{key: values})
+            (tmp_path / "state.json").write_text(json.dumps(dict(state, history=history)))
+            with pytest.raises(UserError, match="its state.json lacks the run's settings, a history of numbers"):
+                checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
+
+
+def test_each_position_of_a_run_has_a_variables_file_of_its_own():
+    # So that a new checkpoint never overwrites the file that state.json names.
+    assert [checkpoints.variables_file_name(3, steps) for steps in (0, 1, 2)] == [
+        "variables-epoch3.npz", "variables-epoch3-step1.npz", "variables-epoch3-step2.npz"]

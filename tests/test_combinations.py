@@ -91,8 +91,10 @@ def test_bad_arguments_exit_2_with_argparse_message(tmp_path):
     (["--radam-total-steps", "banana"], "argument --radam-total-steps: takes a whole number or 'auto', not 'banana'"),
     (["--radam-total-steps", "\u00b2"], "argument --radam-total-steps: takes a whole number or 'auto', not '\u00b2'"),
     (["--output", "a\nb"], "argument --output: 'a\\nb' has a line break; choose a folder without one"),
+    (["--output", "a\rb"], "argument --output: 'a\\rb' has a line break; choose a folder without one"),
     (["--output", " "], "argument --output: needs a folder"),
     (["-s", ""], "argument -s/--script: needs a path"),
+    (["-s", " "], "argument -s/--script: needs a path"),
     (["--output=-out"], "argument --output: '-out' starts with '-', which train.py would read as an option; give "
                         "./-out"),
     (["--output", "out\udcff"], "argument --output: 'out\\udcff' is not UTF-8 text; choose a folder whose name is"),
@@ -457,3 +459,37 @@ def test_ctrl_c_stops_the_sequential_script_after_the_run_in_progress_dies_of_it
     assert [(r["history"], r["exit"]) for r in records(project, "end")] == [
         ("out/minivggnet_adam_digits.pickle", -signal.SIGINT)]
     assert len(records(project, "start")) == 1
+
+
+def test_the_most_seeds_allowed_are_taken(tmp_path):
+    script = tmp_path / "s.sh"
+    result = combinations("--output", "out", "-s", str(script), "--datasets", "digits", "--models", "minivggnet",
+                          "--optimizers", "adam", "--seeds", "1000")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"wrote 1000 runs to {script}\n"
+    assert run_lines(script.read_text())[-1].endswith(" --seed 1000")
+
+
+def test_a_script_path_under_a_file_is_named_in_one_line(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = combinations("--output", str(tmp_path / "out"), "-s", str(blocker / "s.sh"))
+    assert result.returncode == 1
+    assert result.stderr == (f"error: cannot write {blocker / 's.sh'}: part of {blocker} is a file, not a folder; "
+                             "choose another path\n")
+
+
+def test_a_data_set_named_twice_is_fetched_once(tmp_path):
+    script = tmp_path / "s.sh"
+    assert combinations("--output", "out", "-s", str(script), "--datasets", "mnist", "digits", "mnist",
+                        "--models", "minivggnet", "--optimizers", "adam").returncode == 0  # fmt: skip
+    assert "\npython fetch_data.py mnist || exit 1\n" in script.read_text()
+
+
+def test_the_scripts_comments_say_when_a_slurm_task_stops_and_what_a_parallel_one_runs_on(tmp_path):
+    script = tmp_path / "s.sh"
+    arguments = ["--output", "out", "-s", str(script), "--datasets", "digits", "--models", "minivggnet"]
+    assert combinations(*arguments, "--runner", "slurm").returncode == 0
+    assert "\n# 5 minutes before a task's time limit, Slurm sends this script USR1 (--signal\n" in script.read_text()
+    assert combinations(*arguments, "--runner", "parallel").returncode == 0
+    assert "\n# 3 runs at a time on every visible GPU, the longest first; see sweep.py.\n" in script.read_text()

@@ -787,3 +787,150 @@ def test_held_out_numbers_that_do_not_fit_are_one_line(validation, training, mes
 
 def test_the_plans_count_the_digits_training_images_the_data_set_has():
     assert TRAINING_IMAGES["digits"] == len(load_dataset("digits").train_x) == 1347
+
+
+def test_a_fashion_mnist_file_of_exactly_60000_images_is_read(keras_home):
+    # As large as the real training file: only a larger one is refused.
+    datasets_dir = keras_home / "datasets"
+    write_fashion_mnist(datasets_dir)
+    images = np.zeros((60_000, 28, 28), np.uint8)
+    images[-1] = 255  # the last image, which a read one byte short would lose
+    write_idx(datasets_dir / "fashion-mnist" / "train-images-idx3-ubyte.gz", images)
+    write_idx(datasets_dir / "fashion-mnist" / "train-labels-idx1-ubyte.gz", np.arange(60_000) % 10)
+    (train_x, train_y), _ = datasets.fetch("fashion_mnist", download=False)
+    assert train_x.shape == (60_000, 28, 28) and train_y.shape == (60_000,)
+    assert train_x[-1].min() == 255 and train_x[:-1].max() == 0
+
+
+def test_running_out_of_memory_while_reading_is_not_called_damage(keras_home, monkeypatch):
+    # A good file on a machine short of memory: not to be deleted.
+    write_cached("mnist", keras_home / "datasets")
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(np, "load", out_of_memory)
+    with pytest.raises(MemoryError):
+        load_dataset("mnist")
+
+
+def test_a_cifar_batch_larger_than_any_is_refused_without_reading_it(keras_home):
+    path, kind = write_cached("cifar10", keras_home / "datasets")
+    with open(path, "wb") as file:
+        file.truncate(2**28 + 1)  # sparse: 256 MiB of zeros that take no room on disk
+    tracemalloc.start()
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("cifar10")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(raised.value) == (
+        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+        "`python fetch_data.py cifar10` to download it afresh, or put a good copy there"
+    )
+    assert peak < 10 * 2**20
+
+
+def test_held_out_numbers_at_their_bounds_are_taken():
+    data = load_dataset("digits")  # 1,347 training images of 10 classes
+    for validation, training, sizes in [(10, None, (1337, 10)), (1337, None, (10, 1337)), (0, 10, (10, 450)),
+                                        (0, 1337, (1337, 450)), (300, 10, (10, 300)), (300, 1037, (1037, 300)),
+                                        (300, 1047, (1047, 300))]:  # fmt: skip
+        split = held_out(data, validation, training)
+        assert (len(split.train_x), len(split.validation_x)) == sizes, (validation, training)
+    assert held_out(data, 0, 1347) is data  # all of them, nothing held out: the original's data, not a copy
+
+
+def test_an_mnist_array_larger_than_mnist_is_refused_before_it_is_read(keras_home):
+    # Named as NumPy names it and one of the four, but its header gives 2**30 numbers.
+    path, kind = write_cached("mnist", keras_home / "datasets")
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist() if info.filename != "x_train.npy"]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(*npy_member("x_train", (2**30,), dtype="|u1"))
+        for name, content in members:
+            archive.writestr(name, content)
+    tracemalloc.start()
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("mnist")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(raised.value) == (f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+                                 "`python fetch_data.py mnist` to download it afresh, or put a good copy there")
+    assert peak < 10 * 2**20
+
+
+def test_an_old_file_beside_a_data_set_that_no_download_left_is_kept(keras_home, file_origin, tmp_path):
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    backup = datasets_dir / ".mnist.npz.backup"
+    backup.write_bytes(b"the user's own")
+    os.utime(backup, (time.time() - 3600, time.time() - 3600))
+    serve("mnist", file_origin, tmp_path)
+    load_dataset("mnist")
+    assert backup.read_bytes() == b"the user's own"
+
+
+def test_a_full_disk_while_extracting_is_named_as_the_disks_not_the_archives(keras_home, file_origin, tmp_path,
+                                                                              monkeypatch):
+    serve("cifar10", file_origin, tmp_path)
+
+    def disk_full(self, path, **options):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "extractall", disk_full)
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("cifar10")
+    datasets_dir = keras_home / "datasets"
+    assert str(raised.value) == (
+        f"cannot download cifar10 into {datasets_dir} (No space left on device): free some space or fix its "
+        "permissions, or set KERAS_HOME to a folder that has room"
+    )
+    assert os.listdir(datasets_dir) == [".cifar10.lock"]
+
+
+def test_an_archive_with_a_member_outside_its_folder_is_refused_and_nothing_is_written_there(keras_home, file_origin):
+    (file_origin / "notes.txt").write_text("outside")
+    with tarfile.open(file_origin / "cifar-100-python.tar.gz", "w:gz") as archive:
+        archive.add(file_origin / "notes.txt", arcname="../escaped.txt")
+    url, _ = downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"]
+    downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
+
+    with pytest.raises(DatasetUnavailable, match=f"^the archive from {url} cannot be extracted \\(.+\\): run again$"):
+        load_dataset("cifar100")
+    datasets_dir = keras_home / "datasets"
+    assert os.listdir(datasets_dir) == [".cifar100.lock"]
+
+
+def test_keras_home_may_start_with_a_tilde_and_an_unwritable_home_falls_back_to_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", "~/keras")
+    assert downloads.keras_datasets_dir() == str(tmp_path / "keras" / "datasets")
+    monkeypatch.delenv("KERAS_HOME")
+    monkeypatch.setattr(downloads.os, "access", lambda path, mode: False)
+    assert downloads.keras_datasets_dir() == "/tmp/.keras/datasets"
+
+
+def test_an_archive_cut_short_is_refused_in_one_line(keras_home, file_origin, tmp_path):
+    serve("cifar100", file_origin, tmp_path)
+    archive = file_origin / "cifar-100-python.tar.gz"
+    archive.write_bytes(archive.read_bytes()[:-100])  # the end of its gzip stream is missing
+    url, _ = downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"]
+    downloads.DOWNLOADS["cifar100"]["cifar-100-python-target"] = (url, None)
+
+    with pytest.raises(DatasetUnavailable, match=f"^the archive from {url} cannot be extracted \\(.+\\): run again$"):
+        load_dataset("cifar100")
+    assert os.listdir(keras_home / "datasets") == [".cifar100.lock"]
+
+
+def test_downloaded_files_and_folders_are_readable_as_any_file_this_user_makes(keras_home, file_origin, tmp_path):
+    # Not the temporary files' 0600: other users of a shared cache read them too.
+    umask = os.umask(0o022)
+    try:
+        for name in ("mnist", "cifar10"):
+            serve(name, file_origin, tmp_path)
+            load_dataset(name)
+    finally:
+        os.umask(umask)
+    datasets_dir = keras_home / "datasets"
+    assert (datasets_dir / "mnist.npz").stat().st_mode & 0o777 == 0o644
+    assert (datasets_dir / "cifar-10-batches-py-target").stat().st_mode & 0o777 == 0o755

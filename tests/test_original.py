@@ -1,6 +1,7 @@
 """pyimagesearch/original.py holds the 2019 experiment's settings, and train.py, the optimizers and
 README take theirs from it."""
 
+import inspect
 import os
 
 import pytest
@@ -49,3 +50,12 @@ def test_the_optimizers_take_their_arguments_from_the_table():
 def test_readme_shows_the_table():
     with open(os.path.join(REPO, "README.md"), encoding="utf-8") as file:
         assert original.table() in file.read()
+
+
+def test_rmsprops_default_rate_is_keras_own():
+    import keras
+
+    keras_default = inspect.signature(keras.optimizers.RMSprop).parameters["learning_rate"].default
+    assert original.DEFAULT_LEARNING_RATES["rmsprop"] == keras_default
+    rmsprop = train.parse_arguments(["-i", "h.pickle", "-r", "r.txt", "-o", "rmsprop"])
+    assert train.run_settings(rmsprop)["learning_rate"] == original.DEFAULT_LEARNING_RATES["rmsprop"]

@@ -874,3 +874,28 @@ def test_a_manifest_whose_budget_is_no_budget_leaves_every_run_in(tmp_path):
 def test_a_pair_whose_second_run_has_no_report_is_left_out():
     difference = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, None), run(2, 0.7)], "test_accuracy")
     assert (difference.pairs, difference.std) == (1, None) and difference.mean == pytest.approx(0.1)
+
+
+def test_a_folder_named_like_a_pair_figure_stops_plot_before_it_draws(folders):
+    output, plots = folders
+    write_run(output, "resnet", "adam", "mnist")
+    write_run(output, "resnet", "radam", "mnist")
+    (plots / "resnet_mnist.png").mkdir(parents=True)
+    with pytest.raises(plot.UserError) as error:
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    assert str(error.value) == (
+        f"{plots / 'resnet_mnist.png'} is a folder where plot.py writes a file; move it away or "
+        "choose another --plots folder"
+    )
+    assert os.listdir(plots) == ["resnet_mnist.png"]
+
+
+def test_runs_of_one_seed_each_give_no_table_of_means_over_seeds(folders):
+    output, plots = folders
+    for optimizer in ("adam", "radam"):
+        write_run(output, "minivggnet", optimizer, "cifar10")
+    runs, _ = results.load_runs(str(output))
+    plot.write_tables(runs, str(plots))
+    markdown = (plots / "results.md").read_text()
+    assert markdown.startswith("# Results\n\n## Runs\n") and "## Mean ± std over seeds" not in markdown
+    assert "\n## Each optimizer minus RAdam, paired by seed\n" in markdown

@@ -127,3 +127,56 @@ def test_a_run_without_its_report_is_not_counted_and_is_named(results, tmp_path)
     # Seeds 42 and 1 only: (0.9900 + 0.9920) / 2, and two pairs give no verdict.
     assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0014 (2), no report: minivggnet_adam_mnist_seed2.pickle "
                    "| 0.9880 ± 0.0010 (3) | +0.0035 [-0.0156, +0.0226] (2) |  |")
+
+
+def test_a_readme_with_its_markers_twice_is_refused(results, tmp_path):
+    readme = tmp_path / "README.md"
+    for text in (TEMPLATE + TEMPLATE, TEMPLATE.replace(readme_results.END, readme_results.BEGIN + readme_results.END)):
+        readme.write_text(text)
+        with pytest.raises(UserError) as refused:
+            readme_results.main(["--results", str(results), "--readme", str(readme)])
+        assert str(refused.value) == "README.md must hold the Results markers once each; restore them from git"
+        assert readme.read_text() == text
+
+
+def test_radam_runs_of_a_data_set_beyond_the_faithful_study_are_shown_without_adam_runs(results, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    write_run(results / "original", "minivggnet_radam_cifar10", 0.7125)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    assert rows(readme.read_text(), "| cifar10 | minivggnet | 0.83 |") == [
+        "| cifar10 | minivggnet | 0.83 | 0.71 | not yet run | 0.7125 (1) |  |  |"]
+
+
+def test_histories_that_cannot_be_read_are_named_once_each_and_readme_is_left_alone(results, tmp_path):
+    # Each is read for Adam's and RAdam's figures both.
+    for stem in ("minivggnet_radam_mnist", "minivggnet_adam_fashion_mnist"):
+        (results / "original" / f"{stem}.pickle").write_bytes(b"not a pickle")
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    with pytest.raises(UserError) as refused:
+        readme_results.main(["--results", str(results), "--readme", str(readme)])
+    assert str(refused.value) == (
+        f"cannot read {results / 'original' / 'minivggnet_adam_fashion_mnist.pickle'}, "
+        f"{results / 'original' / 'minivggnet_radam_mnist.pickle'}; restore them from git before writing README")
+    assert readme.read_text() == TEMPLATE
+
+
+def test_a_folder_of_the_study_that_holds_no_run_yet_counts_as_none(results, tmp_path):
+    (results / "warmup").mkdir()  # made, say, by a slot that has not finished a run of it
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    assert "| +0.0030 [-0.0013, +0.0073] (3) | no difference |" in readme.read_text()
+
+
+def test_a_control_compared_over_two_pairs_shows_the_difference_without_a_verdict(results, tmp_path):
+    write_run(results / "fair-schedule", "minivggnet_radam_mnist", 0.9890)
+    write_run(results / "fair-schedule", "minivggnet_radam_mnist_seed1", 0.9900)
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    # Adam 0.9900, 0.9920 less 0.9890, 0.9900: 0.0010 and 0.0020, half-width t(0.975, 1) x 0.0005 =
+    # 0.0064; RAdam's 0.9880, 0.9870 from the same: 0.0010 and 0.0030, half-width 12.706 x 0.001.
+    assert rows(readme.read_text(), "| mnist | minivggnet |")[-1] == (
+        "| mnist | minivggnet | +0.0015 [-0.0049, +0.0079] (2) | +0.0020 [-0.0107, +0.0147] (2) | not yet run |")

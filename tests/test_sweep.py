@@ -14,7 +14,7 @@ import pytest
 import sweep
 from pyimagesearch.errors import UserError
 from benchmarks import sweep_schedule
-from support import run_script, wait_for
+from support import REPO, run_script, wait_for
 from standins import environment, fake_programs, make_project, records
 
 TWO_GPUS = "echo 'GPU 0: NVIDIA H200 (UUID: GPU-a)'\necho 'GPU 1: NVIDIA H200 (UUID: GPU-b)'\n"
@@ -299,3 +299,34 @@ def test_an_nvidia_smi_that_hangs_gives_no_gpu(monkeypatch):
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     monkeypatch.setattr(sweep.subprocess, "run", hangs)
     assert sweep.visible_gpus() == []
+
+
+def test_as_many_cpu_runs_as_cores_get_one_each_and_uneven_shares_leave_no_core_out(monkeypatch):
+    monkeypatch.setattr(sweep.os, "sched_getaffinity", lambda pid: {4, 0, 3, 1, 2})
+    assert sweep.core_shares(5) == [[0], [1], [2], [3], [4]]
+    assert sweep.core_shares(2) == [[0, 1], [2, 3, 4]]
+    assert sweep.core_shares(3) == [[0], [1, 2], [3, 4]]
+
+
+def test_runs_sharing_a_gpu_split_its_memory_and_tensorflow_takes_only_what_it_needs(monkeypatch):
+    for name in ("OMP_NUM_THREADS", "TF_FORCE_GPU_ALLOW_GROWTH"):
+        monkeypatch.delenv(name, raising=False)
+    environment = sweep.run_environment("1", 3)
+    assert (environment["CUDA_VISIBLE_DEVICES"], environment["XLA_PYTHON_CLIENT_MEM_FRACTION"],
+            environment["TF_FORCE_GPU_ALLOW_GROWTH"]) == ("1", "0.30", "true")  # fmt: skip
+    assert "OMP_NUM_THREADS" not in environment
+    on_cores = sweep.run_environment(None, 3, cores=[2, 3, 5])
+    assert on_cores["OMP_NUM_THREADS"] == "3" and "TF_FORCE_GPU_ALLOW_GROWTH" not in on_cores
+
+
+def test_without_a_gpu_or_cpu_runs_one_run_at_a_time_has_every_core(tmp_path):
+    # Its history in the folder the sweep runs in; OMP_NUM_THREADS left to the run's libraries.
+    line = "sh -c 'echo threads ${OMP_NUM_THREADS-unset}' --history a.pickle"
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    result = run_script(os.path.join(REPO, "sweep.py"), input=line + "\n", cwd=tmp_path,
+                        env=dict(env, CUDA_VISIBLE_DEVICES=""))  # fmt: skip
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [
+        "1 runs, 1 at a time on no GPU, the longest first", f"started: {line}  (log: a.log)", f"[1/1] done: {line}",
+        "1 done, 0 failed, 0 locked by another process"]
+    assert (tmp_path / "a.log").read_text() == "threads unset\n"
