@@ -449,6 +449,9 @@ def one_slot(args, facts, cores, started):
         runs = campaign_runs(args)
         check_budgets(runs, args)
         missing = [run for run in runs if not finished(run)]
+        if not missing:
+            print(f"all {len(runs)} runs are in {args.results}: the study has none left to run")
+            break
         calibration = calibration_from(runs, facts["device"])
         if on_cpu:  # in order, a few at once; the runs in flight at the end keep their checkpoints
             sharing = args.cpu_runs or min(CPU_RUNS, cores)

@@ -586,3 +586,15 @@ def test_a_slot_whose_time_ran_out_exits_0_and_one_whose_run_failed_exits_1(tmp_
                           "--epochs", "1", "--models", "minivggnet", "--commit", "0" * 40]) == code  # fmt: skip
     (record,) = json.loads((results / "slots.json").read_text())
     assert record["finished"] == [] and record["unfinished"][0] == "original/minivggnet_adam_mnist"
+
+
+def test_a_study_with_every_run_in_says_so_and_records_no_slot(tmp_path, monkeypatch, capsys):
+    results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
+    arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
+    runs = the_campaign(results, *arguments)
+    for run in runs:
+        write_finished(run, [1.0], device="1 x Some GPU", runs_at_once=1, wall_seconds=2.0, resumed=False)
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    assert campaign.main(["--minutes", "60", "--archive", str(archive), *arguments]) == 0
+    assert capsys.readouterr().out == f"all {len(runs)} runs are in {results}: the study has none left to run\n"
+    assert not archive.exists() and not (results / "slots.json").exists()
