@@ -51,7 +51,7 @@ demo: .venv/runtime
 study: .venv/runtime
 	$(PYTHON) results/campaign.py --study cpu --minutes $(STUDY_MINUTES) --archive study.tar.gz
 	$(PYTHON) plot.py --cpu-study results --plots plots/cpu-study
-	@echo "The CPU study's figure and tables are in plots/cpu-study/"
+	@echo "The CPU study's figures and study.md are in plots/cpu-study/"
 
 clean:
 	rm -rf $(DEMO) .pytest_cache
