@@ -60,6 +60,14 @@ def unchecked(name, path):
     return url
 
 
+def serve_cifar100_archive_of_one_file(file_origin, arcname):
+    """The URL of a CIFAR-100 archive, served without a hash check, that holds one text file as `arcname`."""
+    (file_origin / "notes.txt").write_text("not CIFAR")
+    with tarfile.open(file_origin / "cifar-100-python.tar.gz", "w:gz") as archive:
+        archive.add(file_origin / "notes.txt", arcname=arcname)
+    return unchecked("cifar100", "cifar-100-python-target")
+
+
 def serve(name, file_origin, tmp_path):
     """Put data set `name`'s tiny test files at its origin, as Keras downloads them, with their hashes."""
     staging = tmp_path / "staging"
@@ -587,10 +595,7 @@ def test_a_download_unlike_the_published_hash_is_refused_and_not_kept(keras_home
 
 
 def test_an_archive_without_the_data_set_is_refused(keras_home, file_origin):
-    (file_origin / "notes.txt").write_text("not CIFAR")
-    with tarfile.open(file_origin / "cifar-100-python.tar.gz", "w:gz") as archive:
-        archive.add(file_origin / "notes.txt", arcname="cifar-100-python/notes.txt")
-    url = unchecked("cifar100", "cifar-100-python-target")
+    url = serve_cifar100_archive_of_one_file(file_origin, "cifar-100-python/notes.txt")
 
     with pytest.raises(DatasetUnavailable) as raised:
         load_dataset("cifar100")
@@ -896,10 +901,7 @@ def test_a_full_disk_while_extracting_is_named_as_the_disks_not_the_archives(ker
 
 
 def test_an_archive_with_a_member_outside_its_folder_is_refused_and_nothing_is_written_there(keras_home, file_origin):
-    (file_origin / "notes.txt").write_text("outside")
-    with tarfile.open(file_origin / "cifar-100-python.tar.gz", "w:gz") as archive:
-        archive.add(file_origin / "notes.txt", arcname="../escaped.txt")
-    url = unchecked("cifar100", "cifar-100-python-target")
+    url = serve_cifar100_archive_of_one_file(file_origin, "../escaped.txt")
 
     with pytest.raises(DatasetUnavailable, match=f"^the archive from {url} cannot be extracted \\(.+\\): run again$"):
         load_dataset("cifar100")
