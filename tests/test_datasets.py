@@ -375,6 +375,32 @@ def write_cached(name, datasets_dir):
     return datasets_dir / file, kind
 
 
+def refused_within(name, path, kind):
+    """The peak memory, in bytes, that load_dataset(`name`) takes to refuse the damaged `path` (a
+    `kind`) in its one line."""
+    tracemalloc.start()
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset(name)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert str(raised.value) == (
+        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
+        f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
+    )
+    return peak
+
+
+def with_member(path, member, replacing=None):
+    """The .npz at `path` rewritten with `member` (its name and bytes) first, then its own members
+    but the one named `replacing`."""
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist() if info.filename != replacing]
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr(*member)
+        for name, content in members:
+            archive.writestr(name, content)
+
+
 @pytest.mark.parametrize("damage", ["cut short", "random bytes", "empty"])
 @pytest.mark.parametrize("name", KERAS_DATASETS)
 def test_a_damaged_cached_file_is_named_in_one_line(name, damage, keras_home):
@@ -418,16 +444,7 @@ def test_cached_files_that_would_build_more_than_they_hold_are_named_in_one_line
     path.write_bytes(b"\x80\x02}(U\x04datacnumpy\nndarray\n\x8a\x06\x00\x00\x00\x00\x00\x01\x85U\x02u1\x86Ru.")
     damaged["cifar100"] = path, kind
     for name, (path, kind) in damaged.items():
-        tracemalloc.start()
-        with pytest.raises(DatasetUnavailable) as raised:
-            load_dataset(name)
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-        assert str(raised.value) == (
-            f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
-            f"`python fetch_data.py {name}` to download it afresh, or put a good copy there"
-        )
-        assert peak < 100 * 2**20, name  # reading the largest good file, 47 MB, takes 70 MB
+        assert refused_within(name, path, kind) < 100 * 2**20, name  # the largest good file, 47 MB, takes 70 MB
 
 
 def test_a_cifar_batch_with_a_deeply_nested_key_is_named_and_crashes_nothing(keras_home):
@@ -484,20 +501,8 @@ def test_an_npz_member_named_as_numpy_never_names_them_is_refused_before_it_is_r
     # np.load's data["x_train"] would read a member named "x_train" rather than the "x_train.npy"
     # whose header was checked: here one whose header alone gives 2**40 numbers.
     path, kind = write_cached("mnist", keras_home / "datasets")
-    with zipfile.ZipFile(path) as archive:
-        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("x_train", npy_member("x_train", (2**40,), dtype="|u1")[1])
-        for name, content in members:
-            archive.writestr(name, content)
-    tracemalloc.start()
-    with pytest.raises(DatasetUnavailable) as raised:
-        load_dataset("mnist")
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert str(raised.value) == (f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
-                                 "`python fetch_data.py mnist` to download it afresh, or put a good copy there")
-    assert peak < 10 * 2**20
+    with_member(path, ("x_train", npy_member("x_train", (2**40,), dtype="|u1")[1]))
+    assert refused_within("mnist", path, kind) < 10 * 2**20
 
 
 @pytest.mark.parametrize("change, problem", [
@@ -830,16 +835,7 @@ def test_a_cifar_batch_larger_than_any_is_refused_without_reading_it(keras_home)
     path, kind = write_cached("cifar10", keras_home / "datasets")
     with open(path, "wb") as file:
         file.truncate(2**28 + 1)  # sparse: 256 MiB of zeros that take no room on disk
-    tracemalloc.start()
-    with pytest.raises(DatasetUnavailable) as raised:
-        load_dataset("cifar10")
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert str(raised.value) == (
-        f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
-        "`python fetch_data.py cifar10` to download it afresh, or put a good copy there"
-    )
-    assert peak < 10 * 2**20
+    assert refused_within("cifar10", path, kind) < 10 * 2**20
 
 
 def test_held_out_numbers_at_their_bounds_are_taken():
@@ -855,20 +851,8 @@ def test_held_out_numbers_at_their_bounds_are_taken():
 def test_an_mnist_array_larger_than_mnist_is_refused_before_it_is_read(keras_home):
     # Named as NumPy names it and one of the four, but its header gives 2**30 numbers.
     path, kind = write_cached("mnist", keras_home / "datasets")
-    with zipfile.ZipFile(path) as archive:
-        members = [(info.filename, archive.read(info)) for info in archive.infolist() if info.filename != "x_train.npy"]
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr(*npy_member("x_train", (2**30,), dtype="|u1"))
-        for name, content in members:
-            archive.writestr(name, content)
-    tracemalloc.start()
-    with pytest.raises(DatasetUnavailable) as raised:
-        load_dataset("mnist")
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    assert str(raised.value) == (f"{path} is not a readable {kind} (damaged or cut short?): delete it and run "
-                                 "`python fetch_data.py mnist` to download it afresh, or put a good copy there")
-    assert peak < 10 * 2**20
+    with_member(path, npy_member("x_train", (2**30,), dtype="|u1"), replacing="x_train.npy")
+    assert refused_within("mnist", path, kind) < 10 * 2**20
 
 
 def test_an_old_file_beside_a_data_set_that_no_download_left_is_kept(keras_home, file_origin, tmp_path):

@@ -783,18 +783,19 @@ def test_an_input_that_is_a_file_or_unreadable_is_named_and_exits_1(folders, mon
     )
 
 
-def test_a_folder_named_like_an_output_stops_plot_before_it_draws(folders):
+@pytest.mark.parametrize("output_name", ["summary.png", "resnet_mnist.png"])  # a figure of all, one of a pair
+def test_a_folder_named_like_an_output_stops_plot_before_it_draws(folders, output_name):
     output, plots = folders
     write_run(output, "resnet", "adam", "mnist")
     write_run(output, "resnet", "radam", "mnist")
-    (plots / "summary.png").mkdir(parents=True)
+    (plots / output_name).mkdir(parents=True)
     with pytest.raises(plot.UserError) as error:
         plot.main(["--input", str(output), "--plots", str(plots)])
     assert str(error.value) == (
-        f"{plots / 'summary.png'} is a folder where plot.py writes a file; move it away or "
+        f"{plots / output_name} is a folder where plot.py writes a file; move it away or "
         "choose another --plots folder"
     )
-    assert os.listdir(plots) == ["summary.png"]  # the pair's figure was not drawn either
+    assert os.listdir(plots) == [output_name]  # nor any other figure drawn
 
 
 def test_the_help_says_that_input_is_a_folder(capsys):
@@ -874,20 +875,6 @@ def test_a_manifest_whose_budget_is_no_budget_leaves_every_run_in(tmp_path):
 def test_a_pair_whose_second_run_has_no_report_is_left_out():
     difference = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, None), run(2, 0.7)], "test_accuracy")
     assert (difference.pairs, difference.std) == (1, None) and difference.mean == pytest.approx(0.1)
-
-
-def test_a_folder_named_like_a_pair_figure_stops_plot_before_it_draws(folders):
-    output, plots = folders
-    write_run(output, "resnet", "adam", "mnist")
-    write_run(output, "resnet", "radam", "mnist")
-    (plots / "resnet_mnist.png").mkdir(parents=True)
-    with pytest.raises(plot.UserError) as error:
-        plot.main(["--input", str(output), "--plots", str(plots)])
-    assert str(error.value) == (
-        f"{plots / 'resnet_mnist.png'} is a folder where plot.py writes a file; move it away or "
-        "choose another --plots folder"
-    )
-    assert os.listdir(plots) == ["resnet_mnist.png"]
 
 
 def test_runs_of_one_seed_each_give_no_table_of_means_over_seeds(folders):
