@@ -16,11 +16,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import keras
 import numpy as np
 
 from benchmarks.common import batch_sizes, model_names
-from pyimagesearch import training
 from pyimagesearch.errors import positive_int
 from pyimagesearch.original import MODELS
 
@@ -32,6 +30,11 @@ def main():
     parser.add_argument("--images", type=positive_int, default=10_000)
     parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
+    # Keras takes seconds to start its backend, so it is imported once the arguments are checked.
+    import keras
+
+    from pyimagesearch import training
+
     training.record_convolutions_in_graphs()  # as train.py does, before JAX starts
     images = np.random.default_rng(0).random((args.images, 32, 32, 3), dtype="float32")
     labels = np.eye(10, dtype="float32")[np.arange(args.images) % 10]
