@@ -76,7 +76,14 @@ def draw_curve(axis, runs, key, **line_options):
     axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # no epoch 1.5
     with warnings.catch_warnings():  # an epoch where every seed's value is NaN stays a gap
         warnings.simplefilter("ignore", RuntimeWarning)
-        (line,) = axis.plot(epochs, np.nanmean(curves, axis=0), **line_options)
+        mean = np.nanmean(curves, axis=0)
+        # A line needs two finite values in a row: a value without a finite neighbour (a run of
+        # one epoch, or one between gaps) is drawn as a dot, or it would not show at all.
+        finite = np.isfinite(mean)
+        alone = finite & ~np.r_[False, finite[:-1]] & ~np.r_[finite[1:], False]
+        if alone.any():
+            line_options = dict(marker="o", markevery=np.flatnonzero(alone).tolist(), **line_options)
+        (line,) = axis.plot(epochs, mean, **line_options)
         if len(runs) > 1:
             axis.fill_between(epochs, np.nanmin(curves, axis=0), np.nanmax(curves, axis=0),
                               color=line.get_color(), alpha=0.2, linewidth=0)

@@ -394,6 +394,18 @@ def test_epochs_where_every_value_is_nan_are_a_gap_without_warnings():
     plot.plt.close(figure)
 
 
+def test_a_run_of_one_epoch_and_a_value_between_gaps_are_drawn_as_dots(tmp_path):
+    # A line of one point draws nothing: `--epochs 1` would give empty figures.
+    write_run(tmp_path, "minivggnet", "adam", "digits", epochs=1)
+    write_run(tmp_path, "minivggnet", "radam", "digits", epochs=3, curves={"val_loss": [float("inf"), 0.6, float("nan")]})
+    figure = plot.draw_pair_figure("minivggnet", "digits", plot.by_optimizer(plot.load_runs(str(tmp_path))[0]))
+    lines = {line.get_label(): line for line in figure.axes[1].get_lines()}
+    dots = {label: (line.get_marker(), line.get_markevery()) for label, line in lines.items()}
+    assert dots == {"adam_train_loss": ("o", [0]), "adam_val_loss": ("o", [0]),
+                    "radam_train_loss": ("None", None), "radam_val_loss": ("o", [1])}
+    plot.plt.close(figure)
+
+
 @pytest.fixture
 def with_sgd_nesterov(monkeypatch):
     """plot reloaded with a sixth optimizer, "sgd-nesterov", in original.OPTIMIZERS; restored after."""
