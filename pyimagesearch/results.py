@@ -165,6 +165,11 @@ def load_runs(*folders):
             if budget is not None and run_budget(path) != budget:
                 warn(f"{path} was not made with the budget of {folder} ({budget}); left out")
                 continue
+            misnamed = name_contradictions(path, model, optimizer, dataset, learning_rate, seed)
+            if misnamed:
+                warn(misnamed)
+                unreadable.append(path)
+                continue
             try:
                 history = read_curves(path)
             except UserError as error:
@@ -185,6 +190,26 @@ def load_runs(*folders):
                                OPTIMIZERS.index(run["optimizer"]), run["learning_rate"],
                                -1 if run["seed"] is None else run["seed"]))
     return runs, unreadable
+
+
+def name_contradictions(history_path, model, optimizer, dataset, learning_rate, seed):
+    """What the settings written beside a run's history (`<stem>.json`) say against its name, in
+    words, or None: the tables and the pairing by seed go by the name, so a run that train.py made
+    with another rate or seed than its name says would be tabulated and paired as another run."""
+    settings_path = history_path[: -len(".pickle")] + ".json"
+    settings = read_json(settings_path)
+    if not isinstance(settings, dict):  # none (the 2019 runs), or not train.py's
+        return None
+    named = dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
+                 seed=SEED if seed is None else seed)
+    differences = [f"{key} {settings[key]!r} where the name says {value!r}"
+                   for key, value in named.items() if key in settings and settings[key] != value]
+    if not differences:
+        return None
+    model, optimizer, dataset, learning_rate, seed = (settings.get(key, value) for key, value in named.items())
+    stem = run_names.stem(model, optimizer, dataset, learning_rate, None if seed == SEED else seed)
+    return (f"{history_path} is named as another run than its settings ({settings_path}) say: "
+            f"{', '.join(differences)}; left out: rename the run's files to {stem}.*, or delete them")
 
 
 def variant(optimizer, learning_rate):

@@ -884,6 +884,25 @@ def test_a_manifest_whose_budget_is_no_budget_leaves_every_run_in(tmp_path):
     assert [run["optimizer"] for run in results.load_runs(str(tmp_path))[0]] == ["adam"]
 
 
+def test_a_run_whose_settings_contradict_its_name_is_named_left_out_and_exits_1(folders, capsys):
+    # train.py --seed 7 --learning-rate 0.01 under a plain name: its rate and seed are not the name's.
+    output, plots = folders
+    write_run(output, "minivggnet", "adam", "digits")
+    (output / "minivggnet_adam_digits.json").write_text('{"model": "minivggnet", "learning_rate": 0.001, "seed": 42}')
+    write_run(output, "minivggnet", "radam", "digits")
+    (output / "minivggnet_radam_digits.json").write_text('{"optimizer": "radam", "learning_rate": 0.01, "seed": 7}')
+    write_run(output, "minivggnet", "sgd", "digits", seed=2)
+    (output / "minivggnet_sgd_digits_seed2.json").write_text('{"learning_rate": 0.01, "seed": 2}')
+    with pytest.raises(plot.UserError):
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    radam = output / "minivggnet_radam_digits"
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: {radam}.pickle is named as another run than its settings ({radam}.json) say: learning_rate "
+        "0.01 where the name says 0.001, seed 7 where the name says 42; left out: rename the run's files to "
+        "minivggnet_radam_digits_lr1e-02_seed7.*, or delete them")
+    assert [(row["optimizer"], row["seed"]) for row in read_csv(plots / "results.csv")] == [("adam", ""), ("sgd", "2")]
+
+
 def test_a_pair_whose_second_run_has_no_report_is_left_out():
     difference = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, None), run(2, 0.7)], "test_accuracy")
     assert (difference.pairs, difference.std) == (1, None) and difference.mean == pytest.approx(0.1)
