@@ -103,7 +103,7 @@ def draw_pair_figure(model, dataset, runs_by_optimizer):
         for optimizer, runs in runs_by_optimizer.items():
             draw_curve(axis, runs, key, label=f"{optimizer}_train_{short}")
             draw_curve(axis, runs, f"val_{key}", label=f"{optimizer}_val_{short}")
-        axis.set_title(f"{names} for '{model}' on '{dataset}' ({name})")
+        axis.set_title(f"{names} for '{model}' on '{dataset}' ({name})", wrap=True)  # on two lines if need be
         axis.set_xlabel("Epoch #")
         axis.set_ylabel(name)
         axis.legend(loc=legend_location)

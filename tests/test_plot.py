@@ -370,6 +370,23 @@ def test_a_third_optimizer_and_different_lengths_are_drawn(tmp_path):
     plot.plt.close(figure)
 
 
+def test_a_long_title_of_many_optimizers_and_rates_stays_inside_the_figure(tmp_path):
+    # "SGD lr=1e-05 vs. SGD vs. Adam + warmup lr=1e-05 vs. Adam + warmup for 'minivggnet' on ...":
+    # cut at both sides of the figure on one line.
+    for optimizer in ("sgd", "adam-warmup"):
+        write_run(tmp_path, "minivggnet", optimizer, "digits")
+        for path in tmp_path.glob(f"minivggnet_{optimizer}_digits.*"):
+            path.rename(path.with_name(path.name.replace("_digits", "_digits_lr1e-05")))
+        write_run(tmp_path, "minivggnet", optimizer, "digits")
+    figure = plot.draw_pair_figure("minivggnet", "digits", plot.by_optimizer(plot.load_runs(str(tmp_path))[0]))
+    figure.canvas.draw()
+    for axis in figure.axes:
+        assert "for 'minivggnet' on 'digits'" in axis.get_title().replace("\n", " ")
+        extent = axis.title.get_window_extent()
+        assert figure.bbox.x0 <= extent.x0 and extent.x1 <= figure.bbox.x1 and extent.y1 <= figure.bbox.y1
+    plot.plt.close(figure)
+
+
 def test_two_optimizers_keep_the_original_figure(tmp_path):
     write_run(tmp_path, "googlenet", "adam", "mnist")
     write_run(tmp_path, "googlenet", "radam", "mnist")
