@@ -202,14 +202,21 @@ def name_contradictions(history_path, model, optimizer, dataset, learning_rate, 
         return None
     named = dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
                  seed=SEED if seed is None else seed)
-    differences = [f"{key} {settings[key]!r} where the name says {value!r}"
-                   for key, value in named.items() if key in settings and settings[key] != value]
-    if not differences:
+    said = {key: settings.get(key, value) for key, value in named.items()}
+    if said == named or not names_a_run(**said):  # the name's run, or settings train.py did not write
         return None
-    model, optimizer, dataset, learning_rate, seed = (settings.get(key, value) for key, value in named.items())
-    stem = run_names.stem(model, optimizer, dataset, learning_rate, None if seed == SEED else seed)
+    differences = [f"{key} {said[key]!r} where the name says {value!r}"
+                   for key, value in named.items() if said[key] != value]
+    stem = run_names.stem(said["model"], said["optimizer"], said["dataset"], said["learning_rate"],
+                          None if said["seed"] == SEED else said["seed"])
     return (f"{history_path} is named as another run than its settings ({settings_path}) say: "
             f"{', '.join(differences)}; left out: rename the run's files to {stem}.*, or delete them")
+
+
+def names_a_run(model, optimizer, dataset, learning_rate, seed):
+    """Whether these are settings that train.py takes (and a name can hold)."""
+    return (model in MODELS and optimizer in OPTIMIZERS and dataset in DATASETS
+            and type(learning_rate) in (int, float) and 0 < learning_rate <= 10 and type(seed) is int)
 
 
 def variant(optimizer, learning_rate):

@@ -920,6 +920,16 @@ def test_a_run_whose_settings_contradict_its_name_is_named_left_out_and_exits_1(
     assert [(row["optimizer"], row["seed"]) for row in read_csv(plots / "results.csv")] == [("adam", ""), ("sgd", "2")]
 
 
+@pytest.mark.parametrize("settings", ['{"optimizer": "foo"}', '{"learning_rate": "x"}', '{"learning_rate": NaN}',
+                                      '{"seed": [1]}', '{"seed": true}', '{"model": {"a": 1}}', '[1, 2]'])
+def test_settings_that_train_py_did_not_write_leave_the_run_to_its_name(tmp_path, capsys, settings):
+    write_run(tmp_path, "minivggnet", "adam", "digits")
+    (tmp_path / "minivggnet_adam_digits.json").write_text(settings)
+    runs, unreadable = results.load_runs(str(tmp_path))
+    assert [(run["optimizer"], run["learning_rate"], run["seed"]) for run in runs] == [("adam", 1e-3, None)]
+    assert unreadable == [] and capsys.readouterr().err == ""
+
+
 def test_a_pair_whose_second_run_has_no_report_is_left_out():
     difference = plot.paired_difference([run(1, 0.9), run(2, 0.8)], [run(1, None), run(2, 0.7)], "test_accuracy")
     assert (difference.pairs, difference.std) == (1, None) and difference.mean == pytest.approx(0.1)
