@@ -319,7 +319,7 @@ def main(argv=None):
         os.chmod(args.script, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     except OSError as error:  # ensure_writable's errors are one line already
         raise UserError(error if error.errno is None else f"cannot write {args.script}: {error.strerror}") from None
-    print(f"wrote {len(commands)} runs to {args.script}")
+    print(f"wrote {len(commands)} run{'s' if len(commands) != 1 else ''} to {args.script}")
     return 0
 
 

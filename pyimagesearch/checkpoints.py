@@ -29,6 +29,7 @@ import numpy as np
 from pyimagesearch import untrusted
 from pyimagesearch.errors import UserError
 from pyimagesearch.files import replaced_atomically, write_atomically
+from pyimagesearch.run_files import differences
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time")
 STATE_FILE = "state.json"
@@ -161,8 +162,8 @@ def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
         )
     if state["run"] != settings:
         raise UserError(
-            f"{folder} holds an unfinished run with other settings ({state['run']}); give that run's "
-            "arguments to resume it, or delete the folder to start this one"
+            f"{folder} holds an unfinished run with other settings ({differences(state['run'], settings)}); "
+            "give that run's arguments to resume it, or delete the folder to start this one"
         )
     done, steps = len(state["history"]["loss"]), state["steps"]
     if epochs is not None and not (done < epochs and steps < steps_per_epoch or done == epochs and steps == 0):

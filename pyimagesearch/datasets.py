@@ -120,9 +120,10 @@ def held_out(data, validation_images=0, training_images=None):
         rows, validation = train_test_split(rows, test_size=validation_images, stratify=labels, random_state=0)
     if training_images is not None and training_images != len(rows):
         if not classes <= training_images <= len(rows) - classes:  # a class on each side of the subset's split
+            left = " left after the validation split" if validation_images else ""
             raise UserError(
-                f"--training-images {training_images} does not fit the {len(rows)} training images left "
-                f"after the validation split: give {classes} to {len(rows) - classes}, or {len(rows)} for all of them"
+                f"--training-images {training_images} does not fit the {len(rows)} training images{left}: "
+                f"give {classes} to {len(rows) - classes}, or {len(rows)} for all of them"
             )
         rows, _ = train_test_split(rows, train_size=training_images, stratify=labels[rows], random_state=0)
     if not validation_images:

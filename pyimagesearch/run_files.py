@@ -125,13 +125,9 @@ class RunFiles:
         """Skip a finished run, or raise UserError if its recorded settings are not `settings`."""
         recorded = self.recorded_settings()
         if recorded is not None and recorded != settings:
-            differences = ", ".join(
-                f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} here"
-                for key in sorted(set(recorded) | set(settings)) if recorded.get(key) != settings.get(key)
-            )
             raise UserError(
-                f"{self.history} was made with other settings ({differences}; see {self.settings}); "
-                "give other --history and --report paths, or delete the run's files to train it again"
+                f"{self.history} was made with other settings ({differences(recorded, settings)}; see "
+                f"{self.settings}); give other --history and --report paths, or delete the run's files to train it again"
             )
         remove_left_behind(self.lock)
         print(f"{self.history} and {self.report} exist already: skipping (delete them to train again)")
@@ -155,6 +151,12 @@ class RunFiles:
 
 # flock errors of file systems that do not support it: the lock file's contents decide alone.
 NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def differences(recorded, settings):
+    """The settings in which a recorded run and this command differ: "epochs 2 there, 3 here"."""
+    return ", ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} here"
+                     for key in sorted(set(recorded) | set(settings)) if recorded.get(key) != settings.get(key))
 
 
 class RunLocked(UserError):

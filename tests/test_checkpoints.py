@@ -203,8 +203,8 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
     with pytest.raises(UserError) as refused:
         checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
     assert str(refused.value) == (
-        f"{tmp_path} holds an unfinished run with other settings ({{'model': 'other'}}); give that "
-        "run's arguments to resume it, or delete the folder to start this one"
+        f"{tmp_path} holds an unfinished run with other settings (model 'other' there, 'tiny' here, seed None "
+        "there, 1 here); give that run's arguments to resume it, or delete the folder to start this one"
     )
 
     state_file.write_text("{not json")

@@ -461,6 +461,13 @@ def test_ctrl_c_stops_the_sequential_script_after_the_run_in_progress_dies_of_it
     assert len(records(project, "start")) == 1
 
 
+def test_a_script_of_one_run_says_so(tmp_path):
+    script = tmp_path / "s.sh"
+    result = combinations("--output", "out", "-s", str(script), "--datasets", "digits", "--models", "minivggnet",
+                          "--optimizers", "adam")  # fmt: skip
+    assert result.stdout == f"wrote 1 run to {script}\n" and len(run_lines(script.read_text())) == 1
+
+
 def test_the_most_seeds_allowed_are_taken(tmp_path):
     script = tmp_path / "s.sh"
     result = combinations("--output", "out", "-s", str(script), "--datasets", "digits", "--models", "minivggnet",

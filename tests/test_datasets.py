@@ -791,10 +791,9 @@ def test_held_out_splits_are_stratified_fixed_and_independent_of_the_training_su
     (1340, None, "--validation-images 1340 does not fit the 1347 training images: give 10 to 1337"),
     (300, 1048, "--training-images 1048 does not fit the 1047 training images left after the validation split: "
                 "give 10 to 1037, or 1047 for all of them"),
-    (0, 5, "--training-images 5 does not fit the 1347 training images left after the validation split: give 10 "
-           "to 1337, or 1347 for all of them"),
-    (0, 1340, "--training-images 1340 does not fit the 1347 training images left after the validation split: give "
-              "10 to 1337, or 1347 for all of them"),  # 7 left over: too few to split by class
+    (0, 5, "--training-images 5 does not fit the 1347 training images: give 10 to 1337, or 1347 for all of them"),
+    (0, 1340, "--training-images 1340 does not fit the 1347 training images: give 10 to 1337, or 1347 for all of "
+              "them"),  # 7 left over: too few to split by class
 ])
 def test_held_out_numbers_that_do_not_fit_are_one_line(validation, training, message):
     with pytest.raises(UserError) as refused:
