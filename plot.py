@@ -73,7 +73,7 @@ def draw_curve(axis, runs, key, **line_options):
                               constant_values=np.nan) for run in runs])
     # Epochs count from 1, as in the results tables (the original script plotted from 0).
     epochs = np.arange(1, longest + 1)
-    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # no epoch 1.5
+    axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
     with warnings.catch_warnings():  # an epoch where every seed's value is NaN stays a gap
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(curves, axis=0)

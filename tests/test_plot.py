@@ -422,6 +422,15 @@ def test_a_run_of_one_epoch_and_a_value_between_gaps_are_drawn_as_dots(tmp_path)
                     "radam_train_loss": ("None", None), "radam_val_loss": ("o", [1])}
     plot.plt.close(figure)
 
+    # One epoch in all: its axis is marked at epoch 1 alone, not at 0.945, 0.96, ...
+    (tmp_path / "minivggnet_radam_digits.pickle").unlink()
+    write_run(tmp_path, "minivggnet", "radam", "digits", epochs=1)
+    figure = plot.draw_pair_figure("minivggnet", "digits", plot.by_optimizer(plot.load_runs(str(tmp_path))[0]))
+    for axis in figure.axes:
+        low, high = axis.get_xlim()
+        assert [tick for tick in axis.get_xticks() if low <= tick <= high] == [1]
+    plot.plt.close(figure)
+
 
 @pytest.fixture
 def with_sgd_nesterov(monkeypatch):
