@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.programs import count_program
 from pyimagesearch.augmentation import AffineAugmentation, affine_matrices, warp
-from pyimagesearch.errors import UserError, run_main
+from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.original import AUGMENTATION
 
 
@@ -40,8 +40,8 @@ def timed(function, arguments, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument("--batch-size", type=positive_int, default=128)
+    parser.add_argument("--repeats", type=positive_int, default=50)
     args = parser.parse_args()
     if keras.backend.backend() != "jax":
         raise UserError("this script reads XLA's compiled program; run it with KERAS_BACKEND=jax")

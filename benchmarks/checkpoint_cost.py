@@ -26,6 +26,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import checkpoints, training
+from pyimagesearch.errors import positive_int
 from pyimagesearch.original import MODELS
 
 
@@ -43,7 +44,7 @@ def median_seconds(action, repeats, untimed_before=lambda: None):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=positive_int, default=5)
     args = parser.parse_args()
     images = np.random.default_rng(0).random((8, 32, 32, 3), dtype="float32")
     labels = np.eye(10, dtype="float32")[np.arange(8) % 10]

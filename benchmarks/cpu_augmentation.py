@@ -23,6 +23,7 @@ import numpy as np
 from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
 from benchmarks.common import environment, environment_lines, report, synthetic_images, table
+from pyimagesearch.errors import positive_int
 from pyimagesearch.original import AUGMENTATION
 
 
@@ -68,7 +69,7 @@ def against_ours(throughput, core_rate):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--images", type=int, default=2048, help="images to augment")
+    parser.add_argument("--images", type=positive_int, default=2048, help="images to augment")
     parser.add_argument("--throughput", type=throughput_results,
                         help="throughput.py's throughput.json from the same machine, to compare")
     parser.add_argument("--results", help="also write cpu_augmentation.md and .json here")

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (REPO, environment, environment_lines, report, table,
                                write_keras_datasets)
-from pyimagesearch.errors import UserError, run_main
+from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.original import MODELS
 
 PHASES = {
@@ -150,9 +150,9 @@ def markdown(results, mnist_s, facts, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
-    parser.add_argument("--train-images", type=int, help="synthetic CIFAR-10 training images (default 50,000)")
-    parser.add_argument("--test-images", type=int, help="synthetic test images (default 10,000)")
-    parser.add_argument("--repeats", type=int, default=1, help="runs a network; each phase's shortest counts")
+    parser.add_argument("--train-images", type=positive_int, help="synthetic CIFAR-10 training images (default 50,000)")
+    parser.add_argument("--test-images", type=positive_int, help="synthetic test images (default 10,000)")
+    parser.add_argument("--repeats", type=positive_int, default=1, help="runs a network; each phase's shortest counts")
     parser.add_argument("--results", help="also write fixed_costs.md and fixed_costs.json here")
     parser.add_argument("--phases-of", choices=MODELS, help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--outputs", help=argparse.SUPPRESS)

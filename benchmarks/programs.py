@@ -17,7 +17,7 @@ import keras
 import numpy as np
 
 from pyimagesearch import training
-from pyimagesearch.errors import UserError
+from pyimagesearch.errors import UserError, positive_int
 from pyimagesearch.original import MODELS
 
 # What to count in XLA's optimized program text.
@@ -135,7 +135,7 @@ def shared_parser(description):
     """The options that step_breakdown.py and gpu_program.py share."""
     parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--hlo-folder", help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     return parser

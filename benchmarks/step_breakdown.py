@@ -35,7 +35,7 @@ import jax
 
 from benchmarks.programs import (PATTERNS, built_model, compiled_step, count_program, launches, parse,
                                  print_heading, shared_parser, step_state)
-from pyimagesearch.errors import run_main
+from pyimagesearch.errors import positive_int, run_main
 
 
 def breakdown(name, batch_size, steps, calls, hlo_folder):
@@ -77,8 +77,8 @@ TIMES = ("device_ms", "call_ms", "loop_ms", "host_ms")
 
 def main(argv=None):
     parser = shared_parser(__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=200, help="steps of the timed Keras loop")
-    parser.add_argument("--calls", type=int, default=50, help="timed calls of the compiled step")
+    parser.add_argument("--steps", type=positive_int, default=200, help="steps of the timed Keras loop")
+    parser.add_argument("--calls", type=positive_int, default=50, help="timed calls of the compiled step")
     args = parse(parser, argv)
 
     print_heading(jax.devices()[0].device_kind, args, COLUMNS)

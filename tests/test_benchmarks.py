@@ -376,3 +376,26 @@ def test_validation_cost_times_each_batch_size_and_gets_the_same_loss():
     assert float(small.split()[3]) > 0
     losses = [float(line.split("loss ")[1]) for line in (small, whole)]
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+
+
+@pytest.mark.parametrize("script, option, value", [
+    ("cpu_augmentation", "--images", "0"),
+    ("checkpoint_cost", "--repeats", "0"),
+    ("augmentation_cost", "--repeats", "0"),
+    ("augmentation_cost", "--batch-size", "0"),
+    ("fixed_costs", "--repeats", "0"),
+    ("fixed_costs", "--train-images", "-1"),
+    ("fixed_costs", "--test-images", "0"),
+    ("step_breakdown", "--steps", "0"),
+    ("step_breakdown", "--calls", "0"),
+    ("step_breakdown", "--batch-size", "0"),
+])  # fmt: skip
+def test_counts_below_one_are_refused_in_one_line(script, option, value, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # augmentation_cost's default is JAX
+    module = importlib.import_module(f"benchmarks.{script}")
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, value])
+    with pytest.raises(SystemExit) as exit:
+        module.main()
+    assert exit.value.code == 2
+    message = f"{script}.py: error: argument {option}: takes a whole number of at least 1, not {value!r}"
+    assert capsys.readouterr().err.splitlines()[-1] == message
