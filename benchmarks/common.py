@@ -17,6 +17,7 @@ import platform
 import statistics
 import struct
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -88,6 +89,24 @@ model_names = comma_separated(MODELS, "model")
 def batch_sizes(text):
     """An argparse type: comma-separated positive batch sizes."""
     return [positive_int(size) for size in text.split(",")]
+
+
+def results_folder(text):
+    """An argparse type: a folder to write results into, made if missing. Checked before the
+    measurement, which can take minutes, rather than when its results are written."""
+    if not text:
+        raise argparse.ArgumentTypeError("needs a folder")
+    try:
+        os.makedirs(text, exist_ok=True)
+        with tempfile.TemporaryFile(dir=text):
+            pass
+    except (FileExistsError, NotADirectoryError):
+        raise argparse.ArgumentTypeError(f"{text!r} or a folder above it is a file, not a folder; "
+                                         "choose another folder") from None
+    except OSError as error:
+        raise argparse.ArgumentTypeError(f"cannot write into {text!r} ({error.strerror}); choose a "
+                                         "writable folder or fix its permissions") from None
+    return text
 
 
 def write_keras_datasets(datasets_dir, names, train_images=None, test_images=None, seed=0):

@@ -45,7 +45,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (CLASSES, TRAINING_PASSES, batch_sizes, comma_separated, environment,
-                               environment_lines, forward_flops, matmul_gflops, model_names, rate, report, table)
+                               environment_lines, forward_flops, matmul_gflops, model_names, rate, report,
+                               results_folder, table)
 from pyimagesearch.errors import positive_int
 from pyimagesearch.machine import cpu_model_and_flags
 from pyimagesearch.original import MODELS
@@ -187,7 +188,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=positive_int, default=2, help="timed epochs")
     parser.add_argument("--mixed-precision", action="store_true", help="compute in bfloat16, keep float32 weights")
     parser.add_argument("--matmul-size", type=positive_int, default=2048, help="of the roofline's matrices")
-    parser.add_argument("--results", help="also write cpu.md and cpu.json here")
+    parser.add_argument("--results", type=results_folder, help="also write cpu.md and cpu.json here")
     parser.add_argument("--backend-process", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.backend_process:

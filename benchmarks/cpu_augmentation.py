@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np
 from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
-from benchmarks.common import environment, environment_lines, report, synthetic_images, table
+from benchmarks.common import environment, environment_lines, report, results_folder, synthetic_images, table
 from pyimagesearch.errors import positive_int
 from pyimagesearch.original import AUGMENTATION
 
@@ -72,7 +72,7 @@ def main(argv=None):
     parser.add_argument("--images", type=positive_int, default=2048, help="images to augment")
     parser.add_argument("--throughput", type=throughput_results,
                         help="throughput.py's throughput.json from the same machine, to compare")
-    parser.add_argument("--results", help="also write cpu_augmentation.md and .json here")
+    parser.add_argument("--results", type=results_folder, help="also write cpu_augmentation.md and .json here")
     args = parser.parse_args(argv)
     core_rate = one_core_rate(args.images)
     facts = environment("no backend: NumPy and scipy on the CPU")

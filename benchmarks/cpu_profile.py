@@ -32,7 +32,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import keras
 
 from benchmarks.common import (CLASSES, TRAINING_PASSES, environment, environment_lines, forward_flops,
-                               matmul_gflops, report, synthetic_images, table)
+                               matmul_gflops, report, results_folder, synthetic_images, table)
 from pyimagesearch import training
 from pyimagesearch.errors import positive_int
 from pyimagesearch.original import MODELS
@@ -153,7 +153,7 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=positive_int, default=128)
     parser.add_argument("--steps", type=positive_int, default=10, help="of each epoch")
     parser.add_argument("--no-augmentation", dest="augmentation", action="store_false")
-    parser.add_argument("--results", help="also write cpu_profile.md and cpu_profile.json here")
+    parser.add_argument("--results", type=results_folder, help="also write cpu_profile.md and cpu_profile.json here")
     args = parser.parse_args(argv)
     if keras.backend.backend() != "tensorflow":
         parser.error(f"it profiles with TensorFlow's profiler: run it with KERAS_BACKEND=tensorflow, "

@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import REPO, environment, environment_lines, report, table
+from benchmarks.common import REPO, environment, environment_lines, report, results_folder, table
 from pyimagesearch.errors import UserError, positive_int, run_main
 
 KINDS = {
@@ -73,7 +73,7 @@ def main():
     parser.add_argument("--kind", choices=KINDS, default="study")
     parser.add_argument("--cpu-runs", type=positive_int, default=2, help="runs at once (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="of each run (default %(default)s)")
-    parser.add_argument("--results", help="also write cpu_runs.md and cpu_runs.json here")
+    parser.add_argument("--results", type=results_folder, help="also write cpu_runs.md and cpu_runs.json here")
     args = parser.parse_args()
 
     facts = environment("tensorflow")

@@ -29,7 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import (REPO, environment, environment_lines, report, table,
+from benchmarks.common import (REPO, environment, environment_lines, report, results_folder, table,
                                write_keras_datasets)
 from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.original import MODELS
@@ -153,7 +153,7 @@ def main(argv=None):
     parser.add_argument("--train-images", type=positive_int, help="synthetic CIFAR-10 training images (default 50,000)")
     parser.add_argument("--test-images", type=positive_int, help="synthetic test images (default 10,000)")
     parser.add_argument("--repeats", type=positive_int, default=1, help="runs a network; each phase's shortest counts")
-    parser.add_argument("--results", help="also write fixed_costs.md and fixed_costs.json here")
+    parser.add_argument("--results", type=results_folder, help="also write fixed_costs.md and fixed_costs.json here")
     parser.add_argument("--phases-of", choices=MODELS, help=argparse.SUPPRESS)  # the child's part
     parser.add_argument("--outputs", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import keras
 
 from benchmarks.common import (CLASSES, IMAGE_SHAPE, environment, environment_lines, model_names, rate,
-                               report, synthetic_images, table, timing)
+                               report, results_folder, synthetic_images, table, timing)
 from pyimagesearch import training
 from pyimagesearch.errors import positive_int
 from pyimagesearch.original import MODELS
@@ -136,7 +136,7 @@ def main(argv=None):
     parser.add_argument("--no-pytorch", dest="pytorch", action="store_false")
     parser.add_argument("--mixed-precision", action="store_true",
                         help="bfloat16 compute: train.py's --mixed-precision, torch.autocast")  # fmt: skip
-    parser.add_argument("--results", help="also write throughput.md and throughput.json here")
+    parser.add_argument("--results", type=results_folder, help="also write throughput.md and throughput.json here")
     args = parser.parse_args(argv)
 
     training.record_convolutions_in_graphs()  # as train.py compiles, before JAX starts

@@ -31,7 +31,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
-                               table, write_keras_datasets)
+                               results_folder, table, write_keras_datasets)
 from pyimagesearch import original
 from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.files import write_atomically
@@ -54,7 +54,7 @@ def parse_arguments(argv):
     parser.add_argument("--train-images", type=positive_int,
                         help="synthetic training images a data set (default: as many as the real one)")  # fmt: skip
     parser.add_argument("--test-images", type=positive_int, help="likewise, test images")
-    parser.add_argument("--results", help="also write whole_sweep.md, .json and the sweep's log here")
+    parser.add_argument("--results", type=results_folder, help="also write whole_sweep.md, .json and the sweep's log here")
     return parser.parse_args(argv)
 
 
