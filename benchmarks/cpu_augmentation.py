@@ -12,7 +12,7 @@ min(Keras without augmentation, one core's rate).
 """
 
 import argparse
-import json
+import math
 import os
 import sys
 import time
@@ -24,6 +24,7 @@ from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
 from benchmarks.common import environment, environment_lines, report, results_folder, synthetic_images, table
 from pyimagesearch.errors import positive_int
+from pyimagesearch.files import read_json
 from pyimagesearch.original import AUGMENTATION
 
 
@@ -48,13 +49,23 @@ def one_core_rate(count):
 
 
 def throughput_results(path):
-    """throughput.py's JSON results, read."""
+    """throughput.py's JSON results, read and checked."""
+    data = read_json(path)  # None, rather than a hang, for a folder, a FIFO or /dev/zero
+    entries = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(entries, dict) or not entries or not all(map(rates_given, entries.values())):
+        reason = "not throughput.py's results" if os.path.exists(path) else "no such file"
+        raise argparse.ArgumentTypeError(f"cannot read {path} ({reason}); give the throughput.json "
+                                         "that throughput.py --results wrote")
+    return data
+
+
+def rates_given(entry):
+    """Whether a network's entry holds its images/s with augmentation on and off."""
     try:
-        with open(path) as file:
-            return json.load(file)
-    except (OSError, ValueError) as error:
-        raise argparse.ArgumentTypeError(f"cannot read {path} ({error}); give throughput.py's "
-                                         "throughput.json") from None
+        rates = [entry[key]["images_per_s"] for key in ("augmentation_on", "augmentation_off")]
+    except (TypeError, KeyError):
+        return False
+    return all(isinstance(rate, (int, float)) and 0 < rate < math.inf for rate in rates)
 
 
 def against_ours(throughput, core_rate):

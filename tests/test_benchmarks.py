@@ -90,8 +90,27 @@ def test_cpu_augmentation_rate_on_one_core(tmp_path, capsys):
         cpu_augmentation.main(["--throughput", str(tmp_path / "missing.json")])
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1].endswith(
-        f"error: argument --throughput: cannot read {tmp_path / 'missing.json'} ([Errno 2] No such file "
-        f"or directory: '{tmp_path / 'missing.json'}'); give throughput.py's throughput.json"
+        f"error: argument --throughput: cannot read {tmp_path / 'missing.json'} (no such file); give the "
+        "throughput.json that throughput.py --results wrote"
+    )
+
+
+@pytest.mark.parametrize("content", [
+    "{}", "[1]", '{"results": []}', '{"results": {}}', '{"results": {"resnet": 1}}',
+    '{"results": {"resnet": {"augmentation_on": {"images_per_s": 5}}}}',
+    '{"results": {"resnet": {"augmentation_on": {"images_per_s": 5}, "augmentation_off": {"images_per_s": 0}}}}',
+    "/dev/zero",
+])  # fmt: skip
+def test_cpu_augmentation_refuses_what_is_not_throughput_results(content, tmp_path, capsys):
+    path = content if content.startswith("/dev/") else tmp_path / "throughput.json"
+    if path != content:
+        path.write_text(content)
+    with pytest.raises(SystemExit) as stopped:
+        cpu_augmentation.main(["--throughput", str(path)])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"error: argument --throughput: cannot read {path} (not throughput.py's results); give the "
+        "throughput.json that throughput.py --results wrote"
     )
 
 
