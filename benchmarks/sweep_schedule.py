@@ -34,7 +34,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pyimagesearch import original, runs as run_names
-from pyimagesearch.errors import positive_int
+from pyimagesearch.errors import positive_int, seconds
 from pyimagesearch.original import MODELS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 from pyimagesearch.timings import MEASURED, RUNS_PER_GPU, TRAINING_IMAGES
 
@@ -72,7 +72,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--runs-per-gpu", type=positive_int, default=RUNS_PER_GPU)
     parser.add_argument("--gpus", type=positive_int, default=1)
-    parser.add_argument("--seconds", type=float, nargs="+", help="run times, instead of the sweep's")
+    parser.add_argument("--seconds", type=seconds, nargs="+", help="run times, instead of the sweep's")
     args = parser.parse_args(argv)
     places = args.runs_per_gpu * args.gpus
 

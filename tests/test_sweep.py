@@ -255,6 +255,15 @@ def test_the_schedule_simulation_prints_both_orders_of_a_hand_worked_example(cap
     )
 
 
+@pytest.mark.parametrize("value", ["-5", "nan", "inf"])
+def test_the_schedule_refuses_a_run_time_that_is_not_seconds(value, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        sweep_schedule.main(["--seconds", "4", value])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        f"error: argument --seconds: takes a number of seconds, 0 or more, not {value!r}")
+
+
 def test_the_simulated_sweep_is_the_generated_one_with_the_measured_run_times(capsys):
     assert sweep_schedule.run_seconds("resnet", "mnist") == pytest.approx(63.8 + 60 * 8.96 * 1.2)
     assert sweep_schedule.run_seconds("minivggnet", "cifar100") == pytest.approx(23.4 + 60 * 0.84)
