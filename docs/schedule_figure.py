@@ -18,6 +18,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyimagesearch import original  # noqa: E402
+from pyimagesearch.files import replaced_atomically  # noqa: E402
 from pyimagesearch.radam import RAdam  # noqa: E402
 
 EPOCHS = original.EPOCHS
@@ -39,4 +40,5 @@ axis.set_ylabel("Learning rate")
 axis.set_title("Learning rate on CIFAR, 390 steps an epoch")
 axis.legend(loc="lower left")
 figure.tight_layout()
-figure.savefig(os.path.join(os.path.dirname(os.path.abspath(__file__)), "radam_schedule.png"))
+with replaced_atomically(os.path.join(os.path.dirname(os.path.abspath(__file__)), "radam_schedule.png")) as path:
+    figure.savefig(path)

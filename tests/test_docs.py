@@ -4,6 +4,9 @@ import ast
 import glob
 import os
 import re
+import runpy
+import shutil
+import sys
 
 import pytest
 
@@ -66,3 +69,27 @@ def test_a_renamed_option_or_a_missing_script_is_caught():
         ("gone.py", " --x"),
     ]
     assert list(unknown_options(text)) == [("train.py", "--epoch"), ("combinations.py", "-o"), ("gone.py", None)]
+
+
+def test_the_schedule_figure_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+    import PIL.Image
+
+    script = tmp_path / "docs" / "schedule_figure.py"
+    script.parent.mkdir()
+    shutil.copy(os.path.join(REPO, "docs", "schedule_figure.py"), script)
+    figure = script.parent / "radam_schedule.png"
+    figure.write_bytes(b"the old figure")
+
+    def interrupted(image, path, *arguments, **options):  # Ctrl-C halfway through the write
+        with open(path, "wb") as file:
+            file.write(b"\x89PNG, half of it")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(PIL.Image.Image, "save", interrupted)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its project first
+    with pytest.raises(KeyboardInterrupt):
+        runpy.run_path(str(script), run_name="__main__")
+    plt.close("all")
+    assert figure.read_bytes() == b"the old figure"
+    assert sorted(os.listdir(script.parent)) == ["radam_schedule.png", "schedule_figure.py"]
