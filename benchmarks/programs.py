@@ -18,6 +18,7 @@ import numpy as np
 
 from pyimagesearch import training
 from pyimagesearch.errors import UserError, positive_int
+from pyimagesearch.files import write_atomically
 from pyimagesearch.original import MODELS
 
 # What to count in XLA's optimized program text.
@@ -125,9 +126,7 @@ def compiled_step(model, state, batch, hlo_folder, name):
     `hlo_folder`, if any, as NAME_train_step.hlo.txt."""
     step = jax.jit(model.train_step, donate_argnums=0).lower(state, batch).compile()
     if hlo_folder:
-        os.makedirs(hlo_folder, exist_ok=True)
-        with open(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), "w") as file:
-            file.write(step.as_text())
+        write_atomically(os.path.join(hlo_folder, f"{name}_train_step.hlo.txt"), step.as_text())
     return step
 
 

@@ -439,3 +439,18 @@ def test_a_results_folder_that_cannot_be_written_is_refused_before_measuring(scr
     error = f"{script}.py: error: argument --results: {message.format(tmp=tmp_path)}"
     assert capsys.readouterr().err.splitlines()[-1] == error
     assert os.listdir(tmp_path) == ["taken"]
+
+
+def test_a_saved_program_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
+    saved = tmp_path / "net_train_step.hlo.txt"
+    saved.write_text("the old program")
+
+    def interrupted(compiled):  # Ctrl-C while XLA prints the program
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(jax.stages.Compiled, "as_text", interrupted)
+    model = type("Model", (), {"train_step": staticmethod(lambda state, batch: (batch.sum(), state))})
+    with pytest.raises(KeyboardInterrupt):
+        programs.compiled_step(model, jax.numpy.zeros(2), jax.numpy.ones(2), str(tmp_path), "net")
+    assert saved.read_text() == "the old program"
+    assert os.listdir(tmp_path) == [saved.name]
