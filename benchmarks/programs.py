@@ -16,6 +16,7 @@ import jax
 import keras
 import numpy as np
 
+from benchmarks.common import results_folder
 from pyimagesearch import training
 from pyimagesearch.errors import UserError, positive_int
 from pyimagesearch.files import write_atomically
@@ -135,7 +136,7 @@ def shared_parser(description):
     parser = argparse.ArgumentParser(description=description, allow_abbrev=False)
     parser.add_argument("--models", default=",".join(MODELS))
     parser.add_argument("--batch-size", type=positive_int, default=128)
-    parser.add_argument("--hlo-folder", help="write each optimized program there")
+    parser.add_argument("--hlo-folder", type=results_folder, help="write each optimized program there")
     parser.add_argument("--mixed-precision", action="store_true", help="as train.py's")
     return parser
 

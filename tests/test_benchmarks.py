@@ -420,23 +420,26 @@ def test_counts_below_one_are_refused_in_one_line(script, option, value, monkeyp
     assert capsys.readouterr().err.splitlines()[-1] == message
 
 
-@pytest.mark.parametrize("script", ["throughput", "cpu_augmentation", "fixed_costs", "cpu", "cpu_profile",
-                                    "cpu_runs", "whole_sweep"])  # fmt: skip
+@pytest.mark.parametrize("script, option", [
+    ("throughput", "--results"), ("cpu_augmentation", "--results"), ("fixed_costs", "--results"),
+    ("cpu", "--results"), ("cpu_profile", "--results"), ("cpu_runs", "--results"), ("whole_sweep", "--results"),
+    ("step_breakdown", "--hlo-folder"), ("gpu_program", "--hlo-folder"),
+])  # fmt: skip
 @pytest.mark.parametrize("folder, message", [
     ("taken", "'{tmp}/taken' or a folder above it is a file, not a folder; choose another folder"),
     ("taken/results", "'{tmp}/taken/results' or a folder above it is a file, not a folder; choose another folder"),
     ("", "needs a folder"),
 ])  # fmt: skip
-def test_a_results_folder_that_cannot_be_written_is_refused_before_measuring(script, folder, message, tmp_path,
-                                                                             monkeypatch, capsys):  # fmt: skip
+def test_an_output_folder_that_cannot_be_written_is_refused_before_measuring(script, option, folder, message,
+                                                                              tmp_path, monkeypatch, capsys):  # fmt: skip
     (tmp_path / "taken").write_text("not a folder")
     module = importlib.import_module(f"benchmarks.{script}")
     path = str(tmp_path / folder) if folder else ""
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", "--results", path])
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, path])
     with pytest.raises(SystemExit) as exit:
         module.main()
     assert exit.value.code == 2
-    error = f"{script}.py: error: argument --results: {message.format(tmp=tmp_path)}"
+    error = f"{script}.py: error: argument {option}: {message.format(tmp=tmp_path)}"
     assert capsys.readouterr().err.splitlines()[-1] == error
     assert os.listdir(tmp_path) == ["taken"]
 
