@@ -457,3 +457,12 @@ def test_a_saved_program_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
         programs.compiled_step(model, jax.numpy.zeros(2), jax.numpy.ones(2), str(tmp_path), "net")
     assert saved.read_text() == "the old program"
     assert os.listdir(tmp_path) == [saved.name]
+
+
+def test_the_whole_sweep_refuses_fewer_training_images_than_a_batch(capsys):
+    with pytest.raises(SystemExit) as exit:
+        whole_sweep.parse_arguments(["--train-images", "127"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: argument --train-images: takes at least 128 images, a batch of train.py's, not '127'")
+    assert whole_sweep.parse_arguments(["--train-images", "128"]).train_images == 128
