@@ -210,6 +210,13 @@ def read_epoch_times(history_path):
     return list(read_history(history_path)["epoch_time"])
 
 
+def last_line(path):
+    """The last line of a run's log that is not blank: why it failed, if it did."""
+    with open(path, errors="replace") as file:
+        lines = [line.strip() for line in file if line.strip()]
+    return lines[-1] if lines else "its log is empty"
+
+
 def table(headers, rows):
     """A Markdown table, its columns padded so that it also reads well in a terminal."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]

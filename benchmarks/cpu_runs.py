@@ -25,7 +25,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import REPO, environment, environment_lines, report, results_folder, table
+from benchmarks.common import REPO, environment, environment_lines, last_line, report, results_folder, table
 from pyimagesearch.errors import UserError, positive_int, run_main
 
 KINDS = {
@@ -55,12 +55,6 @@ def timed_sweep(lines, cpu_runs, folder):
         reasons = [f"{name}: {last_line(os.path.join(folder, name))}" for name in failed]
         raise UserError(f"a run failed under sweep.py --cpu-runs {cpu_runs} ({'; '.join(reasons) or result.stderr.strip()})")
     return seconds
-
-
-def last_line(path):
-    with open(path, errors="replace") as file:
-        lines = [line.strip() for line in file if line.strip()]
-    return lines[-1] if lines else "its log is empty"
 
 
 def test_accuracy(report_path):

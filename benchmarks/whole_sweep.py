@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import (REPO, environment, environment_lines, read_epoch_times, report,
+from benchmarks.common import (REPO, environment, environment_lines, last_line, read_epoch_times, report,
                                results_folder, table, write_keras_datasets)
 from pyimagesearch import original
 from pyimagesearch.errors import UserError, positive_int, run_main
@@ -87,6 +87,14 @@ def history_paths(script):
             if "train.py" in words:
                 paths.append(option_value(words, "--history", "-i"))
     return paths
+
+
+def failure_reasons(output):
+    """The last line of the log of each run in `output` that wrote no report."""
+    if not os.path.isdir(output):
+        return []
+    return [f"{name}: {last_line(os.path.join(output, name))}" for name in sorted(os.listdir(output))
+            if name.endswith(".log") and not os.path.exists(os.path.join(output, name.removesuffix(".log") + ".txt"))]
 
 
 def run_script(script, environment):
@@ -201,7 +209,10 @@ def main(argv=None):
             write_atomically(os.path.join(args.results, "whole_sweep.log"),
                              "".join(f"[{seconds:7.1f} s] {line}\n" for seconds, line in lines))  # fmt: skip
         if returncode != 0:
-            raise UserError(f"the sweep's script failed (exit {returncode}); its output is above")
+            # The runs' logs that its output points to go with the workspace: say what they end with.
+            reasons = failure_reasons(os.path.join(workspace, "output"))
+            raise UserError(f"the sweep's script failed (exit {returncode}); its output is above"
+                            + "".join(f"; {reason}" for reason in reasons))
         runs = timed_runs(history_paths(script), lines, args.epochs)
         totals = summary(runs, wall, args.epochs)
         facts = environment(os.environ.get("KERAS_BACKEND", "Keras' default backend"),

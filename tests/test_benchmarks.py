@@ -466,3 +466,23 @@ def test_the_whole_sweep_refuses_fewer_training_images_than_a_batch(capsys):
     assert capsys.readouterr().err.splitlines()[-1].endswith(
         "error: argument --train-images: takes at least 128 images, a batch of train.py's, not '127'")
     assert whole_sweep.parse_arguments(["--train-images", "128"]).train_images == 128
+
+
+def test_a_failed_sweep_says_why_its_runs_failed_as_their_logs_go(monkeypatch):
+    def failed(script, environment):
+        output = os.path.join(os.path.dirname(script), "output")
+        os.makedirs(output, exist_ok=True)
+        with open(os.path.join(output, "minivggnet_adam_cifar10.log"), "w") as log:
+            log.write("Epoch 1/2\nerror: the run could not go on\n\n")
+        with open(os.path.join(output, "minivggnet_radam_cifar10.log"), "w") as log:
+            log.write("it finished\n")
+        with open(os.path.join(output, "minivggnet_radam_cifar10.txt"), "w") as report:
+            report.write("its report\n")
+        return [], 1.0, 1
+
+    monkeypatch.setattr(whole_sweep, "run_script", failed)
+    with pytest.raises(UserError) as error:
+        whole_sweep.main(["--models", "minivggnet", "--datasets", "cifar10", "--train-images", "128",
+                          "--test-images", "10"])  # fmt: skip
+    assert str(error.value) == ("the sweep's script failed (exit 1); its output is above; "
+                                "minivggnet_adam_cifar10.log: error: the run could not go on")
