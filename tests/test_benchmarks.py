@@ -397,6 +397,16 @@ def test_validation_cost_times_each_batch_size_and_gets_the_same_loss():
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
 
 
+def refusal(script, arguments, monkeypatch, capsys):
+    """The line a benchmark's argument parser refuses `arguments` with, having exited with code 2."""
+    module = importlib.import_module(f"benchmarks.{script}")
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *arguments])
+    with pytest.raises(SystemExit) as exit:
+        module.main()
+    assert exit.value.code == 2
+    return capsys.readouterr().err.splitlines()[-1]
+
+
 @pytest.mark.parametrize("script, option, value", [
     ("cpu_augmentation", "--images", "0"),
     ("checkpoint_cost", "--repeats", "0"),
@@ -411,13 +421,8 @@ def test_validation_cost_times_each_batch_size_and_gets_the_same_loss():
 ])  # fmt: skip
 def test_counts_below_one_are_refused_in_one_line(script, option, value, monkeypatch, capsys):
     monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # augmentation_cost's default is JAX
-    module = importlib.import_module(f"benchmarks.{script}")
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, value])
-    with pytest.raises(SystemExit) as exit:
-        module.main()
-    assert exit.value.code == 2
-    message = f"{script}.py: error: argument {option}: takes a whole number of at least 1, not {value!r}"
-    assert capsys.readouterr().err.splitlines()[-1] == message
+    assert refusal(script, [option, value], monkeypatch, capsys) == (
+        f"{script}.py: error: argument {option}: takes a whole number of at least 1, not {value!r}")
 
 
 @pytest.mark.parametrize("script, option", [
@@ -433,14 +438,9 @@ def test_counts_below_one_are_refused_in_one_line(script, option, value, monkeyp
 def test_an_output_folder_that_cannot_be_written_is_refused_before_measuring(script, option, folder, message,
                                                                               tmp_path, monkeypatch, capsys):  # fmt: skip
     (tmp_path / "taken").write_text("not a folder")
-    module = importlib.import_module(f"benchmarks.{script}")
     path = str(tmp_path / folder) if folder else ""
-    monkeypatch.setattr(sys, "argv", [f"{script}.py", option, path])
-    with pytest.raises(SystemExit) as exit:
-        module.main()
-    assert exit.value.code == 2
-    error = f"{script}.py: error: argument {option}: {message.format(tmp=tmp_path)}"
-    assert capsys.readouterr().err.splitlines()[-1] == error
+    assert refusal(script, [option, path], monkeypatch, capsys) == (
+        f"{script}.py: error: argument {option}: {message.format(tmp=tmp_path)}")
     assert os.listdir(tmp_path) == ["taken"]
 
 
