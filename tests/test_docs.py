@@ -1,4 +1,5 @@
-"""The command lines that README and the docs give run scripts that exist, with options they take."""
+"""The command lines that README and the docs give run scripts that exist, with options they take; the
+tests they name exist."""
 
 import ast
 import glob
@@ -54,6 +55,14 @@ def test_every_documented_command_runs_a_script_with_options_it_takes(document):
     text = open(os.path.join(REPO, document)).read()
     assert len(list(documented_commands(text))) > 0
     assert list(unknown_options(text)) == []
+
+
+def test_every_test_the_documents_name_exists():
+    named = [(document, *test) for document in DOCUMENTS
+             for test in re.findall(r"(tests/test_\w+\.py)::(\w+)", open(os.path.join(REPO, document)).read())]
+    missing = [(document, test_file, name) for document, test_file, name in named
+               if not re.search(rf"^def {name}\(", open(os.path.join(REPO, test_file)).read(), re.M)]
+    assert named and missing == []
 
 
 def test_a_renamed_option_or_a_missing_script_is_caught():
