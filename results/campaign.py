@@ -30,7 +30,7 @@ same way, and the exit code is then 75.
 
 Each run's entry in its folder's manifest.json holds its train.py command, its budget, the
 project's commit, the date, the device (the CPU's model where there is no GPU), the Keras and
-backend versions, the slot it finished in, how many runs shared the device while it ran
+backend versions, the slot it finished in, how many runs shared its GPU (or the CPU) while it ran
 (runs_at_once: the most at one moment), its wall time in that slot (wall_seconds) and whether it resumed from a
 checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part). A
 folder's manifest also records the budget of its runs: a slot whose runs have another budget (a
@@ -296,21 +296,25 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
     sweep.stdin.write("".join(run["command"] + "\n" for run in chosen))
     sweep.stdin.close()
 
-    def follow():  # sweep.py says "started...: COMMAND  (log: ...)" and "[i/n] done: COMMAND"
-        started_at, ended_at = {}, {}
+    def follow():  # sweep.py says "started[ on GPU g]...: COMMAND  (log: ...)" and "[i/n] done: COMMAND"
+        started_at, ended_at, gpu_of = {}, {}, {}
         for line in sweep.stdout:
             print(line, end="", flush=True)
-            command = line.split(": ", 1)[-1].split("  (log:")[0].strip()
+            head, _, rest = line.partition(": ")
+            command = rest.split("  (log:")[0].strip()
             if command not in by_command:
                 continue
             run = by_command[command]
             if line.startswith("started"):
                 started_at[command] = time.monotonic()
+                # On a box of several GPUs, only the runs on its own GPU share a run's device.
+                gpu_of[command] = head.partition(" on GPU ")[2] or None
                 continue
             ended_at[command] = time.monotonic()
             if finished(run) and command in started_at:
                 began, end = started_at[command], ended_at[command]
-                spans = [(other_began, ended_at.get(other)) for other, other_began in started_at.items()]
+                spans = [(other_began, ended_at.get(other)) for other, other_began in started_at.items()
+                         if gpu_of[other] == gpu_of[command]]
                 record(run, dict(facts, date=now(), slot=slot, runs_at_once=most_at_once(began, end, spans),
                                  wall_seconds=round(end - began, 1), resumed=command in resumed))
                 ended.append(run["history"])

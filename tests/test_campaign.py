@@ -427,6 +427,25 @@ def test_runs_at_once_is_the_most_at_one_moment_not_every_run_met(tmp_path, monk
     assert campaign.most_at_once(0.0, 10.0, [(0.0, 10.0), (2.0, 4.0), (3.0, None), (10.0, 12.0)]) == 3
 
 
+def test_runs_at_once_counts_the_runs_on_the_same_gpu_of_a_box_of_several(tmp_path, monkeypatch):
+    runs = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist")[:3]
+    commands = [run["command"] for run in runs]
+
+    class TwoGpuSweep(FakeSweep):
+        def lines(self):  # all three at once: two sharing GPU 0, the third alone on GPU 1
+            for command, gpu in zip(commands, (0, 1, 0)):
+                yield f"started on GPU {gpu}: {command}  (log: unused.log)\n"
+            for index, command in enumerate(commands, 1):
+                leave_outputs(command)
+                yield f"[{index}/3] done: {command}\n"
+
+    monkeypatch.setattr(campaign.subprocess, "Popen", TwoGpuSweep)
+    campaign.run_slot(runs, 2, 60, {"device": "2 x D"}, 1)
+    entries = {**json.loads((tmp_path / "original" / "manifest.json").read_text())["runs"],
+               **json.loads((tmp_path / "seeds" / "manifest.json").read_text())["runs"]}
+    assert [entries[run["stem"]]["runs_at_once"] for run in runs] == [2, 1, 2]
+
+
 def test_runs_of_two_folders_with_one_name_are_told_apart(tmp_path, monkeypatch):
     runs = campaign.campaign_runs(campaign.parse_arguments(
         ["--study", "cpu", "--minutes", "9", "--archive", "a", "--results", str(tmp_path)]))
