@@ -252,7 +252,8 @@ def parallel_script(commands, datasets, runs_per_gpu, cpu_runs=1):
         "#!/bin/sh\n\n"
         + IN_PROJECT_FOLDER
         + fetch_first(datasets)
-        + f"# {runs_per_gpu} runs at a time on every visible GPU{where}, the longest first; see sweep.py.\n"
+        + f"# {runs_per_gpu} run{'s' if runs_per_gpu != 1 else ''} at a time on every visible GPU{where}, the longest "
+        "first; see sweep.py.\n"
         f"exec python sweep.py --runs-per-gpu {runs_per_gpu}{on_cpu} <<'RUNS'\n{lines}RUNS\n"
     )
 

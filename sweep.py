@@ -166,7 +166,7 @@ def main(argv=None):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # what is left to write goes nowhere
             stop.append(signal.SIGTERM)
 
-    say(f"{total} runs, {len(slots)} at a time on {where}, the longest first")
+    say(f"{total} run{'s' if total != 1 else ''}, {len(slots)} at a time on {where}, the longest first")
 
     running = {}  # slot index -> (process, command, log file)
     failed, locked = [], []

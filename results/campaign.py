@@ -469,13 +469,17 @@ def one_slot(args, facts, cores, started):
         note = estimates_note(chosen, sharing, calibration, facts["device"], args.results)
         if note and not on_cpu:
             print(note)
-        print(f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}; this slot of "
-              f"{args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
+        done = f"{len(runs) - len(missing)} of {len(runs)} runs are in {args.results}"
+        if not chosen:
+            print(f"{done}; none of the {len(missing)} missing would finish in the "
+                  f"{max(seconds_left(), 0) / 60:.1f} minutes left of this slot")
+            break
+        print(f"{done}; this slot of {args.minutes:g} minutes runs {len(chosen)} of the missing, {sharing} at a time:")
         for run in chosen:
             known = not on_cpu or (run["model"], sharing) in calibration  # the H200's figures are no CPU's
             expected = f"  (expected {expected_seconds(run, sharing, calibration):.0f} s)" if known else ""
             print(f"    {run['configuration']}/{run['stem']}{expected}")
-        if args.dry_run or not chosen or seconds_left() <= 0 or stop_requested.is_set():
+        if args.dry_run or seconds_left() <= 0 or stop_requested.is_set():
             break
         ended, stopped = run_slot(chosen, sharing, seconds_left(), facts, slot, on_cpu)
         finished_runs += [run for run in chosen if run["history"] in ended]

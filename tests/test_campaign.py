@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import tarfile
@@ -370,6 +371,24 @@ def test_a_slot_too_short_for_any_run_starts_the_first_which_keeps_its_checkpoin
     lines = capsys.readouterr().out.splitlines()
     assert lines[1] == f"0 of 126 runs are in {tmp_path}; this slot of 0.5 minutes runs 1 of the missing, 1 at a time:"
     assert lines[2].startswith("    original/resnet_adam_mnist  (expected ")
+
+
+def test_a_slot_whose_time_left_fits_no_more_runs_says_so_and_packs_what_it_finished(tmp_path, monkeypatch, capsys):
+    # The first plan takes one run; once it is done, none of the others would finish in the time left.
+    plans = iter([lambda missing: (1, missing[:1]), lambda missing: (1, [])])
+    monkeypatch.setattr(campaign, "plan", lambda missing, *_: next(plans)(missing))
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    monkeypatch.setattr(campaign.subprocess, "Popen", FakeSweep)
+    archive = tmp_path / "a.tgz"
+    assert campaign.main(["--minutes", "9", "--archive", str(archive), "--results", str(tmp_path / "results"),
+                          "--datasets", "digits", "--models", "minivggnet", "--epochs", "1", "--commit", "0" * 40]) == 0
+    plan = [line for line in capsys.readouterr().out.splitlines() if " runs are in " in line]
+    assert plan[0].endswith("this slot of 9 minutes runs 1 of the missing, 1 at a time:")
+    assert re.fullmatch(rf"1 of 21 runs are in {tmp_path}/results; none of the 20 missing would finish in the "
+                        r"8\.\d minutes left of this slot", plan[1])
+    (record,) = json.loads((tmp_path / "results" / "slots.json").read_text())
+    assert record["finished"] == ["original/minivggnet_adam_digits"] and record["unfinished"] == []
+    assert archive.exists()
 
 
 def test_a_checkpointed_run_is_planned_at_the_epochs_it_has_left(tmp_path):

@@ -336,6 +336,6 @@ def test_without_a_gpu_or_cpu_runs_one_run_at_a_time_has_every_core(tmp_path):
                         env=dict(env, CUDA_VISIBLE_DEVICES=""))  # fmt: skip
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.splitlines() == [
-        "1 runs, 1 at a time on no GPU, the longest first", f"started: {line}  (log: a.log)", f"[1/1] done: {line}",
+        "1 run, 1 at a time on no GPU, the longest first", f"started: {line}  (log: a.log)", f"[1/1] done: {line}",
         "1 done, 0 failed, 0 locked by another process"]
     assert (tmp_path / "a.log").read_text() == "threads unset\n"
