@@ -1,8 +1,9 @@
 """What an unfinished run needs to resume where it stopped, in `<history>.checkpoint/`.
 
-- `state.json`: the run's settings, its history so far, how far it got (`steps` trained and
-  `seconds` spent in the epoch after the history's last, both 0 at an epoch's end) and the name
-  of its variables file. It is replaced last, so it always names a complete variables file.
+- `state.json`: the run's settings, the Keras backend it trained on, its history so far, how far
+  it got (`steps` trained and `seconds` spent in the epoch after the history's last, both 0 at an
+  epoch's end) and the name of its variables file. It is replaced last, so it always names a
+  complete variables file.
 - `variables-*.npz`: every variable of the model (weights, BatchNormalization statistics and the
   SeedGenerators' states, so that augmentation and dropout draw on as if never stopped), of the
   optimizer (its step count, which drives RAdam's schedule, and its moments) and, mid-epoch, of
@@ -165,6 +166,16 @@ def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
             f"{folder} holds an unfinished run with other settings ({differences(state['run'], settings)}); "
             "give that run's arguments to resume it, or delete the folder to start this one"
         )
+    # The backends give some variables other types and draw other random streams: another one's
+    # variables mostly do not fit, and where they do (a ResNet without augmentation, between JAX
+    # and PyTorch) the run would go on as neither backend trains it. (A checkpoint that names no
+    # backend was written before they were told apart.)
+    backend = state.get("backend", keras.backend.backend())
+    if backend != keras.backend.backend():
+        raise UserError(
+            f"{folder} holds an unfinished run trained on {backend}, not {keras.backend.backend()}; resume it "
+            f"with KERAS_BACKEND={backend}, or delete the folder to start this one"
+        )
     done, steps = len(state["history"]["loss"]), state["steps"]
     if epochs is not None and not (done < epochs and steps < steps_per_epoch or done == epochs and steps == 0):
         raise UserError(f"{folder} is not a readable checkpoint (it stands at step {steps} after epoch {done}, "
@@ -195,6 +206,9 @@ def well_formed(state):
         return False
     history = state.get("history")
     if not isinstance(history, dict) or not isinstance(state.get("variables_file"), str):
+        return False
+    backend = state.get("backend", "none")  # a Keras backend's name, where given
+    if not (isinstance(backend, str) and re.fullmatch("[a-z]+", backend)):
         return False
     steps, seconds = state.get("steps"), state.get("seconds")
     if type(steps) is not int or steps < 0 or not is_number(seconds) or seconds < 0:

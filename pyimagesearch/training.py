@@ -336,6 +336,7 @@ class RunRecorder(keras.callbacks.Callback):
         epochs = len(self.history["loss"])
         state = dict(
             run=self.settings,
+            backend=keras.backend.backend(),
             history=self.history,
             steps=steps,
             seconds=seconds,

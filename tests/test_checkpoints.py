@@ -236,6 +236,26 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
     assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS)["history"]["val_loss"] == [float("inf"), 0.5]
 
 
+def test_a_state_of_another_backend_is_refused_in_one_line(tmp_path):
+    # Refused by the name it holds, before its variables are read: some would fit (a ResNet
+    # without augmentation has the same variables on JAX and PyTorch).
+    state_file = tmp_path / "state.json"
+    backend = keras.backend.backend()
+    state_file.write_text(json.dumps(dict(state_after(1), backend=backend)))
+    assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS)["backend"] == backend
+    state_file.write_text(json.dumps(dict(state_after(1), backend="other")))
+    with pytest.raises(UserError) as refused:
+        checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
+    assert str(refused.value) == (
+        f"{tmp_path} holds an unfinished run trained on other, not {backend}; resume it with "
+        "KERAS_BACKEND=other, or delete the folder to start this one"
+    )
+    for not_a_backend in (None, "", "jax\nmore"):
+        state_file.write_text(json.dumps(dict(state_after(1), backend=not_a_backend)))
+        with pytest.raises(UserError, match=f"^{tmp_path} is not a readable checkpoint \\(its state.json lacks"):
+            checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
+
+
 def test_a_state_file_that_cannot_be_read_in_bounded_memory_is_refused_in_one_line(tmp_path):
     state_file = tmp_path / "state.json"
     for make, reason in [

@@ -206,6 +206,7 @@ def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp
     assert sorted(os.listdir(folder)) == ["state.json", "variables-epoch1-step7.npz"]
     state = json.loads((folder / "state.json").read_text())
     assert state["steps"] == 7 and state["seconds"] > 0 and len(state["history"]["loss"]) == 1
+    assert state["backend"] == keras.backend.backend()
     assert not (tmp_path / "run.lock").exists() and not (tmp_path / "run.pickle.lock").exists()
     monkeypatch.undo()
 
