@@ -121,9 +121,12 @@ def held_out(data, validation_images=0, training_images=None):
     if training_images is not None and training_images != len(rows):
         if not classes <= training_images <= len(rows) - classes:  # a class on each side of the subset's split
             left = " left after the validation split" if validation_images else ""
+            if len(rows) < 2 * classes:  # no subset of them has a class on each side
+                give = f"give {len(rows)}, all of them (a subset needs {2 * classes} images or more to choose from)"
+            else:
+                give = f"give {classes} to {len(rows) - classes}, or {len(rows)} for all of them"
             raise UserError(
-                f"--training-images {training_images} does not fit the {len(rows)} training images{left}: "
-                f"give {classes} to {len(rows) - classes}, or {len(rows)} for all of them"
+                f"--training-images {training_images} does not fit the {len(rows)} training images{left}: {give}"
             )
         rows, _ = train_test_split(rows, train_size=training_images, stratify=labels[rows], random_state=0)
     if not validation_images:

@@ -794,6 +794,11 @@ def test_held_out_splits_are_stratified_fixed_and_independent_of_the_training_su
     (0, 5, "--training-images 5 does not fit the 1347 training images: give 10 to 1337, or 1347 for all of them"),
     (0, 1340, "--training-images 1340 does not fit the 1347 training images: give 10 to 1337, or 1347 for all of "
               "them"),  # 7 left over: too few to split by class
+    # 10 or 17 left after the validation split: too few for any subset, so all of them or nothing.
+    (1337, 5, "--training-images 5 does not fit the 10 training images left after the validation split: give 10, "
+              "all of them (a subset needs 20 images or more to choose from)"),
+    (1330, 8, "--training-images 8 does not fit the 17 training images left after the validation split: give 17, "
+              "all of them (a subset needs 20 images or more to choose from)"),
 ])
 def test_held_out_numbers_that_do_not_fit_are_one_line(validation, training, message):
     with pytest.raises(UserError) as refused:
