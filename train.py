@@ -107,6 +107,11 @@ def run_settings(args):
     settings = {key: value for key, value in vars(args).items() if key not in not_settings}
     if settings["learning_rate"] is None:
         settings["learning_rate"] = DEFAULT_LEARNING_RATES[args.optimizer]
+    # An option that the optimizer ignores is recorded at its default: giving it makes no other run.
+    if args.optimizer != "radam":
+        settings["radam_total_steps"] = str(original.RADAM["total_steps"])
+    if args.optimizer != "adam-warmup":
+        settings["warmup_steps"] = None
     return settings
 
 

@@ -1075,6 +1075,12 @@ def test_a_finished_run_given_other_settings_is_refused_and_the_same_skipped(tmp
     assert "exist already: skipping" in capsys.readouterr().out
     assert main_in_process(tmp_path, *arguments, "--radam-total-steps", "05000") == 0  # the original's 5000
     assert "exist already: skipping" in capsys.readouterr().out
+    # Options that Adam ignores make no other run; for the optimizers that read them, they are settings.
+    assert main_in_process(tmp_path, *arguments, "--radam-total-steps", "auto", "--warmup-steps", "5") == 0
+    assert "exist already: skipping" in capsys.readouterr().out
+    for optimizer, option, value in (("radam", "--radam-total-steps", "auto"), ("adam-warmup", "--warmup-steps", 5)):
+        args = train.parse_arguments([*output_arguments(tmp_path), "-o", optimizer, option, str(value)])
+        assert train.run_settings(args)[option[2:].replace("-", "_")] == value
     with pytest.raises(UserError) as refused:
         main_in_process(tmp_path, *arguments[:-1], "512")
     assert str(refused.value) == (
