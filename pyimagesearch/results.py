@@ -162,10 +162,11 @@ def load_runs(*folders):
         for name in history_names(folder):
             model, optimizer, dataset, learning_rate, seed = run_names.parse_stem(name[: -len(".pickle")])
             path = os.path.join(folder, name)
-            if budget is not None and run_budget(path) != budget:
+            settings = settings_beside(path)
+            if budget is not None and (settings is None or run_names.budget_of(settings) != budget):
                 warn(f"{path} was not made with the budget of {folder} ({budget}); left out")
                 continue
-            misnamed = name_contradictions(path, model, optimizer, dataset, learning_rate, seed)
+            misnamed = name_contradictions(path, settings, model, optimizer, dataset, learning_rate, seed)
             if misnamed:
                 warn(misnamed)
                 unreadable.append(path)
@@ -192,14 +193,13 @@ def load_runs(*folders):
     return runs, unreadable
 
 
-def name_contradictions(history_path, model, optimizer, dataset, learning_rate, seed):
-    """What the settings written beside a run's history (`<stem>.json`) say against its name, in
-    words, or None: the tables and the pairing by seed go by the name, so a run that train.py made
-    with another rate or seed than its name says would be tabulated and paired as another run."""
-    settings_path = history_path[: -len(".pickle")] + ".json"
-    settings = read_json(settings_path)
-    if not isinstance(settings, dict):  # none (the 2019 runs), or not train.py's
+def name_contradictions(history_path, settings, model, optimizer, dataset, learning_rate, seed):
+    """What a run's `settings` (`settings_beside` its history) say against its name, in words, or
+    None: the tables and the pairing by seed go by the name, so a run that train.py made with
+    another rate or seed than its name says would be tabulated and paired as another run."""
+    if settings is None:
         return None
+    settings_path = history_path[: -len(".pickle")] + ".json"
     named = dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
                  seed=SEED if seed is None else seed)
     said = {key: settings.get(key, value) for key, value in named.items()}
@@ -243,10 +243,11 @@ def folder_budget(folder):
     return budget if isinstance(budget, dict) else None
 
 
-def run_budget(history_path):
-    """The budget in the settings written beside a run's history, or None without them."""
+def settings_beside(history_path):
+    """The settings train.py wrote beside a run's history (`<stem>.json`), or None where there are
+    none (the 2019 runs) or they are no JSON object."""
     settings = read_json(history_path[: -len(".pickle")] + ".json")
-    return run_names.budget_of(settings) if isinstance(settings, dict) else None
+    return settings if isinstance(settings, dict) else None
 
 
 def group(runs, *fields):
