@@ -298,7 +298,10 @@ def paired_difference(first_runs, second_runs, key):
     pairs = len(differences)
     if pairs < 2:
         return Difference(pairs, differences[0] if differences else None, None, None, None)
-    mean, std = np.mean(differences), np.std(differences, ddof=1)
+    if len(set(differences)) == 1:  # NumPy's mean of equal values can be off in its last bit: a spread of 1e-19
+        mean, std = differences[0], 0.0
+    else:
+        mean, std = np.mean(differences), np.std(differences, ddof=1)
     half_width = stats.t.ppf(0.975, pairs - 1) * std / np.sqrt(pairs)
     return Difference(pairs, float(mean), float(std), float(mean - half_width), float(mean + half_width))
 

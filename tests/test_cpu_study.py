@@ -68,6 +68,19 @@ def test_differences_equal_to_the_reports_digits_have_no_spread_and_no_verdict()
     assert results.verdict(difference) == ""
 
 
+def test_equal_differences_whose_mean_is_off_in_its_last_bit_have_no_spread_and_no_verdict():
+    # 0.0009 three times: NumPy's mean of them is 0.0009000000000000001, and their std 1.3e-19.
+    adam = [dict(seed=seed, path=f"adam{seed}", test_accuracy=value)
+            for seed, value in ((1, 0.8109), (2, 0.8209), (3, 0.8309))]
+    radam = [dict(seed=seed, path=f"radam{seed}", test_accuracy=value)
+             for seed, value in ((1, 0.8100), (2, 0.8200), (3, 0.8300))]
+
+    difference = results.paired_difference(adam, radam, "test_accuracy")
+
+    assert difference == (3, 0.0009, 0.0, 0.0009, 0.0009)
+    assert results.verdict(difference) == ""
+
+
 def full_grid(results, best):
     """Every grid run, validation accuracy peaking at `best[optimizer]`, test accuracy 0.01 below."""
     for optimizer in studies.GRID_OPTIMIZERS:
