@@ -154,7 +154,8 @@ def load_runs(*folders):
 
     A folder whose manifest.json records a budget (results/campaign.py's) holds only runs of that
     budget: a run whose settings (`<stem>.json`) say another, or that has none, is named on
-    stderr and left out, as not one of the folder's runs.
+    stderr and left out, as not one of the folder's runs. UserError where two runs of one
+    combination ran with one seed (`_lr3e-04_seed1` and `_lr3.0e-04_seed1`): each would count as a seed.
     """
     runs, unreadable = [], []
     for folder in folders:
@@ -190,6 +191,8 @@ def load_runs(*folders):
     runs.sort(key=lambda run: (DATASETS.index(run["dataset"]), MODELS.index(run["model"]),
                                OPTIMIZERS.index(run["optimizer"]), run["learning_rate"],
                                -1 if run["seed"] is None else run["seed"]))
+    for combination in group(runs, "model", "optimizer", "dataset", "learning_rate").values():
+        runs_by_seed(combination)
     return runs, unreadable
 
 

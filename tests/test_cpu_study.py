@@ -229,6 +229,24 @@ def test_a_grid_run_of_another_budget_plays_no_part_in_choosing_the_rates(tmp_pa
     assert cpu_study.report(str(results))[3] is None
 
 
+def test_a_run_kept_under_two_spellings_of_its_rate_is_not_counted_as_two_seeds(tmp_path):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    folder = results / "cpu-study"
+    # Seed 2 of Adam at 3e-4 never ran, and seed 1's files are there twice, once as 3.0e-04: read
+    # as two seeds, they would complete the grid and choose the rates.
+    for suffix in ("pickle", "txt", "json"):
+        (folder / f"minivggnet_adam_fashion_mnist_lr3e-04_seed2.{suffix}").unlink()
+        (folder / f"minivggnet_adam_fashion_mnist_lr3.0e-04_seed1.{suffix}").write_bytes(
+            (folder / f"minivggnet_adam_fashion_mnist_lr3e-04_seed1.{suffix}").read_bytes())
+
+    with pytest.raises(plot.UserError) as error:
+        cpu_study.report(str(results))
+    assert str(error.value) == (f"{folder / 'minivggnet_adam_fashion_mnist_lr3.0e-04_seed1.pickle'} and "
+                                f"{folder / 'minivggnet_adam_fashion_mnist_lr3e-04_seed1.pickle'} both ran with seed 1, "
+                                "so they cannot be paired by seed; move one of them away")
+
+
 def test_a_study_run_that_cannot_be_read_is_named_and_nothing_is_published(tmp_path):
     results = tmp_path / "results"
     full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
