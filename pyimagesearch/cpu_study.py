@@ -188,7 +188,7 @@ def sensitivity_table(table, complete):
     return "\n".join(lines) + "\n"
 
 
-# How the paired differences read, by verdict: of test accuracy, and of stability and generalization.
+# How the paired differences read, by verdict: of test accuracy and generalization, and of stability.
 HIGHER_OR_LOWER = {"higher": "higher", "lower": "lower", "no difference": "not detectably higher or lower"}
 MORE_OR_LESS = {"higher": "more", "lower": "less", "no difference": "not detectably more or less"}
 
@@ -257,8 +257,8 @@ def sentences(runs, table, chosen):
                                 f"RAdam's: {interval_text(stability)}).")
                 generalization = paired_difference(found, radam, "gap")
                 if verdict(generalization):
-                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s final training accuracy exceeds its test accuracy by "
-                                f"{MORE_OR_LESS[verdict(generalization)]} than RAdam's does (train - test, minus "
+                    said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s final training accuracy minus its test accuracy is "
+                                f"{HIGHER_OR_LOWER[verdict(generalization)]} than RAdam's (train - test, minus "
                                 f"RAdam's: {interval_text(generalization)}; training accuracy is Keras' on augmented "
                                 "batches with dropout, so it can lie below the test accuracy).")
             spread = spread_sentence(runs, rates, dataset, label)
