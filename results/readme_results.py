@@ -20,7 +20,7 @@ from pyimagesearch import cpu_study, studies  # noqa: E402
 from pyimagesearch.errors import UserError, run_main  # noqa: E402
 from pyimagesearch.files import write_atomically  # noqa: E402
 from pyimagesearch.original import MODELS  # noqa: E402
-from pyimagesearch.results import described, holds_histories, load_runs, mean_and_std, paired_difference, verdict  # noqa: E402
+from pyimagesearch.results import described, holds_histories, load_runs, mean_and_std, paired_difference, verdict, warn  # noqa: E402
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -60,11 +60,20 @@ def read_results(results):
         folders = [os.path.join(results, name) for name in configurations]
         folders = [folder for folder in folders if holds_histories(folder)]
         runs, unreadable_here = load_runs(*folders) if folders else ([], [])
-        runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer]
+        runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer and at_default_rate(run)]
         unreadable += unreadable_here
     if unreadable:
         raise UserError(f"cannot read {', '.join(sorted(set(unreadable)))}; restore them from git before writing README")
     return runs_by_control
+
+
+def at_default_rate(run):
+    """Whether `run` ran at its optimizer's default rate, as the faithful study does; named on stderr if not."""
+    if run["variant"] == run["optimizer"]:
+        return True
+    warn(f"{run['path']} ran with {run['variant']}, not at {run['optimizer']}'s default rate, the faithful "
+         "study's; left out of README's tables: move it to a folder of its own")
+    return False
 
 
 def of(runs, dataset, model):

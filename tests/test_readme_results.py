@@ -129,6 +129,24 @@ def test_a_run_without_its_report_is_not_counted_and_is_named(results, tmp_path)
                    "| 0.9880 ± 0.0010 (3) | +0.0035 [-0.0156, +0.0226] (2) |  |")
 
 
+def test_a_run_at_another_learning_rate_is_named_and_neither_averaged_nor_paired(results, tmp_path, capsys):
+    # Seed 2 of Adam at 1e-2 in place of its 1e-3 run: paired with RAdam's at 1e-3, it would read as
+    # Adam's seed 2.
+    for suffix in ("pickle", "txt"):
+        (results / "seeds" / f"minivggnet_adam_mnist_seed2.{suffix}").rename(
+            results / "seeds" / f"minivggnet_adam_mnist_lr1e-02_seed2.{suffix}")
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    # Seeds 42 and 1 only: (0.9900 + 0.9920) / 2, and two pairs give no verdict.
+    assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0014 (2) | 0.9880 ± 0.0010 (3) "
+                   "| +0.0035 [-0.0156, +0.0226] (2) |  |")
+    assert capsys.readouterr().err == (f"warning: {results / 'seeds' / 'minivggnet_adam_mnist_lr1e-02_seed2.pickle'} "
+                                       "ran with adam lr=1e-02, not at adam's default rate, the faithful study's; "
+                                       "left out of README's tables: move it to a folder of its own\n")
+
+
 def test_a_readme_with_its_markers_twice_is_refused(results, tmp_path):
     readme = tmp_path / "README.md"
     for text in (TEMPLATE + TEMPLATE, TEMPLATE.replace(readme_results.END, readme_results.BEGIN + readme_results.END)):
