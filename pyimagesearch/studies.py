@@ -16,7 +16,7 @@ import statistics
 
 from pyimagesearch import original
 from pyimagesearch.errors import UserError
-from pyimagesearch.results import holds_histories, load_runs
+from pyimagesearch.results import holds_histories, load_runs, settings_beside, warn
 
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
@@ -50,6 +50,8 @@ FINAL_SEEDS = 3  # seeds 1 to 3 at each optimizer's chosen rate, and at 1e-3
 CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
 ORIGINAL_RATE = original.LEARNING_RATE
+# The optimizers each folder of the CPU study runs, and RAdam's --radam-total-steps there.
+CPU_FOLDER_RUNS = {CPU_FOLDER: (GRID_OPTIMIZERS, "0"), CPU_2019_FOLDER: (("radam",), "auto")}
 
 
 def cpu_configurations(results):
@@ -93,14 +95,30 @@ def faithful_folders(optimizer, radam_total_steps=None):
 
 def finished_runs(folder):
     """The runs of `folder` as results.load_runs reads them (so only the folder's own: those of its
-    budget), none while it holds no history; UserError naming any that cannot be read."""
+    budget, and in a folder of the CPU study those of its optimizers and RAdam schedule), none while
+    it holds no history; UserError naming any that cannot be read."""
     if not holds_histories(folder):
         return []
     found, unreadable = load_runs(folder)
     if unreadable:
         raise UserError(f"cannot read {', '.join(unreadable)}; restore them from git, or delete each such run's "
                         "files so that results/campaign.py runs it again")
-    return found
+    return [run for run in found if is_folders_run(folder, run)]
+
+
+def is_folders_run(folder, run):
+    """Whether `run` is one that `folder` of the CPU study holds (CPU_FOLDER_RUNS; RAdam's schedule
+    as its settings say, where they do); named on stderr if not, as cpu_study.py would label it so."""
+    optimizers, schedule = CPU_FOLDER_RUNS.get(os.path.basename(os.path.normpath(folder)), (None, None))
+    if optimizers is None:
+        return True
+    settings = settings_beside(run["path"]) or {}
+    if run["optimizer"] in optimizers and (run["optimizer"] != "radam"
+                                           or settings.get("radam_total_steps", schedule) == schedule):
+        return True
+    warn(f"{run['path']} is not one of {folder}'s runs, which are {', '.join(optimizers)} with RAdam's "
+         f"--radam-total-steps {schedule}; left out: move it to a folder of its own")
+    return False
 
 
 def grid_runs(found, optimizer, rate):

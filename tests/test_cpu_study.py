@@ -247,6 +247,27 @@ def test_a_run_kept_under_two_spellings_of_its_rate_is_not_counted_as_two_seeds(
                                 "so they cannot be paired by seed; move one of them away")
 
 
+def test_a_run_of_another_optimizer_or_radam_schedule_than_its_folders_is_named_and_left_out(tmp_path, capsys):
+    results = tmp_path / "results"
+    write_run(results / "cpu-study", "adam", "mnist", 1e-3, 1, [0.4, 0.9], 0.96)
+    write_run(results / "cpu-study", "radam", "mnist", 1e-3, 1, [0.4, 0.9], 0.95)
+    settings = results / "cpu-study" / "minivggnet_radam_mnist_seed1.json"
+    settings.write_text(json.dumps(dict(json.loads(settings.read_text()), radam_total_steps="auto")))
+    write_run(results / "cpu-study-2019", "radam", "mnist", 1e-3, 1, [0.4, 0.9], 0.94)
+    # An Adam run in the 2019 schedule's folder: read as it is, the table would call it RAdam's.
+    write_run(results / "cpu-study-2019", "adam", "mnist", 1e-3, 2, [0.4, 0.9], 0.97)
+
+    runs = cpu_study.read_study(str(results))
+
+    assert [(run["optimizer"], run["test_accuracy"]) for run in runs] == [("adam", 0.96), ("radam-2019", 0.94)]
+    assert capsys.readouterr().err.splitlines() == [
+        f"warning: {settings.with_suffix('.pickle')} is not one of {results / 'cpu-study'}'s runs, which are adam, "
+        "radam, adam-warmup, sgd with RAdam's --radam-total-steps 0; left out: move it to a folder of its own",
+        f"warning: {results / 'cpu-study-2019' / 'minivggnet_adam_mnist_seed2.pickle'} is not one of "
+        f"{results / 'cpu-study-2019'}'s runs, which are radam with RAdam's --radam-total-steps auto; left out: move it "
+        "to a folder of its own"]
+
+
 def test_a_study_run_that_cannot_be_read_is_named_and_nothing_is_published(tmp_path):
     results = tmp_path / "results"
     full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
