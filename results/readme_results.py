@@ -19,8 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 from pyimagesearch import cpu_study, studies  # noqa: E402
 from pyimagesearch.errors import UserError, run_main  # noqa: E402
 from pyimagesearch.files import write_atomically  # noqa: E402
-from pyimagesearch.original import MODELS  # noqa: E402
-from pyimagesearch.results import described, holds_histories, load_runs, mean_and_std, paired_difference, verdict, warn  # noqa: E402
+from pyimagesearch.original import MODELS, RADAM  # noqa: E402
+from pyimagesearch.results import (described, holds_histories, load_runs, mean_and_std, paired_difference,  # noqa: E402
+                                   settings_beside, verdict, warn)
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -43,6 +44,8 @@ CONTROLS = {  # what the table calls it: (folders, optimizer)
     "SGD": (studies.faithful_folders("sgd"), "sgd"),
     "RMSprop": (studies.faithful_folders("rmsprop"), "rmsprop"),
 }
+# The --radam-total-steps of each kind of RAdam run, as train.py records it in the run's settings.
+RADAM_SCHEDULES = {"RAdam": str(RADAM["total_steps"]), "RAdam, fair schedule": "auto", "RAdam, no schedule": "0"}
 COMPARISONS = [  # (first, second): first minus second
     ("Adam", "RAdam"),  # the 2019 question
     ("Adam", "RAdam, fair schedule"),  # the same, RAdam's decay spread over the whole run
@@ -60,7 +63,8 @@ def read_results(results):
         folders = [os.path.join(results, name) for name in configurations]
         folders = [folder for folder in folders if holds_histories(folder)]
         runs, unreadable_here = load_runs(*folders) if folders else ([], [])
-        runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer and at_default_rate(run)]
+        runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer and at_default_rate(run)
+                                    and with_its_schedule(control, run)]
         unreadable += unreadable_here
     if unreadable:
         raise UserError(f"cannot read {', '.join(sorted(set(unreadable)))}; restore them from git before writing README")
@@ -73,6 +77,20 @@ def at_default_rate(run):
         return True
     warn(f"{run['path']} ran with {run['variant']}, not at {run['optimizer']}'s default rate, the faithful "
          "study's; left out of README's tables: move it to a folder of its own")
+    return False
+
+
+def with_its_schedule(control, run):
+    """Whether `run`, of the kind `control`, ran with that kind's RAdam schedule as its settings say
+    (where they do); named on stderr if not."""
+    if control not in RADAM_SCHEDULES:
+        return True
+    wanted = RADAM_SCHEDULES[control]
+    said = (settings_beside(run["path"]) or {}).get("radam_total_steps", wanted)
+    if said == wanted:
+        return True
+    warn(f"{run['path']} ran with --radam-total-steps {said}, not {wanted} as the runs of {control} do; left out of "
+         "README's tables: move it to a folder of its own")
     return False
 
 

@@ -147,6 +147,22 @@ def test_a_run_at_another_learning_rate_is_named_and_neither_averaged_nor_paired
                                        "left out of README's tables: move it to a folder of its own\n")
 
 
+def test_a_radam_run_with_another_schedule_than_its_folders_is_named_and_neither_averaged_nor_paired(results, tmp_path,
+                                                                                                    capsys):
+    # RAdam's seed 2 with the schedule of fair-schedule/ (--radam-total-steps auto), in seeds/.
+    (results / "seeds" / "minivggnet_radam_mnist_seed2.json").write_text('{"radam_total_steps": "auto"}')
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    # Seeds 42 and 1 only: (0.9880 + 0.9870) / 2, and Adam's 0.9900, 0.9920 less those.
+    assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0010 (3) | 0.9875 ± 0.0007 (2) "
+                   "| +0.0035 [-0.0156, +0.0226] (2) |  |")
+    assert capsys.readouterr().err == (f"warning: {results / 'seeds' / 'minivggnet_radam_mnist_seed2.pickle'} ran with "
+                                       "--radam-total-steps auto, not 5000 as the runs of RAdam do; left out of "
+                                       "README's tables: move it to a folder of its own\n")
+
+
 def test_a_readme_with_its_markers_twice_is_refused(results, tmp_path):
     readme = tmp_path / "README.md"
     for text in (TEMPLATE + TEMPLATE, TEMPLATE.replace(readme_results.END, readme_results.BEGIN + readme_results.END)):
