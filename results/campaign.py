@@ -71,6 +71,9 @@ MARGIN = 1.1
 RESULTS = os.path.join(REPOSITORY, "results")
 # Seconds kept at the end of the slot for stopping, the manifests and the archive.
 RESERVE_SECONDS = 20
+# The most bytes read of a manifest.json, slots.json or a run's CSV log: a manifest of the faithful
+# study's 126 runs takes 100 KB, a log of 60 epochs 10 KB.
+READ_LIMIT = 1 << 20
 # Set by SIGTERM or Ctrl-C (a cluster job cancelled or at its time limit, a `kill`): the slot
 # ends at once as if its time were up, and still records and packs what it finished.
 stop_requested = threading.Event()
@@ -141,10 +144,13 @@ def has_checkpoint(run):
 
 def epoch_times(run):
     """The seconds of each epoch the run's CSV log shows (a resumed run's too); [] without one."""
+    log = RunFiles(run["history"], run["report"]).log
     try:
-        with open(RunFiles(run["history"], run["report"]).log, newline="") as file:
+        if not os.path.isfile(log) or os.path.getsize(log) > READ_LIMIT:  # a FIFO would wait for a writer
+            return []
+        with open(log, newline="") as file:
             return [float(row["epoch_time"]) for row in csv.DictReader(file)]
-    except (OSError, KeyError, TypeError, ValueError):
+    except (OSError, KeyError, TypeError, ValueError, csv.Error):
         return []
 
 
@@ -213,12 +219,15 @@ def calibration_from(runs, device):
         manifests.setdefault(folder, read_manifest(folder))
         entry = manifests[folder]["runs"].get(run["stem"])
         seconds = epoch_times(run)
-        if not (finished(run) and entry and entry.get("device") == device and seconds):
+        if not (finished(run) and isinstance(entry, dict) and entry.get("device") == device and seconds):
             continue
-        key = (run["model"], entry.get("runs_at_once", 1))
+        at_once, wall = entry.get("runs_at_once", 1), entry.get("wall_seconds")
+        if not (type(at_once) is int and at_once >= 1):
+            continue
+        key = (run["model"], at_once)
         epochs.setdefault(key, []).append(statistics.median(seconds) * 50000 / run["training_images"])
-        if not entry.get("resumed") and entry.get("wall_seconds"):
-            fixed.setdefault(key, []).append(entry["wall_seconds"] - len(seconds) * statistics.median(seconds))
+        if not entry.get("resumed") and type(wall) in (int, float) and 0 < wall <= sys.float_info.max:
+            fixed.setdefault(key, []).append(wall - len(seconds) * statistics.median(seconds))
     return {key: (statistics.median(values), statistics.median(fixed.get(key, [0.0]))) for key, values in epochs.items()}
 
 
@@ -245,7 +254,12 @@ def git_commit():
 
 
 def read_manifest(folder):
-    return read_json(os.path.join(folder, "manifest.json"), {"configuration": os.path.basename(folder), "runs": {}})
+    path = os.path.join(folder, "manifest.json")
+    manifest = read_json(path, {"configuration": os.path.basename(folder), "runs": {}})
+    if not (isinstance(manifest, dict) and isinstance(manifest.get("runs"), dict)):
+        raise UserError(f"cannot read {path} (it holds no object with the runs); restore it from git or the last "
+                        "archive")
+    return manifest
 
 
 def check_budgets(runs, args):
@@ -262,11 +276,16 @@ def check_budgets(runs, args):
 
 def read_json(path, default):
     try:
-        with open(path) as file:
-            return json.load(file)
+        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would wait for a writer
+            raise ValueError("it is not a regular file")
+        with open(path, "rb") as file:
+            text = file.read(READ_LIMIT + 1)
+        if len(text) > READ_LIMIT:
+            raise ValueError(f"it is larger than {READ_LIMIT // 2**20} MiB, far more than a record of the campaign")
+        return json.loads(text)
     except FileNotFoundError:
         return default
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise UserError(f"cannot read {path} ({error}); restore it from git or the last archive") from None
 
 
@@ -442,6 +461,9 @@ def one_slot(args, facts, cores, started):
     on_cpu = facts["device"].startswith("CPU")
     slots_path = os.path.join(args.results, "slots.json")
     slots = read_json(slots_path, [])
+    if not isinstance(slots, list):
+        raise UserError(f"cannot read {slots_path} (it holds no list of slots); restore it from git or the last "
+                        "archive")
     slot = len(slots) + 1
     finished_runs, planned, stopped = [], [], False
 

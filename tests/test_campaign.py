@@ -614,6 +614,47 @@ def test_a_damaged_record_of_the_campaign_is_named_in_one_line(tmp_path, monkeyp
                                   "restore it from git or the last archive")
 
 
+@pytest.mark.parametrize("name, content, problem", [
+    ("slots.json", "{}", "it holds no list of slots"),
+    ("slots.json", "5", "it holds no list of slots"),
+    ("original/manifest.json", "[]", "it holds no object with the runs"),
+    ("original/manifest.json", "{}", "it holds no object with the runs"),
+    ("original/manifest.json", '{"runs": []}', "it holds no object with the runs"),
+    ("slots.json", None, "it is not a regular file"),  # a FIFO: a read would wait for a writer
+    ("original/manifest.json", None, "it is not a regular file"),
+    ("original/manifest.json", "large", "it is larger than 1 MiB, far more than a record of the campaign"),
+])
+def test_a_record_of_the_campaign_of_another_kind_is_named_in_one_line(tmp_path, monkeypatch, name, content, problem):
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    (tmp_path / "original").mkdir()
+    content = " " * 2**20 + "{}" if content == "large" else content  # 1 MiB of spaces, then JSON
+    os.mkfifo(tmp_path / name) if content is None else (tmp_path / name).write_text(content)
+    with pytest.raises(UserError) as refused:
+        campaign.main(["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--results", str(tmp_path),
+                       "--epochs", "1", "--commit", "0" * 40, "--dry-run"])  # fmt: skip
+    assert str(refused.value) == f"cannot read {tmp_path / name} ({problem}); restore it from git or the last archive"
+
+
+def test_manifest_entries_and_logs_that_cannot_time_a_run_are_left_out_of_the_calibration(tmp_path):
+    runs = the_campaign(tmp_path, "--models", "minivggnet", "--datasets", "mnist", "fashion_mnist")[:8]
+    assert [run["configuration"] for run in runs] == ["original"] * 4 + ["seeds"] * 4
+    entries = [dict(runs_at_once=[1]), dict(wall_seconds="?"), dict(wall_seconds=10**400), {}, {}, {}, {}, {}]
+    for run, entry in zip(runs, entries):
+        write_finished(run, [5.0], **dict(dict(device="D", runs_at_once=1, wall_seconds=10.0), **entry))
+    manifest = json.loads((tmp_path / "seeds" / "manifest.json").read_text())
+    manifest["runs"][runs[4]["stem"]] = 5  # no object
+    (tmp_path / "seeds" / "manifest.json").write_text(json.dumps(manifest))
+    # One log's field is longer than csv reads, another is a FIFO (a read would wait for a writer).
+    (tmp_path / "seeds" / f"{runs[5]['stem']}.csv").write_text("epoch,epoch_time\n1," + "5" * 200_000 + "\n")
+    os.remove(tmp_path / "seeds" / f"{runs[6]['stem']}.csv")
+    os.mkfifo(tmp_path / "seeds" / f"{runs[6]['stem']}.csv")
+    assert [campaign.epoch_times(run) for run in runs] == [[5.0]] * 5 + [[], [], [5.0]]
+    # The epochs of 50,000 images of the runs whose entry is an object that says how many ran at
+    # once and whose log can be read: 5 x 50,000 / 60,000 s; their fixed seconds only from those
+    # whose wall time is a number, 10 - 5.
+    assert campaign.calibration_from(runs, "D") == {("minivggnet", 1): pytest.approx((5 * 50000 / 60000, 5.0))}
+
+
 @pytest.mark.parametrize("stopped, code", [(True, 0), (False, 1)])
 def test_a_slot_whose_time_ran_out_exits_0_and_one_whose_run_failed_exits_1(tmp_path, monkeypatch, stopped, code):
     # Either way the runs are left for the next slot, which resumes or retries them.
