@@ -20,6 +20,7 @@ equal (results.verdict); otherwise the numbers stand alone.
 """
 
 import os
+import sys
 
 import numpy as np
 from scipy import stats
@@ -283,7 +284,8 @@ def machine_time(runs):
         if not isinstance(entry, dict):
             continue
         wall, at_once = entry.get("wall_seconds"), entry.get("runs_at_once")
-        if isinstance(wall, (int, float)) and wall >= 0 and isinstance(at_once, int) and at_once >= 1:
+        wall_is_seconds = isinstance(wall, (int, float)) and 0 <= wall <= sys.float_info.max  # not Infinity, not 1e400
+        if wall_is_seconds and isinstance(at_once, int) and at_once >= 1:
             seconds += wall / at_once
             devices.add(str(entry.get("device")))
             counted += 1

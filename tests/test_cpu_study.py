@@ -179,6 +179,22 @@ def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machi
                          "checkpoint count only their last part).\n")
 
 
+def test_a_wall_time_beyond_a_float_is_not_counted(tmp_path):
+    folder = tmp_path / "results" / "cpu-study"
+    for seed in (1, 2, 3):
+        write_run(folder, "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.8], 0.79)
+    device = "CPU: AMD EPYC, 2 cores, AVX-512"
+    (folder / "manifest.json").write_text(json.dumps(dict(runs={
+        "minivggnet_adam_fashion_mnist_seed1": dict(wall_seconds=3600.0, runs_at_once=1, device=device),
+        "minivggnet_adam_fashion_mnist_seed2": dict(wall_seconds=10**400, runs_at_once=1, device=device),
+        "minivggnet_adam_fashion_mnist_seed3": dict(wall_seconds=float("inf"), runs_at_once=1, device=device),
+    })))
+    text, runs, _, _ = cpu_study.report(str(tmp_path / "results"))
+    assert cpu_study.machine_time(runs) == (3600.0, [device], 1, 0)
+    assert text.endswith(f"Machine time: the 1 runs recorded in the manifests took 1.0 hours of {device} (each run's "
+                         "wall time divided by the runs that shared the machine with it).\n")
+
+
 def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     results = tmp_path / "results"
     for seed in (1, 2):
