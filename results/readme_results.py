@@ -214,8 +214,12 @@ def main(argv=None):
     parser.add_argument("--readme", default="README.md", help="the README to write (default %(default)s)")
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README is out of date")
     args = parser.parse_args(argv)
-    with open(args.readme) as file:
-        current = file.read()
+    try:
+        with open(args.readme) as file:
+            current = file.read()
+    except (OSError, ValueError) as error:
+        raise UserError(f"cannot read {args.readme} ({getattr(error, 'strerror', None) or error}); run from the "
+                        "repository's root, or give --readme the project's README.md") from None
     wanted = replaced_section(current, section(args.results))
     if args.check:
         if wanted != current:

@@ -104,6 +104,13 @@ def test_a_readme_without_its_markers_is_refused(results, tmp_path):
     assert readme.read_text() == "# A README\n"
 
 
+def test_a_readme_that_cannot_be_read_is_named_in_one_line(results, tmp_path):
+    with pytest.raises(UserError) as refused:
+        readme_results.main(["--results", str(results), "--readme", str(tmp_path / "README.md"), "--check"])
+    assert str(refused.value) == (f"cannot read {tmp_path / 'README.md'} (No such file or directory); run from the "
+                                  "repository's root, or give --readme the project's README.md")
+
+
 def test_the_controls_show_another_data_set_once_results_hold_runs_of_it(results, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text(TEMPLATE)
