@@ -416,6 +416,9 @@ def advance(argv):
     """Advance the study by one slot: main's work, with SIGTERM and Ctrl-C ending the slot early."""
     started = time.monotonic()
     args = parse_arguments(argv)
+    if args.minutes * 60 <= RESERVE_SECONDS:
+        raise UserError(f"a slot of {args.minutes:g} minutes leaves no time for a run: its last {RESERVE_SECONDS} s "
+                        "are kept for stopping the runs, the manifests and the archive; give --minutes 1 or more")
     facts = environment_facts(args.commit)
     on_cpu = facts["device"].startswith("CPU")
     if on_cpu and args.study == "faithful" and args.epochs is None:

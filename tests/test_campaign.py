@@ -561,6 +561,19 @@ def test_what_would_stop_a_slot_is_refused_before_it_runs_or_records_anything(tm
     assert sorted(os.listdir(results)) == [".campaign.lock"] and not (tmp_path / "a.tgz").exists()
 
 
+def test_a_slot_no_longer_than_the_time_it_keeps_at_its_end_is_refused(tmp_path, monkeypatch):
+    # 0.3 minutes are 18 s, and a slot keeps its last 20 s: it would plan its runs, run none and exit 0.
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    with pytest.raises(UserError) as refused:
+        campaign.main(["--study", "cpu", "--minutes", "0.3", "--archive", str(tmp_path / "a.tgz"),
+                       "--results", str(tmp_path / "results"), "--commit", "0" * 40])  # fmt: skip
+    assert str(refused.value) == (
+        "a slot of 0.3 minutes leaves no time for a run: its last 20 s are kept for stopping the runs, the "
+        "manifests and the archive; give --minutes 1 or more")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
     facts = campaign.environment_facts
 
