@@ -24,7 +24,9 @@ ends is stopped and keeps a checkpoint beside its outputs, and the same command,
 folder, resumes it in the next slot; a run that has a checkpoint is planned at what it has left.
 Each finished run is recorded in its folder's `manifest.json`, the slot in `results/slots.json`,
 and every run the slot finished, with the manifests, is packed into one archive: extract it in
-the folder that holds `results/`. Every run is a train.py command written by combinations.py.
+the folder that holds `results/`. A run that finished while no slot followed it (a slot killed with
+SIGKILL, or whose terminal hung up, while its runs went on) is recorded by the next slot, as
+recorded_late and without the wall time that nobody measured, and packed into its archive. Every run is a train.py command written by combinations.py.
 SIGTERM or Ctrl-C (a cluster job cancelled or preempted, a `kill`) ends the slot at once in the
 same way, and the exit code is then 75.
 
@@ -134,6 +136,23 @@ def describe(command, configuration):
 
 def finished(run):
     return RunFiles(run["history"], run["report"]).finished()
+
+
+def unrecorded(candidates, args):
+    """The finished runs among `candidates` that no manifest records, and whose settings give no
+    other budget than their folder's: those that finished while no campaign followed them (a slot
+    killed with SIGKILL, whose sweep went on to the run's end, or a disk that filled)."""
+    budgets = {folder: dict(budget, epochs=args.epochs or budget["epochs"])
+               for folder, budget, _ in studies.configurations(args.study, args.results)}
+    found = []
+    for run in candidates:
+        folder = os.path.dirname(run["history"])
+        if not finished(run) or run["stem"] in read_manifest(folder)["runs"]:
+            continue
+        settings = RunFiles(run["history"], run["report"]).recorded_settings()
+        if settings is None or runs.budget_of(settings) == budgets.get(folder):
+            found.append(run)
+    return found
 
 
 def has_checkpoint(run):
@@ -468,7 +487,7 @@ def one_slot(args, facts, cores, started):
         raise UserError(f"cannot read {slots_path} (it holds no list of slots); restore it from git or the last "
                         "archive")
     slot = len(slots) + 1
-    finished_runs, planned, stopped = [], [], False
+    finished_runs, planned, stopped, late = [], [], False, None
 
     def seconds_left():
         return args.minutes * 60 - RESERVE_SECONDS - (time.monotonic() - started)
@@ -477,6 +496,12 @@ def one_slot(args, facts, cores, started):
     while not stopped:
         runs = campaign_runs(args)
         check_budgets(runs, args)
+        if late is None and not args.dry_run:
+            # Runs that finished with no campaign to record them are recorded now, without the wall
+            # time that nobody measured, and packed with this slot's.
+            late = unrecorded(runs, args)
+            for run in late:
+                record(run, dict(date=now(), slot=slot, recorded_late=True))
         missing = [run for run in runs if not finished(run)]
         if not missing:
             print(f"all {len(runs)} runs are in {args.results}: the study has none left to run")
@@ -511,7 +536,8 @@ def one_slot(args, facts, cores, started):
         planned += [run for run in chosen if run["history"] not in ended]
         if len(ended) < len(chosen):
             break  # a run failed or was stopped: the next slot tries it again
-    if args.dry_run or not (finished_runs or planned):
+    late = late or []
+    if args.dry_run or not (finished_runs or planned or late):
         if stop_requested.is_set() and not args.dry_run:
             print("stopped by a signal before any run: the same command starts the slot again", file=sys.stderr)
             return EXIT_STOPPED
@@ -519,14 +545,16 @@ def one_slot(args, facts, cores, started):
 
     slots.append(dict(facts, slot=slot, date=now(), minutes=args.minutes, study=args.study,
                       wall_seconds=round(time.monotonic() - started, 1),
-                      finished=[name(run) for run in finished_runs], unfinished=[name(run) for run in planned]))
+                      finished=[name(run) for run in finished_runs], unfinished=[name(run) for run in planned],
+                      **(dict(recorded_late=[name(run) for run in late]) if late else {})))
     write_json(slots_path, slots)
     try:
-        size = pack(args.archive, args.results, finished_runs)
+        size = pack(args.archive, args.results, finished_runs + late)
     except OSError as error:
         raise UserError(f"cannot write {args.archive} ({error.strerror or error}); the slot's runs are in "
                         f"{args.results}, recorded in its manifests and slots.json") from None
-    print(f"{len(finished_runs)} runs finished; {args.archive} holds them ({size / 2**20:.2f} MiB)")
+    print(f"{len(finished_runs)} runs finished" + (f", {len(late)} recorded late" if late else "")
+          + f"; {args.archive} holds them ({size / 2**20:.2f} MiB)")
     if stop_requested.is_set():
         print("stopped by a signal: the same command resumes the study", file=sys.stderr)
         return EXIT_STOPPED

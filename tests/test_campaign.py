@@ -574,6 +574,38 @@ def test_a_slot_no_longer_than_the_time_it_keeps_at_its_end_is_refused(tmp_path,
     assert os.listdir(tmp_path) == []
 
 
+def test_a_run_that_finished_with_no_slot_to_record_it_is_recorded_and_packed_by_the_next(tmp_path, monkeypatch,
+                                                                                            capsys):
+    # A slot killed with SIGKILL leaves its sweep going on to the end of a run: the run's outputs
+    # are there, and no manifest records it. A run of another budget, made by hand, is not the folder's.
+    results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
+    arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
+    adam, radam = the_campaign(results, *arguments)[:2]
+    for run, epochs in ((adam, 1), (radam, 2)):
+        leave_outputs(run["command"])
+        (results / "original" / f"{run['stem']}.json").write_text(
+            json.dumps(dict(studies.FAITHFUL_BUDGET, epochs=epochs, learning_rate=1e-3)))
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    # The slot's time runs out before any of its runs finishes.
+    monkeypatch.setattr(campaign, "run_slot", lambda chosen, sharing, seconds, facts, slot, on_cpu: ([], True))
+
+    assert campaign.main(["--minutes", "60", "--archive", str(archive), *arguments, "--commit", "0" * 40]) == 0
+
+    assert f"0 runs finished, 1 recorded late; {archive} holds them (" in capsys.readouterr().out
+    manifest = json.loads((results / "original" / "manifest.json").read_text())
+    assert manifest["budget"] == dict(studies.FAITHFUL_BUDGET, epochs=1)
+    (entry,) = manifest["runs"].values()
+    assert entry == dict(date=entry["date"], slot=1, recorded_late=True, command=adam["command"],
+                         budget=manifest["budget"], learning_rate=1e-3)
+    (record,) = json.loads((results / "slots.json").read_text())
+    assert record["recorded_late"] == ["original/minivggnet_adam_digits"] and record["finished"] == []
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames()) == [
+            "results/original/manifest.json", "results/original/minivggnet_adam_digits.json",
+            "results/original/minivggnet_adam_digits.pickle", "results/original/minivggnet_adam_digits.txt",
+            "results/slots.json"]
+
+
 def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
     facts = campaign.environment_facts
 
