@@ -443,6 +443,8 @@ def advance(argv):
     if on_cpu and args.study == "faithful" and args.epochs is None:
         raise UserError("the faithful study's runs of 60 epochs take hours each on a CPU: run --study cpu, "
                         "or give --epochs (e.g. --epochs 1) to try the campaign here, or run it on a GPU")
+    if os.path.exists(args.results) and not os.path.isdir(args.results):
+        raise UserError(f"--results {args.results} is not a folder; give the campaign's folder, such as results")
     if args.epochs is not None and os.path.abspath(args.results) == os.path.abspath(RESULTS):
         raise UserError(f"--epochs makes runs of another budget than the study's: give the trial a --results "
                         f"folder of its own, not {args.results}")
@@ -466,8 +468,12 @@ def advance(argv):
 def lock_results(results):
     """The open lock file of `results`, locked: two slots at once would take one slot number and
     overwrite each other's manifest entries. UserError while another slot holds it."""
-    os.makedirs(results, exist_ok=True)
-    lock = open(os.path.join(results, ".campaign.lock"), "a+")
+    try:
+        os.makedirs(results, exist_ok=True)
+        lock = open(os.path.join(results, ".campaign.lock"), "a+")
+    except OSError as error:
+        raise UserError(f"cannot write in {results} ({error.strerror or error}); give --results a folder it can "
+                        "write in") from None
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -606,6 +606,22 @@ def test_a_run_that_finished_with_no_slot_to_record_it_is_recorded_and_packed_by
             "results/slots.json"]
 
 
+def test_a_results_path_that_is_no_folder_is_refused_in_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    (tmp_path / "notes.txt").write_text("notes")
+    arguments = ["--study", "cpu", "--minutes", "60", "--archive", str(tmp_path / "a.tgz"), "--commit", "0" * 40]
+    with pytest.raises(UserError) as refused:
+        campaign.main([*arguments, "--results", str(tmp_path / "notes.txt")])
+    assert str(refused.value) == (f"--results {tmp_path / 'notes.txt'} is not a folder; give the campaign's folder, "
+                                  "such as results")
+    with pytest.raises(UserError) as refused:
+        campaign.main([*arguments, "--results", str(tmp_path / "notes.txt" / "results")])
+    assert str(refused.value) == (f"cannot write in {tmp_path / 'notes.txt' / 'results'} (Not a directory); give "
+                                  "--results a folder it can write in")
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
 def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
     facts = campaign.environment_facts
 
