@@ -79,6 +79,9 @@ READ_LIMIT = 1 << 20
 # Set by SIGTERM or Ctrl-C (a cluster job cancelled or at its time limit, a `kill`): the slot
 # ends at once as if its time were up, and still records and packs what it finished.
 stop_requested = threading.Event()
+# (a manifest, the OSError of writing it) where a run that finished could not be recorded (a full
+# disk): the slot then ends as if its time were up, and the next slot records the run late.
+unwritable_manifests = []
 
 
 def parse_arguments(argv):
@@ -349,12 +352,16 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
                 gpu_of[command] = head.partition(" on GPU ")[2] or None
                 continue
             ended_at[command] = time.monotonic()
-            if finished(run) and command in started_at:
+            if finished(run) and command in started_at and not unwritable_manifests:
                 began, end = started_at[command], ended_at[command]
                 spans = [(other_began, ended_at.get(other)) for other, other_began in started_at.items()
                          if gpu_of[other] == gpu_of[command]]
-                record(run, dict(facts, date=now(), slot=slot, runs_at_once=most_at_once(began, end, spans),
-                                 wall_seconds=round(end - began, 1), resumed=command in resumed))
+                try:
+                    record(run, dict(facts, date=now(), slot=slot, runs_at_once=most_at_once(began, end, spans),
+                                     wall_seconds=round(end - began, 1), resumed=command in resumed))
+                except OSError as error:  # the slot stops; the next one records the run late
+                    unwritable_manifests.append((os.path.join(os.path.dirname(run["history"]), "manifest.json"), error))
+                    continue
                 ended.append(run["history"])
 
     follower = threading.Thread(target=follow)
@@ -366,15 +373,16 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
             stopped = False
             break
         except subprocess.TimeoutExpired:
-            if stop_requested.is_set() or time.monotonic() >= deadline:
-                why = "stopped by a signal" if stop_requested.is_set() else "the slot is over"
+            if stop_requested.is_set() or unwritable_manifests or time.monotonic() >= deadline:
+                why = ("stopped by a signal" if stop_requested.is_set() else "a manifest cannot be written"
+                       if unwritable_manifests else "the slot is over")
                 print(f"{why}: stopping the runs still going (each keeps a checkpoint)", flush=True)
                 sweep.send_signal(signal.SIGTERM)
                 sweep.wait()
                 stopped = True
                 break
     follower.join()
-    return ended, stopped
+    return ended, stopped or bool(unwritable_manifests)
 
 
 def most_at_once(began, end, spans):
@@ -422,6 +430,7 @@ def pack(archive, results, runs):
 
 def main(argv=None):
     stop_requested.clear()
+    unwritable_manifests.clear()
     handlers = {signum: signal.signal(signum, lambda signum, frame: stop_requested.set())
                 for signum in (signal.SIGTERM, signal.SIGINT)}
     try:
@@ -507,7 +516,12 @@ def one_slot(args, facts, cores, started):
             # time that nobody measured, and packed with this slot's.
             late = unrecorded(runs, args)
             for run in late:
-                record(run, dict(date=now(), slot=slot, recorded_late=True))
+                try:
+                    record(run, dict(date=now(), slot=slot, recorded_late=True))
+                except OSError as error:
+                    manifest = os.path.join(os.path.dirname(run["history"]), "manifest.json")
+                    raise UserError(f"cannot write {manifest} ({error.strerror or error}); free some space, then give "
+                                    "the same command again") from None
         missing = [run for run in runs if not finished(run)]
         if not missing:
             print(f"all {len(runs)} runs are in {args.results}: the study has none left to run")
@@ -553,7 +567,11 @@ def one_slot(args, facts, cores, started):
                       wall_seconds=round(time.monotonic() - started, 1),
                       finished=[name(run) for run in finished_runs], unfinished=[name(run) for run in planned],
                       **(dict(recorded_late=[name(run) for run in late]) if late else {})))
-    write_json(slots_path, slots)
+    try:
+        write_json(slots_path, slots)
+    except OSError as error:
+        raise UserError(f"cannot write {slots_path} ({error.strerror or error}); free some space: the slot's runs "
+                        f"are in {args.results}, recorded in its manifests") from None
     try:
         size = pack(args.archive, args.results, finished_runs + late)
     except OSError as error:
@@ -561,6 +579,10 @@ def one_slot(args, facts, cores, started):
                         f"{args.results}, recorded in its manifests and slots.json") from None
     print(f"{len(finished_runs)} runs finished" + (f", {len(late)} recorded late" if late else "")
           + f"; {args.archive} holds them ({size / 2**20:.2f} MiB)")
+    if unwritable_manifests:
+        manifest, error = unwritable_manifests[0]
+        raise UserError(f"cannot write {manifest} ({error.strerror or error}); free some space, then give the same "
+                        "command again: it records the run that finished")
     if stop_requested.is_set():
         print("stopped by a signal: the same command resumes the study", file=sys.stderr)
         return EXIT_STOPPED

@@ -1,6 +1,7 @@
 """campaign.py: which runs a slot takes, what it says and records, and one real slot on digits through
 sweep.py and train.py."""
 
+import errno
 import fcntl
 import json
 import os
@@ -620,6 +621,43 @@ def test_a_results_path_that_is_no_folder_is_refused_in_one_line(tmp_path, monke
     assert str(refused.value) == (f"cannot write in {tmp_path / 'notes.txt' / 'results'} (Not a directory); give "
                                   "--results a folder it can write in")
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"]
+
+
+@pytest.mark.parametrize("full", ["manifest.json", "slots.json"])
+def test_a_full_disk_ends_the_slot_in_one_line_and_the_next_records_what_finished(tmp_path, monkeypatch, full):
+    results, archive = tmp_path / "results", tmp_path / "slot.tar.gz"
+    arguments = ["--minutes", "60", "--archive", str(archive), "--results", str(results), "--datasets", "digits",
+                 "--models", "minivggnet", "--epochs", "1", "--commit", "0" * 40]
+    write = campaign.write_atomically
+
+    def on_a_full_disk(path, data):
+        if path.endswith(full):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return write(path, data)
+
+    monkeypatch.setattr(campaign, "write_atomically", on_a_full_disk)
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    monkeypatch.setattr(campaign.subprocess, "Popen", FakeSweep)  # every run it is given finishes
+    with pytest.raises(UserError) as refused:
+        campaign.main(arguments)
+    if full == "manifest.json":
+        # The first run's entry cannot be written: the slot records no more, ends, and still packs.
+        assert str(refused.value) == (
+            f"cannot write {results}/original/manifest.json (No space left on device); free some space, then "
+            "give the same command again: it records the run that finished")
+        (record,) = json.loads((results / "slots.json").read_text())
+        assert record["finished"] == [] and record["unfinished"][0] == "original/minivggnet_adam_digits"
+        assert archive.exists()
+        # Once there is space, the next slot records every run that finished, late.
+        monkeypatch.setattr(campaign, "write_atomically", write)
+        assert campaign.main(arguments) == 0
+        entries = json.loads((results / "original" / "manifest.json").read_text())["runs"]
+        assert len(entries) == 2 and all(entry["recorded_late"] for entry in entries.values())
+    else:
+        assert str(refused.value) == (f"cannot write {results}/slots.json (No space left on device); free some "
+                                      f"space: the slot's runs are in {results}, recorded in its manifests")
+        assert len(json.loads((results / "original" / "manifest.json").read_text())["runs"]) == 2
+        assert not archive.exists()
 
 
 def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
