@@ -463,6 +463,9 @@ def advance(argv):
                         f"give --cpu-runs {cores} or fewer")
     if args.dry_run:
         return one_slot(args, facts, cores, started)
+    if not os.path.isfile("train.py"):
+        raise UserError(f"no train.py in {os.getcwd()}: run results/campaign.py from the repository's root, where "
+                        "its runs' commands (python train.py ...) start")
     try:
         ensure_writable(args.archive)
     except OSError as error:

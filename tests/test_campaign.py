@@ -660,6 +660,17 @@ def test_a_full_disk_ends_the_slot_in_one_line_and_the_next_records_what_finishe
         assert not archive.exists()
 
 
+def test_a_slot_outside_the_repositorys_root_is_refused_before_its_runs_fail(tmp_path, monkeypatch):
+    monkeypatch.setattr(campaign, "device_name", lambda: "CPU: AMD EPYC, 2 cores, AVX-512")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError) as refused:
+        campaign.main(["--study", "cpu", "--minutes", "60", "--archive", "a.tgz", "--commit", "0" * 40])
+    assert str(refused.value) == (f"no train.py in {tmp_path}: run results/campaign.py from the repository's root, "
+                                  "where its runs' commands (python train.py ...) start")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_sigterm_before_any_run_starts_exits_75(tmp_path, monkeypatch, capsys):
     facts = campaign.environment_facts
 
