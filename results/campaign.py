@@ -26,7 +26,8 @@ Each finished run is recorded in its folder's `manifest.json`, the slot in `resu
 and every run the slot finished, with the manifests, is packed into one archive: extract it in
 the folder that holds `results/`. A run that finished while no slot followed it (a slot killed with
 SIGKILL, or whose terminal hung up, while its runs went on) is recorded by the next slot, as
-recorded_late and without the wall time that nobody measured, and packed into its archive. Every run is a train.py command written by combinations.py.
+`recorded_late` and without the wall time that nobody measured, and packed into its archive.
+Every run is a train.py command written by combinations.py.
 SIGTERM or Ctrl-C (a cluster job cancelled or preempted, a `kill`) ends the slot at once in the
 same way, and the exit code is then 75.
 
