@@ -33,6 +33,11 @@ def test_a_path_that_is_a_folder_or_below_an_unwritable_one_is_refused_in_one_li
     with pytest.raises(OSError) as refused:
         files.ensure_writable(str(tmp_path))
     assert str(refused.value) == f"cannot write {tmp_path}: it is a folder; give a file path"
+    # A folder that is not there yet, such as an archive given as `slot/`, is refused before any is made.
+    with pytest.raises(OSError) as refused:
+        files.ensure_writable(f"{tmp_path}/new/slot/")
+    assert str(refused.value) == f"cannot write {tmp_path}/new/slot/: a path that ends in / names a folder; give a file path"
+    assert os.listdir(tmp_path) == []
     # /proc is a folder that no one, root included, can create a file in.
     with pytest.raises(OSError, match=r"^cannot write /proc/results\.csv: .+ \(/proc\); choose a writable path or "
                                       r"fix its permissions$"):
