@@ -186,7 +186,8 @@ def load_runs(*folders):
                 unreadable.append(report)
                 test_accuracy = macro_f1 = None
             runs.append(dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
-                             variant=variant(optimizer, learning_rate), seed=seed, path=path, history=history, test_accuracy=test_accuracy, macro_f1=macro_f1,
+                             variant=variant(optimizer, learning_rate), seed=seed, path=path, settings=settings,
+                             history=history, test_accuracy=test_accuracy, macro_f1=macro_f1,
                              best_val_accuracy=float(np.max(history["val_accuracy"]))))
     runs.sort(key=lambda run: (DATASETS.index(run["dataset"]), MODELS.index(run["model"]),
                                OPTIMIZERS.index(run["optimizer"]), run["learning_rate"],

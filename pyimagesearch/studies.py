@@ -16,7 +16,7 @@ import statistics
 
 from pyimagesearch import original
 from pyimagesearch.errors import UserError
-from pyimagesearch.results import holds_histories, load_runs, settings_beside, warn
+from pyimagesearch.results import holds_histories, load_runs, warn
 
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
@@ -112,7 +112,7 @@ def is_folders_run(folder, run):
     optimizers, schedule = CPU_FOLDER_RUNS.get(os.path.basename(os.path.normpath(folder)), (None, None))
     if optimizers is None:
         return True
-    settings = settings_beside(run["path"]) or {}
+    settings = run["settings"] or {}
     if run["optimizer"] in optimizers and (run["optimizer"] != "radam"
                                            or settings.get("radam_total_steps", schedule) == schedule):
         return True

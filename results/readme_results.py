@@ -21,7 +21,7 @@ from pyimagesearch.errors import UserError, run_main  # noqa: E402
 from pyimagesearch.files import write_atomically  # noqa: E402
 from pyimagesearch.original import MODELS, RADAM  # noqa: E402
 from pyimagesearch.results import (described, holds_histories, load_runs, mean_and_std, paired_difference,  # noqa: E402
-                                   settings_beside, verdict, warn)
+                                   verdict, warn)
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
@@ -34,18 +34,17 @@ ORIGINAL = {  # (data set, model): (Adam, RAdam)
     ("cifar10", "minivggnet"): (0.83, 0.71), ("cifar10", "googlenet"): (0.90, 0.87), ("cifar10", "resnet"): (0.87, 0.84),
     ("cifar100", "minivggnet"): (0.53, 0.41), ("cifar100", "googlenet"): (0.56, 0.57), ("cifar100", "resnet"): (0.63, 0.50),
 }
-# Each kind of run the table shows, and the folders of results/ that hold it (studies.py).
-CONTROLS = {  # what the table calls it: (folders, optimizer)
-    "Adam": (studies.faithful_folders("adam"), "adam"),
-    "RAdam": (studies.faithful_folders("radam"), "radam"),
-    "RAdam, fair schedule": (studies.faithful_folders("radam", "auto"), "radam"),
-    "Adam + warmup": (studies.faithful_folders("adam-warmup", "0"), "adam-warmup"),
-    "RAdam, no schedule": (studies.faithful_folders("radam", "0"), "radam"),
-    "SGD": (studies.faithful_folders("sgd"), "sgd"),
-    "RMSprop": (studies.faithful_folders("rmsprop"), "rmsprop"),
+# Each kind of run the table shows: its optimizer and the --radam-total-steps its folders of
+# results/ are declared with (studies.py; None: the original's).
+CONTROLS = {  # what the table calls it: (optimizer, radam_total_steps)
+    "Adam": ("adam", None),
+    "RAdam": ("radam", None),
+    "RAdam, fair schedule": ("radam", "auto"),
+    "Adam + warmup": ("adam-warmup", "0"),
+    "RAdam, no schedule": ("radam", "0"),
+    "SGD": ("sgd", None),
+    "RMSprop": ("rmsprop", None),
 }
-# The --radam-total-steps of each kind of RAdam run, as train.py records it in the run's settings.
-RADAM_SCHEDULES = {"RAdam": str(RADAM["total_steps"]), "RAdam, fair schedule": "auto", "RAdam, no schedule": "0"}
 COMPARISONS = [  # (first, second): first minus second
     ("Adam", "RAdam"),  # the 2019 question
     ("Adam", "RAdam, fair schedule"),  # the same, RAdam's decay spread over the whole run
@@ -59,12 +58,12 @@ def read_results(results):
     """{name in CONTROLS: the runs of that kind in `results`}; an absent folder holds none."""
     runs_by_control = {}
     unreadable = []
-    for control, (configurations, optimizer) in CONTROLS.items():
-        folders = [os.path.join(results, name) for name in configurations]
+    for control, (optimizer, radam_total_steps) in CONTROLS.items():
+        folders = [os.path.join(results, name) for name in studies.faithful_folders(optimizer, radam_total_steps)]
         folders = [folder for folder in folders if holds_histories(folder)]
         runs, unreadable_here = load_runs(*folders) if folders else ([], [])
         runs_by_control[control] = [run for run in runs if run["optimizer"] == optimizer and at_default_rate(run)
-                                    and with_its_schedule(control, run)]
+                                    and with_its_schedule(control, radam_total_steps, run)]
         unreadable += unreadable_here
     if unreadable:
         raise UserError(f"cannot read {', '.join(sorted(set(unreadable)))}; restore them from git before writing README")
@@ -80,13 +79,13 @@ def at_default_rate(run):
     return False
 
 
-def with_its_schedule(control, run):
-    """Whether `run`, of the kind `control`, ran with that kind's RAdam schedule as its settings say
-    (where they do); named on stderr if not."""
-    if control not in RADAM_SCHEDULES:
+def with_its_schedule(control, radam_total_steps, run):
+    """Whether `run`, of the kind `control`, ran with that kind's `radam_total_steps` (None: the
+    original's) as its settings say (where they do), or is no RAdam run; named on stderr if not."""
+    if run["optimizer"] != "radam":
         return True
-    wanted = RADAM_SCHEDULES[control]
-    said = (settings_beside(run["path"]) or {}).get("radam_total_steps", wanted)
+    wanted = str(RADAM["total_steps"]) if radam_total_steps is None else radam_total_steps
+    said = (run["settings"] or {}).get("radam_total_steps", wanted)
     if said == wanted:
         return True
     warn(f"{run['path']} ran with --radam-total-steps {said}, not {wanted} as the runs of {control} do; left out of "
