@@ -146,12 +146,14 @@ def unrecorded(candidates, args):
     """The finished runs among `candidates` that no manifest records, and whose settings give no
     other budget than their folder's: those that finished while no campaign followed them (a slot
     killed with SIGKILL, whose sweep went on to the run's end, or a disk that filled)."""
-    budgets = {folder: dict(budget, epochs=args.epochs or budget["epochs"])
-               for folder, budget, _ in studies.configurations(args.study, args.results)}
-    found = []
+    budgets, manifests, found = planned_budgets(args), {}, []
     for run in candidates:
         folder = os.path.dirname(run["history"])
-        if not finished(run) or run["stem"] in read_manifest(folder)["runs"]:
+        if not finished(run):
+            continue
+        if folder not in manifests:
+            manifests[folder] = read_manifest(folder)
+        if run["stem"] in manifests[folder]["runs"]:
             continue
         settings = RunFiles(run["history"], run["report"]).recorded_settings()
         if settings is None or runs.budget_of(settings) == budgets.get(folder):
@@ -239,7 +241,8 @@ def calibration_from(runs, device):
     epochs, fixed, manifests = {}, {}, {}
     for run in runs:
         folder = os.path.dirname(run["history"])
-        manifests.setdefault(folder, read_manifest(folder))
+        if folder not in manifests:
+            manifests[folder] = read_manifest(folder)
         entry = manifests[folder]["runs"].get(run["stem"])
         seconds = epoch_times(run)
         if not (finished(run) and isinstance(entry, dict) and entry.get("device") == device and seconds):
@@ -285,10 +288,15 @@ def read_manifest(folder):
     return manifest
 
 
+def planned_budgets(args):
+    """{folder: the budget of this slot's runs there}: the study's, with --epochs where given."""
+    return {folder: dict(budget, epochs=args.epochs or budget["epochs"])
+            for folder, budget, _ in studies.configurations(args.study, args.results)}
+
+
 def check_budgets(runs, args):
     """UserError if a folder's manifest records another budget than its planned runs have."""
-    for folder, budget, _ in studies.configurations(args.study, args.results):
-        planned = dict(budget, epochs=args.epochs or budget["epochs"])
+    for folder, planned in planned_budgets(args).items():
         recorded = read_manifest(folder).get("budget")
         if recorded is not None and recorded != planned:
             raise UserError(
