@@ -66,14 +66,29 @@ def ensure_writable(path):
         raise OSError(f"cannot write {path}: it is a folder; give a file path")
 
 
+def load_json(path, limit=1 << 20):
+    """The JSON in `path`: FileNotFoundError where it is missing, ValueError saying why where it is
+    no regular file, larger than `limit` bytes or not JSON."""
+    if os.path.exists(path) and not os.path.isfile(path):  # reading a FIFO would wait for a writer
+        raise ValueError("it is not a regular file")
+    with open(path, "rb") as file:
+        text = file.read(limit + 1)
+    if len(text) > limit:
+        raise ValueError(f"it is larger than {_size(limit)}, far more than such a file holds")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("it nests deeper than Python can read") from None
+
+
 def read_json(path, limit=1 << 20):
     """The JSON in `path`, or None where it is missing, no regular file, larger than `limit` bytes
     or not JSON."""
-    if not os.path.isfile(path):  # reading a FIFO would wait for a writer
-        return None
     try:
-        with open(path, "rb") as file:
-            text = file.read(limit + 1)
-        return None if len(text) > limit else json.loads(text)
-    except (OSError, ValueError, RecursionError):
+        return load_json(path, limit)
+    except (OSError, ValueError):
         return None
+
+
+def _size(limit):
+    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"

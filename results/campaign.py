@@ -61,7 +61,7 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
 from pyimagesearch import runs, studies  # noqa: E402
 from pyimagesearch.errors import EXIT_STOPPED, UserError, minutes, positive_int, run_main  # noqa: E402
-from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically  # noqa: E402
+from pyimagesearch.files import ensure_writable, load_json, replaced_atomically, write_atomically  # noqa: E402
 from pyimagesearch.machine import device_name  # noqa: E402
 from pyimagesearch.original import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
@@ -307,16 +307,10 @@ def check_budgets(runs, args):
 
 def read_json(path, default):
     try:
-        if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would wait for a writer
-            raise ValueError("it is not a regular file")
-        with open(path, "rb") as file:
-            text = file.read(READ_LIMIT + 1)
-        if len(text) > READ_LIMIT:
-            raise ValueError(f"it is larger than {READ_LIMIT // 2**20} MiB, far more than a record of the campaign")
-        return json.loads(text)
+        return load_json(path, READ_LIMIT)
     except FileNotFoundError:
         return default
-    except (OSError, ValueError, RecursionError) as error:
+    except (OSError, ValueError) as error:
         raise UserError(f"cannot read {path} ({error}); restore it from git or the last archive") from None
 
 

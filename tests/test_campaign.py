@@ -732,7 +732,7 @@ def test_a_damaged_record_of_the_campaign_is_named_in_one_line(tmp_path, monkeyp
     ("original/manifest.json", '{"runs": []}', "it holds no object with the runs"),
     ("slots.json", None, "it is not a regular file"),  # a FIFO: a read would wait for a writer
     ("original/manifest.json", None, "it is not a regular file"),
-    ("original/manifest.json", "large", "it is larger than 1 MiB, far more than a record of the campaign"),
+    ("original/manifest.json", "large", "it is larger than 1 MiB, far more than such a file holds"),
 ])
 def test_a_record_of_the_campaign_of_another_kind_is_named_in_one_line(tmp_path, monkeypatch, name, content, problem):
     monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")

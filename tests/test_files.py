@@ -51,3 +51,23 @@ def test_json_is_read_up_to_its_limit_and_nesting_too_deep_to_parse_is_none(tmp_
     assert files.read_json(str(path), limit=9) is None
     path.write_text("[" * 100_000 + "]" * 100_000)
     assert files.read_json(str(path)) is None
+
+
+def test_strict_json_reads_say_why_a_file_cannot_be_read(tmp_path):
+    path = tmp_path / "slots.json"
+    with pytest.raises(FileNotFoundError):
+        files.load_json(str(path))
+    os.mkfifo(path)  # a read would wait for a writer
+    with pytest.raises(ValueError, match="^it is not a regular file$"):
+        files.load_json(str(path))
+    os.remove(path)
+    path.write_text(" " * (1 << 16) + "[]")
+    with pytest.raises(ValueError, match="^it is larger than 64 KiB, far more than such a file holds$"):
+        files.load_json(str(path), limit=1 << 16)
+    assert files.load_json(str(path), limit=1 << 20) == []
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="^it nests deeper than Python can read$"):
+        files.load_json(str(path))
+    path.write_text("[1,")
+    with pytest.raises(ValueError, match="^Expecting value: line 1 column 4"):
+        files.load_json(str(path))
