@@ -350,8 +350,8 @@ def test_one_slot_on_digits_runs_records_and_packs_the_first_runs(tmp_path, monk
         assert len(entry["commit"]) >= 40 and entry["keras"] and entry["backend"]
     (record,) = json.loads((results / "slots.json").read_text())
     assert record["finished"][:2] == [f"original/{stem}" for stem in stems]
-    # The runs it took, in the campaign's order, none skipped: those it finished, then any that the
-    # slot's end stopped (they keep a checkpoint for the next slot).
+    # The runs it took, in the campaign's order, none skipped: those it finished, then any it did
+    # not (stopped by the slot's end with a checkpoint, or not started), which the next slot takes.
     taken = record["finished"] + record["unfinished"]
     assert taken == [campaign.name(run) for run in missing][:len(taken)] and record["minutes"] == 4
     with tarfile.open(archive) as tar:
