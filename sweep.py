@@ -136,6 +136,20 @@ def outcome(returncode):
     return f"FAILED ({returncode})"
 
 
+# The longest line read: a train.py command takes a few hundred characters.
+MAX_LINE = 1 << 16
+
+
+def command_lines(stream):
+    """The lines of `stream`, each read within MAX_LINE characters: input without line ends
+    (/dev/zero) is refused rather than read into memory whole."""
+    for line in iter(lambda: stream.readline(MAX_LINE + 1), ""):
+        if len(line) > MAX_LINE:
+            raise UserError(f"a line of standard input is longer than {MAX_LINE:,} characters; every line must "
+                            "be a train.py command")
+        yield line
+
+
 def main(argv=None):
     args = parse_arguments(argv)
     if sys.stdin.isatty():
@@ -143,7 +157,7 @@ def main(argv=None):
             "give the train.py commands on standard input: "
             "combinations.py --runner parallel writes a script that does"
         )
-    waiting = longest_first(read_runs(sys.stdin))
+    waiting = longest_first(read_runs(command_lines(sys.stdin)))
     total = len(waiting)
     gpus = visible_gpus()
     if gpus:

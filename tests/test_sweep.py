@@ -5,6 +5,7 @@ The runs are stand-ins (tests/standins.py): each records when it ran and on whic
 
 import os
 import pty
+import resource
 import signal
 import subprocess
 import sys
@@ -199,6 +200,17 @@ def test_lines_without_a_history_are_refused(line):
     result = run_script("sweep.py", input=line + "\n")
     assert result.returncode == 1
     assert result.stderr == f"error: no --history in {line!r}; every line must be a train.py command\n"
+
+
+def test_input_without_line_ends_is_refused_within_bounded_memory():
+    def limit_memory():  # /dev/zero read into memory would take it all
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    with open("/dev/zero") as zeros:
+        result = run_script("sweep.py", stdin=zeros, timeout=60, preexec_fn=limit_memory)
+    assert result.returncode == 1
+    assert result.stderr == ("error: a line of standard input is longer than 65,536 characters; every line must be a "
+                             "train.py command\n")
 
 
 def test_a_run_that_cannot_start_fails_alone(tmp_path):
