@@ -214,6 +214,8 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README is out of date")
     args = parser.parse_args(argv)
     try:
+        if os.path.exists(args.readme) and not os.path.isfile(args.readme):  # a FIFO or /dev/zero: no README
+            raise ValueError("not a regular file")
         with open(args.readme) as file:
             current = file.read()
     except (OSError, ValueError) as error:

@@ -203,6 +203,17 @@ def test_histories_that_cannot_be_read_are_named_once_each_and_readme_is_left_al
     assert readme.read_text() == TEMPLATE
 
 
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_readme_that_is_no_regular_file_is_refused_without_reading_it(results, tmp_path, special):
+    readme = "/dev/zero" if special == "/dev/zero" else str(tmp_path / "README.md")
+    if special == "fifo":
+        os.mkfifo(readme)  # no writer: opening it would wait for ever
+    with pytest.raises(UserError) as refused:
+        readme_results.main(["--results", str(results), "--readme", readme, "--check"])
+    assert str(refused.value) == (f"cannot read {readme} (not a regular file); run from the repository's root, or "
+                                  "give --readme the project's README.md")
+
+
 def test_a_folder_of_the_study_that_holds_no_run_yet_counts_as_none(results, tmp_path):
     (results / "warmup").mkdir()  # made, say, by a slot that has not finished a run of it
     readme = tmp_path / "README.md"
