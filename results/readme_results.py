@@ -221,6 +221,8 @@ def main(argv=None):
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read {args.readme} ({getattr(error, 'strerror', None) or error}); run from the "
                         "repository's root, or give --readme the project's README.md") from None
+    if not os.path.isdir(args.results):
+        raise UserError(f"--results {args.results} is not a folder; give the campaign's folder, such as results")
     wanted = replaced_section(current, section(args.results))
     if args.check:
         if wanted != current:

@@ -214,6 +214,16 @@ def test_a_readme_that_is_no_regular_file_is_refused_without_reading_it(results,
                                   "give --readme the project's README.md")
 
 
+def test_a_results_folder_that_is_not_there_is_refused_and_readme_is_left_alone(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    with pytest.raises(UserError) as refused:
+        readme_results.main(["--results", str(tmp_path / "reslts"), "--readme", str(readme)])
+    assert str(refused.value) == (f"--results {tmp_path / 'reslts'} is not a folder; give the campaign's folder, "
+                                  "such as results")
+    assert readme.read_text() == TEMPLATE
+
+
 def test_a_folder_of_the_study_that_holds_no_run_yet_counts_as_none(results, tmp_path):
     (results / "warmup").mkdir()  # made, say, by a slot that has not finished a run of it
     readme = tmp_path / "README.md"
