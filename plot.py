@@ -406,6 +406,8 @@ def check_outputs(runs, plots_folder):
 
 
 def plot_cpu_study(results, plots_folder):
+    if not os.path.isdir(results):
+        raise UserError(f"--cpu-study {results!r} is not a folder; give the campaign's folder, such as results")
     text, runs, table, chosen = cpu_study.report(results)
     if not table:
         raise UserError(f"{results} holds no run of the CPU study's grid yet; run results/campaign.py --study cpu")
@@ -432,7 +434,7 @@ def main(arguments=None):
                              "results/seeds for three seeds; folders, not one history file as train.py's --history")
     parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
     args = parser.parse_args(arguments)
-    if args.cpu_study:
+    if args.cpu_study is not None:
         return plot_cpu_study(args.cpu_study, args.plots)
     runs, unreadable = load_runs(*args.input)
     if runs:

@@ -1,5 +1,6 @@
 """The CPU study's reading of results/: budgets, the sensitivity grid, verdicts and the figure."""
 
+import os
 import json
 import pickle
 
@@ -211,8 +212,19 @@ def test_an_incomplete_grid_says_so_and_plot_draws_what_there_is(tmp_path):
     assert "| Adam | not yet run | not yet run | 0.8000 / 0.7900 (2) | not yet run | not yet run | grid not complete |" in study
     for figure in ("learning_rates.png", "comparison.png", "curves.png"):
         assert (plots / figure).stat().st_size > 10_000
+    (tmp_path / "empty").mkdir()
     with pytest.raises(plot.UserError, match="holds no run of the CPU study's grid yet; run results/campaign.py --study cpu"):
         plot.main(["--cpu-study", str(tmp_path / "empty"), "--plots", str(plots)])
+
+
+@pytest.mark.parametrize("results", ["", "missing", "a-file"])
+def test_a_cpu_study_folder_that_is_not_one_is_refused_in_one_line(tmp_path, results):
+    (tmp_path / "a-file").write_text("")
+    results = str(tmp_path / results) if results else ""
+    with pytest.raises(plot.UserError) as refused:
+        plot.main(["--cpu-study", results, "--plots", str(tmp_path / "plots")])
+    assert str(refused.value) == f"--cpu-study {results!r} is not a folder; give the campaign's folder, such as results"
+    assert os.listdir(tmp_path) == ["a-file"]
 
 
 def test_a_grid_run_without_its_report_counts_only_where_it_is_used_and_leaves_the_grid_incomplete(tmp_path):
