@@ -413,6 +413,9 @@ def plot_cpu_study(results, plots_folder):
         raise UserError(f"{results} holds no run of the CPU study's grid yet; run results/campaign.py --study cpu")
     try:
         ensure_writable(os.path.join(plots_folder, "study.md"))
+    except OSError as error:  # one line that says what to do already
+        raise UserError(str(error)) from None
+    try:
         save(draw_sensitivity_figure(table), os.path.join(plots_folder, "learning_rates.png"))
         save(draw_comparison_figure(runs, chosen), os.path.join(plots_folder, "comparison.png"))
         save(draw_study_curves_figure(runs, chosen), os.path.join(plots_folder, "curves.png"))

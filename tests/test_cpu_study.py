@@ -227,6 +227,16 @@ def test_a_cpu_study_folder_that_is_not_one_is_refused_in_one_line(tmp_path, res
     assert os.listdir(tmp_path) == ["a-file"]
 
 
+def test_a_plots_folder_that_cannot_be_written_is_refused_in_one_line_before_drawing(tmp_path):
+    results = tmp_path / "results"
+    write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-3, 1, [0.4, 0.8], 0.79)
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(plot.UserError) as refused:
+        plot.main(["--cpu-study", str(results), "--plots", str(tmp_path / "a-file" / "plots")])
+    assert str(refused.value) == (f"cannot write {tmp_path / 'a-file' / 'plots' / 'study.md'}: part of "
+                                  f"{tmp_path / 'a-file' / 'plots'} is a file, not a folder; choose another path")
+
+
 def test_a_grid_run_without_its_report_counts_only_where_it_is_used_and_leaves_the_grid_incomplete(tmp_path):
     results = tmp_path / "results"
     full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
