@@ -92,13 +92,18 @@ def batch_sizes(text):
 
 
 def results_folder(text):
-    """An argparse type: a folder to write results into, made if missing. Checked before the
-    measurement, which can take minutes, rather than when its results are written."""
+    """An argparse type: a folder to write results into, made when they are written. Checked
+    before the measurement, which can take minutes, rather than when its results are written;
+    checking makes nothing, so a command refused later leaves no folder behind."""
     if not text:
         raise argparse.ArgumentTypeError("needs a folder")
+    existing = os.path.abspath(text)
+    while not os.path.lexists(existing):  # the folder itself, or the nearest one above it that is there
+        existing = os.path.dirname(existing)
     try:
-        os.makedirs(text, exist_ok=True)
-        with tempfile.TemporaryFile(dir=text):
+        if not os.path.isdir(existing):
+            raise NotADirectoryError
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except (FileExistsError, NotADirectoryError):
         raise argparse.ArgumentTypeError(f"{text!r} or a folder above it is a file, not a folder; "

@@ -448,6 +448,16 @@ def test_an_output_folder_that_cannot_be_written_is_refused_before_measuring(scr
     assert os.listdir(tmp_path) == ["taken"]
 
 
+@pytest.mark.parametrize("script, option", [
+    ("cpu_augmentation", "--results"), ("fixed_costs", "--results"), ("step_breakdown", "--hlo-folder"),
+])  # fmt: skip
+def test_a_command_refused_after_its_output_folder_leaves_no_folder(script, option, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())
+    assert refusal(script, [option, str(tmp_path / "new" / "results"), "--unknown"], monkeypatch, capsys) == (
+        f"{script}.py: error: unrecognized arguments: --unknown")
+    assert os.listdir(tmp_path) == []
+
+
 def test_a_saved_program_is_replaced_whole_or_not_at_all(tmp_path, monkeypatch):
     saved = tmp_path / "net_train_step.hlo.txt"
     saved.write_text("the old program")
