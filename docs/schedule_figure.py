@@ -7,6 +7,7 @@ has decayed to min_lr = 1e-5 by epoch ~13 of 60, while Adam keeps 1e-3 throughou
 `--radam-total-steps auto` stretches the same warm-up and decay over the whole run.
 """
 
+import argparse
 import os
 import sys
 
@@ -20,6 +21,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from pyimagesearch import original  # noqa: E402
 from pyimagesearch.files import replaced_atomically  # noqa: E402
 from pyimagesearch.radam import RAdam  # noqa: E402
+
+argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False).parse_args()  # takes no options
 
 EPOCHS = original.EPOCHS
 STEPS_PER_EPOCH = 50_000 // original.BATCH_SIZE  # CIFAR-10 and CIFAR-100: 390

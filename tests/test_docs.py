@@ -7,6 +7,7 @@ import os
 import re
 import runpy
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -97,8 +98,22 @@ def test_the_schedule_figure_is_replaced_whole_or_not_at_all(tmp_path, monkeypat
 
     monkeypatch.setattr(PIL.Image.Image, "save", interrupted)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the script puts its project first
+    monkeypatch.setattr(sys, "argv", [str(script)])
     with pytest.raises(KeyboardInterrupt):
         runpy.run_path(str(script), run_name="__main__")
     plt.close("all")
     assert figure.read_bytes() == b"the old figure"
     assert sorted(os.listdir(script.parent)) == ["radam_schedule.png", "schedule_figure.py"]
+
+
+def test_the_schedule_figure_refuses_options_and_leaves_the_figure_alone(tmp_path):
+    script = tmp_path / "docs" / "schedule_figure.py"
+    script.parent.mkdir()
+    shutil.copy(os.path.join(REPO, "docs", "schedule_figure.py"), script)
+    figure = script.parent / "radam_schedule.png"
+    figure.write_bytes(b"the old figure")
+    result = subprocess.run([sys.executable, str(script), "--output", "figure.png"], cwd=REPO, capture_output=True,
+                            text=True, env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="3"))  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == "schedule_figure.py: error: unrecognized arguments: --output figure.png"
+    assert figure.read_bytes() == b"the old figure"
