@@ -37,7 +37,7 @@ import numpy as np
 
 from pyimagesearch import cpu_study, studies
 from pyimagesearch import runs as run_names
-from pyimagesearch.errors import UserError, run_main
+from pyimagesearch.errors import UserError, folder, run_main
 from pyimagesearch.files import ensure_writable, replaced_atomically, write_atomically
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
 from pyimagesearch.results import (by_optimizer, group, load_runs, mean_and_std, paired_difference, rounded,
@@ -435,7 +435,7 @@ def main(arguments=None):
                         help="the folder(s) that hold the training histories ({model}_{optimizer}_{dataset}"
                              "[_lrRATE][_seedN].pickle) and their reports (.txt), e.g. output, or results/original "
                              "results/seeds for three seeds; folders, not one history file as train.py's --history")
-    parser.add_argument("-p", "--plots", required=True, help="folder to write the figures and tables to")
+    parser.add_argument("-p", "--plots", type=folder, required=True, help="folder to write the figures and tables to")
     args = parser.parse_args(arguments)
     if args.cpu_study is not None:
         return plot_cpu_study(args.cpu_study, args.plots)

@@ -59,6 +59,13 @@ def positive_int(text):
     return int(text)
 
 
+def folder(text):
+    """A folder's path, not blank (an unset shell variable would put the outputs in the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("needs a folder")
+    return text
+
+
 def whole_number(text):
     """A whole number, 0 or more, in ASCII digits."""
     if not re.fullmatch("[0-9]+", text):

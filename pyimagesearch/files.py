@@ -49,6 +49,8 @@ def write_atomically(path, data):
 
 def ensure_writable(path):
     """Create the parent folder of `path` and prove it writable; raise OSError with one line if not."""
+    if not path.strip():
+        raise OSError(f"cannot write {path!r}: it names no file; give a file path")
     if path.endswith(os.sep):  # os.path.abspath would drop the separator and check the folder above
         raise OSError(f"cannot write {path}: a path that ends in {os.sep} names a folder; give a file path")
     folder = os.path.dirname(os.path.abspath(path))

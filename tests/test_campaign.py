@@ -553,6 +553,9 @@ def test_what_would_stop_a_slot_is_refused_before_it_runs_or_records_anything(tm
         campaign.main([*arguments, "--archive", str(tmp_path / "a-file" / "a.tgz")])
     assert str(refused.value) == (f"cannot write {tmp_path / 'a-file' / 'a.tgz'}: part of {tmp_path / 'a-file'} "
                                   "is a file, not a folder; choose another path")
+    with pytest.raises(UserError) as refused:  # an unset shell variable, say: the archive would fail at the end
+        campaign.main([*arguments, "--archive", ""])
+    assert str(refused.value) == "cannot write '': it names no file; give a file path"
     results.mkdir()
     with open(results / ".campaign.lock", "a") as held:  # another slot of the same results, under way
         fcntl.flock(held, fcntl.LOCK_EX)

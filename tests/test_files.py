@@ -38,6 +38,10 @@ def test_a_path_that_is_a_folder_or_below_an_unwritable_one_is_refused_in_one_li
         files.ensure_writable(f"{tmp_path}/new/slot/")
     assert str(refused.value) == f"cannot write {tmp_path}/new/slot/: a path that ends in / names a folder; give a file path"
     assert os.listdir(tmp_path) == []
+    for blank in ("", " "):
+        with pytest.raises(OSError) as refused:
+            files.ensure_writable(blank)
+        assert str(refused.value) == f"cannot write {blank!r}: it names no file; give a file path"
     # /proc is a folder that no one, root included, can create a file in.
     with pytest.raises(OSError, match=r"^cannot write /proc/results\.csv: .+ \(/proc\); choose a writable path or "
                                       r"fix its permissions$"):

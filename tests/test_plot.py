@@ -821,6 +821,20 @@ def test_an_input_that_is_a_file_or_unreadable_is_named_and_exits_1(folders, mon
     )
 
 
+def test_a_blank_plots_folder_is_refused_before_anything_is_written(folders, monkeypatch, capsys, tmp_path):
+    # An unset shell variable, say: the figures and tables would land in the current folder.
+    output, _ = folders
+    write_run(output, "resnet", "adam", "mnist")
+    (tmp_path / "here").mkdir()
+    monkeypatch.chdir(tmp_path / "here")
+    for arguments in (["--input", str(output)], ["--cpu-study", str(output)]):
+        with pytest.raises(SystemExit) as exited:
+            plot.main([*arguments, "--plots", ""])
+        assert exited.value.code == 2
+        assert capsys.readouterr().err.splitlines()[-1].endswith(": error: argument -p/--plots: needs a folder")
+    assert os.listdir(".") == []
+
+
 @pytest.mark.parametrize("output_name", ["summary.png", "resnet_mnist.png"])  # a figure of all, one of a pair
 def test_a_folder_named_like_an_output_stops_plot_before_it_draws(folders, output_name):
     output, plots = folders
