@@ -15,9 +15,10 @@ With --cpu-study, it draws the CPU study's accuracy against the learning rate,
 `learning_rates.png`, its comparison of the optimizers (test accuracy, stability, generalization),
 `comparison.png`, and their validation curves, `curves.png`, and writes its tables and findings,
 `study.md` (pyimagesearch/cpu_study.py).
-A history it cannot read (damaged, not plain data, or holding NaN or infinity) is named as it is
-read and left out, and a report it cannot read leaves its run's test accuracy and F1 empty;
-plot.py draws and tabulates the rest, then names them all again and exits with code 1.
+A history it cannot read (damaged, not plain data, or holding NaN or infinity anywhere but in
+its validation loss, which is drawn as far as it is finite) is named as it is read and left out,
+and a report it cannot read leaves its run's test accuracy and F1 empty; plot.py draws and
+tabulates the rest, then names them all again and exits with code 1.
 """
 
 import argparse
