@@ -19,7 +19,9 @@ gives its length, whatever it is. The studies and their folders are in
 On a GPU the slot plans which missing runs will finish inside it (from each run's expected time:
 this device's runs already in `results/`, else figures measured on an H200), several sharing the
 GPU; a configuration's runs are taken only once every missing run of the ones before it is. On a
-CPU it runs the missing runs in order, `--cpu-runs` at once, each on its own share of the cores. Either way, a run still going when the slot
+CPU it takes every missing run, `--cpu-runs` at once, each on its own share of the cores. Either
+way sweep.py starts them the longest model's first (the ResNet's, then MiniGoogLeNet's, then
+MiniVGGNet's), in the study's order within a model. A run still going when the slot
 ends is stopped and keeps a checkpoint beside its outputs, and the same command, in the same
 folder, resumes it in the next slot; a run that has a checkpoint is planned at what it has left.
 Each finished run is recorded in its folder's `manifest.json`, the slot in `results/slots.json`,
