@@ -134,6 +134,11 @@ def test_the_study_report_says_what_the_grid_and_the_tuned_runs_hold(tmp_path):
     assert "On mnist, each at its chosen rate, the spread over 3 seeds of the final test accuracy (sample standard " \
            "deviation): Adam 0.0208, RAdam 0.0153. From 3 values a standard deviation is known only to within 0.52 " \
            "to 6.28 times itself (95%)" in text
+    # At 1e-3 Adam runs as at its chosen rate but RAdam does not (3e-3): another comparison, of the
+    # grid's seeds 1 and 2, Adam 0.841, 0.842 against RAdam 0.831, 0.832.
+    assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam - RAdam has 2 pair(s) of seeds so far: too few " \
+           "(or too alike) for a verdict." in text
+    assert "each at 1e-3, the 2019 setting, Adam and RAdam are the runs compared above" not in text
 
 
 def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_path):
@@ -340,6 +345,14 @@ def test_the_grid_chooses_on_fashion_mnist_alone_and_a_tie_goes_to_the_lower_rat
         assert studies.chosen_rates(found + more) == dict.fromkeys(studies.GRID_OPTIMIZERS, 1e-3)
 
 
+@pytest.mark.parametrize("tied, lower", [((1e-3, 3e-4), 3e-4), ((3e-3, 1e-4), 1e-4), ((1e-2, 1e-3), 1e-3)])
+def test_a_tie_goes_to_the_lower_rate_whichever_the_grid_runs_first(tied, lower):
+    # GRID_RATES runs 1e-3, 3e-4, 3e-3, 1e-4, 1e-2: in each tie here the higher rate runs first.
+    found = [grid_run(optimizer, rate, seed, 0.85 if rate in tied else 0.7)
+             for optimizer in studies.GRID_OPTIMIZERS for rate in studies.GRID_RATES for seed in (1, 2)]
+    assert studies.chosen_rates(found) == dict.fromkeys(studies.GRID_OPTIMIZERS, lower)
+
+
 def test_the_rates_near_the_best_include_the_bound_and_come_in_ascending_order():
     runs = [grid_run("adam", rate, seed, value) for rate, value in ((1e-3, 0.5), (3e-4, 0.48), (3e-3, 0.47))
             for seed in (1, 2)]
@@ -361,6 +374,9 @@ def test_spreads_are_told_only_for_optimizers_with_three_seeds_and_as_many_each(
     three_and_four = [grid_run("adam", 1e-3, seed, 0.8, test_accuracy=0.8 + seed / 100) for seed in (1, 2, 3)]
     three_and_four += [grid_run("radam", 1e-3, seed, 0.8, test_accuracy=0.8 + seed / 100) for seed in (1, 2, 3, 4)]
     assert cpu_study.spread_sentence(three_and_four, rates, "fashion_mnist", "at 1e-3") is None
+    # Adam's 3 seeds alone: a spread with nothing to compare it with.
+    three_and_two = three_and_four[:3] + [run for run in two_each if run["optimizer"] == "radam"]
+    assert cpu_study.spread_sentence(three_and_two, rates, "fashion_mnist", "at 1e-3") is None
 
 
 def test_rows_the_study_will_run_wait_as_not_yet_run_before_and_after_the_grid_chooses(tmp_path):
@@ -377,3 +393,17 @@ def test_rows_the_study_will_run_wait_as_not_yet_run_before_and_after_the_grid_c
 @pytest.mark.parametrize("difference", [Difference(3, 0.01, 0.01, 0.0, 0.02), Difference(3, -0.01, 0.01, -0.02, 0.0)])
 def test_an_interval_that_reaches_zero_is_no_difference(difference):
     assert results.verdict(difference) == "no difference"
+
+
+def test_two_pairs_show_their_difference_and_interval_in_the_table_without_a_verdict():
+    # Adam 0.82, 0.85 and RAdam 0.80, 0.81 by seed: differences 0.02 and 0.04, mean 0.03, sample
+    # std 0.014142; t(0.975, 1) = 12.706205, half-width 12.706205 x 0.014142 / sqrt(2) = 0.127062.
+    runs = [dict(grid_run(optimizer, 1e-3, seed, 0.8, dataset="mnist", test_accuracy=accuracy),
+                 path=f"{optimizer}{seed}", fluctuation=0.01, gap=0.05)
+            for optimizer, accuracies in (("adam", (0.82, 0.85)), ("radam", (0.80, 0.81)))
+            for seed, accuracy in zip((1, 2), accuracies)]
+    (adam, radam) = [row for row in cpu_study.comparison_rows(runs, {"adam": 1e-3, "radam": 1e-3})
+                     if row["dataset"] == "mnist"]
+    assert (adam["test"], adam["minus_radam"], adam["verdict"]) == (
+        "0.8350 ± 0.0212 (2)", "+0.0300 [-0.0971, +0.1571] (2)", "")
+    assert (radam["minus_radam"], radam["verdict"]) == ("", "")
