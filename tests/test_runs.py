@@ -8,7 +8,8 @@ from pyimagesearch.errors import UserError
 
 
 @pytest.mark.parametrize("rate, text", [(3e-4, "3e-04"), (1e-2, "1e-02"), (2.5e-4, "2.5e-04"), (0.00123, "1.23e-03"),
-                                        (1e-10, "1e-10")])
+                                        (1e-10, "1e-10"), (1.2345e-4, "1.2345e-04"),
+                                        (0.1 + 0.2, "3.0000000000000004e-01")])
 def test_a_rate_is_written_in_the_fewest_digits_that_read_back_exactly(rate, text):
     assert runs.rate_text(rate) == text and float(text) == rate
 
@@ -18,6 +19,7 @@ def test_the_rate_and_the_seed_are_in_a_name_only_when_the_run_gives_them_and_re
     assert runs.stem("resnet", "adam", "mnist", 1e-3, None) == "resnet_adam_mnist"  # Adam's default
     assert runs.stem("resnet", "sgd", "mnist", 1e-3, 2) == "resnet_sgd_mnist_lr1e-03_seed2"
     assert runs.stem("resnet", "sgd", "mnist", 0.01, 2) == "resnet_sgd_mnist_seed2"  # SGD's default
+    assert runs.stem("resnet", "sgd", "mnist", 0.01, 0) == "resnet_sgd_mnist_seed0"  # seed 0 is a seed
     assert runs.stem("googlenet", "adam-warmup", "fashion_mnist", 2.5e-4) == "googlenet_adam-warmup_fashion_mnist_lr2.5e-04"
     assert runs.parse_stem("googlenet_adam-warmup_fashion_mnist_lr2.5e-04") == (
         "googlenet", "adam-warmup", "fashion_mnist", 2.5e-4, None)
@@ -87,6 +89,16 @@ def test_commands_carry_every_setting_and_refuse_unknown_ones():
 def test_a_sweep_reads_each_lines_last_history_and_refuses_one_without_a_value():
     assert runs.read_runs(["python train.py --history a.pickle -m googlenet --history b.pickle\n"]) == [
         ("python train.py --history a.pickle -m googlenet --history b.pickle", "b.log", "googlenet")]
+    # A line without --model trains train.py's default, the ResNet, and goes first.
+    lines = ["python train.py --history a.pickle -m minivggnet", "python train.py --history b.pickle"]
+    assert [model for _, _, model in runs.read_runs(lines)] == ["minivggnet", "resnet"]
+    assert [log for _, log, _ in runs.longest_first(runs.read_runs(lines))] == ["b.log", "a.log"]
     with pytest.raises(UserError) as refused:
         runs.read_runs(["python train.py -i"])
     assert str(refused.value) == "no --history in 'python train.py -i'; every line must be a train.py command"
+
+
+def test_longest_first_keeps_the_given_order_within_a_model():
+    given = [("z", "minivggnet"), ("b", "resnet"), ("y", "minivggnet"), ("a", "resnet"), ("x", "googlenet")]
+    assert runs.longest_first(given, model=lambda run: run[1]) == [
+        ("b", "resnet"), ("a", "resnet"), ("x", "googlenet"), ("z", "minivggnet"), ("y", "minivggnet")]
