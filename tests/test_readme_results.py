@@ -242,3 +242,33 @@ def test_a_control_compared_over_two_pairs_shows_the_difference_without_a_verdic
     # 0.0064; RAdam's 0.9880, 0.9870 from the same: 0.0010 and 0.0030, half-width 12.706 x 0.001.
     assert rows(readme.read_text(), "| mnist | minivggnet |")[-1] == (
         "| mnist | minivggnet | +0.0015 [-0.0049, +0.0079] (2) | +0.0020 [-0.0107, +0.0147] (2) | not yet run |")
+
+
+def test_a_control_compared_over_three_pairs_shows_its_verdict(results, tmp_path):
+    for stem, accuracy in (("minivggnet_radam_mnist", 0.9800), ("minivggnet_radam_mnist_seed1", 0.9810),
+                           ("minivggnet_radam_mnist_seed2", 0.9850)):
+        write_run(results / "fair-schedule", stem, accuracy)
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    # Adam 0.990, 0.992, 0.991 less 0.980, 0.981, 0.985 by seed: 0.010, 0.011, 0.006, mean 0.009, std
+    # sqrt(14e-6 / 2) = 0.0026458, half-width 4.302653 x 0.0026458 / sqrt(3) = 0.0065724: above 0.
+    # The fair schedule less RAdam's 0.988, 0.987, 0.989: -0.008, -0.006, -0.004, mean -0.006, std
+    # 0.002, half-width 4.302653 x 0.002 / sqrt(3) = 0.0049683: below 0.
+    assert rows(readme.read_text(), "| mnist | minivggnet |")[-1] == (
+        "| mnist | minivggnet | +0.0090 [+0.0024, +0.0156] (3): higher | -0.0060 [-0.0110, -0.0010] (3): lower "
+        "| not yet run |")
+
+
+def test_runs_further_below_the_2019_figure_than_their_spread_are_named(results, tmp_path):
+    for stem, accuracy in (("original/minivggnet_radam_mnist", 0.9700), ("seeds/minivggnet_radam_mnist_seed1", 0.9720),
+                           ("seeds/minivggnet_radam_mnist_seed2", 0.9710)):
+        folder, name = stem.split("/")
+        write_run(results / folder, name, accuracy)
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    # RAdam's 0.9710 ± 0.0010 on MNIST is 0.019 below 2019's 0.99, more than 0.0010 + 0.005.
+    assert ("for: minivggnet on mnist with RAdam (0.9710 ± 0.0010 (3) against 0.99); minivggnet on fashion_mnist "
+            "with Adam (0.9333 ± 0.0058 (3) against 0.90); minivggnet on fashion_mnist with RAdam (0.9050 ± 0.0050 "
+            "(3) against 0.89).") in readme.read_text()
