@@ -353,3 +353,37 @@ def test_trains_on_every_backend():
         assert result["lr"] == pytest.approx(
             0.01 - 0.009 * (48 - 6.4) / 57.6, rel=1e-5
         ), backend
+
+
+@pytest.mark.backend
+def test_a_schedule_that_is_all_warmup_then_stays_at_min_lr():
+    # warmup_proportion 1: the ramp reaches 1e-3 at step 10, and steps after it are at min_lr, as
+    # in keras-radam, which decays over at least one step.
+    optimizer = RAdam(total_steps=10, warmup_proportion=1.0, min_lr=1e-5)
+    for step, lr in {5: 5e-4, 10: 1e-3, 11: 1e-5, 100: 1e-5}.items():
+        got = ops.convert_to_numpy(optimizer.learning_rate_at(step))
+        # atol: a float32 ulp of 1e-3, from which min_lr is reached.
+        np.testing.assert_allclose(got, lr, rtol=1e-6, atol=1.2e-10, err_msg=f"t={step}")
+
+
+@pytest.mark.backend
+def test_the_defaults_are_keras_radams():
+    # warmup_proportion 0.1: 1,000 total steps warm up over 100.
+    got = ops.convert_to_numpy(RAdam(total_steps=1000).learning_rate_at(50))
+    np.testing.assert_allclose(got, 1e-3 * 50 / 100, rtol=1e-6)
+    # epsilon 1e-7 (Keras' epsilon()), which train.py's runs use: with a constant gradient g of
+    # 1e-6, step t moves the variable by lr * r_t * g / (|g| + 1e-7), 0.909 of lr * r_t (0.990 for 1e-8).
+    steps, g = 50, 1e-6
+    trajectory = run_keras(RAdam(), np.zeros(1, "float32"), np.full((steps, 1), g, dtype="float32"))
+    beta_2 = 0.999
+    rho_inf = 2 / (1 - beta_2) - 1
+    rho_t = rho_inf - 2 * steps * beta_2**steps / (1 - beta_2**steps)
+    r_t = np.sqrt((rho_t - 4) / (rho_inf - 4) * (rho_t - 2) / (rho_inf - 2) * rho_inf / rho_t)
+    np.testing.assert_allclose(trajectory[-2] - trajectory[-1], 1e-3 * r_t * g / (g + 1e-7), rtol=1e-3)
+
+
+def test_a_warmup_of_no_steps_is_refused():
+    from pyimagesearch.radam import LinearWarmup
+
+    with pytest.raises(ValueError, match="^warmup_steps must be at least 1, not 0$"):
+        LinearWarmup(1e-3, 0)
