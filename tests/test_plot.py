@@ -967,3 +967,13 @@ def test_runs_of_one_seed_each_give_no_table_of_means_over_seeds(folders):
     markdown = (plots / "results.md").read_text()
     assert markdown.startswith("# Results\n\n## Runs\n") and "## Mean ± std over seeds" not in markdown
     assert "\n## Each optimizer minus RAdam, paired by seed\n" in markdown
+
+
+def test_a_report_of_a_run_that_learned_nothing_is_read_as_its_zeros():
+    # A diverged CIFAR-100 run that predicts one class: macro F1 (2 x 0.01 / 1.01) / 100 = 0.0002,
+    # which a 2019 report prints as 0.00.
+    report = ("             precision    recall  f1-score   support\n\n"
+              "  micro avg       0.01      0.01      0.01     10000\n"
+              "  macro avg       0.00      0.01      0.00     10000\n")
+    assert results.summary_of(report) == (0.01, 0.0)
+    assert results.summary_of(report.replace("0.01      0.01      0.01", "0.00      0.00      0.00")) == (0.0, 0.0)
