@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from keras import ops
 
-from pyimagesearch.radam import RAdam
+from pyimagesearch.radam import LinearWarmup, RAdam
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -383,7 +383,5 @@ def test_the_defaults_are_keras_radams():
 
 
 def test_a_warmup_of_no_steps_is_refused():
-    from pyimagesearch.radam import LinearWarmup
-
     with pytest.raises(ValueError, match="^warmup_steps must be at least 1, not 0$"):
         LinearWarmup(1e-3, 0)
