@@ -407,3 +407,34 @@ def test_two_pairs_show_their_difference_and_interval_in_the_table_without_a_ver
     assert (adam["test"], adam["minus_radam"], adam["verdict"]) == (
         "0.8350 ± 0.0212 (2)", "+0.0300 [-0.0971, +0.1571] (2)", "")
     assert (radam["minus_radam"], radam["verdict"]) == ("", "")
+
+
+def test_a_runs_measures_come_from_its_last_epochs_of_a_history_that_goes_up_and_down(tmp_path):
+    folder = tmp_path / studies.CPU_FOLDER
+    write_run(folder, "adam", "fashion_mnist", 1e-3, 1, [0.0], 0.85)
+    epochs = 7
+    history = dict(loss=[1.0] * epochs, val_loss=[1.0] * epochs, val_accuracy=[0.1, 0.9, 0.5, 0.6, 0.4, 0.7, 0.65],
+                   accuracy=[0.3, 0.95, 0.9, 0.85, 0.9, 0.92, 0.8])
+    (folder / f"{stem('minivggnet', 'adam', 'fashion_mnist', 1e-3, 1)}.pickle").write_bytes(pickle.dumps(history))
+    (run,) = cpu_study.read_study(str(tmp_path))
+    assert run["final_val_accuracy"] == 0.65  # the last epoch's, not the best
+    # The last 5 changes, 0.9 -> 0.5 -> 0.6 -> 0.4 -> 0.7 -> 0.65: (0.4 + 0.1 + 0.2 + 0.3 + 0.05) / 5.
+    assert run["fluctuation"] == pytest.approx(0.21)
+    assert run["gap"] == pytest.approx(0.8 - 0.85)  # the last epoch's training accuracy, not its best
+
+
+def test_the_grid_chooses_on_the_mean_of_its_seeds_final_validation_accuracy():
+    def run(optimizer, rate, seed, val_accuracy):
+        return dict(grid_run(optimizer, rate, seed, val_accuracy[-1]), history=dict(val_accuracy=val_accuracy))
+
+    found = [run(optimizer, rate, seed, [0.4, 0.5]) for optimizer in studies.GRID_OPTIMIZERS
+             for rate in studies.GRID_RATES for seed in (1, 2) if (optimizer, rate) not in
+             {("adam", 1e-3), ("adam", 3e-4), ("adam", 3e-3)}]
+    found += [run("adam", 1e-3, 1, [0.4, 0.9]), run("adam", 1e-3, 2, [0.4, 0.5])]  # mean 0.7, min 0.5
+    found += [run("adam", 3e-4, seed, [0.4, 0.99, 0.6]) for seed in (1, 2)]  # the best epoch, not the last
+    found += [run("adam", 3e-3, seed, [0.4, 0.68]) for seed in (1, 2)]  # mean and min 0.68
+    found.append(run("adam", 3e-3, 3, [0.4, 0.99]))  # a third seed, a tuned run: not the grid's
+    assert studies.chosen_rates(found)["adam"] == 1e-3
+    table = cpu_study.sensitivity(found)
+    assert table["adam"][3e-3]["seeds"] == 2 and table["adam"][3e-3]["validation"] == (0.68, 0.68, 0.68)
+    assert table["adam"][1e-3]["validation"] == pytest.approx((0.7, 0.5, 0.9))
