@@ -18,8 +18,8 @@ import shlex
 import stat
 
 from pyimagesearch import original, runs
-from pyimagesearch.errors import (EXIT_LOCKED, EXIT_STOPPED, UserError, learning_rate, positive_int, radam_total_steps,
-                                  run_main, whole_number)
+from pyimagesearch.errors import (EXIT_LOCKED, EXIT_STOPPED, UserError, folder, learning_rate, positive_int,
+                                  radam_total_steps, run_main, whole_number)
 from pyimagesearch.files import ensure_writable, write_atomically
 from pyimagesearch.original import BUNDLED_DATASETS, DATASETS, MODELS, OPTIMIZERS, ORIGINAL_DATASETS, ORIGINAL_OPTIMIZERS
 from pyimagesearch.runs import longest_first, read_runs
@@ -143,8 +143,7 @@ run() {{
 
 def output_folder(text):
     """argparse type: a folder path that a line of a script can carry."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("needs a folder")
+    folder(text)
     if "\n" in text or "\r" in text:
         raise argparse.ArgumentTypeError(f"{text!r} has a line break; choose a folder without one")
     if text.startswith("-"):

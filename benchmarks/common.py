@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from pyimagesearch.downloads import CIFAR10_DIR, CIFAR100_DIR, FASHION_MNIST_DIR
-from pyimagesearch.errors import positive_int
+from pyimagesearch.errors import folder, positive_int
 from pyimagesearch.files import write_atomically
 from pyimagesearch.histories import read_history
 from pyimagesearch.machine import cpu_name, device_name
@@ -95,8 +95,7 @@ def results_folder(text):
     """An argparse type: a folder to write results into, made when they are written. Checked
     before the measurement, which can take minutes, rather than when its results are written;
     checking makes nothing, so a command refused later leaves no folder behind."""
-    if not text:
-        raise argparse.ArgumentTypeError("needs a folder")
+    folder(text)
     existing = os.path.abspath(text)
     while not os.path.lexists(existing):  # the folder itself, or the nearest one above it that is there
         existing = os.path.dirname(existing)
