@@ -281,6 +281,11 @@ def git_commit():
     return commit + ("-modified" if dirty else "")
 
 
+def manifest_path(run):
+    """The manifest.json of the folder that holds `run`."""
+    return os.path.join(os.path.dirname(run["history"]), "manifest.json")
+
+
 def read_manifest(folder):
     path = os.path.join(folder, "manifest.json")
     manifest = read_json(path, {"configuration": os.path.basename(folder), "runs": {}})
@@ -365,7 +370,7 @@ def run_slot(chosen, sharing, seconds, facts, slot, on_cpu=False):
                     record(run, dict(facts, date=now(), slot=slot, runs_at_once=most_at_once(began, end, spans),
                                      wall_seconds=round(end - began, 1), resumed=command in resumed))
                 except OSError as error:  # the slot stops; the next one records the run late
-                    unwritable_manifests.append((os.path.join(os.path.dirname(run["history"]), "manifest.json"), error))
+                    unwritable_manifests.append((manifest_path(run), error))
                     continue
                 ended.append(run["history"])
 
@@ -414,7 +419,7 @@ def record(run, entry):
         manifest.setdefault("budget", budget)
     manifest["runs"][run["stem"]] = dict(entry, command=run["command"], budget=budget,
                                          learning_rate=settings.get("learning_rate"))
-    write_json(os.path.join(folder, "manifest.json"), manifest)
+    write_json(manifest_path(run), manifest)
 
 
 def pack(archive, results, runs):
@@ -422,7 +427,7 @@ def pack(archive, results, runs):
     slots' record, as one .tar.gz to extract in the folder that holds `results/` (its paths start
     with `results/`)."""
     names = [os.path.join(results, "slots.json")]
-    names += sorted({os.path.join(os.path.dirname(run["history"]), "manifest.json") for run in runs})
+    names += sorted({manifest_path(run) for run in runs})
     for run in runs:
         stem = os.path.splitext(run["history"])[0]
         names += [run["history"], run["report"], stem + ".json", stem + ".csv", stem + ".log"]
@@ -527,9 +532,8 @@ def one_slot(args, facts, cores, started):
                 try:
                     record(run, dict(date=now(), slot=slot, recorded_late=True))
                 except OSError as error:
-                    manifest = os.path.join(os.path.dirname(run["history"]), "manifest.json")
-                    raise UserError(f"cannot write {manifest} ({error.strerror or error}); free some space, then give "
-                                    "the same command again") from None
+                    raise UserError(f"cannot write {manifest_path(run)} ({error.strerror or error}); free some space, "
+                                    "then give the same command again") from None
         missing = [run for run in runs if not finished(run)]
         if not missing:
             print(f"all {len(runs)} runs are in {args.results}: the study has none left to run")
