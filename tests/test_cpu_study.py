@@ -55,14 +55,16 @@ def test_a_verdict_needs_three_pairs_and_a_spread(difference, expected):
     assert results.verdict(difference) == expected
 
 
+def accuracy_difference(adam, radam):
+    """Adam's test accuracies less RAdam's, paired by seed (1, 2, 3, ... in the order given)."""
+    adam, radam = ([dict(seed=seed, path=f"{name}{seed}", test_accuracy=value) for seed, value in enumerate(values, 1)]
+                   for name, values in (("adam", adam), ("radam", radam)))
+    return results.paired_difference(adam, radam, "test_accuracy")
+
+
 def test_differences_equal_to_the_reports_digits_have_no_spread_and_no_verdict():
     # 0.9104 - 0.9079, 0.9646 - 0.9621 and 0.7722 - 0.7697 are 0.0025 each, but not to the last bit.
-    adam = [dict(seed=seed, path=f"adam{seed}", test_accuracy=value)
-            for seed, value in ((1, 0.9104), (2, 0.9646), (3, 0.7722))]
-    radam = [dict(seed=seed, path=f"radam{seed}", test_accuracy=value)
-             for seed, value in ((1, 0.9079), (2, 0.9621), (3, 0.7697))]
-
-    difference = results.paired_difference(adam, radam, "test_accuracy")
+    difference = accuracy_difference((0.9104, 0.9646, 0.7722), (0.9079, 0.9621, 0.7697))
 
     assert difference.pairs == 3 and difference.std == 0.0
     assert (difference.mean, difference.low, difference.high) == pytest.approx((0.0025, 0.0025, 0.0025))
@@ -71,12 +73,7 @@ def test_differences_equal_to_the_reports_digits_have_no_spread_and_no_verdict()
 
 def test_equal_differences_whose_mean_is_off_in_its_last_bit_have_no_spread_and_no_verdict():
     # 0.0009 three times: NumPy's mean of them is 0.0009000000000000001, and their std 1.3e-19.
-    adam = [dict(seed=seed, path=f"adam{seed}", test_accuracy=value)
-            for seed, value in ((1, 0.8109), (2, 0.8209), (3, 0.8309))]
-    radam = [dict(seed=seed, path=f"radam{seed}", test_accuracy=value)
-             for seed, value in ((1, 0.8100), (2, 0.8200), (3, 0.8300))]
-
-    difference = results.paired_difference(adam, radam, "test_accuracy")
+    difference = accuracy_difference((0.8109, 0.8209, 0.8309), (0.8100, 0.8200, 0.8300))
 
     assert difference == (3, 0.0009, 0.0, 0.0009, 0.0009)
     assert results.verdict(difference) == ""
