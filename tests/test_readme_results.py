@@ -45,6 +45,14 @@ def results(tmp_path):
     return folder
 
 
+def written_readme(results, tmp_path):
+    """README's text once readme_results.py has written the Results of `results` into the template."""
+    readme = tmp_path / "README.md"
+    readme.write_text(TEMPLATE)
+    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    return readme.read_text()
+
+
 def rows(text, first_cells):
     return [line for line in text.splitlines() if line.startswith(first_cells)]
 
@@ -127,10 +135,8 @@ def test_the_controls_show_another_data_set_once_results_hold_runs_of_it(results
 
 def test_a_run_without_its_report_is_not_counted_and_is_named(results, tmp_path):
     (results / "seeds" / "minivggnet_adam_mnist_seed2.txt").unlink()
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
-    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    text = written_readme(results, tmp_path)
+    (row,) = rows(text, "| mnist | minivggnet | 0.99 |")
     # Seeds 42 and 1 only: (0.9900 + 0.9920) / 2, and two pairs give no verdict.
     assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0014 (2), no report: minivggnet_adam_mnist_seed2.pickle "
                    "| 0.9880 ± 0.0010 (3) | +0.0035 [-0.0156, +0.0226] (2) |  |")
@@ -142,10 +148,8 @@ def test_a_run_at_another_learning_rate_is_named_and_neither_averaged_nor_paired
     for suffix in ("pickle", "txt"):
         (results / "seeds" / f"minivggnet_adam_mnist_seed2.{suffix}").rename(
             results / "seeds" / f"minivggnet_adam_mnist_lr1e-02_seed2.{suffix}")
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
-    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    text = written_readme(results, tmp_path)
+    (row,) = rows(text, "| mnist | minivggnet | 0.99 |")
     # Seeds 42 and 1 only: (0.9900 + 0.9920) / 2, and two pairs give no verdict.
     assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0014 (2) | 0.9880 ± 0.0010 (3) "
                    "| +0.0035 [-0.0156, +0.0226] (2) |  |")
@@ -158,10 +162,8 @@ def test_a_radam_run_with_another_schedule_than_its_folders_is_named_and_neither
                                                                                                     capsys):
     # RAdam's seed 2 with the schedule of fair-schedule/ (--radam-total-steps auto), in seeds/.
     (results / "seeds" / "minivggnet_radam_mnist_seed2.json").write_text('{"radam_total_steps": "auto"}')
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
-    (row,) = rows(readme.read_text(), "| mnist | minivggnet | 0.99 |")
+    text = written_readme(results, tmp_path)
+    (row,) = rows(text, "| mnist | minivggnet | 0.99 |")
     # Seeds 42 and 1 only: (0.9880 + 0.9870) / 2, and Adam's 0.9900, 0.9920 less those.
     assert row == ("| mnist | minivggnet | 0.99 | 0.99 | 0.9910 ± 0.0010 (3) | 0.9875 ± 0.0007 (2) "
                    "| +0.0035 [-0.0156, +0.0226] (2) |  |")
@@ -226,21 +228,17 @@ def test_a_results_folder_that_is_not_there_is_refused_and_readme_is_left_alone(
 
 def test_a_folder_of_the_study_that_holds_no_run_yet_counts_as_none(results, tmp_path):
     (results / "warmup").mkdir()  # made, say, by a slot that has not finished a run of it
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
-    assert "| +0.0030 [-0.0013, +0.0073] (3) | no difference |" in readme.read_text()
+    text = written_readme(results, tmp_path)
+    assert "| +0.0030 [-0.0013, +0.0073] (3) | no difference |" in text
 
 
 def test_a_control_compared_over_two_pairs_shows_the_difference_without_a_verdict(results, tmp_path):
     write_run(results / "fair-schedule", "minivggnet_radam_mnist", 0.9890)
     write_run(results / "fair-schedule", "minivggnet_radam_mnist_seed1", 0.9900)
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = written_readme(results, tmp_path)
     # Adam 0.9900, 0.9920 less 0.9890, 0.9900: 0.0010 and 0.0020, half-width t(0.975, 1) x 0.0005 =
     # 0.0064; RAdam's 0.9880, 0.9870 from the same: 0.0010 and 0.0030, half-width 12.706 x 0.001.
-    assert rows(readme.read_text(), "| mnist | minivggnet |")[-1] == (
+    assert rows(text, "| mnist | minivggnet |")[-1] == (
         "| mnist | minivggnet | +0.0015 [-0.0049, +0.0079] (2) | +0.0020 [-0.0107, +0.0147] (2) | not yet run |")
 
 
@@ -248,14 +246,12 @@ def test_a_control_compared_over_three_pairs_shows_its_verdict(results, tmp_path
     for stem, accuracy in (("minivggnet_radam_mnist", 0.9800), ("minivggnet_radam_mnist_seed1", 0.9810),
                            ("minivggnet_radam_mnist_seed2", 0.9850)):
         write_run(results / "fair-schedule", stem, accuracy)
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = written_readme(results, tmp_path)
     # Adam 0.990, 0.992, 0.991 less 0.980, 0.981, 0.985 by seed: 0.010, 0.011, 0.006, mean 0.009, std
     # sqrt(14e-6 / 2) = 0.0026458, half-width 4.302653 x 0.0026458 / sqrt(3) = 0.0065724: above 0.
     # The fair schedule less RAdam's 0.988, 0.987, 0.989: -0.008, -0.006, -0.004, mean -0.006, std
     # 0.002, half-width 4.302653 x 0.002 / sqrt(3) = 0.0049683: below 0.
-    assert rows(readme.read_text(), "| mnist | minivggnet |")[-1] == (
+    assert rows(text, "| mnist | minivggnet |")[-1] == (
         "| mnist | minivggnet | +0.0090 [+0.0024, +0.0156] (3): higher | -0.0060 [-0.0110, -0.0010] (3): lower "
         "| not yet run |")
 
@@ -265,10 +261,8 @@ def test_runs_further_below_the_2019_figure_than_their_spread_are_named(results,
                            ("seeds/minivggnet_radam_mnist_seed2", 0.9710)):
         folder, name = stem.split("/")
         write_run(results / folder, name, accuracy)
-    readme = tmp_path / "README.md"
-    readme.write_text(TEMPLATE)
-    assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = written_readme(results, tmp_path)
     # RAdam's 0.9710 ± 0.0010 on MNIST is 0.019 below 2019's 0.99, more than 0.0010 + 0.005.
     assert ("for: minivggnet on mnist with RAdam (0.9710 ± 0.0010 (3) against 0.99); minivggnet on fashion_mnist "
             "with Adam (0.9333 ± 0.0058 (3) against 0.90); minivggnet on fashion_mnist with RAdam (0.9050 ± 0.0050 "
-            "(3) against 0.89).") in readme.read_text()
+            "(3) against 0.89).") in text
