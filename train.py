@@ -16,11 +16,12 @@ import argparse
 import json
 import os
 import pickle
+import sys
 
 from pyimagesearch import interruptions, original
 from pyimagesearch.downloads import keras_home
 from pyimagesearch.errors import learning_rate, positive_int, radam_total_steps, run_main, seed, whole_number
-from pyimagesearch.files import write_atomically
+from pyimagesearch.files import load_json, write_atomically
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS
 from pyimagesearch.run_files import RunFiles, run_lock
 
@@ -115,6 +116,27 @@ def run_settings(args):
     return settings
 
 
+def leave_out_what_a_run_never_uses():
+    """Keras imports matplotlib, for its plotting utilities, and TensorFlow imports JAX where it is
+    installed, for TensorFlow Lite. A run uses neither, and they take about a sixth of what
+    starting Keras takes (docs/benchmarks.md, The test suite on the CPU). None in `sys.modules`
+    makes their import fail, which both libraries expect and pass over. JAX is left out only where
+    it is not the backend that Keras will start; nothing is left out once Keras has started."""
+    if "keras" in sys.modules:
+        return
+    sys.modules.setdefault("matplotlib", None)
+    backend = os.environ.get("KERAS_BACKEND")
+    if backend is None:  # Keras' own choice: keras.json's backend, else TensorFlow
+        try:
+            backend = load_json(os.path.join(keras_home(), "keras.json")).get("backend", "tensorflow")
+        except FileNotFoundError:
+            backend = "tensorflow"
+        except (OSError, ValueError, AttributeError):  # unreadable: leave JAX in, in case
+            return
+    if backend in ("tensorflow", "torch"):
+        sys.modules.setdefault("jax", None)
+
+
 def main(argv=None):
     args = parse_arguments(argv)
     run_files = RunFiles(args.history, args.report)
@@ -136,6 +158,7 @@ def main(argv=None):
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         # Keras takes seconds to start its backend, and scikit-learn one, so they are imported after
         # the quick checks above (and after the handlers of SIGTERM and Ctrl-C are in place).
+        leave_out_what_a_run_never_uses()
         from sklearn.metrics import classification_report
 
         from pyimagesearch import checkpoints, training

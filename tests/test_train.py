@@ -271,6 +271,8 @@ def test_scripts_exit_with_the_objects_they_made_frozen():
 # batch is held without holding the main thread's signal handlers back once it is released.)
 HELD_BATCH = """
 import os, runpy, sys, time
+import train
+train.leave_out_what_a_run_never_uses()  # before Keras starts, as train.py does
 from pyimagesearch import training
 epoch, step, held, release = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 getitem = training.RunBatches.__getitem__
@@ -907,6 +909,46 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, monkeypatch):
         f"--seed; {tmp_path / 'run.pickle.checkpoint'}, if there, holds the last checkpoint before it)"
     )
     assert not (tmp_path / "run.pickle").exists() and not (tmp_path / "run.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "backend, keras_json, jax_left_out",
+    [
+        ("tensorflow", None, True),
+        ("torch", None, True),
+        ("jax", None, False),
+        (None, None, True),  # no keras.json: Keras starts TensorFlow
+        (None, '{"backend": "jax"}', False),
+        (None, '{"backend": "torch"}', True),
+        (None, '{"floatx": "float32"}', True),  # no backend in it: TensorFlow
+        (None, '{"backend": "jax"', False),  # not JSON: JAX is left in, in case
+        (None, "[]", False),
+    ],
+)
+def test_a_run_leaves_out_matplotlib_and_jax_unless_jax_is_the_backend(tmp_path, monkeypatch, backend, keras_json,
+                                                                        jax_left_out):  # fmt: skip
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    if backend is None:
+        monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("KERAS_BACKEND", backend)
+    if keras_json is not None:
+        (tmp_path / "keras.json").write_text(keras_json)
+    # As in a train.py process before Keras starts; monkeypatch puts the modules back afterwards.
+    for name in ("keras", "matplotlib", "jax"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    train.leave_out_what_a_run_never_uses()
+    assert sys.modules["matplotlib"] is None
+    assert (sys.modules.get("jax", "absent") is None) == jax_left_out
+
+
+def test_once_keras_has_started_nothing_is_left_out(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setitem(sys.modules, "keras", keras)
+    for name in ("matplotlib", "jax"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    train.leave_out_what_a_run_never_uses()
+    assert "matplotlib" not in sys.modules and "jax" not in sys.modules
 
 
 @pytest.mark.backend
