@@ -923,6 +923,7 @@ def test_nan_loss_stops_the_run_without_outputs(tmp_path, monkeypatch):
         (None, '{"floatx": "float32"}', True),  # no backend in it: TensorFlow
         (None, '{"backend": "jax"', False),  # not JSON: JAX is left in, in case
         (None, "[]", False),
+        (None, "a FIFO", False),  # read without waiting for a writer
     ],
 )
 def test_a_run_leaves_out_matplotlib_and_jax_unless_jax_is_the_backend(tmp_path, monkeypatch, backend, keras_json,
@@ -932,7 +933,9 @@ def test_a_run_leaves_out_matplotlib_and_jax_unless_jax_is_the_backend(tmp_path,
         monkeypatch.delenv("KERAS_BACKEND", raising=False)
     else:
         monkeypatch.setenv("KERAS_BACKEND", backend)
-    if keras_json is not None:
+    if keras_json == "a FIFO":
+        os.mkfifo(tmp_path / "keras.json")
+    elif keras_json is not None:
         (tmp_path / "keras.json").write_text(keras_json)
     # As in a train.py process before Keras starts; monkeypatch puts the modules back afterwards.
     for name in ("keras", "matplotlib", "jax"):
