@@ -118,8 +118,8 @@ def run_settings(args):
 
 def leave_out_what_a_run_never_uses():
     """Keras imports matplotlib, for its plotting utilities, and TensorFlow imports JAX where it is
-    installed, for TensorFlow Lite. A run uses neither, and they take about a sixth of what
-    starting Keras takes (docs/benchmarks.md, The test suite on the CPU). None in `sys.modules`
+    installed, for TensorFlow Lite. A run uses neither, and they take about a fifth of the time
+    that `import keras` takes (docs/benchmarks.md, The test suite on the CPU). None in `sys.modules`
     makes their import fail, which both libraries expect and pass over. JAX is left out only where
     it is not the backend that Keras will start; nothing is left out once Keras has started."""
     if "keras" in sys.modules:
