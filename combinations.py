@@ -304,6 +304,11 @@ def main(argv=None):
         # Slurm starts array tasks about in index order: the longest runs first, as sweep.py does.
         commands = [command for command, _, _ in longest_first(read_runs(commands))]
         script = slurm_script(commands, args.datasets, args.max_running, args.output.rstrip("/"))
+    # The script's path first: a command refused for it makes no --output folder.
+    try:
+        ensure_writable(args.script)
+    except OSError as error:
+        raise UserError(str(error)) from None  # one line already
     try:
         os.makedirs(args.output, exist_ok=True)  # Slurm cannot start a task whose log folder is missing
     except OSError as error:
@@ -313,12 +318,11 @@ def main(argv=None):
             f"{reason.get(type(error), error.strerror)}; choose another folder"
         ) from None
     try:
-        ensure_writable(args.script)
         write_atomically(args.script, script)
         mode = os.stat(args.script).st_mode
         os.chmod(args.script, mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    except OSError as error:  # ensure_writable's errors are one line already
-        raise UserError(error if error.errno is None else f"cannot write {args.script}: {error.strerror}") from None
+    except OSError as error:
+        raise UserError(f"cannot write {args.script}: {error.strerror}") from None
     print(f"wrote {len(commands)} run{'s' if len(commands) != 1 else ''} to {args.script}")
     return 0
 

@@ -139,15 +139,6 @@ def test_scripts_run_elsewhere_say_where_to_run_them(tmp_path):
         assert not (tmp_path / "out").exists()
 
 
-def test_unwritable_script_path_is_one_line(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    result = combinations("--output", str(tmp_path / "out"), "-s", str(blocker / "s.sh"))
-    assert result.returncode == 1
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert result.stderr.startswith(f"error: cannot write {blocker / 's.sh'}")
-
-
 def test_interrupted_sweep_finishes_only_what_is_missing_and_names_failures(tmp_path):
     out = tmp_path / "out"
     script = tmp_path / "sweep.sh"
@@ -477,13 +468,18 @@ def test_the_most_seeds_allowed_are_taken(tmp_path):
     assert run_lines(script.read_text())[-1].endswith(" --seed 1000")
 
 
-def test_a_script_path_under_a_file_is_named_in_one_line(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("")
-    result = combinations("--output", str(tmp_path / "out"), "-s", str(blocker / "s.sh"))
+@pytest.mark.parametrize("script, why", [
+    ("file/s.sh", "part of {tmp_path}/file is a file, not a folder; choose another path"),
+    ("folder", "it is a folder; give a file path"),
+    ("new/", "a path that ends in / names a folder; give a file path"),
+])  # fmt: skip
+def test_a_script_path_that_cannot_be_written_is_named_in_one_line_and_makes_no_output_folder(tmp_path, script, why):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "folder").mkdir()
+    result = combinations("--output", str(tmp_path / "out"), "-s", f"{tmp_path}/{script}")
     assert result.returncode == 1
-    assert result.stderr == (f"error: cannot write {blocker / 's.sh'}: part of {blocker} is a file, not a folder; "
-                             "choose another path\n")
+    assert result.stderr == f"error: cannot write {tmp_path}/{script}: {why.format(tmp_path=tmp_path)}\n"
+    assert sorted(os.listdir(tmp_path)) == ["file", "folder"]
 
 
 def test_a_data_set_named_twice_is_fetched_once(tmp_path):
