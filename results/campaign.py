@@ -39,7 +39,8 @@ backend versions, the slot it finished in, how many runs shared its GPU (or the 
 (runs_at_once: the most at one moment), its wall time in that slot (wall_seconds) and whether it resumed from a
 checkpoint left by an earlier slot (resumed: then wall_seconds covers only its last part). A
 folder's manifest also records the budget of its runs: a slot whose runs have another budget (a
-trial with --epochs) is refused there.
+trial with --epochs) is refused there, and so is one that finds there a finished run whose
+settings give another budget (made by hand), which plot.py and readme_results.py leave out.
 """
 
 import argparse
@@ -301,15 +302,28 @@ def planned_budgets(args):
             for folder, budget, _ in studies.configurations(args.study, args.results)}
 
 
-def check_budgets(runs, args):
-    """UserError if a folder's manifest records another budget than its planned runs have."""
-    for folder, planned in planned_budgets(args).items():
+def check_budgets(found, args):
+    """UserError if a folder's manifest records another budget than its planned runs have, or a
+    finished run's settings do: plot.py and readme_results.py leave such a run out, and a slot,
+    finding its files, would never run it again."""
+    budgets = planned_budgets(args)
+    for folder, planned in budgets.items():
         recorded = read_manifest(folder).get("budget")
         if recorded is not None and recorded != planned:
             raise UserError(
                 f"{folder} holds runs of another budget ({recorded}) than this slot's ({planned}): "
                 "give a trial (--epochs) a --results folder of its own"
             )
+    for run in found:
+        planned = budgets[os.path.dirname(run["history"])]
+        settings = RunFiles(run["history"], run["report"]).recorded_settings() if finished(run) else None
+        budget = runs.budget_of(settings) if settings is not None else planned
+        differing = [f"{key} {value!r} where its folder's runs have {planned[key]!r}"
+                     for key, value in budget.items() if value != planned[key]]
+        if differing:
+            raise UserError(f"{run['history']} was made with another budget ({', '.join(differing)}), so the study "
+                            "leaves it out: move its files to a folder of its own, or delete them so that a slot "
+                            "runs it again")
 
 
 def read_json(path, default):
