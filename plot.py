@@ -8,9 +8,10 @@ Several --input folders are read as one (e.g. `--input results/original results/
 For each dataset x model pair this draws `{model}_{dataset}.png` (accuracy above, loss below,
 one train and one validation line per optimizer), then writes a `summary.png` of every pair's
 validation accuracy and learning rate, and the results tables `results.csv` (one row per run),
-`results_mean.csv` (mean and std over seeds), `results_pairs.csv` (each other optimizer of a
-model/dataset minus RAdam, e.g. adam - radam or adam-warmup - radam, paired by seed, with a 95%
-confidence interval) and `results.md` (the same three, for reading).
+`results_mean.csv` (mean and std over seeds; the test accuracy's over the runs with a report),
+`results_pairs.csv` (each other optimizer of a model/dataset minus RAdam, e.g. adam - radam or
+adam-warmup - radam, paired by seed, with a 95% confidence interval) and `results.md` (the same
+three, for reading).
 With --cpu-study, it draws the CPU study's accuracy against the learning rate,
 `learning_rates.png`, its comparison of the optimizers (test accuracy, stability, generalization),
 `comparison.png`, and their validation curves, `curves.png`, and writes its tables and findings,
@@ -286,10 +287,11 @@ def run_row(run):
 
 def mean_row(combination_runs):
     """Mean and sample std over the seeds of one combination, of the runs' own values (not the
-    runs table's, rounded to 4 digits)."""
+    runs table's, rounded to 4 digits); the test accuracy's over the `reports`, the runs with one."""
     first = combination_runs[0]
     row = dict(model=first["model"], dataset=first["dataset"], optimizer=first["optimizer"],
-               learning_rate=first["learning_rate"], runs=len(combination_runs))
+               learning_rate=first["learning_rate"], runs=len(combination_runs),
+               reports=sum(run["test_accuracy"] is not None for run in combination_runs))
     for key in ["test_accuracy", "best_val_accuracy"]:
         row[f"{key}_mean"], row[f"{key}_std"] = mean_and_std([run[key] for run in combination_runs])
     return row
@@ -376,7 +378,8 @@ def write_tables(runs, plots_folder):
         spread = [dict(row, test_accuracy=with_spread(row["test_accuracy_mean"], row["test_accuracy_std"]),
                        best_val_accuracy=with_spread(row["best_val_accuracy_mean"], row["best_val_accuracy_std"]))
                   for row in means]
-        columns = ["model", "dataset", "optimizer", "learning_rate", "runs", "test_accuracy", "best_val_accuracy"]
+        columns = ["model", "dataset", "optimizer", "learning_rate", "runs", "reports", "test_accuracy",
+                   "best_val_accuracy"]
         markdown += ["## Mean ± std over seeds\n", as_markdown(spread, columns)]
     markdown += ["## Each optimizer minus RAdam, paired by seed\n", PAIRS_EXPLAINED]
     readable_pairs = [dict(row, interval_95=interval(row), test_accuracy_difference=with_spread(

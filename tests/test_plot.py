@@ -519,10 +519,10 @@ def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_int
         ("radam", "1", "0.94"), ("radam", "2", "0.9"), ("radam", "3", "0.89")]
     means = {row["optimizer"]: row for row in read_csv(plots / "results_mean.csv")}
     assert {key: means["adam"][key] for key in list(means["adam"])[3:]} == dict(
-        learning_rate="0.001", runs="3", test_accuracy_mean="0.93", test_accuracy_std="0.02",
+        learning_rate="0.001", runs="3", reports="3", test_accuracy_mean="0.93", test_accuracy_std="0.02",
         best_val_accuracy_mean="0.78", best_val_accuracy_std="0.02")
     assert {key: means["radam"][key] for key in list(means["radam"])[3:]} == dict(
-        learning_rate="0.001", runs="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
+        learning_rate="0.001", runs="3", reports="3", test_accuracy_mean="0.91", test_accuracy_std="0.0265",
         best_val_accuracy_mean="0.73", best_val_accuracy_std="0.0265")
     (pair,) = read_csv(plots / "results_pairs.csv")
     assert pair == dict(model="resnet", dataset="fashion_mnist", difference="adam - radam", pairs="3",
@@ -530,7 +530,7 @@ def test_several_seeds_give_mean_sample_std_and_a_paired_difference_with_its_int
                         test_accuracy_difference_std="0.01", test_accuracy_difference_low="-0.0048",
                         test_accuracy_difference_high="0.0448", best_val_accuracy_difference="0.05")
     markdown = (plots / "results.md").read_text()
-    assert "| resnet | fashion_mnist | adam | 0.001 | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
+    assert "| resnet | fashion_mnist | adam | 0.001 | 3 | 3 | 0.93 ± 0.02 | 0.78 ± 0.02 |" in markdown
     assert "| resnet | fashion_mnist | adam - radam | 3 | 0.02 ± 0.01 | -0.0048 to 0.0448 | 0.05 |" in markdown
     assert (plots / "resnet_fashion_mnist.png").is_file()
 
@@ -682,6 +682,17 @@ def test_missing_report_leaves_cells_empty_with_a_warning(folders, capsys):
     assert radam["test_accuracy"] == "0.95"
     (pair,) = read_csv(plots / "results_pairs.csv")
     assert (pair["pairs"], pair["test_accuracy_difference"], pair["best_val_accuracy_difference"]) == ("0", "", "0.0")
+
+
+def test_the_means_over_seeds_count_the_reports_their_test_accuracy_comes_from(folders):
+    output, plots = folders
+    for seed, errors in ((1, 10), (2, 14), (3, 18)):  # test accuracy 0.95, 0.93, 0.91
+        write_run(output, "resnet", "adam", "digits", seed=seed, errors=errors, report=seed != 3)
+    plot.main(["--input", str(output), "--plots", str(plots)])
+    (row,) = read_csv(plots / "results_mean.csv")
+    assert (row["runs"], row["reports"], row["test_accuracy_mean"], row["test_accuracy_std"]) == (
+        "3", "2", "0.94", "0.0141")
+    assert "| resnet | digits | adam | 0.001 | 3 | 2 | 0.94 ± 0.0141 |" in (plots / "results.md").read_text()
 
 
 # What scikit-learn 0.20 (2019, the original's) printed: no accuracy line, but a micro average.
