@@ -178,6 +178,11 @@ def load_runs(*folders):
                 warn(error)
                 unreadable.append(path)
                 continue
+            mismatch = epochs_contradiction(path, settings, history)
+            if mismatch:
+                warn(mismatch)
+                unreadable.append(path)
+                continue
             report = path[: -len(".pickle")] + ".txt"
             try:
                 test_accuracy, macro_f1 = read_report(report)
@@ -215,6 +220,18 @@ def name_contradictions(history_path, settings, model, optimizer, dataset, learn
                           None if said["seed"] == SEED else said["seed"])
     return (f"{history_path} is named as another run than its settings ({settings_path}) say: "
             f"{', '.join(differences)}; left out: rename the run's files to {stem}.*, or delete them")
+
+
+def epochs_contradiction(history_path, settings, history):
+    """What a run's `settings` say against the epochs its history holds, in words, or None:
+    train.py writes a history only once every epoch is done, so one of another length is another
+    run's, copied over this one's."""
+    epochs = settings.get("epochs") if settings is not None else None
+    if type(epochs) is not int or len(history["loss"]) == epochs:
+        return None
+    return (f"{history_path} holds {len(history['loss'])} epochs where its settings "
+            f"({history_path[: -len('.pickle')]}.json) say {epochs}: it is another run's history; left out: "
+            "delete the run's files and train it again")
 
 
 def names_a_run(model, optimizer, dataset, learning_rate, seed):

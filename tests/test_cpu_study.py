@@ -17,7 +17,10 @@ def write_run(folder, optimizer, dataset, rate, seed, val_accuracy, test_accurac
               train_accuracy=0.9):
     folder.mkdir(parents=True, exist_ok=True)
     name = stem("minivggnet", optimizer, dataset, rate, seed)
-    history = dict(loss=[1.0, 0.5], accuracy=[0.5, train_accuracy], val_loss=[1.0, 0.6], val_accuracy=val_accuracy)
+    # As many epochs as the budget says; the validation accuracy as given, its last epochs.
+    before = [1.0] * (budget["epochs"] - 1)
+    history = dict(loss=[*before, 0.5], accuracy=[*before, train_accuracy], val_loss=[*before, 0.6],
+                   val_accuracy=val_accuracy)
     (folder / f"{name}.pickle").write_bytes(pickle.dumps(history))
     (folder / f"{name}.txt").write_text(f"    accuracy                         {test_accuracy:.4f}     10000\n"
                                         "   macro avg     0.9000    0.9000    0.9000     10000\n")
@@ -409,9 +412,10 @@ def test_two_pairs_show_their_difference_and_interval_in_the_table_without_a_ver
 def test_a_runs_measures_come_from_its_last_epochs_of_a_history_that_goes_up_and_down(tmp_path):
     folder = tmp_path / studies.CPU_FOLDER
     write_run(folder, "adam", "fashion_mnist", 1e-3, 1, [0.0], 0.85)
-    epochs = 7
-    history = dict(loss=[1.0] * epochs, val_loss=[1.0] * epochs, val_accuracy=[0.1, 0.9, 0.5, 0.6, 0.4, 0.7, 0.65],
-                   accuracy=[0.3, 0.95, 0.9, 0.85, 0.9, 0.92, 0.8])
+    early = studies.CPU_BUDGET["epochs"] - 6
+    history = dict(loss=[1.0] * (early + 6), val_loss=[1.0] * (early + 6),
+                   val_accuracy=[0.1] * early + [0.9, 0.5, 0.6, 0.4, 0.7, 0.65],
+                   accuracy=[0.3] * early + [0.95, 0.9, 0.85, 0.9, 0.92, 0.8])
     (folder / f"{stem('minivggnet', 'adam', 'fashion_mnist', 1e-3, 1)}.pickle").write_bytes(pickle.dumps(history))
     (run,) = cpu_study.read_study(str(tmp_path))
     assert run["final_val_accuracy"] == 0.65  # the last epoch's, not the best

@@ -954,8 +954,25 @@ def test_a_run_whose_settings_contradict_its_name_is_named_left_out_and_exits_1(
     assert [(row["optimizer"], row["seed"]) for row in read_csv(plots / "results.csv")] == [("adam", ""), ("sgd", "2")]
 
 
+def test_a_history_of_other_epochs_than_its_settings_say_is_named_left_out_and_exits_1(folders, capsys):
+    # Another run's history copied over this one's: train.py writes a history only with all its epochs.
+    output, plots = folders
+    write_run(output, "minivggnet", "adam", "digits", epochs=5)
+    (output / "minivggnet_adam_digits.json").write_text('{"epochs": 5, "learning_rate": 0.001}')
+    write_run(output, "minivggnet", "radam", "digits", epochs=5)
+    (output / "minivggnet_radam_digits.json").write_text('{"epochs": 10, "learning_rate": 0.001}')
+    with pytest.raises(plot.UserError):
+        plot.main(["--input", str(output), "--plots", str(plots)])
+    radam = output / "minivggnet_radam_digits"
+    assert capsys.readouterr().err.splitlines()[0] == (
+        f"warning: {radam}.pickle holds 5 epochs where its settings ({radam}.json) say 10: it is another run's "
+        "history; left out: delete the run's files and train it again")
+    assert [row["optimizer"] for row in read_csv(plots / "results.csv")] == ["adam"]
+
+
 @pytest.mark.parametrize("settings", ['{"optimizer": "foo"}', '{"learning_rate": "x"}', '{"learning_rate": NaN}',
-                                      '{"seed": [1]}', '{"seed": true}', '{"model": {"a": 1}}', '[1, 2]'])
+                                      '{"seed": [1]}', '{"seed": true}', '{"model": {"a": 1}}', '[1, 2]',
+                                      '{"epochs": "5"}', '{"epochs": 5.0}'])
 def test_settings_that_train_py_did_not_write_leave_the_run_to_its_name(tmp_path, capsys, settings):
     write_run(tmp_path, "minivggnet", "adam", "digits")
     (tmp_path / "minivggnet_adam_digits.json").write_text(settings)
