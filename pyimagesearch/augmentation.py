@@ -116,6 +116,15 @@ def warp(images, matrices, fill_mode="nearest", fill_value=0.0):
     )
 
 
+def generator_seed(seed):
+    """`seed` (None, or 0 to 2**32 - 1) as this backend's SeedGenerator takes it. PyTorch's holds
+    its state in int32 and reads it back as uint32, so a seed of 2**31 or more goes in as the
+    int32 of the same bits: as it is, it stopped the run with a traceback."""
+    if seed is not None and seed >= 2**31 and keras.backend.backend() == "torch":
+        return seed - 2**32
+    return seed
+
+
 def flip_horizontally(images, flip):
     """Mirrors the images (batch, h, w, c) whose boolean `flip` is True."""
     return ops.where(ops.reshape(flip, (-1, 1, 1, 1)), ops.flip(images, axis=2), images)
@@ -183,7 +192,7 @@ class AffineAugmentation(keras.layers.Layer):
         self.cval = cval
         self.seed = seed
         self.zoom_bounds = zoom_bounds
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = keras.random.SeedGenerator(generator_seed(seed))
         # TensorFlow has no XLA kernel for the op behind affine_transform
         # (ImageProjectiveTransformV3): this makes `jit_compile="auto"` fall
         # back to a plain tf.function graph there. JAX jit-compiles it fine.
