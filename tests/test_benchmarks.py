@@ -128,6 +128,16 @@ def test_fixed_costs_times_every_phase_of_a_run(tmp_path):
     assert f"| **the run's fixed time**                     | **{seconds['total']:.1f}**" in text
 
 
+def test_fixed_costs_reports_every_class_when_few_test_images_hold_fewer(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    common.write_keras_datasets(str(tmp_path / "datasets"), ["cifar10"], train_images=20, test_images=5)
+    data = load_dataset("cifar10")
+    predictions = np.eye(10, dtype="float32")[[0, 1, 2, 3, 9]]  # a class the 5 test images lack
+    rows = fixed_costs.report_text(data, predictions).splitlines()
+    assert [row.split()[0] for row in rows[2:12]] == data.label_names
+    assert "accuracy" in rows[13]
+
+
 def test_the_summary_replays_the_runs_on_as_many_lanes_as_ran_at_once():
     # Two lanes: 10 s from 0, 6 s from 0.5, then 5 s on the lane free at 6 (it ends at 11).
     runs = [dict(start_s=0.0, wall_s=10.0), dict(start_s=0.5, wall_s=6.0), dict(start_s=6.5, wall_s=5.0)]
