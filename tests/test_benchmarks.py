@@ -138,6 +138,14 @@ def test_fixed_costs_reports_every_class_when_few_test_images_hold_fewer(tmp_pat
     assert "accuracy" in rows[13]
 
 
+def test_fixed_costs_refuses_fewer_training_images_than_classes(capsys):
+    with pytest.raises(SystemExit) as exit:
+        fixed_costs.main(["--train-images", "9"])
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(
+        "error: argument --train-images: takes at least 10 images, one of each class, not '9'")
+
+
 def test_the_summary_replays_the_runs_on_as_many_lanes_as_ran_at_once():
     # Two lanes: 10 s from 0, 6 s from 0.5, then 5 s on the lane free at 6 (it ends at 11).
     runs = [dict(start_s=0.0, wall_s=10.0), dict(start_s=0.5, wall_s=6.0), dict(start_s=6.5, wall_s=5.0)]
