@@ -35,6 +35,14 @@ KINDS = {
 }
 
 
+def runs_at_once(text):
+    """An argparse type: runs at once, at least 2, to compare with one run at a time."""
+    count = positive_int(text)
+    if count < 2:
+        raise argparse.ArgumentTypeError(f"takes at least 2 runs at once, to time against one at a time, not {text!r}")
+    return count
+
+
 def commands(kind, runs, epochs, folder):
     return [f"python train.py --history {folder}/run{seed}.pickle --report {folder}/run{seed}.txt "
             f"{KINDS[kind]} --seed {seed} --epochs {epochs}" for seed in range(1, runs + 1)]
@@ -65,7 +73,7 @@ def test_accuracy(report_path):
 def main():
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()), allow_abbrev=False)
     parser.add_argument("--kind", choices=KINDS, default="study")
-    parser.add_argument("--cpu-runs", type=positive_int, default=2, help="runs at once (default %(default)s)")
+    parser.add_argument("--cpu-runs", type=runs_at_once, default=2, help="runs at once (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="of each run (default %(default)s)")
     parser.add_argument("--results", type=results_folder, help="also write cpu_runs.md and cpu_runs.json here")
     args = parser.parse_args()

@@ -82,6 +82,20 @@ def test_cpu_runs_times_train_py_runs_that_differ_only_in_their_seed(kind):
     assert (first["model"], first["batch_size"]) == (("minivggnet", 128) if kind == "study" else ("resnet", 8))
 
 
+def test_cpu_runs_refuses_one_run_at_once_in_one_line(monkeypatch, capsys):
+    from benchmarks import cpu_runs
+
+    # One at once would time one at a time twice and report the two as 1.00 times as fast.
+    monkeypatch.setattr(cpu_runs, "timed_sweep", lambda lines, runs, folder: pytest.fail("it measured"))
+    monkeypatch.setattr("sys.argv", ["cpu_runs.py", "--kind", "demo", "--cpu-runs", "1"])
+    with pytest.raises(SystemExit) as exit:
+        cpu_runs.main()
+    assert exit.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "cpu_runs.py: error: argument --cpu-runs: takes at least 2 runs at once, to time against one at a "
+        "time, not '1'")
+
+
 def test_cpu_runs_names_why_a_run_failed_from_its_log(tmp_path):
     from benchmarks import cpu_runs
 
