@@ -22,6 +22,7 @@ import os
 import re
 import shlex
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -100,11 +101,22 @@ def run_environment(gpu, runs_per_gpu, cores=None):
     return environment
 
 
+def open_log(path):
+    """The log at `path`, opened to append; OSError saying what to do where it is no regular file
+    (opening a FIFO would wait for a reader, deaf to SIGTERM)."""
+    # Read and write: a FIFO opens at once.
+    log = open(path, "a", opener=lambda name, flags: os.open(name, flags & ~os.O_WRONLY | os.O_RDWR, 0o666))
+    if not stat.S_ISREG(os.fstat(log.fileno()).st_mode):
+        log.close()
+        raise OSError(f"{path} is not a regular file, where this run's log goes; move it away")
+    return log
+
+
 def start(command, path, environment, cores=None):
     """Start one run with its output going to the log at `path`, held to `cores` if given;
     OSError if it cannot start."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    log = open(path, "a")
+    log = open_log(path)
     try:
         # In a process group of its own, so that Ctrl-C at the terminal reaches the sweep alone,
         # which then asks the run to save a checkpoint (SIGTERM) instead of letting it die.

@@ -231,6 +231,17 @@ def test_a_run_that_cannot_start_fails_alone(tmp_path):
     assert (tmp_path / "c.log").read_text() == f"--history {tmp_path / 'c.pickle'}\n"
 
 
+def test_a_run_whose_log_is_no_regular_file_fails_alone_without_waiting_on_it(tmp_path):
+    os.mkfifo(tmp_path / "a.log")  # opening it to write used to wait forever for a reader, deaf to SIGTERM
+    lines = [f"echo --history {tmp_path / 'a.pickle'}", f"echo --history {tmp_path / 'b.pickle'}"]
+    result = run_script("sweep.py", input="\n".join(lines) + "\n", timeout=30)
+    assert result.returncode == 1
+    assert f"[1/2] FAILED to start: {lines[0]}" in result.stdout
+    assert f"[2/2] done: {lines[1]}" in result.stdout
+    assert result.stderr == (f"These runs failed:\n    {lines[0]}  (could not start: {tmp_path / 'a.log'} is not a "
+                             "regular file, where this run's log goes; move it away)\n")
+
+
 @pytest.mark.parametrize("arguments, message", [
     (["--runs-per-gpu", "0"], "argument --runs-per-gpu: takes a whole number of at least 1, not '0'"),
     (["--grace-seconds", "-1"], "argument --grace-seconds: takes a number of seconds, 0 or more, not '-1'"),
