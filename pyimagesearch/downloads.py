@@ -129,6 +129,11 @@ def present(name, datasets_dir, under=""):
 
 def download(name, datasets_dir):
     """Download the missing files of data set `name` into `datasets_dir`, each once and whole."""
+    for path in DOWNLOADS[name]:
+        folder = os.path.dirname(os.path.join(datasets_dir, path))
+        if os.path.lexists(folder) and not os.path.isdir(folder):  # the download would fail with "File exists"
+            raise DatasetUnavailable(f"{folder} is not a folder, where {name}'s files go; move it away, then "
+                                     f"run `python fetch_data.py {name}`")
     try:
         os.makedirs(datasets_dir, exist_ok=True)
         with _locked(name, datasets_dir):

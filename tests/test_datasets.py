@@ -685,6 +685,16 @@ def test_a_folder_or_broken_link_of_a_data_set_files_name_is_named_not_taken_for
         load_dataset("mnist")
 
 
+def test_a_file_of_a_data_set_folders_name_is_named_not_taken_for_a_full_disk(keras_home):
+    datasets_dir = keras_home / "datasets"
+    datasets_dir.mkdir(parents=True)
+    (datasets_dir / "fashion-mnist").write_text("")  # the download used to fail with "File exists: free some space"
+    with pytest.raises(DatasetUnavailable) as raised:
+        load_dataset("fashion_mnist")
+    assert str(raised.value) == (f"{datasets_dir / 'fashion-mnist'} is not a folder, where fashion_mnist's files go; "
+                                 "move it away, then run `python fetch_data.py fashion_mnist`")
+
+
 def test_an_unwritable_cache_is_named(tmp_path, monkeypatch, file_origin):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
