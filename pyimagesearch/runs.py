@@ -135,6 +135,9 @@ def read_runs(lines):
         command = line.strip()
         if not command or command.startswith("#"):
             continue
+        if "\0" in command:  # no program can be given it: refused before any run starts, not as one ends
+            raise UserError(f"cannot read {command!r} (it holds a NUL character); every line must be a train.py "
+                            "command")
         try:
             words = shlex.split(command)
         except ValueError as error:  # an unbalanced quote

@@ -202,6 +202,15 @@ def test_lines_without_a_history_are_refused(line):
     assert result.stderr == f"error: no --history in {line!r}; every line must be a train.py command\n"
 
 
+@pytest.mark.parametrize("line, why", [("python train.py --history 'a.pickle", "No closing quotation"),
+                                       ("python train.py --history a.pickle\0", "it holds a NUL character")])
+def test_lines_that_no_program_can_be_given_are_refused_before_any_run_starts(line, why):
+    # A NUL used to stop the sweep with a traceback as that run started, leaving the others running unwatched.
+    with pytest.raises(UserError) as raised:
+        sweep.read_runs(["python train.py --history b.pickle", line])
+    assert str(raised.value) == f"cannot read {line!r} ({why}); every line must be a train.py command"
+
+
 def test_input_without_line_ends_is_refused_within_bounded_memory():
     def limit_memory():  # /dev/zero read into memory would take it all
         resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
