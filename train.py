@@ -158,7 +158,6 @@ def main(argv=None):
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
         # Keras takes seconds to start its backend, and scikit-learn one, so they are imported after
         # the quick checks above (and after the handlers of SIGTERM and Ctrl-C are in place).
-        leave_out_what_a_run_never_uses()
         from sklearn.metrics import classification_report
 
         from pyimagesearch import checkpoints, training
@@ -198,6 +197,7 @@ def main(argv=None):
 
 if __name__ == "__main__":
     interruptions.handle_signals()
+    leave_out_what_a_run_never_uses()  # in the script alone: a program that calls main keeps its modules
     try:
         run_main(main)
     except KeyboardInterrupt:

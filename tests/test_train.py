@@ -955,6 +955,13 @@ def test_once_keras_has_started_nothing_is_left_out(monkeypatch):
     assert "matplotlib" not in sys.modules and "jax" not in sys.modules
 
 
+def test_main_called_from_a_program_leaves_its_modules_alone(tmp_path, keras_home, monkeypatch):
+    # Only train.py as a script leaves libraries out: a program that calls main may use them.
+    monkeypatch.setattr(train, "leave_out_what_a_run_never_uses", lambda: pytest.fail("main left modules out"))
+    with pytest.raises(UserError, match="^mnist is not in "):  # refused once Keras has started
+        main_in_process(tmp_path, "-d", "mnist", "-m", "minivggnet", "--no-download")
+
+
 @pytest.mark.backend
 def test_a_run_traces_its_training_step_once(tmp_path, monkeypatch):
     # Python runs train_step only while the backend traces it. A step that makes variables (the
