@@ -1,6 +1,7 @@
 # make test: create .venv, install everything, run the whole suite (TensorFlow, then JAX).
 # make demo: the experiment in miniature on scikit-learn's digits, CPU only, no network.
 # make study: the CPU study (README, "The question at a CPU's budget"), STUDY_MINUTES at a time.
+# make clean: delete the demo's folder and pytest's cache.
 
 PYTHON := .venv/bin/python
 DEMO := demo
