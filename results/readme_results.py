@@ -13,6 +13,7 @@ import argparse
 import difflib
 import itertools
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script of results/
@@ -228,8 +229,10 @@ def main(argv=None):
         if wanted != current:
             changed = [line for line in difflib.unified_diff(current.splitlines(), wanted.splitlines(), lineterm="", n=0)
                        if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            given = [f"--{option} {shlex.quote(getattr(args, option))}" for option in ("results", "readme")
+                     if getattr(args, option) != parser.get_default(option)]
             raise UserError(f"{args.readme} does not say what {args.results} holds (first change: {changed[0]}); "
-                            "run python results/readme_results.py")
+                            f"run {' '.join(['python results/readme_results.py', *given])}")
         return 0
     write_atomically(args.readme, wanted)
     return 0

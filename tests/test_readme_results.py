@@ -100,7 +100,8 @@ def test_a_readme_out_of_step_with_results_is_named_and_left_alone(results, tmp_
         readme_results.main(["--results", str(results), "--readme", str(readme), "--check"])
 
     assert str(error.value) == (
-        f"{readme} does not say what {results} holds (first change: -old numbers); run python results/readme_results.py")
+        f"{readme} does not say what {results} holds (first change: -old numbers); run python results/readme_results.py "
+        f"--results {results} --readme {readme}")
     assert readme.read_text() == TEMPLATE
 
 
