@@ -155,8 +155,14 @@ NO_FLOCK = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 
 def differences(recorded, settings):
     """The settings in which a recorded run and this command differ: "epochs 2 there, 3 here"."""
-    return ", ".join(f"{key} {recorded.get(key)!r} there, {settings.get(key)!r} here"
+    return ", ".join(f"{setting_name(key)} {recorded.get(key)!r} there, {settings.get(key)!r} here"
                      for key in sorted(set(recorded) | set(settings)) if recorded.get(key) != settings.get(key))
+
+
+def setting_name(key):
+    # A recorded file's key, as Python writes it where it is no argument's name: a newline would
+    # split the message.
+    return key if key.isidentifier() else repr(key)
 
 
 class RunLocked(UserError):

@@ -236,6 +236,19 @@ def test_a_state_of_another_run_or_shape_is_refused_in_one_line(tmp_path):
     assert checkpoints.read_checkpoint(str(tmp_path), SETTINGS)["history"]["val_loss"] == [float("inf"), 0.5]
 
 
+def test_settings_of_a_state_file_are_named_in_one_line_whatever_their_keys(tmp_path):
+    # A key is written as the file has it only where it is an argument's name: a newline in one
+    # would split the message, and could forge a line of its own.
+    forged = "model\nerror: resumed; nothing to do"
+    (tmp_path / "state.json").write_text(json.dumps(dict(state_after(1), run=dict(SETTINGS, **{forged: 1}))))
+    with pytest.raises(UserError) as refused:
+        checkpoints.read_checkpoint(str(tmp_path), SETTINGS)
+    assert str(refused.value) == (
+        f"{tmp_path} holds an unfinished run with other settings ({forged!r} 1 there, None here); give that "
+        "run's arguments to resume it, or delete the folder to start this one"
+    )
+
+
 def test_a_state_of_another_backend_is_refused_in_one_line(tmp_path):
     # Refused by the name it holds, before its variables are read: some would fit (a ResNet
     # without augmentation has the same variables on JAX and PyTorch).
