@@ -13,7 +13,9 @@ nesting depth, number of values, arrays backed by the file's bytes).
 """
 
 import io
+import os
 import pickle
+import stat
 
 import numpy as np
 from numpy._core import multiarray, numeric
@@ -116,12 +118,13 @@ def read_history(path):
     but NumPy's number constructors or build more than its bytes hold (refused before it is built).
     """
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_BYTES + 1)
+        data = read_regular_file(path)
     except OSError as error:
         raise NotAHistory(f"cannot read {path} ({error.strerror or error}); "
                           "check the file and its permissions") from None
     try:
+        if data is None:
+            raise _Refused("it is not a regular file")
         if len(data) > MAX_BYTES:
             raise _Refused(f"it is larger than {MAX_BYTES // 2**20} MiB, far more than a training history")
         check_opcodes(data)
@@ -135,6 +138,15 @@ def read_history(path):
     if reason is None:
         return history
     raise not_a_history(path, " ".join(reason.split()))
+
+
+def read_regular_file(path):
+    """The first MAX_BYTES + 1 bytes of the file at `path`, or None if it is no regular file: opened
+    without waiting, since a FIFO would wait for a writer."""
+    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            return None
+        return file.read(MAX_BYTES + 1)
 
 
 def not_a_history(path, reason):

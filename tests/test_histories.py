@@ -1,11 +1,14 @@
 """read_history: plain training histories load, from 2019 to now; pickles that would run code do not."""
 
 import builtins
+import contextlib
 import os
 import pickle
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -154,6 +157,27 @@ def test_damaged_and_unreadable_files_are_one_line_user_errors(tmp_path):
         read_history(tmp_path / "absent.pickle")
     assert str(refused.value) == (
         f"cannot read {tmp_path / 'absent.pickle'} (No such file or directory); check the file and its permissions")
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    path = tmp_path / "history.pickle"
+    os.mkfifo(path)
+    done = threading.Event()
+
+    def writer_after_a_while():  # so that a read that waits for one fails rather than hangs
+        while not done.wait(2):
+            with contextlib.suppress(OSError):  # no reader yet
+                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+
+    threading.Thread(target=writer_after_a_while, daemon=True).start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(NotAHistory) as refused:
+            read_history(path)
+    finally:
+        done.set()
+    assert str(refused.value) == refusal(path, "it is not a regular file")
+    assert time.monotonic() - started < 1
 
 
 # ## Histories that load
