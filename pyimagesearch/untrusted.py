@@ -24,6 +24,7 @@ builds nothing. It refuses, with a reason in words:
 """
 
 import contextlib
+import io
 import math
 import os
 import pickle
@@ -42,6 +43,8 @@ END_RECORD, ZIP64_LOCATOR, ZIP64_END_RECORD = b"PK\x05\x06", b"PK\x06\x07", b"PK
 ENTRY_BYTES = 256
 # Members that may come beside the expected ones: at most this many, of at most that many numbers.
 MAX_OPTIONAL, MAX_OPTIONAL_SIZE = 64, 4096
+# NumPy refuses a longer header (max_header_size).
+MAX_HEADER_BYTES = 10_000
 
 
 class Mismatch(ValueError):
@@ -68,6 +71,17 @@ def directory_size(file):
     return directory
 
 
+def header_2_0(name, member):
+    """The length and header of a version 2.0 .npy member, as a file, its length checked first:
+    NumPy checks it only once it has read the header, and a compressed member of a few megabytes
+    can hold a header of gigabytes."""
+    prefix = member.read(4)
+    length = int.from_bytes(prefix, "little")
+    if length > MAX_HEADER_BYTES:
+        raise ValueError(f"its member {name} has a header of {length:,} bytes, more than NumPy reads")
+    return io.BytesIO(prefix + member.read(length))
+
+
 def read_header(name, member):
     """(shape, dtype) from the header of the .npy member `name`, read alone."""
     try:
@@ -77,7 +91,7 @@ def read_header(name, member):
     if version == (1, 0):
         shape, _, dtype = np.lib.format.read_array_header_1_0(member)
     elif version == (2, 0):
-        shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        shape, _, dtype = np.lib.format.read_array_header_2_0(header_2_0(name, member))
     else:
         raise ValueError(f"its .npy format {version[0]}.{version[1]} is not one NumPy's savez writes")
     return shape, dtype

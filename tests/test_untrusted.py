@@ -1,6 +1,7 @@
 """The bounds that pyimagesearch/untrusted.py puts on an .npz before anything is read from it:
 the members expected and no others, each named once, of the numbers allowed."""
 
+import tracemalloc
 import zipfile
 
 import numpy as np
@@ -53,3 +54,20 @@ def test_check_sizes_refuses_one_member_or_one_number_more_than_allowed(tmp_path
     with pytest.raises(untrusted.Mismatch) as refused:
         untrusted.check_sizes(path, 4, 100)
     assert str(refused.value) == "its x is float32 of shape (101,), more than expected"
+
+
+def test_a_header_longer_than_numpy_reads_is_refused_before_it_is_read(tmp_path):
+    # A version 2.0 header gives its length in 4 bytes; compressed, 16 MiB of it take 16 KiB.
+    length = 2**24
+    member = b"\x93NUMPY\x02\x00" + length.to_bytes(4, "little") + b" " * length
+    with zipfile.ZipFile(tmp_path / "v.npz", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.npy", member)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as refused:
+            untrusted.read_arrays(str(tmp_path / "v.npz"), EXPECTED)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20
+    assert str(refused.value) == "its member a has a header of 16,777,216 bytes, more than NumPy reads"
