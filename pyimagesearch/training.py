@@ -429,6 +429,15 @@ def make_recorder(model, state, args, run_files, settings):
     )
 
 
+def check_steps_taken(model, recorder, trained):
+    """UserError unless the optimizer has taken the `trained` steps that the history says: its step
+    count drives the learning rate, and on PyTorch the dropout masks (DropoutSeeds)."""
+    taken = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+    if taken != trained:
+        raise UserError(f"{recorder.writer.folder} does not fit this run (its optimizer has taken {taken} steps, "
+                        f"its history says {trained}); delete it to start again")
+
+
 def fit(model, data, args, recorder):
     """Train `model` from where `recorder`'s history (and checkpoint) left it to `args.epochs`.
 
@@ -446,6 +455,7 @@ def fit(model, data, args, recorder):
     )
     write_log(recorder.log_path, recorder.history)
     steps = steps_per_epoch(len(data.train_x), args.batch_size)
+    check_steps_taken(model, recorder, epochs_done * steps + first_step)
     batches = RunBatches(data.train_x, data.train_y, args.batch_size, args.seed, epochs_done * steps + first_step)
     # Every variable, the optimizer's and the metrics' included, is made before the first step.
     # On TensorFlow, fit would make them as it traces that step, and a step that makes variables

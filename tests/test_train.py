@@ -223,6 +223,26 @@ def test_sigterm_saves_the_steps_done_and_the_resumed_run_does_not_redo_them(tmp
     assert leftovers(tmp_path) == []
 
 
+def test_a_checkpoint_whose_optimizer_took_other_steps_than_its_history_says_is_refused(tmp_path, monkeypatch):
+    # On PyTorch the dropout masks are seeded by the optimizer's step count, which a negative one
+    # stopped with a traceback; on any backend the run would not go on as if never stopped.
+    signal_at(monkeypatch, interruptions.sigterm_received, epoch=1, step=1)
+    with pytest.raises(interruptions.Stopped):
+        main_in_process(tmp_path, *RUN)
+    monkeypatch.undo()
+    interruptions.sigterm_received.clear()
+    folder = tmp_path / "run.pickle.checkpoint"
+    path = folder / "variables-epoch0-step1.npz"
+    arrays = dict(np.load(path))
+    assert arrays["optimizer_00000"] == 1  # the optimizer's step count
+    arrays["optimizer_00000"] = np.array(-5, arrays["optimizer_00000"].dtype)
+    np.savez(path, **arrays)
+    with pytest.raises(UserError) as refused:
+        main_in_process(tmp_path, *RUN)
+    assert str(refused.value) == (f"{folder} does not fit this run (its optimizer has taken -5 steps, its history "
+                                  "says 1); delete it to start again")
+
+
 def test_sigterm_before_the_first_step_saves_nothing(tmp_path):
     interruptions.sigterm_received.set()
     with pytest.raises(interruptions.Stopped, match="^stopped by SIGTERM before its first step; give the same"):
