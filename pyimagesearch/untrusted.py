@@ -301,6 +301,25 @@ def check_state(target, state):
     target.built = True
 
 
+def check_keys(keys):
+    """Refuse dict keys other than text and bytes. Python hashes those at random, where the hash
+    of an int, a float or a tuple is known in advance: keys of one hash take a time that grows
+    with their number squared (multiples of 2**61 - 1, all of hash 0, took minutes)."""
+    for key in keys:
+        text = key.kind == "atom" and isinstance(key.content, (str, bytes, Blob))
+        if not (text or key.kind == "object" and key.content[0] == "encode"):
+            raise Refused(f"it has a key of type {type_of(key)}, not a str")
+
+
+def type_of(value):
+    """The type of what `value` builds, in words."""
+    if value.kind == "atom":
+        return type(value.content).__name__
+    if value.kind == "object":
+        return "NumPy array" if value.content[0] in ("reconstruct", "frombuffer") else f"NumPy {value.content[0]}"
+    return "function" if value.kind == "name" else value.kind
+
+
 def opcodes(data):
     """pickletools.genops(data), its errors (an unknown opcode, a short argument) as Refused."""
     try:
@@ -371,6 +390,8 @@ def check_opcodes(data):
             items = pop_mark(code) if code in ("TUPLE", "LIST", "DICT") else pop(code, int(code[-1]))
             if code == "DICT" and len(items) % 2:
                 raise damaged("DICT has a key without a value")
+            if code == "DICT":
+                check_keys(items[::2])
             kind = "tuple" if code.startswith("TUPLE") else code.lower()
             depth = 1 + max((item.depth for item in items), default=0)
             push(Value(kind, depth, tuple(items) if kind == "tuple" else None, 1 + sum(item.size for item in items)))
@@ -380,6 +401,8 @@ def check_opcodes(data):
             if container.kind != ("list" if code.startswith("APPEND") else "dict") or (
                     code == "SETITEMS" and len(items) % 2):  # fmt: skip
                 raise damaged(f"{code} adds to a {container.kind}")
+            if code.startswith("SETITEM"):
+                check_keys(items[::2])
             deepen(container, items)
             container.size += sum(item.size for item in items)
         elif code in ("PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"):

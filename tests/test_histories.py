@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 
+from pyimagesearch import histories
 from pyimagesearch.errors import UserError
 from pyimagesearch.histories import NotAHistory, read_history
 from support import REPO
@@ -336,6 +337,27 @@ def test_a_pickle_that_would_build_more_than_it_holds_is_refused_before_anything
     with pytest.raises(NotAHistory) as refused:
         read_history(path)
     assert str(refused.value) == refusal(path, reason)
+
+
+# Python hashes an int anew each time, from all its digits, and each key of one hash takes as long
+# to insert as all the keys before it: 4 MiB of either took minutes. Text hashes at random, and once.
+HASHED_ALIKE = {
+    "keys-of-one-hash": b"\x80\x02}(" + b"".join(b"\x8a\x0a" + (k * (2**61 - 1)).to_bytes(10, "little") + b"\x88"
+                                                for k in range(1, 2000)) + b"u.",  # multiples of 2**61 - 1: hash 0
+    "one-long-key-many-times": b"\x80\x02}(\x8b" + (300_000).to_bytes(4, "little") + b"\x01" * 300_000
+                               + b"q\x00\x88" + b"h\x00\x88" * 20 + b"u.",  # from the memo
+}
+
+
+@pytest.mark.parametrize("case", HASHED_ALIKE)
+def test_keys_that_python_hashes_at_length_or_alike_are_refused_before_anything_is_built(tmp_path, monkeypatch,
+                                                                                         case):  # fmt: skip
+    monkeypatch.setattr(histories, "_PlainDataUnpickler", None)  # building would fail otherwise
+    path = tmp_path / "history.pickle"
+    path.write_bytes(HASHED_ALIKE[case])
+    with pytest.raises(NotAHistory) as refused:
+        read_history(path)
+    assert str(refused.value) == refusal(path, "it has a key of type int, not a str")
 
 
 def test_a_file_larger_than_any_history_is_refused_unread(tmp_path):
