@@ -20,6 +20,7 @@ import time
 STARTED = time.time()  # as early as a child process can stamp its start
 
 import argparse
+import importlib
 import json
 import os
 import pickle
@@ -71,11 +72,12 @@ def phases_of_one_run(network, outputs):
         clock[0] = now
 
     import keras
-    import sklearn.metrics  # noqa: F401 (imported here, as train.py imports it before training)
 
     from pyimagesearch import training
     from pyimagesearch.datasets import load_dataset
     from pyimagesearch.files import write_atomically
+
+    importlib.import_module("sklearn.metrics")  # as train.py imports it before training
 
     training.record_convolutions_in_graphs()  # as train.py does, before the backend starts
     phase_ended("imports")
