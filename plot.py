@@ -27,6 +27,7 @@ import csv
 import io
 import itertools
 import os
+import textwrap
 import warnings
 
 import matplotlib
@@ -92,9 +93,18 @@ def draw_curve(axis, runs, key, **line_options):
     return line
 
 
+LEGEND_ROWS = 20  # entries in a column of the pair figure's legend, beside each panel
+TITLE_INCHES = 6.9  # the width of a line of its titles beside a legend: about the original figure's
+
+
 def draw_pair_figure(model, dataset, runs_by_optimizer):
     """The original two-panel figure, with one train and one val line per optimizer present."""
     names = " vs. ".join(display_name(optimizer) for optimizer in runs_by_optimizer)
+    # Two optimizers keep the original figure, their legend inside each panel. More put it beside each
+    # panel, in columns of up to LEGEND_ROWS entries, on a figure wide and tall enough for it and the
+    # title (inside a 7 x 9 figure, 9 optimizers and rates ran out of it).
+    columns = -(-2 * len(runs_by_optimizer) // LEGEND_ROWS) if len(runs_by_optimizer) > 2 else 0
+    rows = -(-2 * len(runs_by_optimizer) // columns) if columns else 0
     figure, axes = plt.subplots(2, 1, figsize=(7, 9))
     panels = [("accuracy", "acc", "Accuracy", "lower right"), ("loss", "loss", "Loss", "upper right")]
     for axis, (key, short, name, legend_location) in zip(axes, panels):
@@ -105,12 +115,29 @@ def draw_pair_figure(model, dataset, runs_by_optimizer):
         for optimizer, runs in runs_by_optimizer.items():
             draw_curve(axis, runs, key, label=f"{optimizer}_train_{short}")
             draw_curve(axis, runs, f"val_{key}", label=f"{optimizer}_val_{short}")
-        axis.set_title(f"{names} for '{model}' on '{dataset}' ({name})", wrap=True)  # on two lines if need be
+        title = f"{names} for '{model}' on '{dataset}' ({name})"
         axis.set_xlabel("Epoch #")
         axis.set_ylabel(name)
-        axis.legend(loc=legend_location)
+        if columns:
+            title = wrap_title(axis, title)
+            axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), ncols=columns)
+        else:
+            axis.set_title(title, wrap=True)  # on two lines if need be
+            axis.legend(loc=legend_location)
+    if columns:
+        figure.set_size_inches(7.5 + 3 * columns, 2 * max(4.5, 0.21 * rows + 0.25 * title.count("\n") + 1.5))
     figure.tight_layout()
     return figure
+
+
+def wrap_title(axis, text):
+    """Set `text` as the axis' title, on as many lines as TITLE_INCHES need; return it. (matplotlib's
+    own wrap=True wraps only as it draws, after tight_layout has made room for one line.)"""
+    title = axis.set_title(text)
+    inches = title.get_window_extent(axis.figure.canvas.get_renderer()).width / axis.figure.dpi
+    if inches > TITLE_INCHES:
+        title.set_text(textwrap.fill(text, int(len(text) * TITLE_INCHES / inches)))
+    return title.get_text()
 
 
 def present(runs, field, order):

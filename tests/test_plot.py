@@ -387,6 +387,35 @@ def test_a_long_title_of_many_optimizers_and_rates_stays_inside_the_figure(tmp_p
     plot.plt.close(figure)
 
 
+@pytest.mark.parametrize("optimizers, rates", [(("adam", "radam", "sgd"), ("1e-04", "3e-04", "3e-03")),
+                                               (("adam", "radam", "sgd", "adam-warmup"), ("1e-04", "3e-04", "3e-03", "3e-02"))])
+def test_the_legend_and_title_of_many_optimizers_and_rates_stay_inside_the_figure_beside_the_curves(
+        tmp_path, optimizers, rates):
+    # A learning-rate grid, as results/cpu-study's: inside a 7 x 9 figure, the legend of 9 optimizers
+    # and rates ran out of it, and with 20 the title too, the legend covering the curves.
+    for optimizer in optimizers:
+        for rate in rates:
+            write_run(tmp_path, "minivggnet", optimizer, "digits", epochs=3)
+            for suffix in (".pickle", ".txt"):
+                (tmp_path / f"minivggnet_{optimizer}_digits{suffix}").rename(
+                    tmp_path / f"minivggnet_{optimizer}_digits_lr{rate}{suffix}")
+        write_run(tmp_path, "minivggnet", optimizer, "digits", epochs=3)
+    runs = plot.by_optimizer(plot.load_runs(str(tmp_path))[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "Tight layout not applied"
+        figure = plot.draw_pair_figure("minivggnet", "digits", runs)
+        figure.canvas.draw()
+    inside = figure.bbox
+    for axis in figure.axes:
+        assert len(axis.get_legend().get_texts()) == 2 * len(runs)
+        for text in (axis.title, axis.get_legend()):
+            extent = text.get_window_extent()
+            assert inside.x0 <= extent.x0 and extent.x1 <= inside.x1 and inside.y0 <= extent.y0 and extent.y1 <= inside.y1
+        assert axis.get_legend().get_window_extent().x0 >= axis.get_window_extent().x1  # beside the curves
+        assert axis.title.get_window_extent().y0 >= axis.get_window_extent().y1
+    plot.plt.close(figure)
+
+
 def test_two_optimizers_keep_the_original_figure(tmp_path):
     write_run(tmp_path, "googlenet", "adam", "mnist")
     write_run(tmp_path, "googlenet", "radam", "mnist")
