@@ -209,7 +209,7 @@ def name_contradictions(history_path, settings, model, optimizer, dataset, learn
     another rate or seed than its name says would be tabulated and paired as another run."""
     if settings is None:
         return None
-    settings_path = history_path[: -len(".pickle")] + ".json"
+    settings_path = settings_beside_path(history_path)
     named = dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
                  seed=SEED if seed is None else seed)
     said = {key: settings.get(key, value) for key, value in named.items()}
@@ -231,7 +231,7 @@ def epochs_contradiction(history_path, settings, history):
     if type(epochs) is not int or len(history["loss"]) == epochs:
         return None
     return (f"{history_path} holds {len(history['loss'])} epochs where its settings "
-            f"({history_path[: -len('.pickle')]}.json) say {epochs}: it is another run's history; left out: "
+            f"({settings_beside_path(history_path)}) say {epochs}: it is another run's history; left out: "
             "delete the run's files and train it again")
 
 
@@ -265,10 +265,15 @@ def folder_budget(folder):
     return budget if isinstance(budget, dict) else None
 
 
+def settings_beside_path(history_path):
+    """Where train.py writes a run's settings: `<stem>.json` beside its history."""
+    return history_path[: -len(".pickle")] + ".json"
+
+
 def settings_beside(history_path):
     """The settings train.py wrote beside a run's history (`<stem>.json`), or None where there are
     none (the 2019 runs) or they are no JSON object."""
-    settings = read_json(history_path[: -len(".pickle")] + ".json")
+    settings = read_json(settings_beside_path(history_path))
     return settings if isinstance(settings, dict) else None
 
 
