@@ -228,7 +228,7 @@ def test_on_a_cpu_the_faithful_study_runs_only_with_epochs_and_never_into_result
     assert "0 of 126 runs are in" in capsys.readouterr().out
     assert campaign.main([*arguments, "--results", str(tmp_path), "--study", "cpu"]) == 0
     at_once = min(CPU_RUNS, len(os.sched_getaffinity(0)))  # each run on its own share of the cores
-    assert f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, {at_once} at a time:" in (
+    assert f"0 of 50 runs are in {tmp_path}; this slot of 60 minutes runs 50 of the missing, {at_once} at a time:" in (
         capsys.readouterr().out)
 
 
@@ -267,7 +267,7 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
                                           str(tmp_path)])
     runs = campaign.campaign_runs(arguments)
     # Before the grid is complete: its 5 rates x 4 optimizers x 2 seeds, 1e-3 first, then the 2019 row.
-    assert len(runs) == 46 and [run["configuration"] for run in runs] == ["cpu-study"] * 40 + ["cpu-study-2019"] * 6
+    assert len(runs) == 50 and [run["configuration"] for run in runs] == ["cpu-study"] * 40 + ["cpu-study-2019"] * 10
     assert [run["stem"] for run in runs[:8:2]] == ["minivggnet_adam_fashion_mnist_seed1",
         "minivggnet_radam_fashion_mnist_seed1", "minivggnet_adam-warmup_fashion_mnist_seed1",
         "minivggnet_sgd_fashion_mnist_lr1e-03_seed1"]  # fmt: skip
@@ -288,17 +288,18 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
     assert chosen == {"adam": 3e-4, "radam": 1e-2, "adam-warmup": 1e-2, "sgd": 1e-2}
     runs = [run for run in campaign.campaign_runs(arguments) if not campaign.finished(run)]
     stems = [run["stem"] for run in runs]
-    # Fashion-MNIST: seed 3 at the chosen rate and at 1e-3 (SGD's default is 1e-2, so its 1e-2 run
-    # has no rate in its name); MNIST: seeds 1-3 at the chosen rate, and Adam's at 1e-3 too.
-    assert stems[:9] == [
-        "minivggnet_adam_fashion_mnist_lr3e-04_seed3", "minivggnet_adam_fashion_mnist_seed3",
-        "minivggnet_adam_mnist_lr3e-04_seed1", "minivggnet_adam_mnist_lr3e-04_seed2",
-        "minivggnet_adam_mnist_lr3e-04_seed3", "minivggnet_adam_mnist_seed1", "minivggnet_adam_mnist_seed2",
-        "minivggnet_adam_mnist_seed3", "minivggnet_radam_fashion_mnist_seed3"]
-    assert "minivggnet_sgd_fashion_mnist_seed3" in stems and "minivggnet_sgd_mnist_seed1" in stems
-    assert len(runs) == 8 + 6 + 3 * 3 + 6  # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019
+    # Fashion-MNIST: seeds 3 to 5 at the chosen rate and at 1e-3 (SGD's default is 1e-2, so its 1e-2
+    # runs have no rate in their names); MNIST: seeds 1 to 5 at the chosen rate, and Adam's at 1e-3 too.
+    assert stems[:17] == [
+        "minivggnet_adam_fashion_mnist_lr3e-04_seed3", "minivggnet_adam_fashion_mnist_lr3e-04_seed4",
+        "minivggnet_adam_fashion_mnist_lr3e-04_seed5", "minivggnet_adam_fashion_mnist_seed3",
+        "minivggnet_adam_fashion_mnist_seed4", "minivggnet_adam_fashion_mnist_seed5",
+        *[f"minivggnet_adam_mnist_lr3e-04_seed{seed}" for seed in range(1, 6)],
+        *[f"minivggnet_adam_mnist_seed{seed}" for seed in range(1, 6)], "minivggnet_radam_fashion_mnist_seed3"]
+    assert "minivggnet_sgd_fashion_mnist_seed5" in stems and "minivggnet_sgd_mnist_seed1" in stems
+    assert len(runs) == 24 + 10 + 3 * 5 + 10  # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019
     # The second stage names the grid's seeds 1 and 2 at the chosen rates again: each run is listed once.
-    assert len(campaign.campaign_runs(arguments)) == 40 + 8 + 6 + 3 * 3 + 6
+    assert len(campaign.campaign_runs(arguments)) == 40 + 24 + 10 + 3 * 5 + 10
 
 
 def test_a_plan_times_its_runs_in_the_order_sweep_py_starts_them(tmp_path):
@@ -725,9 +726,9 @@ def test_on_a_cpu_as_many_runs_go_at_once_as_there_are_cores_untimed_by_an_h200(
     for more in ([], ["--cpu-runs", "1"]):  # by default CPU_RUNS, or one a core where there are fewer
         assert campaign.main([*arguments, *more]) == 0
         lines = capsys.readouterr().out.splitlines()
-        assert lines[0] == (f"0 of 46 runs are in {tmp_path}; this slot of 60 minutes runs 46 of the missing, "
+        assert lines[0] == (f"0 of 50 runs are in {tmp_path}; this slot of 60 minutes runs 50 of the missing, "
                             "1 at a time:")
-        assert len(lines) == 47
+        assert len(lines) == 51
         assert all(line.startswith("    cpu-study") and "expected" not in line for line in lines[1:])
 
 
