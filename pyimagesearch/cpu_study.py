@@ -269,10 +269,10 @@ def sentences(runs, table, chosen):
 
 
 def machine_time(runs):
-    """What the finished runs cost, from their folders' manifests: (seconds of the machine, the
-    devices, the runs counted, the resumed among them). A run's seconds are its wall time divided
-    by the runs that shared the machine with it; a resumed run's wall time covers its last part."""
-    seconds, devices, counted, resumed = 0.0, set(), 0, 0
+    """What the finished runs cost, from their folders' manifests: ({device: seconds of it}, the
+    runs counted, the resumed among them). A run's seconds are its wall time divided by the runs
+    that shared the machine with it; a resumed run's wall time covers its last part."""
+    seconds, counted, resumed = {}, 0, 0
     manifests = {}
     for run in runs:
         folder = os.path.dirname(run["path"])
@@ -286,19 +286,20 @@ def machine_time(runs):
         wall, at_once = entry.get("wall_seconds"), entry.get("runs_at_once")
         wall_is_seconds = isinstance(wall, (int, float)) and 0 <= wall <= sys.float_info.max  # not Infinity, not 1e400
         if wall_is_seconds and isinstance(at_once, int) and at_once >= 1:
-            seconds += wall / at_once
-            devices.add(str(entry.get("device")))
+            device = str(entry.get("device"))
+            seconds[device] = seconds.get(device, 0.0) + wall / at_once
             counted += 1
             resumed += entry.get("resumed") is True
-    return seconds, sorted(devices), counted, resumed
+    return dict(sorted(seconds.items())), counted, resumed
 
 
 def machine_time_sentence(runs):
-    seconds, devices, counted, resumed = machine_time(runs)
+    seconds, counted, resumed = machine_time(runs)
     if not counted:
         return None
-    return (f"Machine time: the {counted} runs recorded in the manifests took {seconds / 3600:.1f} hours of "
-            f"{' and '.join(devices)} (each run's wall time divided by the runs that shared the machine with it"
+    return (f"Machine time: the {counted} runs recorded in the manifests took "
+            + " and ".join(f"{total / 3600:.1f} hours of {device}" for device, total in seconds.items())
+            + " (each run's wall time divided by the runs that shared the machine with it"
             + (f"; {resumed} resumed from a checkpoint count only their last part" if resumed else "") + ").")
 
 

@@ -177,12 +177,14 @@ def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machi
         "minivggnet_adam_fashion_mnist_seed2": dict(wall_seconds=7200.0, runs_at_once=2, device=device, resumed=True),
         "minivggnet_adam_fashion_mnist_seed3": dict(wall_seconds="?", runs_at_once=2, device=device),  # not counted
         "minivggnet_adam_fashion_mnist_seed4": dict(wall_seconds=60.0, runs_at_once=1, device="other"),  # no run
+        "minivggnet_adam_fashion_mnist_seed5": dict(wall_seconds=1800.0, runs_at_once=2, device="CPU: Intel Xeon"),
     })))
+    write_run(folder, "adam", "fashion_mnist", 1e-3, 5, [0.4, 0.8], 0.79)
     text, runs, _, _ = cpu_study.report(str(tmp_path / "results"))
-    assert cpu_study.machine_time(runs) == (7200.0, [device], 2, 1)
-    assert text.endswith(f"Machine time: the 2 runs recorded in the manifests took 2.0 hours of {device} (each run's "
-                         "wall time divided by the runs that shared the machine with it; 1 resumed from a "
-                         "checkpoint count only their last part).\n")
+    assert cpu_study.machine_time(runs) == ({device: 7200.0, "CPU: Intel Xeon": 900.0}, 3, 1)
+    assert text.endswith(f"Machine time: the 3 runs recorded in the manifests took 2.0 hours of {device} and 0.2 "
+                         "hours of CPU: Intel Xeon (each run's wall time divided by the runs that shared the "
+                         "machine with it; 1 resumed from a checkpoint count only their last part).\n")
 
 
 def test_a_wall_time_beyond_a_float_is_not_counted(tmp_path):
@@ -196,7 +198,7 @@ def test_a_wall_time_beyond_a_float_is_not_counted(tmp_path):
         "minivggnet_adam_fashion_mnist_seed3": dict(wall_seconds=float("inf"), runs_at_once=1, device=device),
     })))
     text, runs, _, _ = cpu_study.report(str(tmp_path / "results"))
-    assert cpu_study.machine_time(runs) == (3600.0, [device], 1, 0)
+    assert cpu_study.machine_time(runs) == ({device: 3600.0}, 1, 0)
     assert text.endswith(f"Machine time: the 1 runs recorded in the manifests took 1.0 hours of {device} (each run's "
                          "wall time divided by the runs that shared the machine with it).\n")
 
