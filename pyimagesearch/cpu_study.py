@@ -16,7 +16,9 @@ Every figure comes from the runs in results/cpu-study and results/cpu-study-2019
   validation accuracy.
 
 A verdict ("higher", "lower") is given only from 3 pairs or more whose differences are not all
-equal (results.verdict); otherwise the numbers stand alone.
+equal (results.verdict); otherwise the numbers stand alone. Each verdict comes from a 95% interval
+of its own, so the report ends by counting those that find a difference beside how many would by
+chance alone.
 """
 
 import os
@@ -31,6 +33,7 @@ from pyimagesearch.results import VERDICT_PAIRS, described, paired_difference, v
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
+SPOKEN_OF = ("adam", "adam-warmup")  # the optimizers whose stability and generalization the sentences compare with RAdam's
 NEAR_BEST = 0.02  # a rate is "near the best" within this much mean validation accuracy
 LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
 
@@ -233,7 +236,7 @@ def sentences(runs, table, chosen):
     for label, rates in compared(chosen):
         for dataset in studies.CPU_DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
-            for optimizer in ("adam", "adam-warmup"):
+            for optimizer in SPOKEN_OF:
                 pair = (dataset, optimizer, rates[optimizer], rates["radam"])
                 if pair in pairs_said:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} and RAdam are the runs compared "
@@ -265,7 +268,33 @@ def sentences(runs, table, chosen):
             spread = spread_sentence(runs, rates, dataset, label)
             if spread:
                 said.append(spread)
-    return said
+    chance = chance_sentence(runs, chosen)
+    return said + ([chance] if chance else [])
+
+
+def chance_sentence(runs, chosen):
+    """How many of the verdicts above say "higher" or "lower", beside how many would by chance
+    alone: each comes from a 95% interval of its own, none adjusted for the others. Counted once
+    each: the test accuracy of every optimizer in the tables, and the stability and generalization
+    of those the sentences speak of, minus RAdam's at the rate its table gives it."""
+    verdicts = {}
+    for _, rates in compared(chosen):
+        for dataset in studies.CPU_DATASETS:
+            radam = select(runs, "radam", dataset, rates["radam"])
+            for optimizer, rate in rates.items():
+                found = select(runs, optimizer, dataset, rate)
+                keys = ("test_accuracy", "fluctuation", "gap") if optimizer in SPOKEN_OF else ("test_accuracy",)
+                for key in keys if optimizer != "radam" else ():
+                    word = verdict(paired_difference(found, radam, key))
+                    if word:
+                        verdicts[(dataset, optimizer, rate, rates["radam"], key)] = word
+    if not verdicts:
+        return None
+    decided = sum(word != "no difference" for word in verdicts.values())
+    return (f"Of the {len(verdicts)} comparisons above that give a verdict, {decided} find a difference (higher, "
+            f"lower, more or less). Each is a 95% interval of its own, not adjusted for the others: with no "
+            f"difference anywhere, {len(verdicts)} such intervals would leave out zero {len(verdicts) / 20:.2g} "
+            "times on average by chance alone, so read any one verdict with that in mind.")
 
 
 def machine_time(runs):

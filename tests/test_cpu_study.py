@@ -187,6 +187,31 @@ def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machi
                          "machine with it; 1 resumed from a checkpoint count only their last part).\n")
 
 
+def test_the_report_says_how_many_verdicts_find_a_difference_and_how_many_would_by_chance(tmp_path):
+    # The grid incomplete, so only the 1e-3 comparison: Adam - RAdam on MNIST, 3 seeds. Test
+    # accuracy +0.10, +0.11, +0.12: higher. Fluctuation (one change of validation accuracy) 0.4,
+    # 0.3, 0.35 against 0.1, 0.2, 0.12: +0.21 ± 0.10, an interval across zero. Train (0.9) - test:
+    # -0.10, -0.11, -0.12: lower. Adam + warmup has 2 seeds: no verdict, not counted.
+    folder = tmp_path / "results" / "cpu-study"
+    for seed, adam, radam, adam_validation, radam_validation in (
+            (1, 0.90, 0.80, 0.9, 0.6), (2, 0.91, 0.80, 0.8, 0.7), (3, 0.93, 0.81, 0.85, 0.62)):
+        write_run(folder, "adam", "mnist", 1e-3, seed, [0.5, adam_validation], adam)
+        write_run(folder, "radam", "mnist", 1e-3, seed, [0.5, radam_validation], radam)
+    for seed in (1, 2):
+        write_run(folder, "adam-warmup", "mnist", 1e-3, seed, [0.5, 0.9], 0.9 + seed / 100)
+
+    text = cpu_study.report(str(tmp_path / "results"))[0]
+
+    assert text.endswith(
+        "Of the 3 comparisons above that give a verdict, 2 find a difference (higher, lower, more or less). Each "
+        "is a 95% interval of its own, not adjusted for the others: with no difference anywhere, 3 such intervals "
+        "would leave out zero 0.15 times on average by chance alone, so read any one verdict with that in mind.\n")
+    # No verdict at all: no such sentence.
+    for seed in (1, 2, 3):
+        (folder / f"minivggnet_adam_mnist_seed{seed}.pickle").unlink()
+    assert "comparisons above that give a verdict" not in cpu_study.report(str(tmp_path / "results"))[0]
+
+
 def test_a_wall_time_beyond_a_float_is_not_counted(tmp_path):
     folder = tmp_path / "results" / "cpu-study"
     for seed in (1, 2, 3):
