@@ -293,8 +293,8 @@ def chance_sentence(runs, chosen):
     decided = sum(word != "no difference" for word in verdicts.values())
     return (f"Of the {len(verdicts)} comparisons above that give a verdict, {decided} find a difference (higher, "
             f"lower, more or less). Each is a 95% interval of its own, not adjusted for the others: with no "
-            f"difference anywhere, {len(verdicts)} such intervals would leave out zero {len(verdicts) / 20:.2g} "
-            "times on average by chance alone, so read any one verdict with that in mind.")
+            f"difference anywhere, one in 20 would leave out zero by chance alone ({len(verdicts) / 20:.2g} of "
+            f"these {len(verdicts)} on average), so read any one verdict with that in mind.")
 
 
 def machine_time(runs):

@@ -204,8 +204,8 @@ def test_the_report_says_how_many_verdicts_find_a_difference_and_how_many_would_
 
     assert text.endswith(
         "Of the 3 comparisons above that give a verdict, 2 find a difference (higher, lower, more or less). Each "
-        "is a 95% interval of its own, not adjusted for the others: with no difference anywhere, 3 such intervals "
-        "would leave out zero 0.15 times on average by chance alone, so read any one verdict with that in mind.\n")
+        "is a 95% interval of its own, not adjusted for the others: with no difference anywhere, one in 20 would "
+        "leave out zero by chance alone (0.15 of these 3 on average), so read any one verdict with that in mind.\n")
     # No verdict at all: no such sentence.
     for seed in (1, 2, 3):
         (folder / f"minivggnet_adam_mnist_seed{seed}.pickle").unlink()
