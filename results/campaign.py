@@ -304,19 +304,26 @@ def planned_budgets(args):
 
 def check_budgets(found, args):
     """UserError if a folder's manifest records another budget than its planned runs have, or a
-    finished run's settings do: plot.py and readme_results.py leave such a run out, and a slot,
-    finding its files, would never run it again."""
+    finished run's settings do, or a finished run has none in a folder whose manifest records a
+    budget: plot.py and readme_results.py leave such a run out, and a slot, finding its files,
+    would never run it again."""
     budgets = planned_budgets(args)
+    recorded = {folder: read_manifest(folder).get("budget") for folder in budgets}
     for folder, planned in budgets.items():
-        recorded = read_manifest(folder).get("budget")
-        if recorded is not None and recorded != planned:
+        if recorded[folder] is not None and recorded[folder] != planned:
             raise UserError(
-                f"{folder} holds runs of another budget ({recorded}) than this slot's ({planned}): "
+                f"{folder} holds runs of another budget ({recorded[folder]}) than this slot's ({planned}): "
                 "give a trial (--epochs) a --results folder of its own"
             )
     for run in found:
-        planned = budgets[os.path.dirname(run["history"])]
-        settings = RunFiles(run["history"], run["report"]).recorded_settings() if finished(run) else None
+        folder = os.path.dirname(run["history"])
+        planned = budgets[folder]
+        run_files = RunFiles(run["history"], run["report"])
+        settings = run_files.recorded_settings() if finished(run) else None
+        if finished(run) and settings is None and recorded[folder] is not None:
+            raise UserError(f"{run['history']} has no settings beside it ({run_files.settings}), so the study cannot "
+                            "tell its budget and leaves it out: restore the file from git or the slot's archive, or "
+                            "delete the run's files so that a slot runs it again")
         budget = runs.budget_of(settings) if settings is not None else planned
         differing = [f"{key} {value!r} where its folder's runs have {planned[key]!r}"
                      for key, value in budget.items() if value != planned[key]]

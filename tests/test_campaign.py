@@ -7,6 +7,7 @@ import json
 import os
 import pickle
 import re
+import shlex
 import signal
 import subprocess
 import tarfile
@@ -15,6 +16,7 @@ import time
 import pytest
 
 import campaign
+import train
 from support import REPO
 from pyimagesearch import studies
 from pyimagesearch.errors import EXIT_STOPPED, UserError
@@ -31,9 +33,13 @@ def the_campaign(results, *arguments):
 
 
 def write_finished(run, epoch_times, **entry):
-    """A finished run as the campaign finds it: its history, its report, its CSV log and its
-    manifest entry."""
+    """A finished run as the campaign finds it: its history, its report, its settings as train.py
+    writes them, its CSV log and its manifest entry."""
     os.makedirs(os.path.dirname(run["history"]), exist_ok=True)
+    words = shlex.split(run["command"])
+    settings = train.run_settings(train.parse_arguments(words[words.index("train.py") + 1:]))
+    with open(os.path.splitext(run["history"])[0] + ".json", "w") as file:
+        json.dump(settings, file)
     with open(run["history"], "wb") as file:
         pickle.dump({"epoch_time": epoch_times}, file)
     with open(run["report"], "w") as file:
@@ -624,6 +630,26 @@ def test_a_finished_run_of_another_budget_is_named_and_nothing_runs(tmp_path, mo
     assert str(refused.value) == (
         f"{radam['history']} was made with another budget (epochs 2 where its folder's runs have 1), so the study "
         "leaves it out: move its files to a folder of its own, or delete them so that a slot runs it again")
+    assert not (results / "slots.json").exists() and not (tmp_path / "a.tgz").exists()
+
+
+def test_a_finished_run_without_its_settings_in_a_folder_with_a_budget_is_named_and_nothing_runs(tmp_path, monkeypatch):
+    # plot.py leaves out a run whose settings are gone from a folder whose manifest records a
+    # budget, as it cannot tell the run's budget: the slot may not count it as done either.
+    results = tmp_path / "results"
+    arguments = ["--results", str(results), "--datasets", "digits", "--models", "minivggnet", "--epochs", "1"]
+    radam = the_campaign(results, *arguments)[1]
+    leave_outputs(radam["command"])
+    budget = budget_of(dict(studies.FAITHFUL_BUDGET, epochs=1))
+    (results / "original" / "manifest.json").write_text(json.dumps(dict(budget=budget, runs={})))
+    monkeypatch.setattr(campaign, "device_name", lambda: "1 x Some GPU")
+    monkeypatch.setattr(campaign.subprocess, "Popen", None)  # no run may start
+    with pytest.raises(UserError) as refused:
+        campaign.main(["--minutes", "60", "--archive", str(tmp_path / "a.tgz"), *arguments, "--commit", "0" * 40])
+    settings = results / "original" / f"{radam['stem']}.json"
+    assert str(refused.value) == (
+        f"{radam['history']} has no settings beside it ({settings}), so the study cannot tell its budget and leaves "
+        "it out: restore the file from git or the slot's archive, or delete the run's files so that a slot runs it again")
     assert not (results / "slots.json").exists() and not (tmp_path / "a.tgz").exists()
 
 
