@@ -212,6 +212,33 @@ def test_the_report_says_how_many_verdicts_find_a_difference_and_how_many_would_
     assert "comparisons above that give a verdict" not in cpu_study.report(str(tmp_path / "results"))[0]
 
 
+def test_the_tuned_comparison_is_given_again_on_the_seeds_that_did_not_choose_the_rates(tmp_path):
+    results = tmp_path / "results"
+    best = {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
+    full_grid(results, best)  # seeds 1 and 2: Adam and RAdam both 0.841 and 0.842 at their chosen rates
+    # Seeds 3 to 5: Adam 0.01, 0.02 and 0.03 above RAdam, +0.02 ± 0.01, interval 0.02 ± 4.303 x 0.01 /
+    # sqrt(3). Adam + warmup 0.01 below RAdam with seeds 3 and 4: too few for a verdict. SGD has no
+    # runs beyond the grid's, and RAdam's at 1e-3 play no part.
+    for seed, adam, radam in ((3, 0.85, 0.84), (4, 0.86, 0.84), (5, 0.88, 0.85)):
+        write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.85], adam)
+        write_run(results / "cpu-study", "radam", "fashion_mnist", 3e-3, seed, [0.4, 0.85], radam)
+        write_run(results / "cpu-study", "radam", "fashion_mnist", 1e-3, seed, [0.4, 0.85], 0.5)
+    for seed in (3, 4):
+        write_run(results / "cpu-study", "adam-warmup", "fashion_mnist", 1e-2, seed, [0.4, 0.85], 0.83)
+
+    text = cpu_study.report(str(results))[0]
+
+    assert ("On fashion_mnist, each at its chosen rate, the grid's seeds 1 and 2 are the runs that chose the rate, "
+            "so their accuracy may flatter it; on seeds 3 to 5 alone, which played no part in the choice, test "
+            "accuracy minus RAdam's [95% CI] (pairs): Adam +0.0200 [-0.0048, +0.0448] (3, no difference); "
+            "Adam + warmup -0.0100 [-0.0100, -0.0100] (2, no verdict).") in text
+    # Over all five seeds, Adam's 0, 0 and these three: +0.012 ± 0.013, interval 0.012 ± 2.776 x 0.013
+    # / sqrt(5), a verdict of its own; the count of verdicts holds the fresh seeds' one too (7 + 1).
+    assert "On fashion_mnist, each at its chosen rate, Adam's test accuracy is not detectably higher or lower than " \
+           "RAdam's: +0.0120 [-0.0042, +0.0282] over 5 seeds." in text
+    assert "Of the 8 comparisons above that give a verdict, 0 find a difference" in text
+
+
 def test_a_wall_time_beyond_a_float_is_not_counted(tmp_path):
     folder = tmp_path / "results" / "cpu-study"
     for seed in (1, 2, 3):
