@@ -274,20 +274,20 @@ def sentences(runs, table, chosen):
     return said + [sentence for sentence in (fresh, chance) if sentence]
 
 
-def fresh_seeds(chosen):
-    """The seeds of the tuned comparison that played no part in choosing the rates: those after the grid's."""
-    return range(studies.GRID_SEEDS + 1, studies.FINAL_SEEDS + 1) if chosen else range(0)
-
-
 def fresh_differences(runs, chosen):
     """{optimizer: its test accuracy minus RAdam's on Fashion-MNIST, each at its chosen rate, over
-    fresh_seeds alone}, for every optimizer with 2 pairs or more."""
-    radam = select(runs, "radam", studies.GRID_DATASET, chosen.get("radam") if chosen else None, fresh_seeds(chosen))
+    studies.FRESH_SEEDS alone}, for every optimizer with 2 pairs or more."""
+    if not chosen:
+        return {}
+    seeds = studies.FRESH_SEEDS
+    radam = select(runs, "radam", studies.GRID_DATASET, chosen["radam"], seeds)
     found = {}
-    for optimizer, rate in (chosen or {}).items():
-        difference = paired_difference(select(runs, optimizer, studies.GRID_DATASET, rate, fresh_seeds(chosen)),
-                                       radam, "test_accuracy")
-        if optimizer != "radam" and difference.pairs >= 2:
+    for optimizer, rate in chosen.items():
+        if optimizer == "radam":
+            continue
+        difference = paired_difference(select(runs, optimizer, studies.GRID_DATASET, rate, seeds), radam,
+                                       "test_accuracy")
+        if difference.pairs >= 2:
             found[optimizer] = difference
     return found
 
@@ -302,15 +302,16 @@ def fresh_seeds_sentence(runs, chosen):
     differences = fresh_differences(runs, chosen)
     if not differences:
         return None
+    each = [f"{NAMES[optimizer]} {interval_text(difference)} ({difference.pairs}, {verdict(difference) or 'no verdict'})"
+            for optimizer, difference in differences.items()]
     return (f"On {studies.GRID_DATASET}, each at its chosen rate, the grid's seeds "
             f"{seeds_text(range(1, studies.GRID_SEEDS + 1))} are the runs that chose the rate, so their accuracy may "
-            f"flatter it; on seeds {seeds_text(fresh_seeds(chosen))} alone, which played no part in the choice, test accuracy minus RAdam's [95% CI] (pairs): " + "; ".join(
-                f"{NAMES[optimizer]} {interval_text(difference)} ({difference.pairs}, "
-                f"{verdict(difference) or 'no verdict'})" for optimizer, difference in differences.items()) + ".")
+            f"flatter it; on seeds {seeds_text(studies.FRESH_SEEDS)} alone, which played no part in the choice, test "
+            f"accuracy minus RAdam's [95% CI] (pairs): {'; '.join(each)}.")
 
 
 def chance_sentence(runs, chosen):
-    """How many of the verdicts above say "higher" or "lower", beside how many would by chance
+    """How many of the verdicts above find a difference, beside how many would by chance
     alone: each comes from a 95% interval of its own, none adjusted for the others. Counted once
     each: the test accuracy of every optimizer in the tables, and the stability and generalization
     of those the sentences speak of, minus RAdam's at the rate its table gives it."""
@@ -319,9 +320,11 @@ def chance_sentence(runs, chosen):
         for dataset in studies.CPU_DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
             for optimizer, rate in rates.items():
+                if optimizer == "radam":
+                    continue
                 found = select(runs, optimizer, dataset, rate)
                 keys = ("test_accuracy", "fluctuation", "gap") if optimizer in SPOKEN_OF else ("test_accuracy",)
-                for key in keys if optimizer != "radam" else ():
+                for key in keys:
                     word = verdict(paired_difference(found, radam, key))
                     if word:
                         verdicts[(dataset, optimizer, rate, rates["radam"], key)] = word

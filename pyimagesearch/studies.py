@@ -47,6 +47,7 @@ GRID_DATASET = "fashion_mnist"  # the grid's, where the rates are chosen
 CPU_DATASETS = (GRID_DATASET, "mnist")
 GRID_SEEDS = 2  # seeds 1 and 2 at every grid point
 FINAL_SEEDS = 5  # seeds 1 to 5 at each optimizer's chosen rate, and at 1e-3
+FRESH_SEEDS = range(GRID_SEEDS + 1, FINAL_SEEDS + 1)  # those that played no part in choosing the rates
 CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
 ORIGINAL_RATE = original.LEARNING_RATE
