@@ -323,7 +323,9 @@ def chance_sentence(runs, chosen):
                 if optimizer == "radam":
                     continue
                 found = select(runs, optimizer, dataset, rate)
-                keys = ("test_accuracy", "fluctuation", "gap") if optimizer in SPOKEN_OF else ("test_accuracy",)
+                # As sentences() does: stability and generalization only beside 3 pairs of test accuracy.
+                said = optimizer in SPOKEN_OF and paired_difference(found, radam, "test_accuracy").pairs >= VERDICT_PAIRS
+                keys = ("test_accuracy", "fluctuation", "gap") if said else ("test_accuracy",)
                 for key in keys:
                     word = verdict(paired_difference(found, radam, key))
                     if word:

@@ -212,6 +212,25 @@ def test_the_report_says_how_many_verdicts_find_a_difference_and_how_many_would_
     assert "comparisons above that give a verdict" not in cpu_study.report(str(tmp_path / "results"))[0]
 
 
+def test_the_count_of_verdicts_leaves_out_the_stability_of_a_comparison_with_too_few_pairs_to_be_spoken_of(tmp_path):
+    # Adam - RAdam on MNIST at 1e-3, 3 seeds, but Adam's seed 3 without its report: 2 pairs of test
+    # accuracy, so the sentences say no more of it, though its 3 pairs of stability (0.4, 0.3, 0.35
+    # against 0.1, 0.2, 0.12) would give one.
+    folder = tmp_path / "results" / "cpu-study"
+    for seed, adam, radam, adam_validation, radam_validation in (
+            (1, 0.90, 0.80, 0.9, 0.6), (2, 0.91, 0.80, 0.8, 0.7), (3, 0.93, 0.81, 0.85, 0.62)):
+        write_run(folder, "adam", "mnist", 1e-3, seed, [0.5, adam_validation], adam)
+        write_run(folder, "radam", "mnist", 1e-3, seed, [0.5, radam_validation], radam)
+    (folder / "minivggnet_adam_mnist_seed3.txt").unlink()
+
+    text = cpu_study.report(str(tmp_path / "results"))[0]
+
+    assert "On mnist, each at 1e-3, the 2019 setting, Adam - RAdam has 2 pair(s) of seeds so far: too few (or too " \
+           "alike) for a verdict." in text
+    assert "validation accuracy changes" not in text
+    assert "comparisons above that give a verdict" not in text
+
+
 def test_the_tuned_comparison_is_given_again_on_the_seeds_that_did_not_choose_the_rates(tmp_path):
     results = tmp_path / "results"
     best = {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
