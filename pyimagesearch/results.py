@@ -19,6 +19,7 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.files import read_json
 from pyimagesearch.histories import not_a_history, read_history
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
+from pyimagesearch.run_files import SETTINGS_LIMIT
 
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
@@ -272,8 +273,9 @@ def settings_beside_path(history_path):
 
 def settings_beside(history_path):
     """The settings train.py wrote beside a run's history (`<stem>.json`), or None where there are
-    none (the 2019 runs) or they are no JSON object."""
-    settings = read_json(settings_beside_path(history_path))
+    none (the 2019 runs), they are no JSON object, or larger than train.py's would be (as
+    results/campaign.py reads them)."""
+    settings = read_json(settings_beside_path(history_path), SETTINGS_LIMIT)
     return settings if isinstance(settings, dict) else None
 
 

@@ -10,6 +10,7 @@ import plot
 from pyimagesearch import cpu_study, studies
 from pyimagesearch import results
 from pyimagesearch.results import Difference, load_runs
+from pyimagesearch.run_files import SETTINGS_LIMIT
 from pyimagesearch.runs import budget_of, stem
 
 
@@ -45,6 +46,19 @@ def test_a_run_made_with_another_budget_is_never_read_as_one_of_a_folders_runs(t
     # Without a manifest, a folder is whatever it holds.
     (folder / "manifest.json").unlink()
     assert len(load_runs(str(folder))[0]) == 3
+
+
+def test_settings_larger_than_train_pys_are_not_read_so_the_run_is_left_out_of_a_folder_with_a_budget(tmp_path, capsys):
+    # results/campaign.py reads no settings beyond run_files.SETTINGS_LIMIT, and refuses a finished
+    # run without them in such a folder: the study leaves it out, as the campaign says it does.
+    folder = tmp_path / "cpu-study"
+    write_run(folder, "adam", "fashion_mnist", 1e-3, 1, [0.5, 0.8], 0.79)
+    settings = folder / "minivggnet_adam_fashion_mnist_seed1.json"
+    settings.write_text(json.dumps(dict(json.loads(settings.read_text()), padding="x" * SETTINGS_LIMIT)))
+    (folder / "manifest.json").write_text(json.dumps(dict(budget=budget_of(studies.CPU_BUDGET), runs={})))
+
+    assert load_runs(str(folder)) == ([], [])
+    assert " was not made with the budget of " in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("difference, expected", [
