@@ -315,18 +315,19 @@ def check_budgets(found, args):
                 f"{folder} holds runs of another budget ({recorded[folder]}) than this slot's ({planned}): "
                 "give a trial (--epochs) a --results folder of its own"
             )
-    for run in found:
+    for run in filter(finished, found):
         folder = os.path.dirname(run["history"])
         planned = budgets[folder]
         run_files = RunFiles(run["history"], run["report"])
-        settings = run_files.recorded_settings() if finished(run) else None
-        if finished(run) and settings is None and recorded[folder] is not None:
+        settings = run_files.recorded_settings()
+        if settings is None:
+            if recorded[folder] is None:
+                continue
             raise UserError(f"{run['history']} has no settings beside it ({run_files.settings}), so the study cannot "
                             "tell its budget and leaves it out: restore the file from git or the slot's archive, or "
                             "delete the run's files so that a slot runs it again")
-        budget = runs.budget_of(settings) if settings is not None else planned
         differing = [f"{key} {value!r} where its folder's runs have {planned[key]!r}"
-                     for key, value in budget.items() if value != planned[key]]
+                     for key, value in runs.budget_of(settings).items() if value != planned[key]]
         if differing:
             raise UserError(f"{run['history']} was made with another budget ({', '.join(differing)}), so the study "
                             "leaves it out: move its files to a folder of its own, or delete them so that a slot "
