@@ -34,7 +34,6 @@ from pyimagesearch.results import VERDICT_PAIRS, described, paired_difference, v
 from pyimagesearch.runs import rate_text
 
 NAMES = {"adam": "Adam", "radam": "RAdam", "adam-warmup": "Adam + warmup", "sgd": "SGD", "radam-2019": "RAdam, 2019 schedule"}
-SPOKEN_OF = ("adam", "adam-warmup")  # the optimizers whose stability and generalization the sentences compare with RAdam's
 NEAR_BEST = 0.02  # a rate is "near the best" within this much mean validation accuracy
 LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
 
@@ -136,10 +135,11 @@ def planned(results):
     return points
 
 
-def comparison_rows(runs, rates, points=None):
+def comparison_rows(runs, rates, points=None, verdicts=None):
     """One row per optimizer and data set at `rates[optimizer]`: (name, data set, rate, test
     accuracy, stability, generalization, minus RAdam, verdict). A row the study makes no run of
-    (`points`, from planned()) is left out rather than shown as not yet run."""
+    (`points`, from planned()) is left out rather than shown as not yet run. Each verdict is also
+    put in `verdicts`, where given, under what it compares."""
     rows = []
     for dataset in studies.CPU_DATASETS:
         radam = select(runs, "radam", dataset, rates.get("radam"))
@@ -148,12 +148,15 @@ def comparison_rows(runs, rates, points=None):
             if not found and points is not None and (optimizer, dataset, rate) not in points:
                 continue
             words, difference = ("", None) if optimizer == "radam" else difference_text(found, radam)
+            word = verdict(difference) if difference else ""
+            if word and verdicts is not None:
+                verdicts[(dataset, optimizer, rate, rates.get("radam"), "test_accuracy")] = word
             rows.append(dict(
                 optimizer=NAMES[optimizer], dataset=dataset, rate=rate_text(rate),
                 test=with_spread([run["test_accuracy"] for run in found]),
                 fluctuation=with_spread([run["fluctuation"] for run in found]),
                 gap=with_spread([run["gap"] for run in found]),
-                minus_radam=words, verdict=verdict(difference) if difference else ""))
+                minus_radam=words, verdict=word))
     return rows
 
 
@@ -218,8 +221,9 @@ def spread_sentence(runs, rates, dataset, label):
             f"{low:.2f} to {high:.2f} times itself (95%), so these spreads do not rank the optimizers' stability.")
 
 
-def sentences(runs, table, chosen):
-    """The answers, in words, to what the numbers here can say; where they cannot yet, that."""
+def sentences(runs, table, chosen, verdicts):
+    """The answers, in words, to what the numbers here can say; where they cannot yet, that.
+    `verdicts` holds those the tables gave; the sentences add theirs, and end by counting them."""
     said = []
     if chosen:
         robust = {optimizer: len(near_best(table[optimizer])) for optimizer in studies.GRID_OPTIMIZERS}
@@ -237,7 +241,7 @@ def sentences(runs, table, chosen):
     for label, rates in compared(chosen):
         for dataset in studies.CPU_DATASETS:
             radam = select(runs, "radam", dataset, rates["radam"])
-            for optimizer in SPOKEN_OF:
+            for optimizer in ("adam", "adam-warmup"):
                 pair = (dataset, optimizer, rates[optimizer], rates["radam"])
                 if pair in pairs_said:
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]} and RAdam are the runs compared "
@@ -257,11 +261,13 @@ def sentences(runs, table, chosen):
                     continue
                 stability = paired_difference(found, radam, "fluctuation")
                 if verdict(stability):
+                    verdicts[pair + ("fluctuation",)] = verdict(stability)
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s validation accuracy changes {MORE_OR_LESS[verdict(stability)]} from epoch to "
                                 f"epoch than RAdam's (mean absolute change over the last {LATE_EPOCHS} epochs, minus "
                                 f"RAdam's: {interval_text(stability)}).")
                 generalization = paired_difference(found, radam, "gap")
                 if verdict(generalization):
+                    verdicts[pair + ("gap",)] = verdict(generalization)
                     said.append(f"On {dataset}, each {label}, {NAMES[optimizer]}'s final training accuracy minus its test accuracy is "
                                 f"{HIGHER_OR_LOWER[verdict(generalization)]} than RAdam's (train - test, minus "
                                 f"RAdam's: {interval_text(generalization)}; training accuracy is Keras' on augmented "
@@ -269,8 +275,8 @@ def sentences(runs, table, chosen):
             spread = spread_sentence(runs, rates, dataset, label)
             if spread:
                 said.append(spread)
-    fresh = fresh_seeds_sentence(runs, chosen)
-    chance = chance_sentence(runs, chosen)
+    fresh = fresh_seeds_sentence(runs, chosen, verdicts)
+    chance = chance_sentence(verdicts)
     return said + [sentence for sentence in (fresh, chance) if sentence]
 
 
@@ -296,12 +302,16 @@ def seeds_text(seeds):
     return f"{seeds[0]} to {seeds[-1]}" if len(seeds) > 2 else " and ".join(map(str, seeds))
 
 
-def fresh_seeds_sentence(runs, chosen):
+def fresh_seeds_sentence(runs, chosen, verdicts):
     """The tuned comparison on Fashion-MNIST again, without the grid's runs that chose the rates:
-    they were chosen for their validation accuracy, which may flatter their test accuracy too."""
+    they were chosen for their validation accuracy, which may flatter their test accuracy too.
+    Its verdicts go in `verdicts`."""
     differences = fresh_differences(runs, chosen)
     if not differences:
         return None
+    for optimizer, difference in differences.items():
+        if verdict(difference):
+            verdicts[("fresh seeds", optimizer)] = verdict(difference)
     each = [f"{NAMES[optimizer]} {interval_text(difference)} ({difference.pairs}, {verdict(difference) or 'no verdict'})"
             for optimizer, difference in differences.items()]
     return (f"On {studies.GRID_DATASET}, each at its chosen rate, the grid's seeds "
@@ -310,29 +320,10 @@ def fresh_seeds_sentence(runs, chosen):
             f"accuracy minus RAdam's [95% CI] (pairs): {'; '.join(each)}.")
 
 
-def chance_sentence(runs, chosen):
-    """How many of the verdicts above find a difference, beside how many would by chance
-    alone: each comes from a 95% interval of its own, none adjusted for the others. Counted once
-    each: the test accuracy of every optimizer in the tables, and the stability and generalization
-    of those the sentences speak of, minus RAdam's at the rate its table gives it."""
-    verdicts = {}
-    for _, rates in compared(chosen):
-        for dataset in studies.CPU_DATASETS:
-            radam = select(runs, "radam", dataset, rates["radam"])
-            for optimizer, rate in rates.items():
-                if optimizer == "radam":
-                    continue
-                found = select(runs, optimizer, dataset, rate)
-                # As sentences() does: stability and generalization only beside 3 pairs of test accuracy.
-                said = optimizer in SPOKEN_OF and paired_difference(found, radam, "test_accuracy").pairs >= VERDICT_PAIRS
-                keys = ("test_accuracy", "fluctuation", "gap") if said else ("test_accuracy",)
-                for key in keys:
-                    word = verdict(paired_difference(found, radam, key))
-                    if word:
-                        verdicts[(dataset, optimizer, rate, rates["radam"], key)] = word
-    for optimizer, difference in fresh_differences(runs, chosen).items():
-        if verdict(difference):
-            verdicts[("fresh seeds", optimizer)] = verdict(difference)
+def chance_sentence(verdicts):
+    """How many of the report's `verdicts` ({what it compares: verdict}) find a difference, beside
+    how many would by chance alone: each comes from a 95% interval of its own, none adjusted for
+    the others."""
     if not verdicts:
         return None
     decided = sum(word != "no difference" for word in verdicts.values())
@@ -387,18 +378,19 @@ def report(results):
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table, chosen is not None)]
     at_2019 = compared(chosen)[-1][1]
+    verdicts = {}  # every verdict the report gives, once each, for the count at its end
     points = planned(results) if chosen else None  # before the grid chooses, the second stage is unknown
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
-            markdown_table(comparison_rows(runs, chosen, points), COMPARISON_COLUMNS)]
+            markdown_table(comparison_rows(runs, chosen, points, verdicts), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
-              markdown_table(comparison_rows(runs, at_2019, points), COMPARISON_COLUMNS),
+              markdown_table(comparison_rows(runs, at_2019, points, verdicts), COMPARISON_COLUMNS),
               f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "
               "epoch on augmented batches with dropout on, minus the test accuracy: it is below zero where "
               "augmentation and dropout make the training batches harder than the test images.\n",
-              "\n" + "\n\n".join(sentences(runs, table, chosen) + [machine_time_sentence(runs) or ""]).rstrip()
+              "\n" + "\n\n".join(sentences(runs, table, chosen, verdicts) + [machine_time_sentence(runs) or ""]).rstrip()
               + "\n"]
     return "".join(parts), runs, table, chosen
