@@ -156,10 +156,8 @@ def main(argv=None):
         # a 2-core CPU (docs/benchmarks.md). Other backends ignore both.
         os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", os.path.join(keras_home(), "jax_cache"))
         os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
-        # Keras takes seconds to start its backend, and scikit-learn one, so they are imported after
-        # the quick checks above (and after the handlers of SIGTERM and Ctrl-C are in place).
-        from sklearn.metrics import classification_report
-
+        # Keras takes seconds to start its backend, and scikit-learn one: training imports both, so
+        # it comes after the quick checks above (and after the handlers of SIGTERM and Ctrl-C are in place).
         from pyimagesearch import checkpoints, training
         from pyimagesearch.datasets import held_out, load_dataset
 
@@ -174,15 +172,7 @@ def main(argv=None):
         with run_files.disk_errors_in_one_line(), recorder.writer:
             training.fit(model, data, args, recorder)
 
-        predictions = training.predict(model, data.test_x)
-        report = classification_report(
-            data.test_y.argmax(axis=1),
-            predictions.argmax(axis=1),
-            labels=range(len(data.label_names)),
-            target_names=data.label_names,
-            digits=4,
-            zero_division=0,
-        )
+        report = training.report(data, training.predict(model, data.test_x))
         if interruptions.ctrl_c_pressed.is_set():
             raise KeyboardInterrupt
         print(report)

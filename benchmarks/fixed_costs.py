@@ -20,7 +20,6 @@ import time
 STARTED = time.time()  # as early as a child process can stamp its start
 
 import argparse
-import importlib
 import json
 import os
 import pickle
@@ -77,8 +76,6 @@ def phases_of_one_run(network, outputs):
     from pyimagesearch.datasets import load_dataset
     from pyimagesearch.files import write_atomically
 
-    importlib.import_module("sklearn.metrics")  # as train.py imports it before training
-
     training.record_convolutions_in_graphs()  # as train.py does, before the backend starts
     phase_ended("imports")
     keras.ops.convert_to_numpy(keras.ops.zeros(1))
@@ -104,7 +101,7 @@ def phases_of_one_run(network, outputs):
     compiled("test_compile", lambda: model.test_on_batch(test_x, test_y))
     compiled("predict_compile", lambda: model.predict_on_batch(test_x))
     predictions = model.predict(data.test_x, batch_size=batch, verbose=0)
-    report = report_text(data, predictions)
+    report = training.report(data, predictions)
     phase_ended("prediction")
     history = {key: [0.0] * 60 for key in training.HISTORY_KEYS}
     write_atomically(os.path.join(outputs, f"{network}.txt"), report)
@@ -112,16 +109,6 @@ def phases_of_one_run(network, outputs):
     phase_ended("outputs")
     xla_flags = os.environ.get("XLA_FLAGS", "")
     print(json.dumps(dict(seconds=seconds, xla_flags=xla_flags, started=STARTED, ended=time.time())))
-
-
-def report_text(data, predictions):
-    """The classification report train.py writes: a row for every class, whether or not the test
-    split has images of it (a few --test-images hold fewer classes than the data set)."""
-    from sklearn.metrics import classification_report
-
-    return classification_report(data.test_y.argmax(axis=1), predictions.argmax(axis=1),
-                                 labels=range(len(data.label_names)), target_names=data.label_names,
-                                 digits=4, zero_division=0)  # fmt: skip
 
 
 def time_one_run(network, keras_home):

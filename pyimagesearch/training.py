@@ -12,6 +12,7 @@ import time
 
 import keras
 import numpy as np
+from sklearn.metrics import classification_report
 
 from pyimagesearch import checkpoints, interruptions, original
 from pyimagesearch.augmentation import AffineAugmentation
@@ -154,6 +155,14 @@ def untuned(data):
 def predict(model, x):
     """The model's predictions for the images `x`, in batches of EVALUATION_BATCH_SIZE."""
     return model.predict(untuned(x), batch_size=EVALUATION_BATCH_SIZE, verbose=0)  # a tf.data pipeline's own batches
+
+
+def report(data, predictions):
+    """scikit-learn's classification report of `predictions` for the test split, to 4 digits, with a
+    row for every class, whether or not the test split has images of it."""
+    return classification_report(data.test_y.argmax(axis=1), predictions.argmax(axis=1),
+                                 labels=range(len(data.label_names)), target_names=data.label_names,
+                                 digits=4, zero_division=0)  # fmt: skip
 
 
 def steps_per_epoch(images, batch_size):

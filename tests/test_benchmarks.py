@@ -128,12 +128,12 @@ def test_fixed_costs_times_every_phase_of_a_run(tmp_path):
     assert f"| **the run's fixed time**                     | **{seconds['total']:.1f}**" in text
 
 
-def test_fixed_costs_reports_every_class_when_few_test_images_hold_fewer(tmp_path, monkeypatch):
+def test_the_report_fixed_costs_writes_has_every_class_when_few_test_images_hold_fewer(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     common.write_keras_datasets(str(tmp_path / "datasets"), ["cifar10"], train_images=20, test_images=5)
     data = load_dataset("cifar10")
     predictions = np.eye(10, dtype="float32")[[0, 1, 2, 3, 9]]  # a class the 5 test images lack
-    rows = fixed_costs.report_text(data, predictions).splitlines()
+    rows = training.report(data, predictions).splitlines()
     assert [row.split()[0] for row in rows[2:12]] == data.label_names
     assert "accuracy" in rows[13]
 
