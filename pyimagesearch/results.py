@@ -19,7 +19,7 @@ from pyimagesearch.errors import UserError
 from pyimagesearch.files import read_json
 from pyimagesearch.histories import not_a_history, read_history
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
-from pyimagesearch.run_files import SETTINGS_LIMIT
+from pyimagesearch.run_files import read_settings, settings_path
 
 # Keras 2 (the 2019 pickles) wrote the short names on the right.
 KEY_ALIASES = {"accuracy": "acc", "val_accuracy": "val_acc", "learning_rate": "lr"}
@@ -165,7 +165,7 @@ def load_runs(*folders):
         for name in history_names(folder):
             model, optimizer, dataset, learning_rate, seed = run_names.parse_stem(name[: -len(".pickle")])
             path = os.path.join(folder, name)
-            settings = settings_beside(path)
+            settings = read_settings(path)
             if budget is not None and (settings is None or run_names.budget_of(settings) != budget):
                 warn(f"{path} was not made with the budget of {folder} ({budget}); left out")
                 continue
@@ -205,12 +205,12 @@ def load_runs(*folders):
 
 
 def name_contradictions(history_path, settings, model, optimizer, dataset, learning_rate, seed):
-    """What a run's `settings` (`settings_beside` its history) say against its name, in words, or
+    """What a run's `settings` (`run_files.read_settings` of its history) say against its name, in words, or
     None: the tables and the pairing by seed go by the name, so a run that train.py made with
     another rate or seed than its name says would be tabulated and paired as another run."""
     if settings is None:
         return None
-    settings_path = settings_beside_path(history_path)
+    settings_file = settings_path(history_path)
     named = dict(model=model, optimizer=optimizer, dataset=dataset, learning_rate=learning_rate,
                  seed=SEED if seed is None else seed)
     said = {key: settings.get(key, value) for key, value in named.items()}
@@ -220,7 +220,7 @@ def name_contradictions(history_path, settings, model, optimizer, dataset, learn
                    for key, value in named.items() if said[key] != value]
     stem = run_names.stem(said["model"], said["optimizer"], said["dataset"], said["learning_rate"],
                           None if said["seed"] == SEED else said["seed"])
-    return (f"{history_path} is named as another run than its settings ({settings_path}) say: "
+    return (f"{history_path} is named as another run than its settings ({settings_file}) say: "
             f"{', '.join(differences)}; left out: rename the run's files to {stem}.*, or delete them")
 
 
@@ -232,7 +232,7 @@ def epochs_contradiction(history_path, settings, history):
     if type(epochs) is not int or len(history["loss"]) == epochs:
         return None
     return (f"{history_path} holds {len(history['loss'])} epochs where its settings "
-            f"({settings_beside_path(history_path)}) say {epochs}: it is another run's history; left out: "
+            f"({settings_path(history_path)}) say {epochs}: it is another run's history; left out: "
             "delete the run's files and train it again")
 
 
@@ -264,19 +264,6 @@ def folder_budget(folder):
     manifest = read_json(os.path.join(folder, "manifest.json"))
     budget = manifest.get("budget") if isinstance(manifest, dict) else None
     return budget if isinstance(budget, dict) else None
-
-
-def settings_beside_path(history_path):
-    """Where train.py writes a run's settings: `<stem>.json` beside its history."""
-    return history_path[: -len(".pickle")] + ".json"
-
-
-def settings_beside(history_path):
-    """The settings train.py wrote beside a run's history (`<stem>.json`), or None where there are
-    none (the 2019 runs), they are no JSON object, or larger than train.py's would be (as
-    results/campaign.py reads them)."""
-    settings = read_json(settings_beside_path(history_path), SETTINGS_LIMIT)
-    return settings if isinstance(settings, dict) else None
 
 
 def group(runs, *fields):

@@ -58,7 +58,7 @@ class RunFiles:
         self.report = report
         self.log = os.path.splitext(history)[0] + ".csv"
         # The settings that made the run, written with its outputs.
-        self.settings = os.path.splitext(history)[0] + ".json"
+        self.settings = settings_path(history)
         # Deleted when the run finishes.
         self.checkpoint_folder = history + ".checkpoint"
         self.lock = history + ".lock"
@@ -118,8 +118,7 @@ class RunFiles:
 
     def recorded_settings(self):
         """The settings written beside a finished run, or None where there are none to read."""
-        settings = read_json(self.settings, SETTINGS_LIMIT)
-        return settings if isinstance(settings, dict) else None
+        return read_settings(self.history)
 
     def skip(self, settings):
         """Skip a finished run, or raise UserError if its recorded settings are not `settings`."""
@@ -163,6 +162,18 @@ def setting_name(key):
     # A recorded file's key, as Python writes it where it is no argument's name: a newline would
     # split the message.
     return key if key.isidentifier() else repr(key)
+
+
+def settings_path(history):
+    """Where train.py writes the settings of the run whose history is at `history`: `<stem>.json` beside it."""
+    return os.path.splitext(history)[0] + ".json"
+
+
+def read_settings(history):
+    """The settings written beside the run whose history is at `history`, or None where there are
+    none to read: none there, no JSON object, or larger than train.py writes."""
+    settings = read_json(settings_path(history), SETTINGS_LIMIT)
+    return settings if isinstance(settings, dict) else None
 
 
 class RunLocked(UserError):
