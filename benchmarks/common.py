@@ -83,6 +83,18 @@ def comma_separated(choices, kind):
     return names
 
 
+def at_least(minimum, what):
+    """An argparse type: a whole number of at least `minimum` (of `what`, with why, for the error)."""
+
+    def number(text):
+        count = positive_int(text)
+        if count < minimum:
+            raise argparse.ArgumentTypeError(f"takes at least {minimum} {what}, not {text!r}")
+        return count
+
+    return number
+
+
 model_names = comma_separated(MODELS, "model")
 
 

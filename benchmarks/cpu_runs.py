@@ -25,7 +25,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import REPO, environment, environment_lines, last_line, report, results_folder, table
+from benchmarks.common import (REPO, at_least, environment, environment_lines, last_line, report, results_folder,
+                               table)
 from pyimagesearch.errors import UserError, positive_int, run_main
 
 KINDS = {
@@ -33,14 +34,6 @@ KINDS = {
              "--validation-images 5000",
     "demo": "--dataset digits --model resnet --optimizer adam --batch-size 8 --no-augmentation",
 }
-
-
-def runs_at_once(text):
-    """An argparse type: runs at once, at least 2, to compare with one run at a time."""
-    count = positive_int(text)
-    if count < 2:
-        raise argparse.ArgumentTypeError(f"takes at least 2 runs at once, to time against one at a time, not {text!r}")
-    return count
 
 
 def commands(kind, runs, epochs, folder):
@@ -73,7 +66,8 @@ def test_accuracy(report_path):
 def main():
     parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()), allow_abbrev=False)
     parser.add_argument("--kind", choices=KINDS, default="study")
-    parser.add_argument("--cpu-runs", type=runs_at_once, default=2, help="runs at once (default %(default)s)")
+    parser.add_argument("--cpu-runs", type=at_least(2, "runs at once, to time against one at a time"), default=2,
+                        help="runs at once (default %(default)s)")
     parser.add_argument("--epochs", type=positive_int, default=2, help="of each run (default %(default)s)")
     parser.add_argument("--results", type=results_folder, help="also write cpu_runs.md and cpu_runs.json here")
     args = parser.parse_args()

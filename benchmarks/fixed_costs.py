@@ -29,7 +29,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import (CLASSES, REPO, environment, environment_lines, report, results_folder, table,
+from benchmarks.common import (CLASSES, REPO, at_least, environment, environment_lines, report, results_folder, table,
                                write_keras_datasets)
 from pyimagesearch.errors import UserError, positive_int, run_main
 from pyimagesearch.original import MODELS
@@ -47,15 +47,6 @@ PHASES = {
     "outputs": "writing the report and the history",
     "exit": "the process's exit",
 }
-
-
-def training_images(text):
-    """An argparse type: synthetic training images, at least one of each class (the model has an
-    output for each class that the training labels hold)."""
-    count = positive_int(text)
-    if count < CLASSES:
-        raise argparse.ArgumentTypeError(f"takes at least {CLASSES} images, one of each class, not {text!r}")
-    return count
 
 
 def phases_of_one_run(network, outputs):
@@ -157,7 +148,8 @@ def markdown(results, mnist_s, facts, args):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--models", nargs="+", default=MODELS, choices=MODELS)
-    parser.add_argument("--train-images", type=training_images,
+    # At least one image of each class: the model has an output for each class the labels hold.
+    parser.add_argument("--train-images", type=at_least(CLASSES, "images, one of each class"),
                         help="synthetic CIFAR-10 training images, at least 10 (default 50,000)")  # fmt: skip
     parser.add_argument("--test-images", type=positive_int, help="synthetic test images (default 10,000)")
     parser.add_argument("--repeats", type=positive_int, default=1, help="runs a network; each phase's shortest counts")

@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks.common import (REPO, environment, environment_lines, last_line, read_epoch_times, report,
+from benchmarks.common import (REPO, at_least, environment, environment_lines, last_line, read_epoch_times, report,
                                results_folder, table, write_keras_datasets)
 from pyimagesearch import original
 from pyimagesearch.errors import UserError, positive_int, run_main
@@ -42,15 +42,6 @@ from pyimagesearch.runs import makespan, option_value
 FULL_EPOCHS = original.EPOCHS  # a full run, as the original trained it
 
 
-def training_images(text):
-    """An argparse type: synthetic training images a data set, at least a batch of the runs'."""
-    count = positive_int(text)
-    if count < original.BATCH_SIZE:
-        raise argparse.ArgumentTypeError(f"takes at least {original.BATCH_SIZE} images, a batch of "
-                                         f"train.py's, not {text!r}")
-    return count
-
-
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=positive_int, default=2,
@@ -60,7 +51,7 @@ def parse_arguments(argv):
     parser.add_argument("--optimizers", nargs="+", default=ORIGINAL_OPTIMIZERS, choices=OPTIMIZERS)
     parser.add_argument("--runs-per-gpu", type=positive_int, help="combinations.py's default unless given")
     parser.add_argument("--mixed-precision", action="store_true", help="passed to every run")
-    parser.add_argument("--train-images", type=training_images,
+    parser.add_argument("--train-images", type=at_least(original.BATCH_SIZE, "images, a batch of train.py's"),
                         help="synthetic training images a data set (default: as many as the real one)")  # fmt: skip
     parser.add_argument("--test-images", type=positive_int, help="likewise, test images")
     parser.add_argument("--results", type=results_folder, help="also write whole_sweep.md, .json and the sweep's log here")
