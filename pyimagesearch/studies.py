@@ -4,7 +4,8 @@
               on, all training images, the test split as validation), on MNIST and Fashion-MNIST,
               repeated over seeds and with the controls an honest answer needs: for a GPU.
     cpu       MiniVGGNet at a budget a 2-core CPU affords (1,000 steps a run), across learning
-              rates, with rates chosen on a held-out validation split.
+              rates, with rates chosen on a held-out validation split; then Adam and RAdam at
+              their chosen rates for 3,000 steps, past most of RAdam's warm-up.
 
 A configuration is a folder of results/ and batches of runs, each the keyword arguments of
 runs.train_commands (combinations.py's options). Every run in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
@@ -50,9 +51,17 @@ FINAL_SEEDS = 5  # seeds 1 to 5 at each optimizer's chosen rate, and at 1e-3
 FRESH_SEEDS = range(GRID_SEEDS + 1, FINAL_SEEDS + 1)  # those that played no part in choosing the rates
 CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
+# Three times the steps on three times the images (300 steps an epoch, each image seen 10 times as
+# before): at step 1,000 RAdam's rectifier still scales its steps to about 0.6 of Adam's, at step
+# 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set.
+LONGER_BUDGET = dict(CPU_BUDGET, training_images=3 * CPU_BUDGET["training_images"])
+LONGER_OPTIMIZERS = ("adam", "radam")
+CPU_LONGER_FOLDER = "cpu-study-3000-steps"
+CPU_BUDGETS = {CPU_FOLDER: CPU_BUDGET, CPU_2019_FOLDER: CPU_BUDGET, CPU_LONGER_FOLDER: LONGER_BUDGET}
 ORIGINAL_RATE = original.LEARNING_RATE
 # The optimizers each folder of the CPU study runs, and RAdam's --radam-total-steps there.
-CPU_FOLDER_RUNS = {CPU_FOLDER: (GRID_OPTIMIZERS, "0"), CPU_2019_FOLDER: (("radam",), "auto")}
+CPU_FOLDER_RUNS = {CPU_FOLDER: (GRID_OPTIMIZERS, "0"), CPU_2019_FOLDER: (("radam",), "auto"),
+                   CPU_LONGER_FOLDER: (LONGER_OPTIMIZERS, "0")}
 
 
 def cpu_configurations(results):
@@ -76,6 +85,13 @@ def cpu_configurations(results):
     configurations.append((CPU_2019_FOLDER, [
         dict(datasets=CPU_DATASETS, models=("minivggnet",), optimizers=("radam",),
              radam_total_steps="auto", learning_rates=(ORIGINAL_RATE,), seeds=FINAL_SEEDS, **CPU_BUDGET)]))
+    if chosen is not None:
+        # Seed after seed, both optimizers (seeds 1 and 2 come together: train_commands names a
+        # single seed as the default one), so that a slot that stops early leaves pairs.
+        configurations.append((CPU_LONGER_FOLDER, [
+            dict(datasets=(GRID_DATASET,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
+                 learning_rates=(chosen[optimizer],), seeds=seeds, **LONGER_BUDGET)
+            for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]))
     return configurations
 
 
@@ -83,7 +99,8 @@ def configurations(study, results):
     """[(folder path, budget, [batch of runs, ...])] of `study` in `results`, in order."""
     if study == "faithful":
         return [(os.path.join(results, folder), FAITHFUL_BUDGET, batches) for folder, batches in FAITHFUL]
-    return [(os.path.join(results, folder), CPU_BUDGET, batches) for folder, batches in cpu_configurations(results)]
+    return [(os.path.join(results, folder), CPU_BUDGETS[folder], batches)
+            for folder, batches in cpu_configurations(results)]
 
 
 def faithful_folders(optimizer, radam_total_steps=None):
