@@ -221,7 +221,14 @@ STUDY_MEASURES = [("test_accuracy", "Test accuracy"), ("fluctuation", "Epoch-to-
 
 
 def study_panels(chosen):
-    return [(label, rates, dataset) for label, rates in cpu_study.compared(chosen) for dataset in studies.CPU_DATASETS]
+    """[(label, {optimizer: rate}, data set, longer)]: each setting on each data set at 1,000 steps,
+    then, once the grid has chosen the rates, Adam and RAdam at 3,000 steps."""
+    panels = [(label, rates, dataset, False) for label, rates in cpu_study.compared(chosen)
+              for dataset in studies.CPU_DATASETS]
+    if chosen:
+        panels.append(("at its chosen rate, 3,000 steps", {optimizer: chosen[optimizer] for optimizer in
+                                                           studies.LONGER_OPTIMIZERS}, studies.GRID_DATASET, True))
+    return panels
 
 
 @plt.rc_context(SMALL_TEXT)
@@ -233,10 +240,11 @@ def draw_comparison_figure(runs, chosen):
     panels = study_panels(chosen)
     figure, axes = plt.subplots(len(panels), len(STUDY_MEASURES), figsize=(13, 2.8 * len(panels) + 0.5),
                                 layout="constrained", squeeze=False)
-    for row, (label, rates, dataset) in enumerate(panels):
+    for row, (label, rates, dataset, longer) in enumerate(panels):
         for axis, (key, title) in zip(axes[row], STUDY_MEASURES):
             for x, (optimizer, rate) in enumerate(rates.items()):
-                values = [run[key] for run in cpu_study.select(runs, optimizer, dataset, rate) if run[key] is not None]
+                values = [run[key] for run in cpu_study.select(runs, optimizer, dataset, rate, longer=longer)
+                          if run[key] is not None]
                 if values:
                     axis.scatter([x] * len(values), values, color=STUDY_COLORS[optimizer], alpha=0.7, s=16)
                     axis.hlines(np.mean(values), x - 0.3, x + 0.3, color=STUDY_COLORS[optimizer])
@@ -258,9 +266,9 @@ def draw_study_curves_figure(runs, chosen):
     panels = study_panels(chosen)
     figure, axes = plt.subplots(len(panels), 1, figsize=(7, 3 * len(panels) + 0.5), layout="constrained",
                                 squeeze=False)
-    for axis, (label, rates, dataset) in zip(axes[:, 0], panels):
+    for axis, (label, rates, dataset, longer) in zip(axes[:, 0], panels):
         for optimizer, rate in rates.items():
-            found = cpu_study.select(runs, optimizer, dataset, rate)
+            found = cpu_study.select(runs, optimizer, dataset, rate, longer=longer)
             if found:
                 draw_curve(axis, found, "val_accuracy", color=STUDY_COLORS[optimizer],
                            label=f"{cpu_study.NAMES[optimizer]} ({len(found)})")

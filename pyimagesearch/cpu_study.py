@@ -1,6 +1,7 @@
 """What the CPU study's runs say (pyimagesearch/studies.py defines the study).
 
-Every figure comes from the runs in results/cpu-study and results/cpu-study-2019:
+Every figure comes from the runs in results/cpu-study, results/cpu-study-2019 and
+results/cpu-study-3000-steps:
 
 - sensitivity: validation and test accuracy at each learning rate of the grid (Fashion-MNIST),
   mean and min-max over seeds;
@@ -8,6 +9,8 @@ Every figure comes from the runs in results/cpu-study and results/cpu-study-2019
   (the 2019 setting), test accuracy mean ± sample std over seeds, and each minus RAdam, paired
   by seed, with the 95% confidence interval of the mean difference, and on Fashion-MNIST again on
   the seeds after the grid's alone, which played no part in choosing the rates;
+- the longer budget: Adam and RAdam at their chosen rates for 3,000 steps, the same comparison,
+  beside the 1,000-step one of the same seeds;
 - stability: the spread over seeds of the final test accuracy, and the mean absolute change of
   validation accuracy from one epoch to the next over the last LATE_EPOCHS epochs (the last half
   of the study's 10);
@@ -40,13 +43,16 @@ LATE_EPOCHS = 5  # the fluctuation is measured over the last this many epochs
 
 def read_study(results):
     """The study's finished runs: those of cpu-study as they are, those of cpu-study-2019 as the
-    optimizer "radam-2019". UserError naming any run that cannot be read."""
+    optimizer "radam-2019", those of cpu-study-3000-steps marked "longer" (select() leaves them
+    out unless asked). UserError naming any run that cannot be read."""
     found = []
-    for folder, renamed in ((studies.CPU_FOLDER, None), (studies.CPU_2019_FOLDER, "radam-2019")):
+    for folder, renamed in ((studies.CPU_FOLDER, None), (studies.CPU_2019_FOLDER, "radam-2019"),
+                            (studies.CPU_LONGER_FOLDER, None)):
         runs = studies.finished_runs(os.path.join(results, folder))
         for run in runs:
             run["final_val_accuracy"] = float(run["history"]["val_accuracy"][-1])
             run["fluctuation"], run["gap"] = fluctuation(run), gap(run)
+            run["longer"] = folder == studies.CPU_LONGER_FOLDER
             if renamed:
                 run["optimizer"] = renamed
         found += runs
@@ -61,9 +67,12 @@ def compared(chosen):
     return ([("at its chosen rate", dict(chosen))] if chosen else []) + [("at 1e-3, the 2019 setting", at_2019)]
 
 
-def select(runs, optimizer, dataset, rate=None, seeds=None):
+def select(runs, optimizer, dataset, rate=None, seeds=None, longer=False):
+    """The runs of `optimizer` on `dataset` (at `rate`, of `seeds`), of the 1,000-step budget or,
+    `longer`, of the 3,000-step one."""
     return [run for run in runs if run["optimizer"] == optimizer and run["dataset"] == dataset
-            and (rate is None or run["learning_rate"] == rate) and (seeds is None or run["seed"] in seeds)]
+            and (rate is None or run["learning_rate"] == rate) and (seeds is None or run["seed"] in seeds)
+            and run.get("longer", False) == longer]
 
 
 def spread(values):
@@ -122,12 +131,14 @@ def interval_text(difference):
     return f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
 
 
-def planned(results):
-    """{(optimizer, data set, rate)} of every run the study's configurations in `results` make
-    (its second stage only once the grid has chosen the rates); RAdam's 2019-schedule runs as
-    "radam-2019", as read_study names them."""
+def planned(results, folders=(studies.CPU_FOLDER, studies.CPU_2019_FOLDER)):
+    """{(optimizer, data set, rate)} of every run the study's configurations in `results` make in
+    `folders` (its second stage only once the grid has chosen the rates); RAdam's 2019-schedule
+    runs as "radam-2019", as read_study names them."""
     points = set()
     for folder, batches in studies.cpu_configurations(results):
+        if folder not in folders:
+            continue
         for batch in batches:
             optimizers = ("radam-2019",) if folder == studies.CPU_2019_FOLDER else batch["optimizers"]
             points |= {(optimizer, dataset, rate) for optimizer in optimizers for dataset in batch["datasets"]
@@ -135,22 +146,23 @@ def planned(results):
     return points
 
 
-def comparison_rows(runs, rates, points=None, verdicts=None):
+def comparison_rows(runs, rates, points=None, verdicts=None, longer=False):
     """One row per optimizer and data set at `rates[optimizer]`: (name, data set, rate, test
-    accuracy, stability, generalization, minus RAdam, verdict). A row the study makes no run of
-    (`points`, from planned()) is left out rather than shown as not yet run. Each verdict is also
-    put in `verdicts`, where given, under what it compares."""
+    accuracy, stability, generalization, minus RAdam, verdict), of the 1,000-step runs or, `longer`,
+    of the 3,000-step ones. A row the study makes no run of (`points`, from planned()) is left out
+    rather than shown as not yet run. Each verdict is also put in `verdicts`, where given, under
+    what it compares."""
     rows = []
     for dataset in studies.CPU_DATASETS:
-        radam = select(runs, "radam", dataset, rates.get("radam"))
+        radam = select(runs, "radam", dataset, rates.get("radam"), longer=longer)
         for optimizer, rate in rates.items():
-            found = select(runs, optimizer, dataset, rate)
+            found = select(runs, optimizer, dataset, rate, longer=longer)
             if not found and points is not None and (optimizer, dataset, rate) not in points:
                 continue
             words, difference = ("", None) if optimizer == "radam" else difference_text(found, radam)
             word = verdict(difference) if difference else ""
             if word and verdicts is not None:
-                verdicts[(dataset, optimizer, rate, rates.get("radam"), "test_accuracy")] = word
+                verdicts[(dataset, optimizer, rate, rates.get("radam"), "test_accuracy", longer)] = word
             rows.append(dict(
                 optimizer=NAMES[optimizer], dataset=dataset, rate=rate_text(rate),
                 test=with_spread([run["test_accuracy"] for run in found]),
@@ -276,8 +288,9 @@ def sentences(runs, table, chosen, verdicts):
             if spread:
                 said.append(spread)
     fresh = fresh_seeds_sentence(runs, chosen, verdicts)
+    longer = longer_sentence(runs, chosen) if chosen else None
     chance = chance_sentence(verdicts)
-    return said + [sentence for sentence in (fresh, chance) if sentence]
+    return said + [sentence for sentence in (fresh, longer, chance) if sentence]
 
 
 def fresh_differences(runs, chosen):
@@ -318,6 +331,31 @@ def fresh_seeds_sentence(runs, chosen, verdicts):
             f"{seeds_text(range(1, studies.GRID_SEEDS + 1))} are the runs that chose the rate, so their accuracy may "
             f"flatter it; on seeds {seeds_text(studies.FRESH_SEEDS)} alone, which played no part in the choice, test "
             f"accuracy minus RAdam's [95% CI] (pairs): {'; '.join(each)}.")
+
+
+def longer_sentence(runs, chosen):
+    """Adam minus RAdam in test accuracy after 3,000 steps, beside the same seeds' after 1,000."""
+    rates = {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
+    longer = {optimizer: select(runs, optimizer, studies.GRID_DATASET, rate, longer=True)
+              for optimizer, rate in rates.items()}
+    difference = paired_difference(longer["adam"], longer["radam"], "test_accuracy")
+    if difference.pairs < 2:
+        return None
+    seeds = set.intersection(*({run["seed"] for run in found if run["test_accuracy"] is not None}
+                               for found in longer.values()))
+    shorter = paired_difference(*(select(runs, optimizer, studies.GRID_DATASET, rate, seeds)
+                                  for optimizer, rate in rates.items()), "test_accuracy")
+    word = verdict(difference)
+    said = (f"Adam's test accuracy is {HIGHER_OR_LOWER[word]} than RAdam's" if word else
+            "Adam - RAdam has too few pairs (or too alike) for a verdict")
+    return (f"On {studies.GRID_DATASET}, each at its chosen rate for {steps(studies.LONGER_BUDGET):,} steps, {said}: "
+            f"{interval_text(difference)} over {difference.pairs} seeds; the same seeds after "
+            f"{steps(studies.CPU_BUDGET):,} steps: " + (f"{interval_text(shorter)} ({shorter.pairs} pairs)."
+                                                        if shorter.pairs >= 2 else "fewer than 2 pairs."))
+
+
+def steps(budget):
+    return budget["epochs"] * budget["training_images"] // budget["batch_size"]
 
 
 def chance_sentence(verdicts):
@@ -373,7 +411,7 @@ def report(results):
     they come from: (text, the runs, the sensitivity table, the chosen rates or None)."""
     runs = read_study(results)
     table = sensitivity(runs)
-    chosen = studies.chosen_rates(runs)
+    chosen = studies.chosen_rates([run for run in runs if not run["longer"]])
     parts = ["Learning-rate sensitivity on Fashion-MNIST: final validation / test accuracy, mean over "
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table, chosen is not None)]
@@ -385,7 +423,17 @@ def report(results):
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
             markdown_table(comparison_rows(runs, chosen, points, verdicts), COMPARISON_COLUMNS)]
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
-              markdown_table(comparison_rows(runs, at_2019, points, verdicts), COMPARISON_COLUMNS),
+              markdown_table(comparison_rows(runs, at_2019, points, verdicts), COMPARISON_COLUMNS)]
+    if chosen:
+        longer = {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
+        parts += [f"\nAdam and RAdam at their chosen rates for {steps(studies.LONGER_BUDGET):,} steps, on "
+                  f"{studies.LONGER_BUDGET['training_images']:,} training images ({studies.LONGER_BUDGET['epochs']} epochs of "
+                  f"{studies.LONGER_BUDGET['training_images'] // studies.LONGER_BUDGET['batch_size']} steps), past most of "
+                  # RAdam.step_terms' r_t at those steps (tests/test_cpu_study.py checks them)
+                  "RAdam's warm-up: its rectifier scales its steps to 0.65 of Adam's at step 1,000, 0.92 at step 3,000:\n\n",
+                  markdown_table(comparison_rows(runs, longer, planned(results, (studies.CPU_LONGER_FOLDER,)),
+                                                 verdicts, longer=True), COMPARISON_COLUMNS)]
+    parts += [
               f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "

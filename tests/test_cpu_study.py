@@ -511,3 +511,61 @@ def test_the_grid_chooses_on_the_mean_of_its_seeds_final_validation_accuracy():
     table = cpu_study.sensitivity(found)
     assert table["adam"][3e-3]["seeds"] == 2 and table["adam"][3e-3]["validation"] == (0.68, 0.68, 0.68)
     assert table["adam"][1e-3]["validation"] == pytest.approx((0.7, 0.5, 0.9))
+
+
+def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000_steps(tmp_path):
+    results = tmp_path / "results"
+    best = {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
+    full_grid(results, best)  # seeds 1 and 2: Adam and RAdam both 0.841 and 0.842 at their chosen rates
+    write_run(results / "cpu-study", "adam", "fashion_mnist", 1e-3, 3, [0.4, 0.85], 0.86)
+    write_run(results / "cpu-study", "radam", "fashion_mnist", 3e-3, 3, [0.4, 0.85], 0.84)
+    # 3,000 steps: Adam 0.01, 0.02 and 0.03 above RAdam, +0.02 ± 0.01, interval 0.02 ± 4.303 x 0.01 /
+    # sqrt(3); RAdam's seed 4 has no partner. The same seeds at 1,000 steps: 0, 0 and 0.02.
+    longer = results / "cpu-study-3000-steps"
+    for seed, adam, radam in ((1, 0.90, 0.89), (2, 0.91, 0.89), (3, 0.93, 0.90)):
+        write_run(longer, "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.9], adam, budget=studies.LONGER_BUDGET)
+        write_run(longer, "radam", "fashion_mnist", 3e-3, seed, [0.4, 0.9], radam, budget=studies.LONGER_BUDGET)
+    write_run(longer, "radam", "fashion_mnist", 3e-3, 4, [0.4, 0.9], 0.5, budget=studies.LONGER_BUDGET)
+
+    text, runs, _, chosen = cpu_study.report(str(results))
+
+    assert chosen == best and len(runs) == 40 + 2 + 7
+    assert "Adam and RAdam at their chosen rates for 3,000 steps, on 38,400 training images (10 epochs of 300 " \
+           "steps), past most of RAdam's warm-up" in text
+    section = text.split("for 3,000 steps, on")[1]
+    assert [line.split(" | ")[:6] for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:] == [
+        ["| Adam", "fashion_mnist", "1e-03", "0.9133 ± 0.0153 (3)", "+0.0200 [-0.0048, +0.0448] (3)", "no difference"],
+        ["| RAdam", "fashion_mnist", "3e-03", "0.7950 ± 0.1967 (4)", "", ""]]
+    assert "On fashion_mnist, each at its chosen rate for 3,000 steps, Adam's test accuracy is not detectably higher " \
+           "or lower than RAdam's: +0.0200 [-0.0048, +0.0448] over 3 seeds; the same seeds after 1,000 steps: " \
+           "+0.0067 [-0.0220, +0.0354] (3 pairs)." in text
+    # The 1,000-step tables hold none of the longer runs: Adam's seeds 1 to 3 at its chosen rate.
+    row = next(line for line in text.splitlines() if line.startswith("| Adam | fashion_mnist | 1e-03 |"))
+    assert row.split(" | ")[3] == "0.8477 ± 0.0107 (3)"
+    assert [run["test_accuracy"] for run in cpu_study.select(runs, "adam", "fashion_mnist", 1e-3, longer=True)] \
+        == [0.90, 0.91, 0.93]
+    # plot.py's figures end with a row of the 3,000-step runs: the curves of Adam's 3 seeds and RAdam's 4.
+    curves = plot.draw_study_curves_figure(runs, chosen)
+    last = curves.axes[-1]
+    assert last.get_title() == "Validation accuracy, fashion_mnist, at its chosen rate, 3,000 steps"
+    assert [text.get_text() for text in last.get_legend().get_texts()] == ["Adam (3)", "RAdam (4)"]
+    assert len(plot.draw_comparison_figure(runs, chosen).axes) == 3 * (4 + 1)
+    # Counted once each: the two tables' Adam - RAdam at the chosen rates (1,000 and 3,000 steps), and
+    # the generalization sentence of the 1,000-step one (its stability differences are all 0: no verdict).
+    assert "Of the 3 comparisons above that give a verdict" in text
+
+
+def test_the_rectification_the_longer_budgets_text_gives_is_radams_own():
+    import keras
+
+    from pyimagesearch.radam import RAdam
+
+    optimizer = RAdam(learning_rate=1e-3)
+    optimizer.build([keras.Variable(0.0)])
+    found = []
+    for step in (1000, 3000):
+        optimizer.iterations.assign(step - 1)
+        found.append(round(float(optimizer.step_terms(1e-3, "float32")["r_t"]), 2))
+    assert found == [0.65, 0.92]
+    assert "its rectifier scales its steps to 0.65 of Adam's at step 1,000, 0.92 at step 3,000" in \
+        open(cpu_study.__file__).read()
