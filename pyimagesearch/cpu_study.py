@@ -244,7 +244,8 @@ def sentences(runs, table, chosen, verdicts):
                         f"{NAMES[optimizer]} {count} of {len(studies.GRID_RATES)} rates"
                         for optimizer, count in robust.items()) + ".")
     else:
-        done = sum(len(studies.grid_runs(runs, optimizer, rate)) >= studies.GRID_SEEDS
+        grid = [run for run in runs if not run.get("longer", False)]  # the 3,000-step runs are none of the grid's
+        done = sum(len(studies.grid_runs(grid, optimizer, rate)) >= studies.GRID_SEEDS
                    for optimizer in studies.GRID_OPTIMIZERS for rate in studies.GRID_RATES)
         said.append(f"The learning-rate grid has {done} of {len(studies.GRID_RATES) * len(studies.GRID_OPTIMIZERS)} "
                     "points so far; each optimizer's rate is chosen once all are in, so there is no tuned "

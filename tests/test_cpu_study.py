@@ -327,6 +327,20 @@ def test_a_grid_run_without_its_report_counts_only_where_it_is_used_and_leaves_t
     assert "The learning-rate grid has 19 of 20 points so far; each optimizer's rate is chosen once all are in" in text
 
 
+def test_a_grid_point_missing_its_report_is_not_made_up_by_a_3000_step_run_of_the_same_seed(tmp_path):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    for seed in (1, 2):  # the longer stage's first runs, made while the grid was complete
+        write_run(results / "cpu-study-3000-steps", "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.9], 0.9,
+                  budget=studies.LONGER_BUDGET)
+    (results / "cpu-study" / "minivggnet_adam_fashion_mnist_seed2.txt").unlink()
+
+    text, _, _, chosen = cpu_study.report(str(results))
+
+    assert chosen is None
+    assert "The learning-rate grid has 19 of 20 points so far; each optimizer's rate is chosen once all are in" in text
+
+
 def test_a_grid_run_of_another_budget_plays_no_part_in_choosing_the_rates(tmp_path, capsys):
     results = tmp_path / "results"
     full_grid(results, {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
