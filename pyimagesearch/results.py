@@ -148,26 +148,27 @@ def history_names(folder):
     return names
 
 
-def load_runs(*folders):
+def load_runs(*folders, budget=None):
     """(every readable run in `folders` as a dict, sorted dataset-major in the canonical orders,
     the paths of the histories and reports that could not be read, each named on stderr as it is
     read).
 
-    A folder whose manifest.json records a budget (results/campaign.py's) holds only runs of that
-    budget: a run whose settings (`<stem>.json`) say another, or that has none, is named on
-    stderr and left out, as not one of the folder's runs. A history of another number of epochs
+    A folder whose manifest.json records a budget (results/campaign.py's), or else any folder
+    where `budget` is given (a study's), holds only runs of that budget: a run whose settings
+    (`<stem>.json`) say another, or that has none, is named on stderr and left out, as not one of
+    the folder's runs. A history of another number of epochs
     than its settings say is named and counted as unreadable. UserError where two runs of one
     combination ran with one seed (`_lr3e-04_seed1` and `_lr3.0e-04_seed1`): each would count as a seed.
     """
     runs, unreadable = [], []
     for folder in folders:
-        budget = folder_budget(folder)
+        required = folder_budget(folder) or budget
         for name in history_names(folder):
             model, optimizer, dataset, learning_rate, seed = run_names.parse_stem(name[: -len(".pickle")])
             path = os.path.join(folder, name)
             settings = read_settings(path)
-            if budget is not None and (settings is None or run_names.budget_of(settings) != budget):
-                warn(f"{path} was not made with the budget of {folder} ({budget}); left out")
+            if required is not None and (settings is None or run_names.budget_of(settings) != required):
+                warn(f"{path} was not made with the budget of {folder} ({required}); left out")
                 continue
             misnamed = name_contradictions(path, settings, model, optimizer, dataset, learning_rate, seed)
             if misnamed:

@@ -18,6 +18,7 @@ import statistics
 from pyimagesearch import original
 from pyimagesearch.errors import UserError
 from pyimagesearch.results import holds_histories, load_runs, warn
+from pyimagesearch.runs import budget_of
 
 FAITHFUL_BUDGET = dict(epochs=original.EPOCHS, batch_size=original.BATCH_SIZE, training_images=None, validation_images=0, augmentation=True,
                        mixed_precision=False)
@@ -113,11 +114,13 @@ def faithful_folders(optimizer, radam_total_steps=None):
 
 def finished_runs(folder):
     """The runs of `folder` as results.load_runs reads them (so only the folder's own: those of its
-    budget, and in a folder of the CPU study those of its optimizers and RAdam schedule), none while
-    it holds no history; UserError naming any that cannot be read."""
+    budget, the one its manifest records or else CPU_BUDGETS', and in a folder of the CPU study
+    those of its optimizers and RAdam schedule), none while it holds no history; UserError naming
+    any that cannot be read."""
     if not holds_histories(folder):
         return []
-    found, unreadable = load_runs(folder)
+    declared = CPU_BUDGETS.get(os.path.basename(os.path.normpath(folder)))
+    found, unreadable = load_runs(folder, budget=None if declared is None else budget_of(declared))
     if unreadable:
         raise UserError(f"cannot read {', '.join(unreadable)}; restore them from git, or delete each such run's "
                         "files so that results/campaign.py runs it again")

@@ -14,7 +14,8 @@ gives its length, whatever it is. The studies and their folders are in
   (float32, 60 epochs, batch 128, augmentation on), repeated over seeds and with the controls an
   honest answer needs, in results/original, seeds, fair-schedule, warmup and baselines.
 - `cpu`: MiniVGGNet at 1,000 steps a run, across learning rates, with each optimizer's rate
-  chosen on a held-out validation split, in results/cpu-study and cpu-study-2019.
+  chosen on a held-out validation split, in results/cpu-study and cpu-study-2019; then Adam and
+  RAdam at their chosen rates for 3,000 steps, in results/cpu-study-3000-steps.
 
 On a GPU the slot plans which missing runs will finish inside it (from each run's expected time:
 this device's runs already in `results/`, else figures measured on an H200), several sharing the

@@ -261,11 +261,14 @@ def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accu
     stem = os.path.join(folder, run_names.stem("minivggnet", optimizer, "fashion_mnist", rate, seed))
     os.makedirs(folder, exist_ok=True)
     with open(stem + ".pickle", "wb") as file:
-        pickle.dump(dict(loss=[2.0, 1.0], accuracy=[0.1, 0.5], val_loss=[2.0, 1.0],
-                         val_accuracy=[0.1, validation_accuracy]), file)
+        epochs = studies.CPU_BUDGET["epochs"] - 1  # before the last
+        pickle.dump(dict(loss=[2.0] * epochs + [1.0], accuracy=[0.1] * epochs + [0.5], val_loss=[2.0] * epochs + [1.0],
+                         val_accuracy=[0.1] * epochs + [validation_accuracy]), file)
     with open(stem + ".txt", "w") as file:
         file.write(f"    accuracy                         {test_accuracy}     10000\n"
                    "   macro avg     0.5000    0.5000    0.5000     10000\n")
+    with open(stem + ".json", "w") as file:  # as train.py writes them: the folder's budget
+        json.dump(dict(studies.CPU_BUDGET, learning_rate=rate, optimizer=optimizer, radam_total_steps="0"), file)
 
 
 def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data_sets(tmp_path):

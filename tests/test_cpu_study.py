@@ -583,3 +583,19 @@ def test_the_rectification_the_longer_budgets_text_gives_is_radams_own():
     assert found == [0.65, 0.92]
     assert "its rectifier scales its steps to 0.65 of Adam's at step 1,000, 0.92 at step 3,000" in \
         open(cpu_study.__file__).read()
+
+
+def test_a_run_of_the_other_budget_in_a_study_folder_without_a_manifest_is_named_and_left_out(tmp_path, capsys):
+    # Copied by hand, no manifest: the folder's budget is the study's declared one for it.
+    longer = tmp_path / "results" / "cpu-study-3000-steps"
+    write_run(longer, "adam", "fashion_mnist", 1e-3, 1, [0.4, 0.9], 0.9, budget=studies.LONGER_BUDGET)
+    write_run(longer, "adam", "fashion_mnist", 1e-3, 2, [0.4, 0.9], 0.8)  # a 1,000-step run
+    write_run(longer, "radam", "fashion_mnist", 1e-3, 1, [0.4, 0.9], 0.9, budget=studies.LONGER_BUDGET)
+    (longer / "minivggnet_radam_fashion_mnist_seed1.json").unlink()  # settings unknown
+
+    runs = studies.finished_runs(str(longer))
+
+    assert [os.path.basename(run["path"]) for run in runs] == ["minivggnet_adam_fashion_mnist_seed1.pickle"]
+    errors = capsys.readouterr().err
+    assert f"{longer / 'minivggnet_adam_fashion_mnist_seed2.pickle'} was not made with the budget of {longer} (" in errors
+    assert f"{longer / 'minivggnet_radam_fashion_mnist_seed1.pickle'} was not made with the budget of {longer} (" in errors
