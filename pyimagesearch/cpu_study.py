@@ -356,6 +356,7 @@ def longer_sentence(runs, chosen):
 
 
 def steps(budget):
+    """A run's training steps at `budget` (a study's)."""
     return budget["epochs"] * budget["training_images"] // budget["batch_size"]
 
 

@@ -156,9 +156,9 @@ def load_runs(*folders, budget=None):
     A folder whose manifest.json records a budget (results/campaign.py's), or else any folder
     where `budget` is given (a study's), holds only runs of that budget: a run whose settings
     (`<stem>.json`) say another, or that has none, is named on stderr and left out, as not one of
-    the folder's runs. A history of another number of epochs
-    than its settings say is named and counted as unreadable. UserError where two runs of one
-    combination ran with one seed (`_lr3e-04_seed1` and `_lr3.0e-04_seed1`): each would count as a seed.
+    the folder's runs. A history of another number of epochs than its settings say is named and
+    counted as unreadable. UserError where two runs of one combination ran with one seed
+    (`_lr3e-04_seed1` and `_lr3.0e-04_seed1`): each would count as a seed.
     """
     runs, unreadable = [], []
     for folder in folders:
