@@ -131,12 +131,12 @@ def interval_text(difference):
     return f"{difference.mean:+.4f} [{difference.low:+.4f}, {difference.high:+.4f}]"
 
 
-def planned(results, folders=(studies.CPU_FOLDER, studies.CPU_2019_FOLDER)):
-    """{(optimizer, data set, rate)} of every run the study's configurations in `results` make in
-    `folders` (its second stage only once the grid has chosen the rates); RAdam's 2019-schedule
-    runs as "radam-2019", as read_study names them."""
+def planned(configurations, folders):
+    """{(optimizer, data set, rate)} of every run the study's `configurations`
+    (studies.cpu_configurations') make in `folders`; RAdam's 2019-schedule runs as "radam-2019",
+    as read_study names them."""
     points = set()
-    for folder, batches in studies.cpu_configurations(results):
+    for folder, batches in configurations:
         if folder not in folders:
             continue
         for batch in batches:
@@ -334,9 +334,14 @@ def fresh_seeds_sentence(runs, chosen, verdicts):
             f"accuracy minus RAdam's [95% CI] (pairs): {'; '.join(each)}.")
 
 
+def longer_rates(chosen):
+    """{optimizer: rate} of the 3,000-step runs: Adam and RAdam at their chosen rates."""
+    return {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
+
+
 def longer_sentence(runs, chosen):
     """Adam minus RAdam in test accuracy after 3,000 steps, beside the same seeds' after 1,000."""
-    rates = {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
+    rates = longer_rates(chosen)
     longer = {optimizer: select(runs, optimizer, studies.GRID_DATASET, rate, longer=True)
               for optimizer, rate in rates.items()}
     difference = paired_difference(longer["adam"], longer["radam"], "test_accuracy")
@@ -419,7 +424,9 @@ def report(results):
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table, chosen is not None)]
     at_2019 = compared(chosen)[-1][1]
     verdicts = {}  # every verdict the report gives, once each, for the count at its end
-    points = planned(results) if chosen else None  # before the grid chooses, the second stage is unknown
+    # Before the grid chooses, the second stage is unknown; once it has, the configurations hold it.
+    configurations = studies.cpu_configurations(results) if chosen else None
+    points = planned(configurations, (studies.CPU_FOLDER, studies.CPU_2019_FOLDER)) if chosen else None
     if chosen:
         parts += ["\nEach optimizer at its chosen rate (" + ", ".join(
             f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in chosen.items()) + "):\n\n",
@@ -427,16 +434,15 @@ def report(results):
     parts += ["\nEach optimizer at 1e-3, the 2019 setting (RAdam without its schedule, and with it scaled to the run):\n\n",
               markdown_table(comparison_rows(runs, at_2019, points, verdicts), COMPARISON_COLUMNS)]
     if chosen:
-        longer = {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
         parts += [f"\nAdam and RAdam at their chosen rates for {steps(studies.LONGER_BUDGET):,} steps, on "
                   f"{studies.LONGER_BUDGET['training_images']:,} training images ({studies.LONGER_BUDGET['epochs']} epochs of "
                   f"{studies.LONGER_BUDGET['training_images'] // studies.LONGER_BUDGET['batch_size']} steps), past most of "
                   # RAdam.step_terms' r_t at those steps (tests/test_cpu_study.py checks them)
                   "RAdam's warm-up: its rectifier scales its steps to 0.65 of Adam's at step 1,000, 0.92 at step 3,000:\n\n",
-                  markdown_table(comparison_rows(runs, longer, planned(results, (studies.CPU_LONGER_FOLDER,)),
-                                                 verdicts, longer=True), COMPARISON_COLUMNS)]
-    parts += [
-              f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
+                  markdown_table(comparison_rows(runs, longer_rates(chosen),
+                                                 planned(configurations, (studies.CPU_LONGER_FOLDER,)), verdicts,
+                                                 longer=True), COMPARISON_COLUMNS)]
+    parts += [f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "
               "epoch on augmented batches with dropout on, minus the test accuracy: it is below zero where "
