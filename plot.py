@@ -222,11 +222,12 @@ STUDY_MEASURES = [("test_accuracy", "Test accuracy"), ("fluctuation", "Epoch-to-
 
 def study_panels(chosen):
     """[(label, {optimizer: rate}, data set, longer)]: each setting on each data set at 1,000 steps,
-    then, once the grid has chosen the rates, Adam and RAdam at 3,000 steps."""
+    then, once the grid has chosen the rates, Adam and RAdam at 3,000 steps on each."""
     panels = [(label, rates, dataset, False) for label, rates in cpu_study.compared(chosen)
               for dataset in studies.CPU_DATASETS]
     if chosen:
-        panels.append(("at its chosen rate, 3,000 steps", cpu_study.longer_rates(chosen), studies.GRID_DATASET, True))
+        panels += [("at its chosen rate, 3,000 steps", cpu_study.longer_rates(chosen), dataset, True)
+                   for dataset in studies.CPU_DATASETS]
     return panels
 
 

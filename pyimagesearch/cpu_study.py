@@ -9,8 +9,8 @@ results/cpu-study-3000-steps:
   (the 2019 setting), test accuracy mean ± sample std over seeds, and each minus RAdam, paired
   by seed, with the 95% confidence interval of the mean difference, and on Fashion-MNIST again on
   the seeds after the grid's alone, which played no part in choosing the rates;
-- the longer budget: Adam and RAdam at their chosen rates for 3,000 steps, the same comparison,
-  beside the 1,000-step one of the same seeds;
+- the longer budget: Adam and RAdam at their chosen rates for 3,000 steps, on each data set the
+  same comparison, beside the 1,000-step one of the same seeds;
 - stability: the spread over seeds of the final test accuracy, and the mean absolute change of
   validation accuracy from one epoch to the next over the last LATE_EPOCHS epochs (the last half
   of the study's 10);
@@ -289,9 +289,9 @@ def sentences(runs, table, chosen, verdicts):
             if spread:
                 said.append(spread)
     fresh = fresh_seeds_sentence(runs, chosen, verdicts)
-    longer = longer_sentence(runs, chosen) if chosen else None
+    longer = [longer_sentence(runs, chosen, dataset) for dataset in studies.CPU_DATASETS] if chosen else []
     chance = chance_sentence(verdicts)
-    return said + [sentence for sentence in (fresh, longer, chance) if sentence]
+    return said + [sentence for sentence in (fresh, *longer, chance) if sentence]
 
 
 def fresh_differences(runs, chosen):
@@ -339,22 +339,22 @@ def longer_rates(chosen):
     return {optimizer: chosen[optimizer] for optimizer in studies.LONGER_OPTIMIZERS}
 
 
-def longer_sentence(runs, chosen):
-    """Adam minus RAdam in test accuracy after 3,000 steps, beside the same seeds' after 1,000."""
+def longer_sentence(runs, chosen, dataset):
+    """Adam minus RAdam in test accuracy on `dataset` after 3,000 steps, beside the same seeds'
+    after 1,000."""
     rates = longer_rates(chosen)
-    longer = {optimizer: select(runs, optimizer, studies.GRID_DATASET, rate, longer=True)
-              for optimizer, rate in rates.items()}
+    longer = {optimizer: select(runs, optimizer, dataset, rate, longer=True) for optimizer, rate in rates.items()}
     difference = paired_difference(longer["adam"], longer["radam"], "test_accuracy")
     if difference.pairs < 2:
         return None
     seeds = set.intersection(*({run["seed"] for run in found if run["test_accuracy"] is not None}
                                for found in longer.values()))
-    shorter = paired_difference(*(select(runs, optimizer, studies.GRID_DATASET, rate, seeds)
+    shorter = paired_difference(*(select(runs, optimizer, dataset, rate, seeds)
                                   for optimizer, rate in rates.items()), "test_accuracy")
     word = verdict(difference)
     said = (f"Adam's test accuracy is {HIGHER_OR_LOWER[word]} than RAdam's" if word else
             "Adam - RAdam has too few pairs (or too alike) for a verdict")
-    return (f"On {studies.GRID_DATASET}, each at its chosen rate for {steps(studies.LONGER_BUDGET):,} steps, {said}: "
+    return (f"On {dataset}, each at its chosen rate for {steps(studies.LONGER_BUDGET):,} steps, {said}: "
             f"{interval_text(difference)} over {difference.pairs} seeds; the same seeds after "
             f"{steps(studies.CPU_BUDGET):,} steps: " + (f"{interval_text(shorter)} ({shorter.pairs} pairs)."
                                                         if shorter.pairs >= 2 else "fewer than 2 pairs."))

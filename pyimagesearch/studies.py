@@ -54,7 +54,7 @@ CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
 # Three times the steps on three times the images (300 steps an epoch, each image seen 10 times as
 # before): at step 1,000 RAdam's rectifier still scales its steps to about 0.6 of Adam's, at step
-# 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set.
+# 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set, then on MNIST.
 LONGER_BUDGET = dict(CPU_BUDGET, training_images=3 * CPU_BUDGET["training_images"])
 LONGER_OPTIMIZERS = ("adam", "radam")
 CPU_LONGER_FOLDER = "cpu-study-3000-steps"
@@ -87,12 +87,13 @@ def cpu_configurations(results):
         dict(datasets=CPU_DATASETS, models=("minivggnet",), optimizers=("radam",),
              radam_total_steps="auto", learning_rates=(ORIGINAL_RATE,), seeds=FINAL_SEEDS, **CPU_BUDGET)]))
     if chosen is not None:
-        # Seed after seed, both optimizers (seeds 1 and 2 come together: train_commands names a
-        # single seed as the default one), so that a slot that stops early leaves pairs.
+        # A data set after the other, seed after seed, both optimizers (seeds 1 and 2 come together:
+        # train_commands names a single seed as the default one), so that a slot that stops early
+        # leaves pairs.
         configurations.append((CPU_LONGER_FOLDER, [
-            dict(datasets=(GRID_DATASET,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
+            dict(datasets=(dataset,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
                  learning_rates=(chosen[optimizer],), seeds=seeds, **LONGER_BUDGET)
-            for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]))
+            for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]))
     return configurations
 
 

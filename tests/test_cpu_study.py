@@ -174,10 +174,11 @@ def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_
     assert "On fashion_mnist, each at 1e-3, the 2019 setting, Adam + warmup - RAdam has 2 pair(s)" in text
     # On MNIST the study runs each optimizer at its chosen rate and Adam also at 1e-3: at 1e-3 the
     # rows of Adam + warmup and SGD (chosen 1e-2) are not the study's, and are left out, while
-    # Adam's, not written here, waits as not yet run.
+    # Adam's, not written here, waits as not yet run; so do Adam's and RAdam's 3,000-step rows.
     rows = [line.split(" | ")[:3] for line in text.splitlines() if " | mnist | 1e-03 |" in line]
     assert rows == [["| Adam", "mnist", "1e-03"], ["| RAdam", "mnist", "1e-03"], ["| Adam", "mnist", "1e-03"],
-                    ["| RAdam", "mnist", "1e-03"], ["| RAdam, 2019 schedule", "mnist", "1e-03"]]
+                    ["| RAdam", "mnist", "1e-03"], ["| RAdam, 2019 schedule", "mnist", "1e-03"],
+                    ["| Adam", "mnist", "1e-03"], ["| RAdam", "mnist", "1e-03"]]
     assert "| Adam + warmup | fashion_mnist | 1e-03 |" in text
 
 
@@ -540,33 +541,50 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
         write_run(longer, "adam", "fashion_mnist", 1e-3, seed, [0.4, 0.9], adam, budget=studies.LONGER_BUDGET)
         write_run(longer, "radam", "fashion_mnist", 3e-3, seed, [0.4, 0.9], radam, budget=studies.LONGER_BUDGET)
     write_run(longer, "radam", "fashion_mnist", 3e-3, 4, [0.4, 0.9], 0.5, budget=studies.LONGER_BUDGET)
+    # MNIST, 3,000 steps: 0.01, 0 and 0.02 above RAdam, +0.01 ± 0.01; at 1,000 steps seeds 1 and 2
+    # only: 0.01 and 0, +0.005 ± 0.00707, interval 0.005 ± 12.706 x 0.00707 / sqrt(2).
+    for seed, adam, radam in ((1, 0.99, 0.98), (2, 0.98, 0.98), (3, 0.99, 0.97)):
+        write_run(longer, "adam", "mnist", 1e-3, seed, [0.4, 0.9], adam, budget=studies.LONGER_BUDGET)
+        write_run(longer, "radam", "mnist", 3e-3, seed, [0.4, 0.9], radam, budget=studies.LONGER_BUDGET)
+    for seed, adam, radam in ((1, 0.97, 0.96), (2, 0.96, 0.96)):
+        write_run(results / "cpu-study", "adam", "mnist", 1e-3, seed, [0.4, 0.9], adam)
+        write_run(results / "cpu-study", "radam", "mnist", 3e-3, seed, [0.4, 0.9], radam)
 
     text, runs, _, chosen = cpu_study.report(str(results))
 
-    assert chosen == best and len(runs) == 40 + 2 + 7
+    assert chosen == best and len(runs) == 40 + 2 + 4 + 7 + 6
     assert "Adam and RAdam at their chosen rates for 3,000 steps, on 38,400 training images (10 epochs of 300 " \
            "steps), past most of RAdam's warm-up" in text
     section = text.split("for 3,000 steps, on")[1]
     assert [line.split(" | ")[:6] for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:] == [
         ["| Adam", "fashion_mnist", "1e-03", "0.9133 ± 0.0153 (3)", "+0.0200 [-0.0048, +0.0448] (3)", "no difference"],
-        ["| RAdam", "fashion_mnist", "3e-03", "0.7950 ± 0.1967 (4)", "", ""]]
+        ["| RAdam", "fashion_mnist", "3e-03", "0.7950 ± 0.1967 (4)", "", ""],
+        ["| Adam", "mnist", "1e-03", "0.9867 ± 0.0058 (3)", "+0.0100 [-0.0148, +0.0348] (3)", "no difference"],
+        ["| RAdam", "mnist", "3e-03", "0.9767 ± 0.0058 (3)", "", ""]]
     assert "On fashion_mnist, each at its chosen rate for 3,000 steps, Adam's test accuracy is not detectably higher " \
            "or lower than RAdam's: +0.0200 [-0.0048, +0.0448] over 3 seeds; the same seeds after 1,000 steps: " \
            "+0.0067 [-0.0220, +0.0354] (3 pairs)." in text
+    assert "On mnist, each at its chosen rate for 3,000 steps, Adam's test accuracy is not detectably higher or " \
+           "lower than RAdam's: +0.0100 [-0.0148, +0.0348] over 3 seeds; the same seeds after 1,000 steps: " \
+           "+0.0050 [-0.0585, +0.0685] (2 pairs)." in text
     # The 1,000-step tables hold none of the longer runs: Adam's seeds 1 to 3 at its chosen rate.
     row = next(line for line in text.splitlines() if line.startswith("| Adam | fashion_mnist | 1e-03 |"))
     assert row.split(" | ")[3] == "0.8477 ± 0.0107 (3)"
     assert [run["test_accuracy"] for run in cpu_study.select(runs, "adam", "fashion_mnist", 1e-3, longer=True)] \
         == [0.90, 0.91, 0.93]
-    # plot.py's figures end with a row of the 3,000-step runs: the curves of Adam's 3 seeds and RAdam's 4.
+    # plot.py's figures end with a row of the 3,000-step runs on each data set: on Fashion-MNIST the
+    # curves of Adam's 3 seeds and RAdam's 4.
     curves = plot.draw_study_curves_figure(runs, chosen)
-    last = curves.axes[-1]
-    assert last.get_title() == "Validation accuracy, fashion_mnist, at its chosen rate, 3,000 steps"
-    assert [text.get_text() for text in last.get_legend().get_texts()] == ["Adam (3)", "RAdam (4)"]
-    assert len(plot.draw_comparison_figure(runs, chosen).axes) == 3 * (4 + 1)
-    # Counted once each: the two tables' Adam - RAdam at the chosen rates (1,000 and 3,000 steps), and
-    # the generalization sentence of the 1,000-step one (its stability differences are all 0: no verdict).
-    assert "Of the 3 comparisons above that give a verdict" in text
+    fashion, mnist = curves.axes[-2:]
+    assert fashion.get_title() == "Validation accuracy, fashion_mnist, at its chosen rate, 3,000 steps"
+    assert [text.get_text() for text in fashion.get_legend().get_texts()] == ["Adam (3)", "RAdam (4)"]
+    assert mnist.get_title() == "Validation accuracy, mnist, at its chosen rate, 3,000 steps"
+    assert [text.get_text() for text in mnist.get_legend().get_texts()] == ["Adam (3)", "RAdam (3)"]
+    assert len(plot.draw_comparison_figure(runs, chosen).axes) == 3 * (4 + 2)
+    # Counted once each: the 1,000-step table's Adam - RAdam at the chosen rates on Fashion-MNIST (MNIST's
+    # has 2 pairs: no verdict), the two of the 3,000-step one, and the generalization sentence of the
+    # 1,000-step one (its stability differences are all 0: no verdict).
+    assert "Of the 4 comparisons above that give a verdict" in text
 
 
 def test_the_rectification_the_longer_budgets_text_gives_is_radams_own():
