@@ -360,6 +360,33 @@ def longer_sentence(runs, chosen, dataset):
                                                         if shorter.pairs >= 2 else "fewer than 2 pairs."))
 
 
+ANSWER_WORDS = {"higher": "Adam higher", "lower": "RAdam higher", "no difference": "no difference"}
+
+
+def answer(runs, chosen):
+    """README's answer: Adam's test accuracy minus RAdam's, each at its chosen rate, on each data
+    set after 1,000 steps and after 3,000, the mean over seeds [95% interval] (pairs) and its
+    verdict; a sentence instead while the grid has not chosen the rates."""
+    if not chosen:
+        return "The learning-rate grid has not chosen the rates yet, so there is no answer so far.\n"
+    lines = [f"Chosen: Adam {rate_text(chosen['adam'])}, RAdam {rate_text(chosen['radam'])}. Adam's test accuracy "
+             "minus RAdam's, the mean over seeds [95% interval] (pairs):", "",
+             "| steps a run | " + " | ".join(studies.CPU_DATASETS) + " |", "|---|" + "---|" * len(studies.CPU_DATASETS)]
+    for label, longer in ((f"{steps(studies.CPU_BUDGET):,}", False),
+                          (f"{steps(studies.LONGER_BUDGET):,}, past most of RAdam's warm-up, same rates", True)):
+        cells = []
+        for dataset in studies.CPU_DATASETS:
+            adam, radam = (select(runs, optimizer, dataset, chosen[optimizer], longer=longer) for optimizer in ("adam", "radam"))
+            difference = paired_difference(adam, radam, "test_accuracy")
+            if difference.pairs < 2:
+                cells.append("not yet run" if not adam and not radam else "fewer than 2 pairs so far")
+            else:
+                cells.append(f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}] ({difference.pairs}): "
+                             + ANSWER_WORDS.get(verdict(difference), "no verdict"))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def steps(budget):
     """A run's training steps at `budget` (a study's)."""
     return budget["epochs"] * budget["training_images"] // budget["batch_size"]

@@ -1,6 +1,7 @@
-"""Write README's Results section from the runs in results/: every number in it comes from there.
+"""Write README's Results section, and the answer at its top, from the runs in results/: every
+number in them comes from there.
 
-    python results/readme_results.py            # rewrite the section between its two markers
+    python results/readme_results.py            # rewrite what lies between their markers
     python results/readme_results.py --check    # exit 1, naming the difference, if README is out of date
 
 Test accuracy is the true accuracy of each run's predictions (its classification report). Runs
@@ -26,6 +27,9 @@ from pyimagesearch.results import (described, holds_histories, load_runs, mean_a
 
 BEGIN = "<!-- The Results below are written by `python results/readme_results.py` from results/; do not edit them by hand. -->\n"
 END = "<!-- End of the written Results. -->\n"
+# README's answer at the top, the CPU study's Adam - RAdam in one table, is written the same way.
+ANSWER_BEGIN = "<!-- The answer below is written by `python results/readme_results.py` from results/. -->\n"
+ANSWER_END = "<!-- End of the written answer. -->\n"
 
 # The 2019 experiment's true test accuracies, from its own classification reports (two digits).
 ORIGINAL = {  # (data set, model): (Adam, RAdam)
@@ -189,11 +193,12 @@ def in_words(runs, departures):
     return "\n\n".join(sentences) + "\n"
 
 
-def section(results):
+def sections(results):
+    """(README's answer, README's Results section), each between its markers."""
     runs = read_results(results)
     table, departures = adam_against_radam(runs)
-    study, study_runs, _, _ = cpu_study.report(results)
-    return "".join([
+    study, study_runs, _, chosen = cpu_study.report(results)
+    return ANSWER_BEGIN + cpu_study.answer(study_runs, chosen) + "\n" + ANSWER_END, "".join([
         BEGIN, "\n", table, "\n", in_words(runs, departures), "\n",
         "The controls, with the same seeds (differences paired by seed, 95% confidence interval, pairs):\n\n",
         controls(runs), "\n",
@@ -201,11 +206,11 @@ def section(results):
     ])
 
 
-def replaced_section(readme_text, new_section):
-    if readme_text.count(BEGIN) != 1 or readme_text.count(END) != 1:
-        raise UserError("README.md must hold the Results markers once each; restore them from git")
-    before, rest = readme_text.split(BEGIN)
-    return before + new_section + rest.split(END)[1]
+def replaced_section(readme_text, new_section, begin=BEGIN, end=END, what="Results"):
+    if readme_text.count(begin) != 1 or readme_text.count(end) != 1 or readme_text.index(end) < readme_text.index(begin):
+        raise UserError(f"README.md must hold the {what} markers once each; restore them from git")
+    before, rest = readme_text.split(begin)
+    return before + new_section + rest.split(end)[1]
 
 
 def main(argv=None):
@@ -224,7 +229,8 @@ def main(argv=None):
                         "repository's root, or give --readme the project's README.md") from None
     if not os.path.isdir(args.results):
         raise UserError(f"--results {args.results} is not a folder; give the campaign's folder, such as results")
-    wanted = replaced_section(current, section(args.results))
+    answer, results_section = sections(args.results)
+    wanted = replaced_section(replaced_section(current, results_section), answer, ANSWER_BEGIN, ANSWER_END, "answer's")
     if args.check:
         if wanted != current:
             changed = [line for line in difflib.unified_diff(current.splitlines(), wanted.splitlines(), lineterm="", n=0)

@@ -162,8 +162,11 @@ def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_
     # Seed 3: Adam 0.85 against RAdam 0.84, after two equal seeds: +0.0033, an interval across 0.
     for optimizer, accuracy in (("adam", 0.85), ("radam", 0.84), ("adam-warmup", 0.85), ("sgd", 0.85)):
         write_run(results / "cpu-study", optimizer, "fashion_mnist", best[optimizer], 3, [0.4, 0.85], accuracy)
+    # One 3,000-step run on Fashion-MNIST, none on MNIST.
+    write_run(results / "cpu-study-3000-steps", "adam", "fashion_mnist", 1e-3, 1, [0.4, 0.9], 0.9,
+              budget=studies.LONGER_BUDGET)
 
-    text = cpu_study.report(str(results))[0]
+    text, runs, _, chosen = cpu_study.report(str(results))
 
     assert text.count("On fashion_mnist, each at its chosen rate, Adam's test accuracy is not detectably higher or "
                       "lower than RAdam's: +0.0033 [") == 1
@@ -180,6 +183,10 @@ def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_
                     ["| RAdam", "mnist", "1e-03"], ["| RAdam, 2019 schedule", "mnist", "1e-03"],
                     ["| Adam", "mnist", "1e-03"], ["| RAdam", "mnist", "1e-03"]]
     assert "| Adam + warmup | fashion_mnist | 1e-03 |" in text
+    # README's answer says what is missing: MNIST not run, Fashion-MNIST at 3,000 steps not paired.
+    steps_1000, steps_3000 = cpu_study.answer(runs, chosen).splitlines()[-2:]
+    assert steps_1000.startswith("| 1,000 | +0.003 [") and steps_1000.endswith(" (3): no difference | not yet run |")
+    assert steps_3000 == "| 3,000, past most of RAdam's warm-up, same rates | fewer than 2 pairs so far | not yet run |"
 
 
 def test_the_machine_time_is_each_runs_wall_time_over_the_runs_sharing_the_machine(tmp_path):
@@ -567,6 +574,13 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
     assert "On mnist, each at its chosen rate for 3,000 steps, Adam's test accuracy is not detectably higher or " \
            "lower than RAdam's: +0.0100 [-0.0148, +0.0348] over 3 seeds; the same seeds after 1,000 steps: " \
            "+0.0050 [-0.0585, +0.0685] (2 pairs)." in text
+    # README's answer: the same differences to 3 decimals, per data set and budget.
+    assert cpu_study.answer(runs, chosen).splitlines() == [
+        "Chosen: Adam 1e-03, RAdam 3e-03. Adam's test accuracy minus RAdam's, the mean over seeds [95% interval] (pairs):",
+        "", "| steps a run | fashion_mnist | mnist |", "|---|---|---|",
+        "| 1,000 | +0.007 [-0.022, +0.035] (3): no difference | +0.005 [-0.059, +0.069] (2): no verdict |",
+        "| 3,000, past most of RAdam's warm-up, same rates | +0.020 [-0.005, +0.045] (3): no difference "
+        "| +0.010 [-0.015, +0.035] (3): no difference |"]
     # The 1,000-step tables hold none of the longer runs: Adam's seeds 1 to 3 at its chosen rate.
     row = next(line for line in text.splitlines() if line.startswith("| Adam | fashion_mnist | 1e-03 |"))
     assert row.split(" | ")[3] == "0.8477 ± 0.0107 (3)"

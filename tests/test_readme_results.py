@@ -9,7 +9,8 @@ import readme_results
 from pyimagesearch.errors import UserError
 from support import REPO
 
-TEMPLATE = f"# A README\n\n{readme_results.BEGIN}old numbers\n{readme_results.END}\nThe rest.\n"
+TEMPLATE = (f"# A README\n\n{readme_results.ANSWER_BEGIN}old answer\n{readme_results.ANSWER_END}\n"
+            f"{readme_results.BEGIN}old numbers\n{readme_results.END}\nThe rest.\n")
 
 
 def test_readme_says_what_results_holds():
@@ -64,7 +65,10 @@ def test_means_spreads_and_paired_intervals_are_the_hand_worked_ones(results, tm
     assert readme_results.main(["--results", str(results), "--readme", str(readme)]) == 0
     text = readme.read_text()
 
-    assert text.startswith(f"# A README\n\n{readme_results.BEGIN}\n| data set |")
+    # No CPU study in these results: the answer says the rates are not chosen yet.
+    assert text.startswith(f"# A README\n\n{readme_results.ANSWER_BEGIN}The learning-rate grid has not chosen the "
+                           f"rates yet, so there is no answer so far.\n\n{readme_results.ANSWER_END}\n"
+                           f"{readme_results.BEGIN}\n| data set |")
     assert text.endswith(f"{readme_results.END}\nThe rest.\n") and "old numbers" not in text
     # MNIST: Adam 0.990, 0.992, 0.991 and RAdam 0.988, 0.987, 0.989 by seed: differences 0.002,
     # 0.005, 0.002, mean 0.003, sample std sqrt((1 + 4 + 1)e-6 / 2) = 0.0017321, half-width of the 95%
@@ -100,7 +104,7 @@ def test_a_readme_out_of_step_with_results_is_named_and_left_alone(results, tmp_
         readme_results.main(["--results", str(results), "--readme", str(readme), "--check"])
 
     assert str(error.value) == (
-        f"{readme} does not say what {results} holds (first change: -old numbers); run python results/readme_results.py "
+        f"{readme} does not say what {results} holds (first change: -old answer); run python results/readme_results.py "
         f"--results {results} --readme {readme}")
     assert readme.read_text() == TEMPLATE
 
@@ -181,6 +185,20 @@ def test_a_readme_with_its_markers_twice_is_refused(results, tmp_path):
             readme_results.main(["--results", str(results), "--readme", str(readme)])
         assert str(refused.value) == "README.md must hold the Results markers once each; restore them from git"
         assert readme.read_text() == text
+
+
+@pytest.mark.parametrize("markers", ["answer's missing", "answer's in reverse", "Results' in reverse"])
+def test_a_readme_without_the_answers_markers_or_with_markers_out_of_order_is_refused(results, tmp_path, markers):
+    begin, end, what = ((readme_results.ANSWER_BEGIN, readme_results.ANSWER_END, "answer's") if "answer" in markers
+                        else (readme_results.BEGIN, readme_results.END, "Results"))
+    text = (TEMPLATE.replace(begin, "").replace(end, "") if "missing" in markers else
+            TEMPLATE.replace(begin, "BEGIN").replace(end, begin).replace("BEGIN", end))
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    with pytest.raises(UserError) as refused:
+        readme_results.main(["--results", str(results), "--readme", str(readme)])
+    assert str(refused.value) == f"README.md must hold the {what} markers once each; restore them from git"
+    assert readme.read_text() == text
 
 
 def test_radam_runs_of_a_data_set_beyond_the_faithful_study_are_shown_without_adam_runs(results, tmp_path):
