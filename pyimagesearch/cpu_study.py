@@ -363,10 +363,18 @@ def longer_sentence(runs, chosen, dataset):
 ANSWER_WORDS = {"higher": "Adam higher", "lower": "RAdam higher", "no difference": "no difference"}
 
 
-def answer(runs, chosen):
+def difference_cell(difference):
+    """'+0.018 [+0.006, +0.030] (5): Adam higher', the paired difference Adam - RAdam to 3 decimals."""
+    return (f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}] ({difference.pairs}): "
+            + ANSWER_WORDS.get(verdict(difference), "no verdict"))
+
+
+def answer(runs, chosen, verdicts):
     """README's answer: Adam's test accuracy minus RAdam's, each at its chosen rate, on each data
     set after 1,000 steps and after 3,000, the mean over seeds [95% interval] (pairs) and its
-    verdict; a sentence instead while the grid has not chosen the rates."""
+    verdict; then the same on the seeds that played no part in choosing the rates, and how many
+    of the report's `verdicts` (report's) find a difference. A sentence instead while the grid
+    has not chosen the rates."""
     if not chosen:
         return "The learning-rate grid has not chosen the rates yet, so there is no answer so far.\n"
     lines = [f"Chosen: Adam {rate_text(chosen['adam'])}, RAdam {rate_text(chosen['radam'])}. Adam's test accuracy "
@@ -381,9 +389,16 @@ def answer(runs, chosen):
             if difference.pairs < 2:
                 cells.append("not yet run" if not adam and not radam else "fewer than 2 pairs so far")
             else:
-                cells.append(f"{difference.mean:+.3f} [{difference.low:+.3f}, {difference.high:+.3f}] ({difference.pairs}): "
-                             + ANSWER_WORDS.get(verdict(difference), "no verdict"))
+                cells.append(difference_cell(difference))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    fresh = fresh_differences(runs, chosen).get("adam")
+    if fresh:
+        lines += ["", f"On {studies.GRID_DATASET} at {steps(studies.CPU_BUDGET):,} steps, Adam - RAdam on seeds "
+                  f"{seeds_text(studies.FRESH_SEEDS)} alone, which played no part in choosing the rates: "
+                  f"{difference_cell(fresh)}."]
+    if verdicts:
+        lines += ["", f"Of the {len(verdicts)} verdicts of the study's report (Results), {differences_found(verdicts)} "
+                  f"find a difference, where chance alone would give about {len(verdicts) / 20:.2g}."]
     return "\n".join(lines) + "\n"
 
 
@@ -392,14 +407,18 @@ def steps(budget):
     return budget["epochs"] * budget["training_images"] // budget["batch_size"]
 
 
+def differences_found(verdicts):
+    """How many of `verdicts` ({what it compares: verdict}) find a difference (higher, lower, more or less)."""
+    return sum(word != "no difference" for word in verdicts.values())
+
+
 def chance_sentence(verdicts):
     """How many of the report's `verdicts` ({what it compares: verdict}) find a difference, beside
     how many would by chance alone: each comes from a 95% interval of its own, none adjusted for
     the others."""
     if not verdicts:
         return None
-    decided = sum(word != "no difference" for word in verdicts.values())
-    return (f"Of the {len(verdicts)} comparisons above that give a verdict, {decided} find a difference (higher, "
+    return (f"Of the {len(verdicts)} comparisons above that give a verdict, {differences_found(verdicts)} find a difference (higher, "
             f"lower, more or less). Each is a 95% interval of its own, not adjusted for the others: with no "
             f"difference anywhere, one in 20 would leave out zero by chance alone ({len(verdicts) / 20:.2g} of "
             f"these {len(verdicts)} on average), so read any one verdict with that in mind.")
@@ -440,9 +459,10 @@ def machine_time_sentence(runs):
             + (f"; {resumed} resumed from a checkpoint count only their last part" if resumed else "") + ").")
 
 
-def report(results):
+def report(results, verdicts=None):
     """The study's section of README and of plot.py's study.md, tables and sentences, with what
-    they come from: (text, the runs, the sensitivity table, the chosen rates or None)."""
+    they come from: (text, the runs, the sensitivity table, the chosen rates or None). Every
+    verdict it gives is also put in `verdicts`, where given, under what it compares."""
     runs = read_study(results)
     table = sensitivity(runs)
     chosen = studies.chosen_rates([run for run in runs if not run["longer"]])
@@ -450,7 +470,7 @@ def report(results):
              f"the grid's seeds (runs). Validation is {studies.CPU_BUDGET['validation_images']:,} held-out "
              "training images; rates are chosen on it alone.\n\n", sensitivity_table(table, chosen is not None)]
     at_2019 = compared(chosen)[-1][1]
-    verdicts = {}  # every verdict the report gives, once each, for the count at its end
+    verdicts = {} if verdicts is None else verdicts  # every verdict the report gives, once each, for the count at its end
     # Before the grid chooses, the second stage is unknown; once it has, the configurations hold it.
     configurations = studies.cpu_configurations(results) if chosen else None
     points = planned(configurations, (studies.CPU_FOLDER, studies.CPU_2019_FOLDER)) if chosen else None

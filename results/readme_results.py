@@ -197,8 +197,9 @@ def sections(results):
     """(README's answer, README's Results section), each between its markers."""
     runs = read_results(results)
     table, departures = adam_against_radam(runs)
-    study, study_runs, _, chosen = cpu_study.report(results)
-    return ANSWER_BEGIN + cpu_study.answer(study_runs, chosen) + "\n" + ANSWER_END, "".join([
+    verdicts = {}
+    study, study_runs, _, chosen = cpu_study.report(results, verdicts)
+    return ANSWER_BEGIN + cpu_study.answer(study_runs, chosen, verdicts) + "\n" + ANSWER_END, "".join([
         BEGIN, "\n", table, "\n", in_words(runs, departures), "\n",
         "The controls, with the same seeds (differences paired by seed, 95% confidence interval, pairs):\n\n",
         controls(runs), "\n",

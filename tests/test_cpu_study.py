@@ -166,7 +166,8 @@ def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_
     write_run(results / "cpu-study-3000-steps", "adam", "fashion_mnist", 1e-3, 1, [0.4, 0.9], 0.9,
               budget=studies.LONGER_BUDGET)
 
-    text, runs, _, chosen = cpu_study.report(str(results))
+    verdicts = {}
+    text, runs, _, chosen = cpu_study.report(str(results), verdicts)
 
     assert text.count("On fashion_mnist, each at its chosen rate, Adam's test accuracy is not detectably higher or "
                       "lower than RAdam's: +0.0033 [") == 1
@@ -184,7 +185,7 @@ def test_runs_compared_at_their_chosen_rates_are_not_compared_again_at_1e_3(tmp_
                     ["| Adam", "mnist", "1e-03"], ["| RAdam", "mnist", "1e-03"]]
     assert "| Adam + warmup | fashion_mnist | 1e-03 |" in text
     # README's answer says what is missing: MNIST not run, Fashion-MNIST at 3,000 steps not paired.
-    steps_1000, steps_3000 = cpu_study.answer(runs, chosen).splitlines()[-2:]
+    steps_1000, steps_3000 = cpu_study.answer(runs, chosen, verdicts).splitlines()[4:6]
     assert steps_1000.startswith("| 1,000 | +0.003 [") and steps_1000.endswith(" (3): no difference | not yet run |")
     assert steps_3000 == "| 3,000, past most of RAdam's warm-up, same rates | fewer than 2 pairs so far | not yet run |"
 
@@ -252,8 +253,14 @@ def test_the_tuned_comparison_is_given_again_on_the_seeds_that_did_not_choose_th
     for seed in (3, 4):
         write_run(results / "cpu-study", "adam-warmup", "fashion_mnist", 1e-2, seed, [0.4, 0.85], 0.83)
 
-    text = cpu_study.report(str(results))[0]
+    text, runs, _, chosen = cpu_study.report(str(results))
 
+    # README's answer gives Adam's on the fresh seeds too, and counts the verdicts it is handed.
+    assert cpu_study.answer(runs, chosen, {"a": "higher", "b": "no difference", "c": "less"}).splitlines()[-4:] == [
+        "", "On fashion_mnist at 1,000 steps, Adam - RAdam on seeds 3 to 5 alone, which played no part in choosing the "
+            "rates: +0.020 [-0.005, +0.045] (3): no difference.",
+        "", "Of the 3 verdicts of the study's report (Results), 2 find a difference, where chance alone would give "
+            "about 0.15."]
     assert ("On fashion_mnist, each at its chosen rate, the grid's seeds 1 and 2 are the runs that chose the rate, "
             "so their accuracy may flatter it; on seeds 3 to 5 alone, which played no part in the choice, test "
             "accuracy minus RAdam's [95% CI] (pairs): Adam +0.0200 [-0.0048, +0.0448] (3, no difference); "
@@ -557,7 +564,8 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
         write_run(results / "cpu-study", "adam", "mnist", 1e-3, seed, [0.4, 0.9], adam)
         write_run(results / "cpu-study", "radam", "mnist", 3e-3, seed, [0.4, 0.9], radam)
 
-    text, runs, _, chosen = cpu_study.report(str(results))
+    verdicts = {}
+    text, runs, _, chosen = cpu_study.report(str(results), verdicts)
 
     assert chosen == best and len(runs) == 40 + 2 + 4 + 7 + 6
     assert "Adam and RAdam at their chosen rates for 3,000 steps, on 38,400 training images (10 epochs of 300 " \
@@ -575,12 +583,14 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
            "lower than RAdam's: +0.0100 [-0.0148, +0.0348] over 3 seeds; the same seeds after 1,000 steps: " \
            "+0.0050 [-0.0585, +0.0685] (2 pairs)." in text
     # README's answer: the same differences to 3 decimals, per data set and budget.
-    assert cpu_study.answer(runs, chosen).splitlines() == [
+    assert cpu_study.answer(runs, chosen, verdicts).splitlines() == [
         "Chosen: Adam 1e-03, RAdam 3e-03. Adam's test accuracy minus RAdam's, the mean over seeds [95% interval] (pairs):",
         "", "| steps a run | fashion_mnist | mnist |", "|---|---|---|",
         "| 1,000 | +0.007 [-0.022, +0.035] (3): no difference | +0.005 [-0.059, +0.069] (2): no verdict |",
         "| 3,000, past most of RAdam's warm-up, same rates | +0.020 [-0.005, +0.045] (3): no difference "
-        "| +0.010 [-0.015, +0.035] (3): no difference |"]
+        "| +0.010 [-0.015, +0.035] (3): no difference |",
+        "", "Of the 4 verdicts of the study's report (Results), 0 find a difference, where chance alone would give "
+            "about 0.2."]
     # The 1,000-step tables hold none of the longer runs: Adam's seeds 1 to 3 at its chosen rate.
     row = next(line for line in text.splitlines() if line.startswith("| Adam | fashion_mnist | 1e-03 |"))
     assert row.split(" | ")[3] == "0.8477 ± 0.0107 (3)"
