@@ -373,8 +373,8 @@ def answer(runs, chosen, verdicts):
     """README's answer: Adam's test accuracy minus RAdam's, each at its chosen rate, on each data
     set after 1,000 steps and after 3,000, the mean over seeds [95% interval] (pairs) and its
     verdict; then the same on the seeds that played no part in choosing the rates, and how many
-    of the report's `verdicts` (report's) find a difference. A sentence instead while the grid
-    has not chosen the rates."""
+    of `verdicts` (those report() gives) find a difference. A sentence instead while the grid has
+    not chosen the rates."""
     if not chosen:
         return "The learning-rate grid has not chosen the rates yet, so there is no answer so far.\n"
     lines = [f"Chosen: Adam {rate_text(chosen['adam'])}, RAdam {rate_text(chosen['radam'])}. Adam's test accuracy "
