@@ -93,8 +93,20 @@ def cpu_configurations(results):
         configurations.append((CPU_LONGER_FOLDER, [
             dict(datasets=(dataset,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
                  learning_rates=(chosen[optimizer],), seeds=seeds, **LONGER_BUDGET)
-            for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]))
+            for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]
+            # Whether the rates chosen at 1,000 steps are still the best at 3,000: the grid rates
+            # either side of each, on the grid's data set and seeds, RAdam's first.
+            + [dict(datasets=(GRID_DATASET,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
+                    learning_rates=(rate,), seeds=GRID_SEEDS, **LONGER_BUDGET)
+               for optimizer in LONGER_OPTIMIZERS[::-1] for rate in neighbours(chosen[optimizer])]))
     return configurations
+
+
+def neighbours(rate):
+    """The grid rates either side of `rate` (one where it is the grid's lowest or highest)."""
+    rates = sorted(GRID_RATES)
+    at = rates.index(rate)
+    return tuple(rates[max(at - 1, 0):at] + rates[at + 1:at + 2])
 
 
 def configurations(study, results):

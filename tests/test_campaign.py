@@ -306,20 +306,25 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
         *[f"minivggnet_adam_mnist_lr3e-04_seed{seed}" for seed in range(1, 6)],
         *[f"minivggnet_adam_mnist_seed{seed}" for seed in range(1, 6)], "minivggnet_radam_fashion_mnist_seed3"]
     assert "minivggnet_sgd_fashion_mnist_seed5" in stems and "minivggnet_sgd_mnist_seed1" in stems
-    # Last, Adam and RAdam at their chosen rates for 3,000 steps, Fashion-MNIST then MNIST, seed after seed.
+    # Last, Adam and RAdam at their chosen rates for 3,000 steps, Fashion-MNIST then MNIST, seed after
+    # seed; then, on Fashion-MNIST with seeds 1 and 2, at the grid rates either side of each chosen
+    # one (RAdam's 1e-2 is the grid's highest: 3e-3 only), RAdam's first.
     longer = [run for run in runs if run["configuration"] == "cpu-study-3000-steps"]
     assert [run["stem"] for run in longer] == [
         stem for dataset in ("fashion_mnist", "mnist") for stem in (
             f"minivggnet_adam_{dataset}_lr3e-04_seed1", f"minivggnet_adam_{dataset}_lr3e-04_seed2",
             f"minivggnet_radam_{dataset}_lr1e-02_seed1", f"minivggnet_radam_{dataset}_lr1e-02_seed2",
             *[f"minivggnet_{optimizer}_{dataset}_{rate}_seed{seed}" for seed in range(3, 6)
-              for optimizer, rate in (("adam", "lr3e-04"), ("radam", "lr1e-02"))])]
+              for optimizer, rate in (("adam", "lr3e-04"), ("radam", "lr1e-02"))])] + [
+        f"minivggnet_{optimizer}_fashion_mnist_{rate}seed{seed}"  # Adam's default rate, 1e-3, is not in its names
+        for optimizer, rate in (("radam", "lr3e-03_"), ("adam", "lr1e-04_"), ("adam", "")) for seed in (1, 2)]
     assert all("--training-images 38400 --validation-images 5000" in run["command"]
                and run["training_images"] == 38400 and run["epochs"] == 10 for run in longer)
-    assert runs[-20:] == longer
-    assert len(runs) == 24 + 10 + 3 * 5 + 10 + 20  # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019, 3,000 steps
+    assert runs[-26:] == longer
+    # Fashion-MNIST, Adam on MNIST, the others on MNIST, 2019, 3,000 steps at the chosen rates, and either side
+    assert len(runs) == 24 + 10 + 3 * 5 + 10 + 20 + 6
     # The second stage names the grid's seeds 1 and 2 at the chosen rates again: each run is listed once.
-    assert len(campaign.campaign_runs(arguments)) == 40 + 24 + 10 + 3 * 5 + 10 + 20
+    assert len(campaign.campaign_runs(arguments)) == 40 + 24 + 10 + 3 * 5 + 10 + 20 + 6
 
 
 def test_a_plan_times_its_runs_in_the_order_sweep_py_starts_them(tmp_path):
