@@ -81,15 +81,16 @@ def spread(values):
     return (float(np.mean(known)), min(known), max(known)) if known else (None, None, None)
 
 
-def sensitivity(runs):
+def sensitivity(runs, longer=False):
     """{optimizer: {rate: {"validation": (mean, min, max), "test": (...), "seeds": n, "reports": n}}}
     over the grid's seeds on Fashion-MNIST, for the grid rates with at least one finished run: the
-    validation figures from its `seeds` runs, the test ones from the `reports` of them with a report."""
+    validation figures from its `seeds` runs, the test ones from the `reports` of them with a report.
+    Of the grid's runs or, `longer`, of the 3,000-step ones (Adam's and RAdam's)."""
     table = {}
     grid_seeds = range(1, studies.GRID_SEEDS + 1)
-    for optimizer in studies.GRID_OPTIMIZERS:
+    for optimizer in studies.LONGER_OPTIMIZERS if longer else studies.GRID_OPTIMIZERS:
         for rate in sorted(studies.GRID_RATES):
-            found = select(runs, optimizer, studies.GRID_DATASET, rate, grid_seeds)
+            found = select(runs, optimizer, studies.GRID_DATASET, rate, grid_seeds, longer=longer)
             if found:
                 table.setdefault(optimizer, {})[rate] = dict(
                     validation=spread([run["final_val_accuracy"] for run in found]),
@@ -205,6 +206,27 @@ def sensitivity_table(table, complete):
         cells = [sensitivity_cell(entries.get(rate)) for rate in rates]
         near = ", ".join(map(rate_text, near_best(entries))) if complete else "grid not complete"
         lines.append(f"| {NAMES[optimizer]} | " + " | ".join(cells) + f" | {near} |")
+    return "\n".join(lines) + "\n"
+
+
+def longer_rates_table(runs, chosen):
+    """At 3,000 steps, Adam's and RAdam's sensitivity cells at the chosen rate and the grid rates
+    either side (studies.neighbours), and the one of the highest mean validation accuracy once all
+    of them have the grid's seeds."""
+    table = sensitivity(runs, longer=True)
+    tried = {optimizer: (chosen[optimizer], *studies.neighbours(chosen[optimizer])) for optimizer in studies.LONGER_OPTIMIZERS}
+    rates = sorted(set().union(*tried.values()))
+    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + " | highest validation accuracy |",
+             "|---|" + "---|" * (len(rates) + 1)]
+    for optimizer, its_rates in tried.items():
+        entries = table.get(optimizer, {})
+        cells = [sensitivity_cell(entries.get(rate)) if rate in its_rates else "" for rate in rates]
+        if all(rate in entries and entries[rate]["seeds"] == studies.GRID_SEEDS for rate in its_rates):
+            best = max(sorted(its_rates), key=lambda rate: entries[rate]["validation"][0])
+            said = rate_text(best) + (", the chosen rate" if best == chosen[optimizer] else ", not the chosen rate")
+        else:
+            said = "not all run yet"
+        lines.append(f"| {NAMES[optimizer]} | " + " | ".join(cells) + f" | {said} |")
     return "\n".join(lines) + "\n"
 
 
@@ -488,7 +510,12 @@ def report(results, verdicts=None):
                   "RAdam's warm-up: its rectifier scales its steps to 0.65 of Adam's at step 1,000, 0.92 at step 3,000:\n\n",
                   markdown_table(comparison_rows(runs, longer_rates(chosen),
                                                  planned(configurations, (studies.CPU_LONGER_FOLDER,)), verdicts,
-                                                 longer=True), COMPARISON_COLUMNS)]
+                                                 longer=True), COMPARISON_COLUMNS),
+                  f"\nWhether the rates chosen at {steps(studies.CPU_BUDGET):,} steps are still the best at "
+                  f"{steps(studies.LONGER_BUDGET):,}: final validation / test accuracy on {studies.GRID_DATASET} after "
+                  f"{steps(studies.LONGER_BUDGET):,} steps, mean over the grid's seeds (runs), at each one's chosen rate "
+                  "and the grid rates either side; validation alone says which is highest:\n\n",
+                  longer_rates_table(runs, chosen)]
     parts += [f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "

@@ -570,7 +570,7 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
     assert chosen == best and len(runs) == 40 + 2 + 4 + 7 + 6
     assert "Adam and RAdam at their chosen rates for 3,000 steps, on 38,400 training images (10 epochs of 300 " \
            "steps), past most of RAdam's warm-up" in text
-    section = text.split("for 3,000 steps, on")[1]
+    section = text.split("for 3,000 steps, on")[1].split("Whether the rates chosen")[0]
     assert [line.split(" | ")[:6] for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:] == [
         ["| Adam", "fashion_mnist", "1e-03", "0.9133 ± 0.0153 (3)", "+0.0200 [-0.0048, +0.0448] (3)", "no difference"],
         ["| RAdam", "fashion_mnist", "3e-03", "0.7950 ± 0.1967 (4)", "", ""],
@@ -609,6 +609,40 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
     # has 2 pairs: no verdict), the two of the 3,000-step one, and the generalization sentence of the
     # 1,000-step one (its stability differences are all 0: no verdict).
     assert "Of the 4 comparisons above that give a verdict" in text
+
+
+def test_the_rates_chosen_at_1000_steps_are_checked_on_validation_at_3000(tmp_path):
+    results = tmp_path / "results"
+    best = {"adam": 1e-3, "radam": 3e-3, "adam-warmup": 1e-2, "sgd": 1e-2}
+    full_grid(results, best)
+    longer = results / "cpu-study-3000-steps"
+    # Adam's best validation accuracy at 3,000 steps is at 3e-4, not its chosen 1e-3; RAdam's 1e-3
+    # has one seed and its 1e-2 none. Test accuracy plays no part: Adam's is highest at 1e-3.
+    for rate, validation, test in ((3e-4, 0.85, 0.80), (1e-3, 0.80, 0.90), (3e-3, 0.70, 0.70)):
+        for seed in (1, 2):
+            write_run(longer, "adam", "fashion_mnist", rate, seed, [0.4, validation + seed / 100], test,
+                      budget=studies.LONGER_BUDGET)
+    for rate, seeds in ((1e-3, (1,)), (3e-3, (1, 2))):
+        for seed in seeds:
+            write_run(longer, "radam", "fashion_mnist", rate, seed, [0.4, 0.9], 0.89, budget=studies.LONGER_BUDGET)
+
+    text, runs, table, chosen = cpu_study.report(str(results))
+
+    section = text.split("Whether the rates chosen at 1,000 steps are still the best at 3,000")[1]
+    assert [line for line in section.splitlines() if line.startswith("| ")] == [
+        "| optimizer | 3e-04 | 1e-03 | 3e-03 | 1e-02 | highest validation accuracy |",
+        "| Adam | 0.8650 / 0.8000 (2) | 0.8150 / 0.9000 (2) | 0.7150 / 0.7000 (2) |  | 3e-04, not the chosen rate |",
+        "| RAdam |  | 0.9000 / 0.8900 (1) | 0.9000 / 0.8900 (2) | not yet run | not all run yet |"]
+    # The grid's own table is the 1,000-step runs' alone.
+    assert table == cpu_study.sensitivity([run for run in runs if not run["longer"]])
+    # The rest of RAdam's land: its chosen 3e-3 ties with 1e-3 on validation, and as in choosing
+    # the rates, the lower rate wins a tie.
+    write_run(longer, "radam", "fashion_mnist", 1e-3, 2, [0.4, 0.9], 0.89, budget=studies.LONGER_BUDGET)
+    for seed in (1, 2):
+        write_run(longer, "radam", "fashion_mnist", 1e-2, seed, [0.4, 0.5], 0.5, budget=studies.LONGER_BUDGET)
+    text = cpu_study.report(str(results))[0]
+    assert "| RAdam |  | 0.9000 / 0.8900 (2) | 0.9000 / 0.8900 (2) | 0.5000 / 0.5000 (2) | 1e-03, not the chosen rate |" \
+        in text
 
 
 def test_the_rectification_the_longer_budgets_text_gives_is_radams_own():
