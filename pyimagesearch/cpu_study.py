@@ -209,23 +209,32 @@ def sensitivity_table(table, complete):
     return "\n".join(lines) + "\n"
 
 
-def longer_rates_table(runs, chosen):
-    """At 3,000 steps, Adam's and RAdam's sensitivity cells at the chosen rate and the grid rates
-    either side (studies.neighbours), and the one of the highest mean validation accuracy once all
-    of them have the grid's seeds."""
+def longer_check(runs, chosen):
+    """{optimizer: (the rates it is checked at after 3,000 steps: its chosen one and the grid rates
+    either side, studies.neighbours), their sensitivity entries, the one of the highest mean
+    validation accuracy once all have the grid's seeds or else None)} for Adam and RAdam."""
     table = sensitivity(runs, longer=True)
-    tried = {optimizer: (chosen[optimizer], *studies.neighbours(chosen[optimizer])) for optimizer in studies.LONGER_OPTIMIZERS}
-    rates = sorted(set().union(*tried.values()))
-    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + " | highest validation accuracy |",
-             "|---|" + "---|" * (len(rates) + 1)]
-    for optimizer, its_rates in tried.items():
-        entries = table.get(optimizer, {})
-        cells = [sensitivity_cell(entries.get(rate)) if rate in its_rates else "" for rate in rates]
-        if all(rate in entries and entries[rate]["seeds"] == studies.GRID_SEEDS for rate in its_rates):
-            best = max(sorted(its_rates), key=lambda rate: entries[rate]["validation"][0])
-            said = rate_text(best) + (", the chosen rate" if best == chosen[optimizer] else ", not the chosen rate")
-        else:
-            said = "not all run yet"
+    checked = {}
+    for optimizer in studies.LONGER_OPTIMIZERS:
+        rates, entries = (chosen[optimizer], *studies.neighbours(chosen[optimizer])), table.get(optimizer, {})
+        best = None
+        if all(rate in entries and entries[rate]["seeds"] == studies.GRID_SEEDS for rate in rates):
+            best = max(sorted(rates), key=lambda rate: entries[rate]["validation"][0])
+        checked[optimizer] = rates, entries, best
+    return checked
+
+
+def longer_rates_table(runs, chosen):
+    """At 3,000 steps, Adam's and RAdam's sensitivity cells at the rates longer_check checks, and
+    the one of the highest mean validation accuracy."""
+    checked = longer_check(runs, chosen)
+    all_rates = sorted(set().union(*(rates for rates, _, _ in checked.values())))
+    lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in all_rates) + " | highest validation accuracy |",
+             "|---|" + "---|" * (len(all_rates) + 1)]
+    for optimizer, (rates, entries, best) in checked.items():
+        cells = [sensitivity_cell(entries.get(rate)) if rate in rates else "" for rate in all_rates]
+        said = ("not all run yet" if best is None else
+                rate_text(best) + (", the chosen rate" if best == chosen[optimizer] else ", not the chosen rate"))
         lines.append(f"| {NAMES[optimizer]} | " + " | ".join(cells) + f" | {said} |")
     return "\n".join(lines) + "\n"
 
@@ -394,9 +403,10 @@ def difference_cell(difference):
 def answer(runs, chosen, verdicts):
     """README's answer: Adam's test accuracy minus RAdam's, each at its chosen rate, on each data
     set after 1,000 steps and after 3,000, the mean over seeds [95% interval] (pairs) and its
-    verdict; then the same on the seeds that played no part in choosing the rates, and how many
-    of `verdicts` (those report() gives) find a difference. A sentence instead while the grid has
-    not chosen the rates."""
+    verdict; then, once checked at 3,000 steps (longer_check), the rate that validates best there;
+    the same difference on the seeds that played no part in choosing the rates; and how many of
+    `verdicts` (those report() gives) find a difference. A sentence instead while the grid has not
+    chosen the rates."""
     if not chosen:
         return "The learning-rate grid has not chosen the rates yet, so there is no answer so far.\n"
     lines = [f"Chosen: Adam {rate_text(chosen['adam'])}, RAdam {rate_text(chosen['radam'])}. Adam's test accuracy "
@@ -413,6 +423,13 @@ def answer(runs, chosen, verdicts):
             else:
                 cells.append(difference_cell(difference))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    checked = {optimizer: best for optimizer, (_, _, best) in longer_check(runs, chosen).items() if best is not None}
+    if checked:
+        lines += ["", f"Checked at {steps(studies.LONGER_BUDGET):,} steps on {studies.GRID_DATASET} (seeds "
+                  f"{seeds_text(range(1, studies.GRID_SEEDS + 1))}), the rate of the highest validation accuracy, of "
+                  "the chosen one and the grid rates either side: " + "; ".join(
+                      f"{NAMES[optimizer]} {rate_text(best)}" + (" (the chosen rate)" if best == chosen[optimizer] else "")
+                      for optimizer, best in checked.items()) + "."]
     fresh = fresh_differences(runs, chosen).get("adam")
     if fresh:
         lines += ["", f"On {studies.GRID_DATASET} at {steps(studies.CPU_BUDGET):,} steps, Adam - RAdam on seeds "
