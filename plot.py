@@ -198,16 +198,21 @@ def rate_linestyle(runs, optimizer, rate):
     return RATE_LINESTYLES[rates.index(rate) % len(RATE_LINESTYLES)]
 
 
-def draw_sensitivity_figure(table):
+def draw_sensitivity_figure(table, longer_table=None):
     """Final validation and test accuracy against the learning rate, a line per optimizer: the
-    mean over seeds with a min-max band (the CPU study's grid)."""
+    mean over seeds with a min-max band (the CPU study's grid), and dashed, the same after 3,000
+    steps where `longer_table` (cpu_study.sensitivity's of those runs) has any."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5), sharey=True, layout="constrained")
+    lines = [(table, "-", "")] + ([(longer_table, "--", ", 3,000 steps")] if longer_table else [])
     for axis, (key, title) in zip(axes, [("validation", "Validation accuracy"), ("test", "Test accuracy")]):
-        for optimizer, entries in table.items():
-            rates = sorted(entries)
-            mean, low, high = (np.array([entries[rate][key][index] for rate in rates], dtype=float) for index in range(3))
-            (line,) = axis.plot(rates, mean, marker="o", color=OPTIMIZER_COLORS[optimizer], label=display_name(optimizer))
-            axis.fill_between(rates, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
+        for its_table, style, budget in lines:
+            for optimizer, entries in its_table.items():
+                rates = sorted(entries)
+                mean, low, high = (np.array([entries[rate][key][index] for rate in rates], dtype=float)
+                                   for index in range(3))
+                (line,) = axis.plot(rates, mean, style, marker="o", color=OPTIMIZER_COLORS[optimizer],
+                                    label=display_name(optimizer) + budget)
+                axis.fill_between(rates, low, high, color=line.get_color(), alpha=0.2, linewidth=0)
         axis.set(xscale="log", xlabel="Learning rate", title=f"{title} after the run")
     axes[0].set_ylabel("Accuracy (mean, min-max over seeds)")
     axes[0].legend(loc="lower left")
@@ -455,7 +460,8 @@ def plot_cpu_study(results, plots_folder):
     except OSError as error:  # one line that says what to do already
         raise UserError(str(error)) from None
     try:
-        save(draw_sensitivity_figure(table), os.path.join(plots_folder, "learning_rates.png"))
+        save(draw_sensitivity_figure(table, cpu_study.sensitivity(runs, longer=True)),
+             os.path.join(plots_folder, "learning_rates.png"))
         save(draw_comparison_figure(runs, chosen), os.path.join(plots_folder, "comparison.png"))
         save(draw_study_curves_figure(runs, chosen), os.path.join(plots_folder, "curves.png"))
         write_atomically(os.path.join(plots_folder, "study.md"), "# The CPU study\n\n" + text)

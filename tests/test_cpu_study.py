@@ -635,6 +635,11 @@ def test_the_rates_chosen_at_1000_steps_are_checked_on_validation_at_3000(tmp_pa
         "| RAdam |  | 0.9000 / 0.8900 (1) | 0.9000 / 0.8900 (2) | not yet run | not all run yet |"]
     # The grid's own table is the 1,000-step runs' alone.
     assert table == cpu_study.sensitivity([run for run in runs if not run["longer"]])
+    # plot.py draws the 3,000-step ones dashed beside the grid's lines.
+    validation = plot.draw_sensitivity_figure(table, cpu_study.sensitivity(runs, longer=True)).axes[0]
+    dashed = [(line.get_label(), list(line.get_xdata())) for line in validation.lines if line.get_linestyle() == "--"]
+    assert dashed == [("Adam, 3,000 steps", [3e-4, 1e-3, 3e-3]), ("RAdam, 3,000 steps", [1e-3, 3e-3])]
+    assert len(validation.lines) == 4 + 2
     # README's answer names the rate that validates best where all of an optimizer's are in.
     checked = ("Checked at 3,000 steps on fashion_mnist (seeds 1 and 2), the rate of the highest validation accuracy, "
                "of the chosen one and the grid rates either side: ")
