@@ -90,14 +90,13 @@ def cpu_configurations(results):
         # A data set after the other, seed after seed, both optimizers (seeds 1 and 2 come together:
         # train_commands names a single seed as the default one), so that a slot that stops early
         # leaves pairs.
+        longer = dict(common, **LONGER_BUDGET)
         configurations.append((CPU_LONGER_FOLDER, [
-            dict(datasets=(dataset,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
-                 learning_rates=(chosen[optimizer],), seeds=seeds, **LONGER_BUDGET)
+            dict(datasets=(dataset,), optimizers=(optimizer,), learning_rates=(chosen[optimizer],), seeds=seeds, **longer)
             for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]
             # Whether the rates chosen at 1,000 steps are still the best at 3,000: the grid rates
             # either side of each, on the grid's data set and seeds, RAdam's first.
-            + [dict(datasets=(GRID_DATASET,), models=("minivggnet",), optimizers=(optimizer,), radam_total_steps="0",
-                    learning_rates=(rate,), seeds=GRID_SEEDS, **LONGER_BUDGET)
+            + [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
                for optimizer in LONGER_OPTIMIZERS[::-1] for rate in neighbours(chosen[optimizer])]))
     return configurations
 
