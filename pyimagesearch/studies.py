@@ -5,7 +5,8 @@
               repeated over seeds and with the controls an honest answer needs: for a GPU.
     cpu       MiniVGGNet at a budget a 2-core CPU affords (1,000 steps a run), across learning
               rates, with rates chosen on a held-out validation split; then Adam and RAdam at
-              their chosen rates for 3,000 steps, past most of RAdam's warm-up.
+              their chosen rates for 3,000 steps, past most of RAdam's warm-up, and at the rates
+              that validate best at 3,000 steps.
 
 A configuration is a folder of results/ and batches of runs, each the keyword arguments of
 runs.train_commands (combinations.py's options). Every run in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
@@ -54,7 +55,8 @@ CPU_FOLDER = "cpu-study"
 CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled to the run
 # Three times the steps on three times the images (300 steps an epoch, each image seen 10 times as
 # before): at step 1,000 RAdam's rectifier still scales its steps to about 0.6 of Adam's, at step
-# 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set, then on MNIST.
+# 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set, then on MNIST;
+# then the same at the rates chosen on validation after 3,000 steps (longer_search).
 LONGER_BUDGET = dict(CPU_BUDGET, training_images=3 * CPU_BUDGET["training_images"])
 LONGER_OPTIMIZERS = ("adam", "radam")
 CPU_LONGER_FOLDER = "cpu-study-3000-steps"
@@ -87,18 +89,32 @@ def cpu_configurations(results):
         dict(datasets=CPU_DATASETS, models=("minivggnet",), optimizers=("radam",),
              radam_total_steps="auto", learning_rates=(ORIGINAL_RATE,), seeds=FINAL_SEEDS, **CPU_BUDGET)]))
     if chosen is not None:
+        longer = dict(common, **LONGER_BUDGET)
+        configurations.append((CPU_LONGER_FOLDER, longer_batches(chosen, longer_choices(results, chosen), longer)))
+    return configurations
+
+
+def longer_batches(chosen, choices, longer):
+    """The 3,000-step folder's batches: Adam and RAdam at the `chosen` rates; the search for the
+    best rate at 3,000 steps (`choices`, longer_choices'); once it has found both, the two at those."""
+    def compared(rates):
         # A data set after the other, seed after seed, both optimizers (seeds 1 and 2 come together:
         # train_commands names a single seed as the default one), so that a slot that stops early
-        # leaves pairs.
-        longer = dict(common, **LONGER_BUDGET)
-        configurations.append((CPU_LONGER_FOLDER, [
-            dict(datasets=(dataset,), optimizers=(optimizer,), learning_rates=(chosen[optimizer],), seeds=seeds, **longer)
-            for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]
-            # Whether the rates chosen at 1,000 steps are still the best at 3,000: the grid rates
-            # either side of each, on the grid's data set and seeds, RAdam's first.
-            + [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
-               for optimizer in LONGER_OPTIMIZERS[::-1] for rate in neighbours(chosen[optimizer])]))
-    return configurations
+        # leaves pairs. A run already made at the chosen rates is listed again, and made once.
+        return [dict(datasets=(dataset,), optimizers=(optimizer,), learning_rates=(rates[optimizer],), seeds=seeds, **longer)
+                for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]
+    # The search runs on the grid's data set and seeds, RAdam's first.
+    search = [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
+              for optimizer in LONGER_OPTIMIZERS[::-1] for rate in choices[optimizer][0] if rate != chosen[optimizer]]
+    found = {optimizer: best for optimizer, (_, best) in choices.items()}
+    return compared(chosen) + search + (compared(found) if None not in found.values() else [])
+
+
+def longer_choices(results, chosen):
+    """{optimizer: longer_search's (rates, best)} for Adam and RAdam, from the 3,000-step runs in
+    `results` and the rates `chosen` at 1,000 steps."""
+    found = finished_runs(os.path.join(results, CPU_LONGER_FOLDER))
+    return {optimizer: longer_search(found, optimizer, chosen[optimizer]) for optimizer in LONGER_OPTIMIZERS}
 
 
 def neighbours(rate):
@@ -161,17 +177,34 @@ def grid_runs(found, optimizer, rate):
             and run["seed"] in range(1, GRID_SEEDS + 1) and run["test_accuracy"] is not None]
 
 
+def best_rate(found, optimizer, rates):
+    """The one of `rates` where `optimizer`'s runs among `found` have the highest mean final
+    validation accuracy over the grid's seeds (the lower rate of a tie), or None while one of them
+    lacks a seed. Test accuracy plays no part."""
+    means = {}
+    for rate in sorted(rates):
+        accuracies = [run["history"]["val_accuracy"][-1] for run in grid_runs(found, optimizer, rate)]
+        if len(accuracies) < GRID_SEEDS:
+            return None
+        means[rate] = statistics.mean(accuracies)
+    return max(means, key=lambda rate: means[rate])
+
+
 def chosen_rates(found):
-    """{optimizer: the grid rate of the highest mean final validation accuracy over the grid's
-    seeds} from `found` (finished_runs' of the CPU study's folder), or None while a grid run is
-    missing. Test accuracy plays no part."""
-    chosen = {}
-    for optimizer in GRID_OPTIMIZERS:
-        means = {}
-        for rate in GRID_RATES:
-            accuracies = [run["history"]["val_accuracy"][-1] for run in grid_runs(found, optimizer, rate)]
-            if len(accuracies) < GRID_SEEDS:
-                return None
-            means[rate] = statistics.mean(accuracies)
-        chosen[optimizer] = max(sorted(means), key=lambda rate: means[rate])
-    return chosen
+    """{optimizer: its best_rate of the grid} from `found` (finished_runs' of the CPU study's
+    folder), or None while a grid run is missing."""
+    chosen = {optimizer: best_rate(found, optimizer, GRID_RATES) for optimizer in GRID_OPTIMIZERS}
+    return None if None in chosen.values() else chosen
+
+
+def longer_search(found, optimizer, start):
+    """(the rates `optimizer` is checked at after 3,000 steps, sorted, and the best_rate of them or
+    None) from `found` (finished_runs' of the 3,000-step folder): `start`, its rate chosen at 1,000
+    steps, and the grid rates either side; while the best of these is the lowest or the highest and
+    the grid goes further, the next grid rate out as well."""
+    rates = {start, *neighbours(start)}
+    while True:
+        best = best_rate(found, optimizer, rates)
+        if best is None or set(neighbours(best)) <= rates:
+            return tuple(sorted(rates)), best
+        rates |= set(neighbours(best))

@@ -257,7 +257,7 @@ def test_a_folder_holds_runs_of_one_budget(tmp_path):
         campaign.check_budgets(campaign.campaign_runs(trial), trial)
 
 
-def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accuracy):
+def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accuracy, budget=studies.CPU_BUDGET):
     stem = os.path.join(folder, run_names.stem("minivggnet", optimizer, "fashion_mnist", rate, seed))
     os.makedirs(folder, exist_ok=True)
     with open(stem + ".pickle", "wb") as file:
@@ -268,7 +268,7 @@ def write_grid_run(folder, optimizer, rate, seed, validation_accuracy, test_accu
         file.write(f"    accuracy                         {test_accuracy}     10000\n"
                    "   macro avg     0.5000    0.5000    0.5000     10000\n")
     with open(stem + ".json", "w") as file:  # as train.py writes them: the folder's budget
-        json.dump(dict(studies.CPU_BUDGET, learning_rate=rate, optimizer=optimizer, radam_total_steps="0"), file)
+        json.dump(dict(budget, learning_rate=rate, optimizer=optimizer, radam_total_steps="0"), file)
 
 
 def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data_sets(tmp_path):
@@ -325,6 +325,53 @@ def test_the_cpu_study_chooses_each_rate_on_validation_then_runs_it_on_both_data
     assert len(runs) == 24 + 10 + 3 * 5 + 10 + 20 + 6
     # The second stage names the grid's seeds 1 and 2 at the chosen rates again: each run is listed once.
     assert len(campaign.campaign_runs(arguments)) == 40 + 24 + 10 + 3 * 5 + 10 + 20 + 6
+
+
+def test_at_3000_steps_the_rates_are_chosen_again_searching_outwards_from_an_edge_then_compared(tmp_path):
+    arguments = campaign.parse_arguments(["--study", "cpu", "--minutes", "9", "--archive", "a", "--results",
+                                          str(tmp_path)])
+    for optimizer in studies.GRID_OPTIMIZERS:  # the grid chooses 1e-3 for Adam and RAdam
+        for rate in studies.GRID_RATES:
+            for seed in (1, 2):
+                write_grid_run(tmp_path / "cpu-study", optimizer, rate, seed, 0.9 if rate == 1e-3 else 0.5, 0.6)
+    longer = tmp_path / "cpu-study-3000-steps"
+
+    def check(optimizer, rate, validation_accuracy):
+        for seed in (1, 2):
+            write_grid_run(longer, optimizer, rate, seed, validation_accuracy, 0.6, budget=studies.LONGER_BUDGET)
+
+    def planned():
+        return [run["stem"] for run in campaign.campaign_runs(arguments) if run["configuration"] == longer.name
+                and not campaign.finished(run)]
+
+    # Adam validates best at its chosen 1e-3, between the rates either side; RAdam at 3e-4, the
+    # lowest of its three, so 1e-4 is run next, before any comparison.
+    for optimizer, validation in (("adam", (0.80, 0.85, 0.70)), ("radam", (0.86, 0.82, 0.83))):
+        for rate, accuracy in zip((3e-4, 1e-3, 3e-3), validation):
+            check(optimizer, rate, accuracy)
+    found = studies.finished_runs(str(longer))
+    assert studies.longer_search(found, "adam", 1e-3) == ((3e-4, 1e-3, 3e-3), 1e-3)
+    assert studies.longer_search(found, "radam", 1e-3) == ((1e-4, 3e-4, 1e-3, 3e-3), None)
+    # Left of the comparison at the rates chosen at 1,000 steps: all but the seeds the check ran
+    # (seeds 1 and 2 come together).
+    comparison = [f"minivggnet_{optimizer}_{dataset}_seed{seed}" for dataset, seeds in (
+        ("fashion_mnist", ((3,), (4,), (5,))), ("mnist", ((1, 2), (3,), (4,), (5,))))
+        for together in seeds for optimizer in ("adam", "radam") for seed in together]
+    assert planned() == comparison + ["minivggnet_radam_fashion_mnist_lr1e-04_seed1",
+                                      "minivggnet_radam_fashion_mnist_lr1e-04_seed2"]
+    # 1e-4 validates lower: 3e-4 it is, and both are compared at their rates chosen at 3,000 steps
+    # on seeds 1 to 5, a data set after the other; the runs already made are not made again.
+    check("radam", 1e-4, 0.84)
+    assert studies.longer_search(studies.finished_runs(str(longer)), "radam", 1e-3) == ((1e-4, 3e-4, 1e-3, 3e-3), 3e-4)
+    assert planned() == comparison + [
+        "minivggnet_radam_fashion_mnist_lr3e-04_seed3", "minivggnet_radam_fashion_mnist_lr3e-04_seed4",
+        "minivggnet_radam_fashion_mnist_lr3e-04_seed5",
+        *[f"minivggnet_radam_mnist_lr3e-04_seed{seed}" for seed in range(1, 6)]]
+    # At the grid's edge the search stops: 1e-4 validating best is RAdam's rate.
+    check("radam", 1e-4, 0.95)
+    assert studies.longer_search(studies.finished_runs(str(longer)), "radam", 1e-3) == ((1e-4, 3e-4, 1e-3, 3e-3), 1e-4)
+    assert planned()[-8:] == [*[f"minivggnet_radam_fashion_mnist_lr1e-04_seed{seed}" for seed in range(3, 6)],
+                              *[f"minivggnet_radam_mnist_lr1e-04_seed{seed}" for seed in range(1, 6)]]
 
 
 def test_a_plan_times_its_runs_in_the_order_sweep_py_starts_them(tmp_path):
