@@ -225,14 +225,18 @@ STUDY_MEASURES = [("test_accuracy", "Test accuracy"), ("fluctuation", "Epoch-to-
                   ("gap", "Train - test accuracy")]
 
 
-def study_panels(chosen):
+def study_panels(runs, chosen):
     """[(label, {optimizer: rate}, data set, longer)]: each setting on each data set at 1,000 steps,
-    then, once the grid has chosen the rates, Adam and RAdam at 3,000 steps on each."""
+    then, once the grid has chosen the rates, Adam and RAdam at 3,000 steps on each, and again at
+    the rates chosen at 3,000 steps where they differ."""
     panels = [(label, rates, dataset, False) for label, rates in cpu_study.compared(chosen)
               for dataset in studies.CPU_DATASETS]
     if chosen:
         panels += [("at its chosen rate, 3,000 steps", cpu_study.longer_rates(chosen), dataset, True)
                    for dataset in studies.CPU_DATASETS]
+        rechosen = cpu_study.longer_chosen(runs, chosen)
+        if rechosen and rechosen != cpu_study.longer_rates(chosen):
+            panels += [("at the rate chosen at 3,000 steps", rechosen, dataset, True) for dataset in studies.CPU_DATASETS]
     return panels
 
 
@@ -242,7 +246,7 @@ def draw_comparison_figure(runs, chosen):
     (the tuned comparison), the epoch-to-epoch change of its validation accuracy over the last
     epochs (stability) and its final training minus test accuracy (generalization), a dot per
     seed and a bar at the mean."""
-    panels = study_panels(chosen)
+    panels = study_panels(runs, chosen)
     figure, axes = plt.subplots(len(panels), len(STUDY_MEASURES), figsize=(13, 2.8 * len(panels) + 0.5),
                                 layout="constrained", squeeze=False)
     for row, (label, rates, dataset, longer) in enumerate(panels):
@@ -268,7 +272,7 @@ def not_yet_run(axis):
 def draw_study_curves_figure(runs, chosen):
     """Validation accuracy after every epoch, per setting and data set: a line per optimizer, the
     mean over seeds with a min-max band."""
-    panels = study_panels(chosen)
+    panels = study_panels(runs, chosen)
     figure, axes = plt.subplots(len(panels), 1, figsize=(7, 3 * len(panels) + 0.5), layout="constrained",
                                 squeeze=False)
     for axis, (label, rates, dataset, longer) in zip(axes[:, 0], panels):

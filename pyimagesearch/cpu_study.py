@@ -210,18 +210,22 @@ def sensitivity_table(table, complete):
 
 
 def longer_check(runs, chosen):
-    """{optimizer: (the rates it is checked at after 3,000 steps: its chosen one and the grid rates
-    either side, studies.neighbours), their sensitivity entries, the one of the highest mean
-    validation accuracy once all have the grid's seeds or else None)} for Adam and RAdam."""
-    table = sensitivity(runs, longer=True)
+    """{optimizer: (the rates it is checked at after 3,000 steps, their sensitivity entries, the
+    one chosen there or None)} for Adam and RAdam, as studies.longer_search searches from the rates
+    `chosen` at 1,000 steps."""
+    table, longer = sensitivity(runs, longer=True), [run for run in runs if run.get("longer", False)]
     checked = {}
     for optimizer in studies.LONGER_OPTIMIZERS:
-        rates, entries = (chosen[optimizer], *studies.neighbours(chosen[optimizer])), table.get(optimizer, {})
-        best = None
-        if all(rate in entries and entries[rate]["seeds"] == studies.GRID_SEEDS for rate in rates):
-            best = max(sorted(rates), key=lambda rate: entries[rate]["validation"][0])
-        checked[optimizer] = rates, entries, best
+        rates, best = studies.longer_search(longer, optimizer, chosen[optimizer])
+        checked[optimizer] = rates, table.get(optimizer, {}), best
     return checked
+
+
+def longer_chosen(runs, chosen):
+    """{optimizer: rate} that Adam and RAdam validate best at after 3,000 steps (longer_check), or
+    None until both are known."""
+    found = {optimizer: best for optimizer, (_, _, best) in longer_check(runs, chosen).items()}
+    return None if None in found.values() else found
 
 
 def longer_rates_table(runs, chosen):
@@ -321,22 +325,24 @@ def sentences(runs, table, chosen, verdicts):
                 said.append(spread)
     fresh = fresh_seeds_sentence(runs, chosen, verdicts)
     longer = [longer_sentence(runs, chosen, dataset) for dataset in studies.CPU_DATASETS] if chosen else []
+    fresh_longer = fresh_seeds_sentence(runs, longer_chosen(runs, chosen), verdicts, longer=True) if chosen else None
     chance = chance_sentence(verdicts)
-    return said + [sentence for sentence in (fresh, *longer, chance) if sentence]
+    return said + [sentence for sentence in (fresh, *longer, fresh_longer, chance) if sentence]
 
 
-def fresh_differences(runs, chosen):
-    """{optimizer: its test accuracy minus RAdam's on Fashion-MNIST, each at its chosen rate, over
-    studies.FRESH_SEEDS alone}, for every optimizer with 2 pairs or more."""
+def fresh_differences(runs, chosen, longer=False):
+    """{optimizer: its test accuracy minus RAdam's on Fashion-MNIST, each at its `chosen` rate,
+    over studies.FRESH_SEEDS alone}, for every optimizer with 2 pairs or more; of the 1,000-step
+    runs or, `longer`, of the 3,000-step ones."""
     if not chosen:
         return {}
     seeds = studies.FRESH_SEEDS
-    radam = select(runs, "radam", studies.GRID_DATASET, chosen["radam"], seeds)
+    radam = select(runs, "radam", studies.GRID_DATASET, chosen["radam"], seeds, longer)
     found = {}
     for optimizer, rate in chosen.items():
         if optimizer == "radam":
             continue
-        difference = paired_difference(select(runs, optimizer, studies.GRID_DATASET, rate, seeds), radam,
+        difference = paired_difference(select(runs, optimizer, studies.GRID_DATASET, rate, seeds, longer), radam,
                                        "test_accuracy")
         if difference.pairs >= 2:
             found[optimizer] = difference
@@ -347,19 +353,22 @@ def seeds_text(seeds):
     return f"{seeds[0]} to {seeds[-1]}" if len(seeds) > 2 else " and ".join(map(str, seeds))
 
 
-def fresh_seeds_sentence(runs, chosen, verdicts):
+def fresh_seeds_sentence(runs, chosen, verdicts, longer=False):
     """The tuned comparison on Fashion-MNIST again, without the grid's runs that chose the rates:
     they were chosen for their validation accuracy, which may flatter their test accuracy too.
-    Its verdicts go in `verdicts`."""
-    differences = fresh_differences(runs, chosen)
+    Of the 1,000-step runs or, `longer`, of the 3,000-step ones at the rates chosen there. Its
+    verdicts go in `verdicts`."""
+    differences = fresh_differences(runs, chosen, longer)
     if not differences:
         return None
     for optimizer, difference in differences.items():
         if verdict(difference):
-            verdicts[("fresh seeds", optimizer)] = verdict(difference)
+            verdicts[("fresh seeds", optimizer) + (("longer",) if longer else ())] = verdict(difference)
     each = [f"{NAMES[optimizer]} {interval_text(difference)} ({difference.pairs}, {verdict(difference) or 'no verdict'})"
             for optimizer, difference in differences.items()]
-    return (f"On {studies.GRID_DATASET}, each at its chosen rate, the grid's seeds "
+    where = (f"{studies.GRID_DATASET} after {steps(studies.LONGER_BUDGET):,} steps, each at the rate chosen there"
+             if longer else f"{studies.GRID_DATASET}, each at its chosen rate")
+    return (f"On {where}, the grid's seeds "
             f"{seeds_text(range(1, studies.GRID_SEEDS + 1))} are the runs that chose the rate, so their accuracy may "
             f"flatter it; on seeds {seeds_text(studies.FRESH_SEEDS)} alone, which played no part in the choice, test "
             f"accuracy minus RAdam's [95% CI] (pairs): {'; '.join(each)}.")
@@ -403,8 +412,9 @@ def difference_cell(difference):
 def answer(runs, chosen, verdicts):
     """README's answer: Adam's test accuracy minus RAdam's, each at its chosen rate, on each data
     set after 1,000 steps and after 3,000, the mean over seeds [95% interval] (pairs) and its
-    verdict; then, once checked at 3,000 steps (longer_check), the rate that validates best there;
-    the same difference on the seeds that played no part in choosing the rates; and how many of
+    verdict, and after 3,000 at the rates chosen there where they differ (longer_chosen); the rates
+    chosen at 3,000 steps as they are found; the same differences on Fashion-MNIST on the seeds
+    that played no part in choosing the rates; and how many of
     `verdicts` (those report() gives) find a difference. A sentence instead while the grid has not
     chosen the rates."""
     if not chosen:
@@ -412,11 +422,16 @@ def answer(runs, chosen, verdicts):
     lines = [f"Chosen: Adam {rate_text(chosen['adam'])}, RAdam {rate_text(chosen['radam'])}. Adam's test accuracy "
              "minus RAdam's, the mean over seeds [95% interval] (pairs):", "",
              "| steps a run | " + " | ".join(studies.CPU_DATASETS) + " |", "|---|" + "---|" * len(studies.CPU_DATASETS)]
-    for label, longer in ((f"{steps(studies.CPU_BUDGET):,}", False),
-                          (f"{steps(studies.LONGER_BUDGET):,}, past most of RAdam's warm-up, same rates", True)):
+    rows = [(f"{steps(studies.CPU_BUDGET):,}", chosen, False),
+            (f"{steps(studies.LONGER_BUDGET):,}, past most of RAdam's warm-up, same rates", chosen, True)]
+    rechosen = longer_chosen(runs, chosen)
+    if rechosen and rechosen != longer_rates(chosen):
+        rows.append((f"{steps(studies.LONGER_BUDGET):,}, at the rates chosen there: Adam {rate_text(rechosen['adam'])}, "
+                     f"RAdam {rate_text(rechosen['radam'])}", rechosen, True))
+    for label, rates, longer in rows:
         cells = []
         for dataset in studies.CPU_DATASETS:
-            adam, radam = (select(runs, optimizer, dataset, chosen[optimizer], longer=longer) for optimizer in ("adam", "radam"))
+            adam, radam = (select(runs, optimizer, dataset, rates[optimizer], longer=longer) for optimizer in ("adam", "radam"))
             difference = paired_difference(adam, radam, "test_accuracy")
             if difference.pairs < 2:
                 cells.append("not yet run" if not adam and not radam else "fewer than 2 pairs so far")
@@ -425,16 +440,18 @@ def answer(runs, chosen, verdicts):
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     checked = {optimizer: best for optimizer, (_, _, best) in longer_check(runs, chosen).items() if best is not None}
     if checked:
-        lines += ["", f"Checked at {steps(studies.LONGER_BUDGET):,} steps on {studies.GRID_DATASET} (seeds "
+        lines += ["", f"Chosen again at {steps(studies.LONGER_BUDGET):,} steps on {studies.GRID_DATASET} (seeds "
                   f"{seeds_text(range(1, studies.GRID_SEEDS + 1))}), the rate of the highest validation accuracy, of "
-                  "the chosen one and the grid rates either side: " + "; ".join(
-                      f"{NAMES[optimizer]} {rate_text(best)}" + (" (the chosen rate)" if best == chosen[optimizer] else "")
+                  "the one chosen at 1,000 steps, the grid rates either side and further out while the best is at "
+                  "an edge: " + "; ".join(
+                      f"{NAMES[optimizer]} {rate_text(best)}" + (" (the same)" if best == chosen[optimizer] else "")
                       for optimizer, best in checked.items()) + "."]
-    fresh = fresh_differences(runs, chosen).get("adam")
-    if fresh:
-        lines += ["", f"On {studies.GRID_DATASET} at {steps(studies.CPU_BUDGET):,} steps, Adam - RAdam on seeds "
-                  f"{seeds_text(studies.FRESH_SEEDS)} alone, which played no part in choosing the rates: "
-                  f"{difference_cell(fresh)}."]
+    for budget, rates, longer in ((studies.CPU_BUDGET, chosen, False), (studies.LONGER_BUDGET, rechosen, True)):
+        fresh = fresh_differences(runs, rates, longer).get("adam")
+        if fresh:
+            lines += ["", f"On {studies.GRID_DATASET} at {steps(budget):,} steps, Adam - RAdam on seeds "
+                      f"{seeds_text(studies.FRESH_SEEDS)} alone, which played no part in choosing the rates: "
+                      f"{difference_cell(fresh)}."]
     if verdicts:
         lines += ["", f"Of the {len(verdicts)} verdicts of the study's report (Results), {differences_found(verdicts)} "
                   f"find a difference, where chance alone would give about {len(verdicts) / 20:.2g}."]
@@ -530,9 +547,22 @@ def report(results, verdicts=None):
                                                  longer=True), COMPARISON_COLUMNS),
                   f"\nWhether the rates chosen at {steps(studies.CPU_BUDGET):,} steps are still the best at "
                   f"{steps(studies.LONGER_BUDGET):,}: final validation / test accuracy on {studies.GRID_DATASET} after "
-                  f"{steps(studies.LONGER_BUDGET):,} steps, mean over the grid's seeds (runs), at each one's chosen rate "
-                  "and the grid rates either side; validation alone says which is highest:\n\n",
-                  longer_rates_table(runs, chosen)]
+                  f"{steps(studies.LONGER_BUDGET):,} steps, mean over the grid's seeds (runs), at each one's chosen rate, "
+                  "the grid rates either side and the next one out while the best is at an edge; validation alone "
+                  "says which is highest, and that is the rate chosen at "
+                  f"{steps(studies.LONGER_BUDGET):,} steps:\n\n", longer_rates_table(runs, chosen)]
+        rechosen = longer_chosen(runs, chosen)
+        if rechosen and rechosen != longer_rates(chosen):
+            parts += [f"\nAdam and RAdam at the rates chosen at {steps(studies.LONGER_BUDGET):,} steps ("
+                      + ", ".join(f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in rechosen.items())
+                      + f"), {steps(studies.LONGER_BUDGET):,} steps as above:\n\n",
+                      markdown_table(comparison_rows(runs, rechosen,
+                                                     planned(configurations, (studies.CPU_LONGER_FOLDER,)), verdicts,
+                                                     longer=True), COMPARISON_COLUMNS)]
+        elif rechosen:
+            parts += [f"\nThe rates chosen at {steps(studies.LONGER_BUDGET):,} steps are those chosen at "
+                      f"{steps(studies.CPU_BUDGET):,}: the {steps(studies.LONGER_BUDGET):,}-step comparison above is "
+                      "the one at them.\n"]
     parts += [f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "
