@@ -234,8 +234,8 @@ def study_panels(runs, chosen):
     if chosen:
         panels += [("at its chosen rate, 3,000 steps", cpu_study.longer_rates(chosen), dataset, True)
                    for dataset in studies.CPU_DATASETS]
-        rechosen = cpu_study.longer_chosen(runs, chosen)
-        if rechosen and rechosen != cpu_study.longer_rates(chosen):
+        rechosen = cpu_study.compared_again(runs, chosen)
+        if rechosen:
             panels += [("at the rate chosen at 3,000 steps", rechosen, dataset, True) for dataset in studies.CPU_DATASETS]
     return panels
 

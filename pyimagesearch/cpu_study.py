@@ -228,6 +228,13 @@ def longer_chosen(runs, chosen):
     return None if None in found.values() else found
 
 
+def compared_again(runs, chosen):
+    """longer_chosen's rates where they are not those `chosen` at 1,000 steps, else None: the rates
+    of a comparison of its own after 3,000 steps."""
+    rechosen = longer_chosen(runs, chosen)
+    return rechosen if rechosen and rechosen != longer_rates(chosen) else None
+
+
 def longer_rates_table(runs, chosen):
     """At 3,000 steps, Adam's and RAdam's sensitivity cells at the rates longer_check checks, and
     the one of the highest mean validation accuracy."""
@@ -424,8 +431,8 @@ def answer(runs, chosen, verdicts):
              "| steps a run | " + " | ".join(studies.CPU_DATASETS) + " |", "|---|" + "---|" * len(studies.CPU_DATASETS)]
     rows = [(f"{steps(studies.CPU_BUDGET):,}", chosen, False),
             (f"{steps(studies.LONGER_BUDGET):,}, past most of RAdam's warm-up, same rates", chosen, True)]
-    rechosen = longer_chosen(runs, chosen)
-    if rechosen and rechosen != longer_rates(chosen):
+    rechosen = compared_again(runs, chosen)
+    if rechosen:
         rows.append((f"{steps(studies.LONGER_BUDGET):,}, at the rates chosen there: Adam {rate_text(rechosen['adam'])}, "
                      f"RAdam {rate_text(rechosen['radam'])}", rechosen, True))
     for label, rates, longer in rows:
@@ -446,7 +453,7 @@ def answer(runs, chosen, verdicts):
                   "an edge: " + "; ".join(
                       f"{NAMES[optimizer]} {rate_text(best)}" + (" (the same)" if best == chosen[optimizer] else "")
                       for optimizer, best in checked.items()) + "."]
-    for budget, rates, longer in ((studies.CPU_BUDGET, chosen, False), (studies.LONGER_BUDGET, rechosen, True)):
+    for budget, rates, longer in ((studies.CPU_BUDGET, chosen, False), (studies.LONGER_BUDGET, longer_chosen(runs, chosen), True)):
         fresh = fresh_differences(runs, rates, longer).get("adam")
         if fresh:
             lines += ["", f"On {studies.GRID_DATASET} at {steps(budget):,} steps, Adam - RAdam on seeds "
@@ -551,15 +558,15 @@ def report(results, verdicts=None):
                   "the grid rates either side and the next one out while the best is at an edge; validation alone "
                   "says which is highest, and that is the rate chosen at "
                   f"{steps(studies.LONGER_BUDGET):,} steps:\n\n", longer_rates_table(runs, chosen)]
-        rechosen = longer_chosen(runs, chosen)
-        if rechosen and rechosen != longer_rates(chosen):
+        rechosen = compared_again(runs, chosen)
+        if rechosen:
             parts += [f"\nAdam and RAdam at the rates chosen at {steps(studies.LONGER_BUDGET):,} steps ("
                       + ", ".join(f"{NAMES[optimizer]} {rate_text(rate)}" for optimizer, rate in rechosen.items())
                       + f"), {steps(studies.LONGER_BUDGET):,} steps as above:\n\n",
                       markdown_table(comparison_rows(runs, rechosen,
                                                      planned(configurations, (studies.CPU_LONGER_FOLDER,)), verdicts,
                                                      longer=True), COMPARISON_COLUMNS)]
-        elif rechosen:
+        elif longer_chosen(runs, chosen):
             parts += [f"\nThe rates chosen at {steps(studies.LONGER_BUDGET):,} steps are those chosen at "
                       f"{steps(studies.CPU_BUDGET):,}: the {steps(studies.LONGER_BUDGET):,}-step comparison above is "
                       "the one at them.\n"]
