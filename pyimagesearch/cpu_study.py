@@ -10,7 +10,8 @@ results/cpu-study-3000-steps:
   by seed, with the 95% confidence interval of the mean difference, and on Fashion-MNIST again on
   the seeds after the grid's alone, which played no part in choosing the rates;
 - the longer budget: Adam and RAdam at their chosen rates for 3,000 steps, on each data set the
-  same comparison, beside the 1,000-step one of the same seeds;
+  same comparison, beside the 1,000-step one of the same seeds; the rates chosen again on
+  validation after 3,000 steps (studies.longer_search), and the comparison at those;
 - stability: the spread over seeds of the final test accuracy, and the mean absolute change of
   validation accuracy from one epoch to the next over the last LATE_EPOCHS epochs (the last half
   of the study's 10);
