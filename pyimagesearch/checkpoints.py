@@ -29,7 +29,7 @@ import numpy as np
 
 from pyimagesearch import untrusted
 from pyimagesearch.errors import UserError
-from pyimagesearch.files import replaced_atomically, write_atomically
+from pyimagesearch.files import read_small_file, replaced_atomically, write_atomically
 from pyimagesearch.run_files import differences
 
 HISTORY_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "epoch_time")
@@ -185,13 +185,7 @@ def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
 
 def read_state_file(path):
     """The bytes of a state.json, at most MAX_STATE_BYTES; OSError or ValueError if not one."""
-    if os.path.exists(path) and not os.path.isfile(path):  # a FIFO would block the read
-        raise ValueError(f"{STATE_FILE} is not a regular file")
-    with open(path, "rb") as file:
-        data = file.read(MAX_STATE_BYTES + 1)
-    if len(data) > MAX_STATE_BYTES:
-        raise ValueError(f"{STATE_FILE} is larger than {MAX_STATE_BYTES // 2**20} MiB")
-    return data
+    return read_small_file(path, MAX_STATE_BYTES, "a checkpoint's state", called=f"its {STATE_FILE}")
 
 
 def is_number(value, finite=True):

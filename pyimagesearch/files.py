@@ -1,9 +1,10 @@
 """Writing outputs so that a crash never leaves a half-written file where a result belongs, and
-reading the small JSON files beside them without trusting their size."""
+reading the small files beside them without trusting their kind or their size."""
 
 import contextlib
 import json
 import os
+import stat
 import tempfile
 
 
@@ -68,15 +69,37 @@ def ensure_writable(path):
         raise OSError(f"cannot write {path}: it is a folder; give a file path")
 
 
+@contextlib.contextmanager
+def opened_regular_file(path, called="it"):
+    """The file at `path` opened to read in binary; ValueError ("<called> is not a regular file")
+    where it is none. It is opened without waiting and checked once open, so that a FIFO (which
+    would wait for a writer) or a device such as /dev/zero (which never ends) is refused, whatever
+    stood at `path` a moment before."""
+    try:
+        file = open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK))
+    except IsADirectoryError:
+        raise ValueError(f"{called} is not a regular file") from None
+    with file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise ValueError(f"{called} is not a regular file")
+        yield file
+
+
+def read_small_file(path, limit, holding="such a file holds", called="it"):
+    """The bytes of the regular file at `path`: OSError where it cannot be opened (FileNotFoundError
+    where it is missing), ValueError saying why where it is no regular file or larger than `limit`
+    bytes ("<called> is larger than 1 MiB, far more than <holding>")."""
+    with opened_regular_file(path, called) as file:
+        data = file.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{called} is larger than {_size(limit)}, far more than {holding}")
+    return data
+
+
 def load_json(path, limit=1 << 20):
     """The JSON in `path`: FileNotFoundError where it is missing, ValueError saying why where it is
     no regular file, larger than `limit` bytes or not JSON."""
-    if os.path.exists(path) and not os.path.isfile(path):  # reading a FIFO would wait for a writer
-        raise ValueError("it is not a regular file")
-    with open(path, "rb") as file:
-        text = file.read(limit + 1)
-    if len(text) > limit:
-        raise ValueError(f"it is larger than {_size(limit)}, far more than such a file holds")
+    text = read_small_file(path, limit)
     try:
         return json.loads(text)
     except RecursionError:
@@ -93,4 +116,6 @@ def read_json(path, limit=1 << 20):
 
 
 def _size(limit):
-    return f"{limit >> 20} MiB" if limit >= 1 << 20 else f"{limit >> 10} KiB"
+    if limit >= 1 << 20:
+        return f"{limit >> 20} MiB"
+    return f"{limit >> 10} KiB" if limit >= 1 << 10 else f"{limit} bytes"

@@ -13,14 +13,13 @@ nesting depth, number of values, arrays backed by the file's bytes).
 """
 
 import io
-import os
 import pickle
-import stat
 
 import numpy as np
 from numpy._core import multiarray, numeric
 
 from pyimagesearch.errors import UserError
+from pyimagesearch.files import read_small_file
 from pyimagesearch.untrusted import NAMES, NUMBER_TYPE, Refused as _Refused, check_opcodes
 
 # Our histories take 54 bytes an epoch, Keras 2's 130 to 240: this is 17,000 epochs or more.
@@ -118,15 +117,13 @@ def read_history(path):
     but NumPy's number constructors or build more than its bytes hold (refused before it is built).
     """
     try:
-        data = read_regular_file(path)
+        data = read_small_file(path, MAX_BYTES, "a training history")
     except OSError as error:
         raise NotAHistory(f"cannot read {path} ({error.strerror or error}); "
                           "check the file and its permissions") from None
+    except ValueError as error:
+        raise not_a_history(path, str(error)) from None
     try:
-        if data is None:
-            raise _Refused("it is not a regular file")
-        if len(data) > MAX_BYTES:
-            raise _Refused(f"it is larger than {MAX_BYTES // 2**20} MiB, far more than a training history")
         check_opcodes(data)
         # latin1 is what NumPy's scalars need from Python 2 pickles; Python 3 ones ignore it.
         history = _PlainDataUnpickler(io.BytesIO(data), encoding="latin1").load()
@@ -138,15 +135,6 @@ def read_history(path):
     if reason is None:
         return history
     raise not_a_history(path, " ".join(reason.split()))
-
-
-def read_regular_file(path):
-    """The first MAX_BYTES + 1 bytes of the file at `path`, or None if it is no regular file: opened
-    without waiting, since a FIFO would wait for a writer."""
-    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            return None
-        return file.read(MAX_BYTES + 1)
 
 
 def not_a_history(path, reason):

@@ -16,7 +16,7 @@ from scipy import stats
 
 from pyimagesearch import runs as run_names
 from pyimagesearch.errors import UserError
-from pyimagesearch.files import read_json
+from pyimagesearch.files import read_json, read_small_file
 from pyimagesearch.histories import not_a_history, read_history
 from pyimagesearch.original import DATASETS, DEFAULT_LEARNING_RATES, MODELS, OPTIMIZERS, SEED
 from pyimagesearch.run_files import read_settings, settings_path
@@ -85,15 +85,10 @@ def read_report(path):
 
 def report_text(path):
     """The report at `path` as text; ValueError, in words, if it cannot be read as such."""
-    if not os.path.isfile(path):  # a FIFO would block the read
-        raise ValueError("it is not a regular file")
     try:
-        with open(path, "rb") as file:
-            data = file.read(MAX_REPORT_BYTES + 1)
+        data = read_small_file(path, MAX_REPORT_BYTES, "a report")
     except OSError as error:
         raise ValueError(error.strerror or str(error)) from None
-    if len(data) > MAX_REPORT_BYTES:
-        raise ValueError(f"it is larger than {MAX_REPORT_BYTES // 2**20} MiB, far more than a report")
     try:
         return data.decode()
     except UnicodeDecodeError:

@@ -30,11 +30,12 @@ import os
 import pickle
 import pickletools
 import re
-import stat
 import struct
 import zipfile
 
 import numpy as np
+
+from pyimagesearch.files import opened_regular_file
 
 # .npz archives: `read_arrays` and `check_sizes`.
 
@@ -101,9 +102,7 @@ def read_header(name, member):
 def opened(path, most_members):
     """(the zip archive at `path`, {name: (its ZipInfo, shape, dtype)} of its .npy members), its
     member list and headers read in memory that `most_members` bounds; Mismatch if it has more."""
-    with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NONBLOCK)) as file:
-        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):  # a FIFO would wait, /dev/zero never end
-            raise ValueError("it is not a regular file")
+    with opened_regular_file(path) as file:
         if directory_size(file) > most_members * ENTRY_BYTES:
             raise Mismatch("it lists more members than expected")
         with zipfile.ZipFile(file) as archive:

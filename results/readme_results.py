@@ -20,7 +20,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # run as a script of results/
 from pyimagesearch import cpu_study, studies  # noqa: E402
 from pyimagesearch.errors import UserError, run_main  # noqa: E402
-from pyimagesearch.files import write_atomically  # noqa: E402
+from pyimagesearch.files import opened_regular_file, write_atomically  # noqa: E402
 from pyimagesearch.original import MODELS, RADAM  # noqa: E402
 from pyimagesearch.results import (described, holds_histories, load_runs, mean_and_std, paired_difference,  # noqa: E402
                                    verdict, warn)
@@ -221,10 +221,8 @@ def main(argv=None):
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if README is out of date")
     args = parser.parse_args(argv)
     try:
-        if os.path.exists(args.readme) and not os.path.isfile(args.readme):  # a FIFO or /dev/zero: no README
-            raise ValueError("not a regular file")
-        with open(args.readme) as file:
-            current = file.read()
+        with opened_regular_file(args.readme) as file:  # not a FIFO's or /dev/zero's endless wait
+            current = file.read().decode()
     except (OSError, ValueError) as error:
         raise UserError(f"cannot read {args.readme} ({getattr(error, 'strerror', None) or error}); run from the "
                         "repository's root, or give --readme the project's README.md") from None

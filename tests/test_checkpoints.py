@@ -273,10 +273,11 @@ def test_a_state_file_that_cannot_be_read_in_bounded_memory_is_refused_in_one_li
     state_file = tmp_path / "state.json"
     for make, reason in [
         (lambda: state_file.write_text("[" * 100_000), "maximum recursion depth exceeded"),
-        (lambda: state_file.write_bytes(b" " * (32 * 2**20 + 1)), "state.json is larger than 32 MiB"),
+        (lambda: state_file.write_bytes(b" " * (32 * 2**20 + 1)),
+         "its state.json is larger than 32 MiB, far more than a checkpoint's state"),
         (lambda: state_file.write_bytes(b"{\x80}"), "'utf-8' codec can't decode byte 0x80"),
-        (lambda: state_file.mkdir(), "state.json is not a regular file"),
-        (lambda: os.mkfifo(state_file), "state.json is not a regular file"),  # a read would wait forever
+        (lambda: state_file.mkdir(), "its state.json is not a regular file"),
+        (lambda: os.mkfifo(state_file), "its state.json is not a regular file"),  # a read would wait forever
     ]:
         make()
         with pytest.raises(UserError) as refused:

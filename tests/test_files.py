@@ -1,6 +1,6 @@
 """pyimagesearch/files.py: outputs written whole or not at all, with the permissions of a plainly
-created file, folders checked before a run writes into them, and small JSON files read within a
-bound."""
+created file, folders checked before a run writes into them, and small files read within a bound
+and only where they are regular files."""
 
 import os
 
@@ -75,3 +75,20 @@ def test_strict_json_reads_say_why_a_file_cannot_be_read(tmp_path):
     path.write_text("[1,")
     with pytest.raises(ValueError, match="^Expecting value: line 1 column 4"):
         files.load_json(str(path))
+
+
+def test_small_files_are_read_whole_up_to_their_limit_and_anything_else_refused_in_words(tmp_path):
+    path = tmp_path / "report.txt"
+    path.write_bytes(b"0123456789")
+    assert files.read_small_file(str(path), limit=10) == b"0123456789"
+    with pytest.raises(ValueError, match="^it is larger than 9 bytes, far more than a report$"):
+        files.read_small_file(str(path), limit=9, holding="a report")
+    with pytest.raises(FileNotFoundError):
+        files.read_small_file(str(tmp_path / "missing.txt"), limit=10)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # no writer: a plain open would wait for one
+    for not_regular in (str(tmp_path), str(fifo), "/dev/zero"):  # a folder; a FIFO; a device that never ends
+        with pytest.raises(ValueError, match="^its state.json is not a regular file$"):
+            files.read_small_file(not_regular, limit=10, called="its state.json")
+    with files.opened_regular_file(str(path)) as file:
+        assert file.read(4) == b"0123"

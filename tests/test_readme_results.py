@@ -231,7 +231,7 @@ def test_a_readme_that_is_no_regular_file_is_refused_without_reading_it(results,
         os.mkfifo(readme)  # no writer: opening it would wait for ever
     with pytest.raises(UserError) as refused:
         readme_results.main(["--results", str(results), "--readme", readme, "--check"])
-    assert str(refused.value) == (f"cannot read {readme} (not a regular file); run from the repository's root, or "
+    assert str(refused.value) == (f"cannot read {readme} (it is not a regular file); run from the repository's root, or "
                                   "give --readme the project's README.md")
 
 
