@@ -150,7 +150,7 @@ def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
     """
     path = os.path.join(folder, STATE_FILE)
     try:
-        state = json.loads(read_state_file(path))
+        state = json.loads(read_small_file(path, MAX_STATE_BYTES, "a checkpoint's state", called=f"its {STATE_FILE}"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError, RecursionError) as error:  # JSON nested too deep is a RecursionError
@@ -181,11 +181,6 @@ def read_checkpoint(folder, settings, epochs=None, steps_per_epoch=None):
         raise UserError(f"{folder} is not a readable checkpoint (it stands at step {steps} after epoch {done}, "
                         f"beyond this run's {epochs} epochs of {steps_per_epoch} steps); delete it to start again")
     return state
-
-
-def read_state_file(path):
-    """The bytes of a state.json, at most MAX_STATE_BYTES; OSError or ValueError if not one."""
-    return read_small_file(path, MAX_STATE_BYTES, "a checkpoint's state", called=f"its {STATE_FILE}")
 
 
 def is_number(value, finite=True):
