@@ -5,8 +5,8 @@
               repeated over seeds and with the controls an honest answer needs: for a GPU.
     cpu       MiniVGGNet at a budget a 2-core CPU affords (1,000 steps a run), across learning
               rates, with rates chosen on a held-out validation split; then Adam and RAdam at
-              their chosen rates for 3,000 steps, past most of RAdam's warm-up, and at the rates
-              that validate best at 3,000 steps.
+              their chosen rates for 3,000 steps, past most of RAdam's warm-up, at the rates
+              that validate best at 3,000 steps, and across the whole grid of rates.
 
 A configuration is a folder of results/ and batches of runs, each the keyword arguments of
 runs.train_commands (combinations.py's options). Every run in a folder has the folder's budget: a run whose settings (its `<stem>.json`, written by
@@ -56,7 +56,8 @@ CPU_2019_FOLDER = "cpu-study-2019"  # RAdam with its built-in schedule, scaled t
 # Three times the steps on three times the images (300 steps an epoch, each image seen 10 times as
 # before): at step 1,000 RAdam's rectifier still scales its steps to about 0.6 of Adam's, at step
 # 3,000 to about 0.9. Adam and RAdam at their chosen rates, on the grid's data set, then on MNIST;
-# then the same at the rates chosen on validation after 3,000 steps (longer_search).
+# then the same at the rates chosen on validation after 3,000 steps (longer_search); then the rest
+# of the grid for both.
 LONGER_BUDGET = dict(CPU_BUDGET, training_images=3 * CPU_BUDGET["training_images"])
 LONGER_OPTIMIZERS = ("adam", "radam")
 CPU_LONGER_FOLDER = "cpu-study-3000-steps"
@@ -96,7 +97,9 @@ def cpu_configurations(results):
 
 def longer_batches(chosen, choices, longer):
     """The 3,000-step folder's batches: Adam and RAdam at the `chosen` rates; the search for the
-    best rate at 3,000 steps (`choices`, longer_choices'); once it has found both, the two at those."""
+    best rate at 3,000 steps (`choices`, longer_choices'); once it has found both, the two at those,
+    and then at every grid rate the search did not check, so that both have the whole grid at
+    3,000 steps, as at 1,000, to say how sensitive to the rate each is past RAdam's warm-up."""
     def compared(rates):
         # A data set after the other, seed after seed, both optimizers (seeds 1 and 2 come together:
         # train_commands names a single seed as the default one), so that a slot that stops early
@@ -107,7 +110,11 @@ def longer_batches(chosen, choices, longer):
     search = [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
               for optimizer in LONGER_OPTIMIZERS[::-1] for rate in choices[optimizer][0] if rate != chosen[optimizer]]
     found = {optimizer: best for optimizer, (_, best) in choices.items()}
-    return compared(chosen) + search + (compared(found) if None not in found.values() else [])
+    if None in found.values():
+        return compared(chosen) + search
+    rest_of_grid = [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
+                    for rate in GRID_RATES for optimizer in LONGER_OPTIMIZERS if rate not in choices[optimizer][0]]
+    return compared(chosen) + search + compared(found) + rest_of_grid
 
 
 def longer_choices(results, chosen):

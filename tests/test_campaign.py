@@ -360,18 +360,22 @@ def test_at_3000_steps_the_rates_are_chosen_again_searching_outwards_from_an_edg
     assert planned() == comparison + ["minivggnet_radam_fashion_mnist_lr1e-04_seed1",
                                       "minivggnet_radam_fashion_mnist_lr1e-04_seed2"]
     # 1e-4 validates lower: 3e-4 it is, and both are compared at their rates chosen at 3,000 steps
-    # on seeds 1 to 5, a data set after the other; the runs already made are not made again.
+    # on seeds 1 to 5, a data set after the other; the runs already made are not made again. Then
+    # each runs, on the grid's seeds, at the grid rates its search left out: Adam at 1e-4 and
+    # 1e-2, RAdam at 1e-2, in the grid's order.
     check("radam", 1e-4, 0.84)
     assert studies.longer_search(studies.finished_runs(str(longer)), "radam", 1e-3) == ((1e-4, 3e-4, 1e-3, 3e-3), 3e-4)
+    rest_of_grid = [f"minivggnet_{optimizer}_fashion_mnist_{rate}_seed{seed}" for optimizer, rate in (
+        ("adam", "lr1e-04"), ("adam", "lr1e-02"), ("radam", "lr1e-02")) for seed in (1, 2)]
     assert planned() == comparison + [
         "minivggnet_radam_fashion_mnist_lr3e-04_seed3", "minivggnet_radam_fashion_mnist_lr3e-04_seed4",
         "minivggnet_radam_fashion_mnist_lr3e-04_seed5",
-        *[f"minivggnet_radam_mnist_lr3e-04_seed{seed}" for seed in range(1, 6)]]
+        *[f"minivggnet_radam_mnist_lr3e-04_seed{seed}" for seed in range(1, 6)]] + rest_of_grid
     # At the grid's edge the search stops: 1e-4 validating best is RAdam's rate.
     check("radam", 1e-4, 0.95)
     assert studies.longer_search(studies.finished_runs(str(longer)), "radam", 1e-3) == ((1e-4, 3e-4, 1e-3, 3e-3), 1e-4)
-    assert planned()[-8:] == [*[f"minivggnet_radam_fashion_mnist_lr1e-04_seed{seed}" for seed in range(3, 6)],
-                              *[f"minivggnet_radam_mnist_lr1e-04_seed{seed}" for seed in range(1, 6)]]
+    assert planned()[-14:] == [*[f"minivggnet_radam_fashion_mnist_lr1e-04_seed{seed}" for seed in range(3, 6)],
+                               *[f"minivggnet_radam_mnist_lr1e-04_seed{seed}" for seed in range(1, 6)], *rest_of_grid]
 
 
 def test_a_plan_times_its_runs_in_the_order_sweep_py_starts_them(tmp_path):
