@@ -18,7 +18,8 @@ results/cpu-study-3000-steps:
 - generalization: the final training accuracy (as Keras reports it: on augmented batches, with
   dropout) minus the test accuracy;
 - robustness to the rate: how many grid rates come within NEAR_BEST of the optimizer's best mean
-  validation accuracy.
+  validation accuracy, after 1,000 steps and, for Adam and RAdam across the whole grid once their
+  search is done, after 3,000.
 
 A verdict ("higher", "lower") is given only from 3 pairs or more whose differences are not all
 equal (results.verdict); otherwise the numbers stand alone. Each verdict comes from a 95% interval
@@ -197,12 +198,12 @@ def sensitivity_cell(entry):
     return f"{validation} ({entry['seeds']}) / {test}" + (f" ({entry['reports']})" if entry["reports"] else "")
 
 
-def sensitivity_table(table, complete):
-    """The grid's table; `complete` once every grid run is in (chosen_rates is not None)."""
+def sensitivity_table(table, complete, optimizers=studies.GRID_OPTIMIZERS):
+    """The grid's table of `optimizers`; `complete` once every grid run of theirs is in."""
     rates = sorted(studies.GRID_RATES)
     lines = ["| optimizer | " + " | ".join(rate_text(rate) for rate in rates) + f" | rates within {NEAR_BEST} of its best |",
              "|---|" + "---|" * (len(rates) + 1)]
-    for optimizer in studies.GRID_OPTIMIZERS:
+    for optimizer in optimizers:
         entries = table.get(optimizer, {})
         cells = [sensitivity_cell(entries.get(rate)) for rate in rates]
         near = ", ".join(map(rate_text, near_best(entries))) if complete else "grid not complete"
@@ -234,6 +235,25 @@ def compared_again(runs, chosen):
     of a comparison of its own after 3,000 steps."""
     rechosen = longer_chosen(runs, chosen)
     return rechosen if rechosen and rechosen != longer_rates(chosen) else None
+
+
+def longer_grid(runs, chosen):
+    """(Adam's and RAdam's sensitivity table after 3,000 steps, whether each has every grid rate
+    with the grid's seeds) once the search has chosen both rates, as studies.longer_batches then
+    runs the rest of the grid; None before."""
+    if not longer_chosen(runs, chosen):
+        return None
+    longer = [run for run in runs if run["longer"]]
+    complete = all(studies.best_rate(longer, optimizer, studies.GRID_RATES) is not None
+                   for optimizer in studies.LONGER_OPTIMIZERS)
+    return sensitivity(runs, longer=True), complete
+
+
+def robustness(table, optimizers):
+    """'Adam 2 of 5 rates, RAdam 2 of 5 rates': how many grid rates come within NEAR_BEST of each
+    one's best mean validation accuracy in `table` (sensitivity's)."""
+    return ", ".join(f"{NAMES[optimizer]} {len(near_best(table[optimizer]))} of {len(studies.GRID_RATES)} rates"
+                     for optimizer in optimizers)
 
 
 def longer_rates_table(runs, chosen):
@@ -281,11 +301,12 @@ def sentences(runs, table, chosen, verdicts):
     `verdicts` holds those the tables gave; the sentences add theirs, and end by counting them."""
     said = []
     if chosen:
-        robust = {optimizer: len(near_best(table[optimizer])) for optimizer in studies.GRID_OPTIMIZERS}
         said.append("Robustness to the learning rate (Fashion-MNIST, mean final validation accuracy within "
-                    f"{NEAR_BEST} of the best): " + ", ".join(
-                        f"{NAMES[optimizer]} {count} of {len(studies.GRID_RATES)} rates"
-                        for optimizer, count in robust.items()) + ".")
+                    f"{NEAR_BEST} of the best): {robustness(table, studies.GRID_OPTIMIZERS)}.")
+        grid_longer = longer_grid(runs, chosen)
+        if grid_longer and grid_longer[1]:
+            said.append(f"Robustness to the learning rate after {steps(studies.LONGER_BUDGET):,} steps (the same "
+                        f"measure): {robustness(grid_longer[0], studies.LONGER_OPTIMIZERS)}.")
     else:
         grid = [run for run in runs if not run.get("longer", False)]  # the 3,000-step runs are none of the grid's
         done = sum(len(studies.grid_runs(grid, optimizer, rate)) >= studies.GRID_SEEDS
@@ -454,6 +475,14 @@ def answer(runs, chosen, verdicts):
                   "an edge: " + "; ".join(
                       f"{NAMES[optimizer]} {rate_text(best)}" + (" (the same)" if best == chosen[optimizer] else "")
                       for optimizer, best in checked.items()) + "."]
+    robust = (f"Robustness to the learning rate on {studies.GRID_DATASET}, the grid rates whose mean validation "
+              f"accuracy comes within {NEAR_BEST} of the best: after {steps(studies.CPU_BUDGET):,} steps "
+              f"{robustness(sensitivity(runs), studies.LONGER_OPTIMIZERS)}")
+    grid_longer = longer_grid(runs, chosen)
+    if grid_longer:
+        robust += f"; after {steps(studies.LONGER_BUDGET):,} steps " + (
+            robustness(grid_longer[0], studies.LONGER_OPTIMIZERS) if grid_longer[1] else "not all run yet")
+    lines += ["", robust + "."]
     for budget, rates, longer in ((studies.CPU_BUDGET, chosen, False), (studies.LONGER_BUDGET, longer_chosen(runs, chosen), True)):
         fresh = fresh_differences(runs, rates, longer).get("adam")
         if fresh:
@@ -571,6 +600,12 @@ def report(results, verdicts=None):
             parts += [f"\nThe rates chosen at {steps(studies.LONGER_BUDGET):,} steps are those chosen at "
                       f"{steps(studies.CPU_BUDGET):,}: the {steps(studies.LONGER_BUDGET):,}-step comparison above is "
                       "the one at them.\n"]
+        grid_longer = longer_grid(runs, chosen)
+        if grid_longer:
+            parts += [f"\nLearning-rate sensitivity on {studies.GRID_DATASET} after {steps(studies.LONGER_BUDGET):,} "
+                      "steps, Adam and RAdam across the whole grid (the rates their search left out run last): "
+                      "final validation / test accuracy, mean over the grid's seeds (runs):\n\n",
+                      sensitivity_table(*grid_longer, optimizers=studies.LONGER_OPTIMIZERS)]
     parts += [f"\nTest accuracy is the mean ± sample standard deviation over seeds (runs). The epoch-to-epoch "
               f"change is the mean absolute change of validation accuracy over the last {LATE_EPOCHS} epochs. "
               "Train - test is the last epoch's training accuracy as Keras reports it, averaged over the "

@@ -589,6 +589,8 @@ def test_the_longer_budget_compares_adam_and_radam_beside_the_same_seeds_at_1000
         "| 1,000 | +0.007 [-0.022, +0.035] (3): no difference | +0.005 [-0.059, +0.069] (2): no verdict |",
         "| 3,000, past most of RAdam's warm-up, same rates | +0.020 [-0.005, +0.045] (3): no difference "
         "| +0.010 [-0.015, +0.035] (3): no difference |",
+        "", "Robustness to the learning rate on fashion_mnist, the grid rates whose mean validation accuracy comes "
+            "within 0.02 of the best: after 1,000 steps Adam 2 of 5 rates, RAdam 2 of 5 rates.",
         "", "Of the 4 verdicts of the study's report (Results), 0 find a difference, where chance alone would give "
             "about 0.2."]
     # The 1,000-step tables hold none of the longer runs: Adam's seeds 1 to 3 at its chosen rate.
@@ -712,6 +714,62 @@ def test_the_rates_are_chosen_again_on_validation_at_3000_steps_and_compared_the
     assert chosen_again + "Adam 1e-03 (the same); RAdam 3e-03 (the same)." in cpu_study.answer(runs, chosen, {}).splitlines()
     assert not any(line.startswith("| 3,000, at the rates chosen there") for line in cpu_study.answer(runs, chosen, {}).splitlines())
     assert len(plot.study_panels(runs, chosen)) == 3 * 2
+
+
+def test_once_both_rates_are_chosen_at_3000_steps_the_whole_grid_is_read_and_its_robustness_counted(tmp_path):
+    results = tmp_path / "results"
+    full_grid(results, {"adam": 1e-3, "radam": 1e-3, "adam-warmup": 1e-2, "sgd": 1e-2})
+    longer = results / "cpu-study-3000-steps"
+
+    def write_longer(optimizer, rate, validation):
+        for seed in (1, 2):
+            write_run(longer, optimizer, "fashion_mnist", rate, seed, [0.4, validation], validation - 0.01,
+                      budget=studies.LONGER_BUDGET)
+
+    def grid_table(text):
+        section = text.split("Learning-rate sensitivity on fashion_mnist after 3,000 steps, Adam and RAdam across "
+                             "the whole grid")[1]
+        return [line for line in section.split("\n\n")[1].splitlines() if line.startswith("| ")]
+
+    def robustness_line(answer):
+        return next(line for line in answer.splitlines() if line.startswith("Robustness"))
+
+    robust_1000 = ("Robustness to the learning rate on fashion_mnist, the grid rates whose mean validation accuracy "
+                   "comes within 0.02 of the best: after 1,000 steps Adam 2 of 5 rates, RAdam 2 of 5 rates")
+    # The searches check 3e-4, 1e-3 and 3e-3: Adam validates best at 1e-3, RAdam at 3e-4 with 1e-4
+    # not yet run, so neither the whole grid nor its count is there.
+    for optimizer, validations in (("adam", (0.85, 0.86, 0.845)), ("radam", (0.86, 0.82, 0.83))):
+        for rate, validation in zip((3e-4, 1e-3, 3e-3), validations):
+            write_longer(optimizer, rate, validation)
+    text, runs, _, chosen = cpu_study.report(str(results))
+    assert cpu_study.longer_grid(runs, chosen) is None
+    assert "across the whole grid" not in text and "after 3,000 steps (the same measure)" not in text
+    assert robustness_line(cpu_study.answer(runs, chosen, {})) == robust_1000 + "."
+    # RAdam's 1e-4 validates lower: both rates are chosen, and the rest of the grid waits to be run.
+    write_longer("radam", 1e-4, 0.80)
+    text, runs, _, chosen = cpu_study.report(str(results))
+    assert cpu_study.longer_chosen(runs, chosen) == {"adam": 1e-3, "radam": 3e-4}
+    assert grid_table(text) == [
+        "| optimizer | 1e-04 | 3e-04 | 1e-03 | 3e-03 | 1e-02 | rates within 0.02 of its best |",
+        "| Adam | not yet run | 0.8500 / 0.8400 (2) | 0.8600 / 0.8500 (2) | 0.8450 / 0.8350 (2) | not yet run | "
+        "grid not complete |",
+        "| RAdam | 0.8000 / 0.7900 (2) | 0.8600 / 0.8500 (2) | 0.8200 / 0.8100 (2) | 0.8300 / 0.8200 (2) | not yet run | "
+        "grid not complete |"]
+    assert robustness_line(cpu_study.answer(runs, chosen, {})) == robust_1000 + "; after 3,000 steps not all run yet."
+    # Adam at 1e-4 and 1e-2, RAdam at 1e-2 land: Adam's best is 0.86, and 0.84 and up is within
+    # 0.02 of it (1e-4 at 0.841 is, 1e-2 at 0.839 is not); RAdam's best is 0.86, 3e-4 alone.
+    write_longer("adam", 1e-4, 0.841)
+    write_longer("adam", 1e-2, 0.839)
+    write_longer("radam", 1e-2, 0.70)
+    text, runs, _, chosen = cpu_study.report(str(results))
+    assert cpu_study.longer_grid(runs, chosen)[1] is True
+    assert [line.split(" | ")[-1] for line in grid_table(text)[1:]] == ["1e-04, 3e-04, 1e-03, 3e-03 |", "3e-04 |"]
+    assert "Robustness to the learning rate after 3,000 steps (the same measure): Adam 4 of 5 rates, RAdam 1 of 5 " \
+           "rates." in text
+    assert robustness_line(cpu_study.answer(runs, chosen, {})) == (
+        robust_1000 + "; after 3,000 steps Adam 4 of 5 rates, RAdam 1 of 5 rates.")
+    # The search's table is still the search's: the rates it checked, and its choice.
+    assert "| Adam |  | 0.8500 / 0.8400 (2) | 0.8600 / 0.8500 (2) | 0.8450 / 0.8350 (2) | 1e-03, the chosen rate |" in text
 
 
 def test_the_rectification_the_longer_budgets_text_gives_is_radams_own():
