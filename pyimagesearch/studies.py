@@ -106,14 +106,17 @@ def longer_batches(chosen, choices, longer):
         # leaves pairs. A run already made at the chosen rates is listed again, and made once.
         return [dict(datasets=(dataset,), optimizers=(optimizer,), learning_rates=(rates[optimizer],), seeds=seeds, **longer)
                 for dataset in CPU_DATASETS for seeds in range(2, FINAL_SEEDS + 1) for optimizer in LONGER_OPTIMIZERS]
-    # The search runs on the grid's data set and seeds, RAdam's first.
-    search = [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
-              for optimizer in LONGER_OPTIMIZERS[::-1] for rate in choices[optimizer][0] if rate != chosen[optimizer]]
+
+    def on_grid(optimizer, rate):  # the grid's data set and seeds
+        return dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
+    # The search, RAdam's first.
+    search = [on_grid(optimizer, rate) for optimizer in LONGER_OPTIMIZERS[::-1] for rate in choices[optimizer][0]
+              if rate != chosen[optimizer]]
     found = {optimizer: best for optimizer, (_, best) in choices.items()}
     if None in found.values():
         return compared(chosen) + search
-    rest_of_grid = [dict(datasets=(GRID_DATASET,), optimizers=(optimizer,), learning_rates=(rate,), seeds=GRID_SEEDS, **longer)
-                    for rate in GRID_RATES for optimizer in LONGER_OPTIMIZERS if rate not in choices[optimizer][0]]
+    rest_of_grid = [on_grid(optimizer, rate) for rate in GRID_RATES for optimizer in LONGER_OPTIMIZERS
+                    if rate not in choices[optimizer][0]]
     return compared(chosen) + search + compared(found) + rest_of_grid
 
 
