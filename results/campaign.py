@@ -49,6 +49,7 @@ import csv
 import datetime
 import fcntl
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -65,7 +66,8 @@ REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPOSITORY)  # a script of results/, run as `python results/campaign.py`
 from pyimagesearch import runs, studies  # noqa: E402
 from pyimagesearch.errors import EXIT_STOPPED, UserError, minutes, positive_int, run_main  # noqa: E402
-from pyimagesearch.files import ensure_writable, load_json, replaced_atomically, write_atomically  # noqa: E402
+from pyimagesearch.files import (ensure_writable, load_json, read_small_file, replaced_atomically,  # noqa: E402
+                                  write_atomically)
 from pyimagesearch.machine import device_name  # noqa: E402
 from pyimagesearch.original import DATASETS, MODELS  # noqa: E402
 from pyimagesearch.run_files import RunFiles  # noqa: E402
@@ -175,10 +177,8 @@ def epoch_times(run):
     """The seconds of each epoch the run's CSV log shows (a resumed run's too); [] without one."""
     log = RunFiles(run["history"], run["report"]).log
     try:
-        if not os.path.isfile(log) or os.path.getsize(log) > READ_LIMIT:  # a FIFO would wait for a writer
-            return []
-        with open(log, newline="") as file:
-            return [float(row["epoch_time"]) for row in csv.DictReader(file)]
+        text = read_small_file(log, READ_LIMIT).decode()
+        return [float(row["epoch_time"]) for row in csv.DictReader(io.StringIO(text, newline=""))]
     except (OSError, KeyError, TypeError, ValueError, csv.Error):
         return []
 
